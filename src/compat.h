@@ -1,0 +1,72 @@
+/*-------------------------------------------------------------------------
+ *
+ * compat.h
+ *		The one place that knows which PostgreSQL major we are built for.
+ *
+ * pg_guardrails supports PostgreSQL 15 to 19.  Every PG_VERSION_NUM test
+ * lives here, as a macro or a typedef with one meaning on every version, so
+ * that the rest of the code reads as if there were a single server API.
+ *
+ * Copyright (c) 2026, pg_guardrails developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef GRD_COMPAT_H
+#define GRD_COMPAT_H
+
+#include "executor/executor.h"
+#include "portability/instr_time.h"
+
+#if PG_VERSION_NUM < 150000
+#error "pg_guardrails requires PostgreSQL 15 or later"
+#endif
+
+/* EnableQueryId() moved from utils/ to nodes/ in 16. */
+#if PG_VERSION_NUM >= 160000
+#include "nodes/queryjumble.h"
+#else
+#include "utils/queryjumble.h"
+#endif
+
+/*
+ * Query identifiers are uint64 up to 17 and int64 from 18 on.  We keep them
+ * as uint64 internally and show them as bigint, as pg_stat_statements does.
+ */
+#define GRD_QUERYID(pstmt)	((uint64) (pstmt)->queryId)
+
+/*
+ * ExecutorRun loses its execute_once argument in 18.  Hook definitions are
+ * written with GRD_EXECUTORRUN_ARGS and pass GRD_EXECUTORRUN_PASS on.
+ */
+#if PG_VERSION_NUM >= 180000
+#define GRD_EXECUTORRUN_ARGS \
+	QueryDesc *queryDesc, ScanDirection direction, uint64 count
+#define GRD_EXECUTORRUN_PASS	queryDesc, direction, count
+#else
+#define GRD_EXECUTORRUN_ARGS \
+	QueryDesc *queryDesc, ScanDirection direction, uint64 count, \
+	bool execute_once
+#define GRD_EXECUTORRUN_PASS	queryDesc, direction, count, execute_once
+#endif
+
+/*
+ * instr_time is a struct timespec up to 15 and an int64 of nanoseconds from
+ * 16 on; we only ever need "now" as nanoseconds.
+ */
+#if PG_VERSION_NUM >= 160000
+#define GRD_INSTR_TIME_NS(t)	((uint64) INSTR_TIME_GET_NANOSEC(t))
+#else
+#define GRD_INSTR_TIME_NS(t) \
+	((uint64) (t).tv_sec * UINT64CONST(1000000000) + (uint64) (t).tv_nsec)
+#endif
+
+static inline uint64
+grd_now_ns(void)
+{
+	instr_time	now;
+
+	INSTR_TIME_SET_CURRENT(now);
+	return GRD_INSTR_TIME_NS(now);
+}
+
+#endif							/* GRD_COMPAT_H */

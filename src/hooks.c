@@ -1,0 +1,210 @@
+/*-------------------------------------------------------------------------
+ *
+ * hooks.c
+ *		The one door: every hook of pg_guardrails enters here, calls the
+ *		feature modules in a fixed order, and chains to whoever held the
+ *		hook before us.
+ *
+ * Reading this file top to bottom tells which module sees a request, and
+ * in which order.  The modules know nothing of hooks; they expose plain
+ * functions that this file calls.
+ *
+ *	shmem_request	-> shmem: reserve the segment and LWLocks
+ *	shmem_startup	-> shmem: create or attach, load saved state
+ *	ExecutorStart	-> previous hook -> latency: open a timer
+ *	ExecutorRun		-> latency: resume -> previous hook -> latency: pause
+ *	ExecutorFinish	-> latency: resume -> previous hook -> latency: pause
+ *	ExecutorEnd		-> latency: record completed -> previous hook
+ *	ProcessUtility	-> latency: start -> previous hook -> latency: record
+ *
+ * Nesting: grd_nesting_level counts executor and utility calls in
+ * progress, as pg_stat_statements' does (it is incremented around
+ * ExecutorRun, ExecutorFinish and the utility statements we time), so
+ * "top-level" means the same thing for both extensions.  It is restored by
+ * PG_FINALLY on every error.
+ *
+ * Copyright (c) 2026, pg_guardrails developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "tcop/utility.h"
+
+#include "compat.h"
+#include "hooks.h"
+#include "latency.h"
+#include "shmem.h"
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static ExecutorStart_hook_type prev_ExecutorStart = NULL;
+static ExecutorRun_hook_type prev_ExecutorRun = NULL;
+static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
+static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+/* Executor and utility calls in progress in this backend; 0 = top level. */
+static int	grd_nesting_level = 0;
+
+static void grd_shmem_request_hook(void);
+static void grd_shmem_startup_hook(void);
+static void grd_ExecutorStart(QueryDesc *queryDesc, int eflags);
+static void grd_ExecutorRun(GRD_EXECUTORRUN_ARGS);
+static void grd_ExecutorFinish(QueryDesc *queryDesc);
+static void grd_ExecutorEnd(QueryDesc *queryDesc);
+static void grd_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+							   bool readOnlyTree,
+							   ProcessUtilityContext context,
+							   ParamListInfo params,
+							   QueryEnvironment *queryEnv,
+							   DestReceiver *dest, QueryCompletion *qc);
+
+/*
+ * Called from _PG_init, in the postmaster, while shared_preload_libraries
+ * are being loaded.
+ */
+void
+grd_hooks_install(void)
+{
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = grd_shmem_request_hook;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = grd_shmem_startup_hook;
+
+	prev_ExecutorStart = ExecutorStart_hook;
+	ExecutorStart_hook = grd_ExecutorStart;
+	prev_ExecutorRun = ExecutorRun_hook;
+	ExecutorRun_hook = grd_ExecutorRun;
+	prev_ExecutorFinish = ExecutorFinish_hook;
+	ExecutorFinish_hook = grd_ExecutorFinish;
+	prev_ExecutorEnd = ExecutorEnd_hook;
+	ExecutorEnd_hook = grd_ExecutorEnd;
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = grd_ProcessUtility;
+}
+
+static void
+grd_shmem_request_hook(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	grd_shmem_request();
+}
+
+static void
+grd_shmem_startup_hook(void)
+{
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	grd_shmem_startup();
+}
+
+static void
+grd_ExecutorStart(QueryDesc *queryDesc, int eflags)
+{
+	if (prev_ExecutorStart)
+		prev_ExecutorStart(queryDesc, eflags);
+	else
+		standard_ExecutorStart(queryDesc, eflags);
+
+	grd_latency_exec_start(queryDesc, grd_nesting_level);
+}
+
+static void
+grd_ExecutorRun(GRD_EXECUTORRUN_ARGS)
+{
+	GrdExecTimer *timer = grd_latency_exec_resume(queryDesc);
+
+	grd_nesting_level++;
+	PG_TRY();
+	{
+		if (prev_ExecutorRun)
+			prev_ExecutorRun(GRD_EXECUTORRUN_PASS);
+		else
+			standard_ExecutorRun(GRD_EXECUTORRUN_PASS);
+	}
+	PG_FINALLY();
+	{
+		grd_nesting_level--;
+		if (timer)
+			grd_latency_exec_pause(timer);
+	}
+	PG_END_TRY();
+}
+
+static void
+grd_ExecutorFinish(QueryDesc *queryDesc)
+{
+	GrdExecTimer *timer = grd_latency_exec_resume(queryDesc);
+
+	grd_nesting_level++;
+	PG_TRY();
+	{
+		if (prev_ExecutorFinish)
+			prev_ExecutorFinish(queryDesc);
+		else
+			standard_ExecutorFinish(queryDesc);
+	}
+	PG_FINALLY();
+	{
+		grd_nesting_level--;
+		if (timer)
+			grd_latency_exec_pause(timer);
+	}
+	PG_END_TRY();
+}
+
+static void
+grd_ExecutorEnd(QueryDesc *queryDesc)
+{
+	grd_latency_exec_end(queryDesc);
+
+	if (prev_ExecutorEnd)
+		prev_ExecutorEnd(queryDesc);
+	else
+		standard_ExecutorEnd(queryDesc);
+}
+
+static void
+grd_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+				   bool readOnlyTree, ProcessUtilityContext context,
+				   ParamListInfo params, QueryEnvironment *queryEnv,
+				   DestReceiver *dest, QueryCompletion *qc)
+{
+	GrdUtilityTimer timer;
+	bool		timed;
+
+	timed = grd_latency_utility_start(pstmt, grd_nesting_level, &timer);
+
+	if (timed)
+		grd_nesting_level++;
+	PG_TRY();
+	{
+		if (prev_ProcessUtility)
+			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+									params, queryEnv, dest, qc);
+	}
+	PG_CATCH();
+	{
+		if (timed)
+		{
+			grd_nesting_level--;
+			grd_latency_utility_end(&timer, true);
+		}
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	if (timed)
+	{
+		grd_nesting_level--;
+		grd_latency_utility_end(&timer, false);
+	}
+}

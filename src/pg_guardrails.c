@@ -1,0 +1,101 @@
+/*-------------------------------------------------------------------------
+ *
+ * pg_guardrails.c
+ *		Module entry point: settings, the shared-memory request and hook
+ *		installation.  Nothing else lives here.
+ *
+ * pg_guardrails works only from shared_preload_libraries: its state is in
+ * shared memory, which can be requested only while the postmaster starts.
+ * Loaded any other way (CREATE EXTENSION loads the library to check its
+ * functions), it defines nothing and installs nothing, and its SQL
+ * functions report that it must be preloaded.
+ *
+ * Copyright (c) 2026, pg_guardrails developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/guc.h"
+
+#include "compat.h"
+#include "histogram.h"
+#include "hooks.h"
+#include "pg_guardrails.h"
+
+PG_MODULE_MAGIC;
+
+/* latency.c */
+int			grd_max_digests = 5000;
+int			grd_track = GRD_TRACK_TOP;
+bool		grd_track_utility = true;
+
+/* shmem.c */
+bool		grd_save = true;
+
+static const struct config_enum_entry track_options[] =
+{
+	{"none", GRD_TRACK_NONE, false},
+	{"top", GRD_TRACK_TOP, false},
+	{"all", GRD_TRACK_ALL, false},
+	{NULL, 0, false}
+};
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	DefineCustomIntVariable("guardrails.max_digests",
+							"Maximum number of query digests with a latency histogram.",
+							"Each digest takes about 9.4 kB of shared memory.",
+							&grd_max_digests,
+							5000,
+							100,
+							INT_MAX / 2,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("guardrails.track",
+							 "Which statements get a latency histogram.",
+							 "top: statements issued by clients; all: also "
+							 "statements run inside functions; none: nothing.",
+							 &grd_track,
+							 GRD_TRACK_TOP,
+							 track_options,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("guardrails.track_utility",
+							 "Whether utility statements get a latency histogram.",
+							 NULL,
+							 &grd_track_utility,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("guardrails.save",
+							 "Save latency histograms across server shutdowns.",
+							 NULL,
+							 &grd_save,
+							 true,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("guardrails");
+
+	/* Digests are core's query ids, whatever compute_query_id says. */
+	EnableQueryId();
+
+	grd_hist_init();
+	grd_hooks_install();
+}

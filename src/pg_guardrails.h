@@ -1,0 +1,32 @@
+/*-------------------------------------------------------------------------
+ *
+ * pg_guardrails.h
+ *		Settings shared by all modules of pg_guardrails.
+ *
+ * Every GUC is declared, documented and range-checked in pg_guardrails.c;
+ * this header is how the modules read them.
+ *
+ * Copyright (c) 2026, pg_guardrails developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PG_GUARDRAILS_H
+#define PG_GUARDRAILS_H
+
+/* guardrails.track: which statements get a latency histogram */
+typedef enum GrdTrackLevel
+{
+	GRD_TRACK_NONE,				/* none */
+	GRD_TRACK_TOP,				/* top-level statements only */
+	GRD_TRACK_ALL				/* also statements run by functions */
+} GrdTrackLevel;
+
+/* latency.c */
+extern int	grd_max_digests;
+extern int	grd_track;
+extern bool grd_track_utility;
+
+/* shmem.c */
+extern bool grd_save;
+
+#endif							/* PG_GUARDRAILS_H */

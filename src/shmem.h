@@ -1,0 +1,38 @@
+/*-------------------------------------------------------------------------
+ *
+ * shmem.h
+ *		The shared-memory segment of pg_guardrails: sizing, creation, locks,
+ *		persistence across clean restarts, and the status report.
+ *
+ * Copyright (c) 2026, pg_guardrails developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef GRD_SHMEM_H
+#define GRD_SHMEM_H
+
+#include "fmgr.h"
+#include "storage/lwlock.h"
+
+/* The LWLocks of our named tranche, one per protected structure. */
+typedef enum GrdLockId
+{
+	GRD_LOCK_LATENCY,			/* membership of the digest hash table */
+	GRD_NUM_LOCKS
+} GrdLockId;
+
+extern void grd_shmem_request(void);
+extern void grd_shmem_startup(void);
+extern bool grd_shmem_attached(void);
+extern void grd_require_preload(void);
+extern LWLock *grd_lock(GrdLockId id);
+
+/* A status report under construction: see grd_status(). */
+typedef struct GrdStatus GrdStatus;
+extern void grd_status_put(GrdStatus *status, const char *name, int64 value);
+
+/* Sections of the state file, written in this order. */
+extern bool grd_file_write(FILE *file, const void *data, size_t len);
+extern bool grd_file_read(FILE *file, void *data, size_t len);
+
+#endif							/* GRD_SHMEM_H */
