@@ -1,0 +1,576 @@
+#!/bin/bash
+# test/bench.sh: the benchmark.  What pg_guardrails costs a busy server,
+# next to what pg_stat_statements costs, measured two ways:
+#
+#  1. Throughput.  Four server configurations, differing only in
+#     shared_preload_libraries:
+#         plain       ''
+#         pgss        'pg_stat_statements'
+#         guardrails  'pg_guardrails'
+#         both        'pg_guardrails, pg_stat_statements'
+#     One data directory (pgbench -i -s 10) serves them all; the server is
+#     restarted with each configuration in turn.  A round runs every
+#     configuration once, in a shuffled order that differs from round to
+#     round, and each configuration runs four pgbench tests (-M prepared):
+#     select-only and tpcb-like, with 2 and with 8 clients.  The table
+#     gives each configuration's median TPS over the rounds and its ratio
+#     to plain's median.  TPS on a small shared machine is noisy: read the
+#     ratios as +- a few percent.
+#
+#  2. Instructions per transaction, counted by callgrind: the figure to
+#     optimise against, repeatable to well under 1%.  Each configuration's
+#     server runs under valgrind; one pgbench client runs a fixed number
+#     of transactions twice (500, then 2500, on separate connections), and
+#     the difference of the two backends' instruction counts, divided by
+#     the difference of the transaction counts, is the cost of one
+#     transaction, without connection start-up and shutdown.
+#
+# Usage: bash test/bench.sh [options]        (also: make bench)
+#   --quick            1 round of 3 s tests (a smoke test)
+#   --tps-only         only part 1
+#   --callgrind-only   only part 2
+#   --rounds=N         rounds of part 1 (env BENCH_ROUNDS, default 3)
+#   --seconds=N        seconds per pgbench test (env BENCH_SECONDS, default 10)
+#   --cg-tx-low=N, --cg-tx-high=N
+#                      select-only transaction counts of part 2
+#                      (env BENCH_CG_TX_LOW/HIGH, default 500 and 2500)
+#   --cg-rw-tx-low=N, --cg-rw-tx-high=N
+#                      tpcb-like transaction counts of part 2
+#                      (env BENCH_CG_RW_TX_LOW/HIGH, default 200 and 1000)
+#
+# The default run takes about 12 minutes.  The results are printed at the
+# end, ready to paste into a README, and written to bench-results.txt at
+# the top of the (build) tree.  Like test/check.sh, it works as root (the
+# benchmark then runs as the postgres user in a copy of the tree) and as an
+# ordinary user; servers listen only on a unix socket of their own, and
+# every server it starts is stopped when it ends, however it ends.
+
+# shellcheck source=test/lib.sh
+. "$(dirname "$0")/lib.sh"
+# set -e also inside $(...): a failure there must stop the benchmark.
+shopt -s inherit_errexit
+
+usage() {
+	sed -n '/^# Usage:/,/^# The default run/{/^# The default run/d;s/^# \{0,1\}//;p}' "$0"
+}
+
+# ---------------------------------------------------------------------------
+# Options.  Environment variables give the defaults, options override them.
+
+rounds=${BENCH_ROUNDS:-3}
+seconds=${BENCH_SECONDS:-10}
+cg_tx_low=${BENCH_CG_TX_LOW:-500}
+cg_tx_high=${BENCH_CG_TX_HIGH:-2500}
+cg_rw_tx_low=${BENCH_CG_RW_TX_LOW:-200}
+cg_rw_tx_high=${BENCH_CG_RW_TX_HIGH:-1000}
+do_tps=1
+do_callgrind=1
+quick=0
+source_rev=""
+
+for arg in "$@"; do
+	case "$arg" in
+	--quick) quick=1 rounds=1 seconds=3 ;;
+	--tps-only) do_callgrind=0 ;;
+	--callgrind-only) do_tps=0 ;;
+	--rounds=*) rounds=${arg#*=} ;;
+	--seconds=*) seconds=${arg#*=} ;;
+	--cg-tx-low=*) cg_tx_low=${arg#*=} ;;
+	--cg-tx-high=*) cg_tx_high=${arg#*=} ;;
+	--cg-rw-tx-low=*) cg_rw_tx_low=${arg#*=} ;;
+	--cg-rw-tx-high=*) cg_rw_tx_high=${arg#*=} ;;
+	--source-rev=*) source_rev=${arg#*=} ;; # passed on by the root run
+	-h | --help) usage; exit 0 ;;
+	*) usage >&2; grd_die "unknown option: $arg" ;;
+	esac
+done
+
+for v in rounds seconds cg_tx_low cg_tx_high cg_rw_tx_low cg_rw_tx_high; do
+	[[ "${!v}" =~ ^[1-9][0-9]*$ ]] || grd_die "$v must be a positive integer, not '${!v}'"
+done
+[ "$cg_tx_high" -gt "$cg_tx_low" ] || grd_die "the high transaction count must exceed the low one"
+[ "$cg_rw_tx_high" -gt "$cg_rw_tx_low" ] || grd_die "the high transaction count must exceed the low one"
+[ "$do_tps" -eq 1 ] || [ "$do_callgrind" -eq 1 ] ||
+	grd_die "--tps-only and --callgrind-only exclude each other"
+
+# Which source is measured; the copy made for the postgres user has no .git.
+if [ -z "$source_rev" ]; then
+	source_rev=$(git -C "$GRD_SRC" describe --always --dirty 2>/dev/null || echo unknown)
+fi
+
+# shellcheck disable=SC2086 # a list of package names
+grd_need_packages $GRD_BASE_PACKAGES valgrind
+
+# lib.sh passes on only BENCH_ROUNDS and BENCH_SECONDS to the postgres
+# user's run: pass the other settings as options (before the user's own
+# options, so that these still win).
+fwd=("--source-rev=$source_rev")
+for v in BENCH_CG_TX_LOW BENCH_CG_TX_HIGH BENCH_CG_RW_TX_LOW BENCH_CG_RW_TX_HIGH; do
+	if [ -n "${!v:-}" ]; then
+		opt=${v#BENCH_}
+		opt=${opt,,}
+		fwd+=("--${opt//_/-}=${!v}")
+	fi
+done
+grd_reexec_as_postgres "$0" "${fwd[@]}" "$@"
+
+GRD_BUILD="$GRD_SRC"
+cd "$GRD_BUILD"
+grd_build_private_install
+
+# ---------------------------------------------------------------------------
+# Configurations and fixed settings.
+
+CONFIGS=(plain pgss guardrails both)
+declare -A LIBS=(
+	[plain]=""
+	[pgss]="pg_stat_statements"
+	[guardrails]="pg_guardrails"
+	[both]="pg_guardrails, pg_stat_statements"
+)
+SCALE=10
+PORT=5440
+# Written into postgresql.conf; printed with the results.
+SETTINGS=(
+	"shared_buffers = 256MB"
+	"max_connections = 50"
+	"autovacuum = off"
+	"fsync = off"
+	"synchronous_commit = off"
+)
+TPS_TESTS=("select-only 2" "select-only 8" "tpcb-like 2" "tpcb-like 8")
+
+# Everything the benchmark writes, except the results file, goes here.
+WORK=$(mktemp -d /tmp/pg_guardrails-bench-run-XXXXXX)
+SOCK="$WORK/sock"
+LOGS="$WORK/logs"
+PRISTINE="$WORK/pristine" # the data directory as pgbench -i left it
+mkdir -p "$SOCK" "$LOGS"
+
+PGBENCH=("$GRD_BINDIR/pgbench" -h "$SOCK" -p "$PORT" -U postgres)
+PSQL=("$GRD_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PORT" -U postgres -d postgres)
+
+# ---------------------------------------------------------------------------
+# Servers.  At most one runs at a time: either started by pg_ctl
+# (PGCTL_DATA) or under valgrind in the background (VG_PID, VG_DATA).
+
+PGCTL_DATA=""
+VG_PID=""
+VG_DATA=""
+
+stop_servers() {
+	if [ -n "$PGCTL_DATA" ]; then
+		if [ -f "$PGCTL_DATA/postmaster.pid" ]; then
+			"$GRD_BINDIR/pg_ctl" -D "$PGCTL_DATA" -m fast -w -t 60 stop >/dev/null 2>&1 ||
+				"$GRD_BINDIR/pg_ctl" -D "$PGCTL_DATA" -m immediate -w -t 60 stop >/dev/null 2>&1 ||
+				true
+		fi
+		PGCTL_DATA=""
+	fi
+	if [ -n "$VG_PID" ]; then
+		if kill -0 "$VG_PID" 2>/dev/null; then
+			# A server under valgrind shuts down slowly; if it never got
+			# as far as postmaster.pid, pg_ctl cannot stop it: kill it.
+			"$GRD_BINDIR/pg_ctl" -D "$VG_DATA" -m fast -w -t 300 stop >/dev/null 2>&1 ||
+				kill -TERM "$VG_PID" 2>/dev/null || true
+			local i
+			for ((i = 0; i < 300; i++)); do
+				kill -0 "$VG_PID" 2>/dev/null || break
+				sleep 1
+			done
+			if kill -0 "$VG_PID" 2>/dev/null; then
+				kill -KILL "$VG_PID" 2>/dev/null
+			fi
+		fi
+		wait "$VG_PID" 2>/dev/null || true
+		VG_PID=""
+	fi
+}
+
+cleanup() {
+	local rc=$?
+	set +e
+	trap - INT TERM
+	stop_servers
+	if [ "$rc" -eq 0 ]; then
+		# Keep the logs and the measured callgrind profiles, which are
+		# small; drop the data directories, which are not.
+		rm -rf "$PRISTINE" "$WORK/data" "$WORK/cg-data" "$SOCK"
+	else
+		echo "benchmark failed (exit status $rc); its servers are stopped, logs are in $LOGS" >&2
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Append the fixed settings to a new data directory's postgresql.conf.
+configure_datadir() {
+	{
+		echo
+		echo "# test/bench.sh"
+		echo "listen_addresses = ''"
+		echo "unix_socket_directories = '$SOCK'"
+		echo "port = $PORT"
+		printf '%s\n' "${SETTINGS[@]}"
+	} >>"$1/postgresql.conf"
+}
+
+# The server must run with the libraries we asked for.
+check_preload() {
+	local want="$1" got
+	got=$("${PSQL[@]}" -c "SHOW shared_preload_libraries")
+	[ "${got// /}" = "${want// /}" ] ||
+		grd_die "server runs with shared_preload_libraries '$got', not '$want'"
+}
+
+# Read pgbench's tables and indexes into shared buffers, so that no test
+# starts with a cold cache (a restart empties shared_buffers; the data is
+# still in the kernel's page cache).
+prewarm() {
+	"${PSQL[@]}" -c "SELECT sum(pg_prewarm(c.oid::regclass))
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = 'public' AND c.relname LIKE 'pgbench%'
+		  AND c.relkind IN ('r', 'i')" >/dev/null
+}
+
+pgctl_start() {
+	local data="$1" libs="$2"
+	PGCTL_DATA="$data"
+	"$GRD_BINDIR/pg_ctl" -D "$data" -l "$LOGS/server.log" -w -t 120 \
+		-o "-c shared_preload_libraries='$libs'" start >/dev/null ||
+		{ tail -n 20 "$LOGS/server.log" >&2; grd_die "server did not start (log: $LOGS/server.log)"; }
+}
+
+pgctl_stop() {
+	"$GRD_BINDIR/pg_ctl" -D "$PGCTL_DATA" -m fast -w -t 120 stop >/dev/null
+	PGCTL_DATA=""
+}
+
+# Initialise the one data directory: pgbench -i -s 10 (which vacuums and
+# analyses its tables), and pg_prewarm for prewarm().
+init_pristine() {
+	grd_log "initialising the data directory (pgbench -i -s $SCALE)"
+	"$GRD_BINDIR/initdb" -D "$PRISTINE" -A trust -U postgres --no-sync >"$LOGS/initdb.log"
+	configure_datadir "$PRISTINE"
+	pgctl_start "$PRISTINE" ""
+	"${PGBENCH[@]}" -i -s "$SCALE" -q postgres >"$LOGS/pgbench-init.log" 2>&1 ||
+		{ cat "$LOGS/pgbench-init.log" >&2; grd_die "pgbench -i failed"; }
+	"${PSQL[@]}" -c "CREATE EXTENSION pg_prewarm" -c "CHECKPOINT"
+	pgctl_stop
+}
+
+# ---------------------------------------------------------------------------
+# Part 1: throughput.
+
+declare -A TPS=() # "test|config" -> the TPS of each round, space-separated
+
+# The TPS of one pgbench run, from its output.
+run_pgbench_tps() {
+	local script="$1" clients="$2" log="$3" tps
+	"${PGBENCH[@]}" -n -M prepared -b "$script" -c "$clients" -j 2 -T "$seconds" \
+		postgres >"$log" 2>&1 || { cat "$log" >&2; grd_die "pgbench failed"; }
+	tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)$/\1/p' "$log")
+	[ -n "$tps" ] || { cat "$log" >&2; grd_die "no TPS in pgbench's output ($log)"; }
+	echo "$tps"
+}
+
+# Set ORDER to a random order of the configurations, unlike those of
+# earlier rounds (while there are orders left that differ from all of them).
+ORDER=""
+USED_ORDERS=" "
+shuffle_configs() {
+	local try
+	for ((try = 0; try < 1000; try++)); do
+		ORDER=$(printf '%s\n' "${CONFIGS[@]}" | shuf | paste -sd,)
+		if [[ "$USED_ORDERS" != *" $ORDER "* ]]; then
+			break
+		fi
+	done
+	USED_ORDERS+="$ORDER "
+}
+
+run_tps() {
+	local data="$WORK/data" round config test script clients tps
+	grd_log "throughput: $rounds round(s), ${seconds} s per test"
+	rm -rf "$data"
+	cp -a "$PRISTINE" "$data"
+	for ((round = 1; round <= rounds; round++)); do
+		shuffle_configs
+		echo "round $round/$rounds, order: ${ORDER//,/, }"
+		for config in ${ORDER//,/ }; do
+			pgctl_start "$data" "${LIBS[$config]}"
+			check_preload "${LIBS[$config]}"
+			prewarm
+			for test in "${TPS_TESTS[@]}"; do
+				read -r script clients <<<"$test"
+				tps=$(run_pgbench_tps "$script" "$clients" \
+					"$LOGS/tps-r$round-$config-$script-c$clients.log")
+				TPS["$test|$config"]+="$tps "
+				printf '  %-11s %-11s c%-2s %12.1f tps\n' "$config" "$script" "$clients" "$tps"
+			done
+			pgctl_stop
+		done
+	done
+}
+
+median() {
+	printf '%s\n' "$@" | sort -g | awk '
+		{ v[NR] = $1 }
+		END { printf "%.3f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+tps_table() {
+	local test script clients config values med plain_med min max
+	echo "Throughput: TPS, median of $rounds round(s) of ${seconds} s; ratio = median / plain's median"
+	echo
+	printf '%-16s %-11s %11s %8s %11s %11s\n' "test" "config" "median TPS" "ratio" "min TPS" "max TPS"
+	for test in "${TPS_TESTS[@]}"; do
+		read -r script clients <<<"$test"
+		# shellcheck disable=SC2086 # the values are space-separated
+		plain_med=$(median ${TPS["$test|plain"]})
+		for config in "${CONFIGS[@]}"; do
+			values=${TPS["$test|$config"]}
+			# shellcheck disable=SC2086
+			med=$(median $values)
+			# shellcheck disable=SC2086,SC2016
+			read -r min max <<<"$(printf '%s\n' $values | sort -g | sed -n '1h;${H;x;s/\n/ /;p}')"
+			printf '%-16s %-11s %11.1f %8.3f %11.1f %11.1f\n' "$script c$clients" "$config" \
+				"$med" "$(awk -v a="$med" -v b="$plain_med" 'BEGIN { printf "%.3f", a / b }')" \
+				"$min" "$max"
+		done
+	done
+}
+
+# ---------------------------------------------------------------------------
+# Part 2: instructions per transaction, under callgrind.
+#
+# valgrind follows fork() (an exec would need --trace-children=yes, but
+# PostgreSQL's backends are forked and never exec), so every process of
+# the server, the postmaster and each backend, writes its own profile,
+# cg.<pid>.out, when it exits.  A forked child starts with the counts its
+# parent had at the fork, so a backend's total includes the postmaster's
+# instructions up to then; that cancels in the difference of two runs
+# (bar the postmaster's few thousand instructions per connection in
+# between, a constant of about 0.03% of the result).
+
+CG_DIR=""    # where the server's processes write their profiles
+CG_PM_PID="" # the postmaster's pid (valgrind keeps the pid)
+
+# The pids of the postmaster's children, dead ones not yet reaped included.
+postmaster_children() {
+	local f line rest
+	for f in /proc/[0-9]*/stat; do
+		read -r line 2>/dev/null <"$f" || continue
+		rest=${line##*) } # after "pid (comm) ": state ppid ...
+		rest=${rest#* }
+		[ "${rest%% *}" = "$CG_PM_PID" ] && echo "${f//[^0-9]/}"
+	done
+	return 0
+}
+
+# The Ir total of a complete profile, or nothing while it is incomplete
+# (its last line, "totals:", is written last).
+profile_total() {
+	sed -n 's/^totals: \([0-9]*\).*/\1/p' "$1" 2>/dev/null
+}
+
+# Run a command that opens connections to the server under valgrind, wait
+# until the backends it started have exited and written their profiles,
+# and move those profiles to $CG_DIR/$label/.  Prints the total of the
+# largest one: the backend that ran the transactions (pgbench also opens
+# a short connection of its own first, to read the scale).
+cg_run() {
+	local label="$1" before new f pid total best=0 i
+	shift
+	before=" $(postmaster_children | tr '\n' ' ') "
+	"$@" >"$LOGS/cg-$label.log" 2>&1 || { cat "$LOGS/cg-$label.log" >&2; grd_die "$label: $1 failed"; }
+
+	# Wait until no child started since is still alive ...
+	for ((i = 0; ; i++)); do
+		new=""
+		for pid in $(postmaster_children); do
+			[[ "$before" == *" $pid "* ]] || new+=" $pid"
+		done
+		[ -z "$new" ] && break
+		[ "$i" -lt 1200 ] || grd_die "$label: backends$new did not exit"
+		sleep 0.1
+	done
+	# ... and collect the profiles of processes that were not children
+	# before.  (Profiles of processes that were, if any, are left over from
+	# an earlier step: they go to $CG_DIR/leftover.)
+	mkdir -p "$CG_DIR/$label" "$CG_DIR/leftover"
+	for f in "$CG_DIR"/cg.*.out; do
+		[ -e "$f" ] || continue
+		pid=${f##*/cg.}
+		pid=${pid%.out}
+		[ "$pid" = "$CG_PM_PID" ] && continue
+		for ((i = 0; i < 300; i++)); do
+			total=$(profile_total "$f")
+			[ -n "$total" ] && break
+			sleep 0.1
+		done
+		[ -n "$total" ] || grd_die "$label: profile $f stays incomplete"
+		if [[ "$before" == *" $pid "* ]]; then
+			mv "$f" "$CG_DIR/leftover/"
+		else
+			mv "$f" "$CG_DIR/$label/"
+			if [ "$total" -gt "$best" ]; then
+				best=$total
+			fi
+		fi
+	done
+	[ "$best" -gt 0 ] || grd_die "$label: no callgrind profile appeared in $CG_DIR"
+	echo "$best"
+}
+
+cg_start() {
+	local config="$1" data="$2" i
+	CG_DIR="$WORK/callgrind/$config"
+	rm -rf "$CG_DIR"
+	mkdir -p "$CG_DIR"
+	VG_DATA="$data"
+	valgrind --tool=callgrind --trace-children=no \
+		--callgrind-out-file="$CG_DIR/cg.%p.out" --dump-instr=no --collect-atstart=yes \
+		"$GRD_BINDIR/postgres" -D "$data" -c "shared_preload_libraries=${LIBS[$config]}" \
+		>"$LOGS/server-callgrind-$config.log" 2>&1 &
+	VG_PID=$!
+	for ((i = 0; ; i++)); do
+		"$GRD_BINDIR/pg_isready" -q -h "$SOCK" -p "$PORT" && break
+		if ! kill -0 "$VG_PID" 2>/dev/null || [ "$i" -ge 120 ]; then
+			tail -n 20 "$LOGS/server-callgrind-$config.log" >&2
+			grd_die "the server under valgrind did not start"
+		fi
+		sleep 1
+	done
+	CG_PM_PID=$(head -n 1 "$data/postmaster.pid")
+	[ "$CG_PM_PID" = "$VG_PID" ] || grd_die "postmaster pid $CG_PM_PID is not valgrind's $VG_PID"
+}
+
+cg_stop() {
+	"$GRD_BINDIR/pg_ctl" -D "$VG_DATA" -m fast -w -t 300 stop >/dev/null
+	wait "$VG_PID" || true
+	VG_PID=""
+	# Keep only the profiles of the measured runs.
+	find "$CG_DIR" -mindepth 1 -maxdepth 1 ! -name '*-low' ! -name '*-high' -exec rm -rf {} +
+}
+
+declare -A IPT=() # "workload|config" -> instructions per transaction
+
+# Instructions per transaction of one builtin pgbench script: one client,
+# -M prepared, a fixed seed, $low then $high transactions.
+cg_workload() {
+	local config="$1" script="$2" low="$3" high="$4" ir_low ir_high
+	cg_run "$script-warmup" "${PGBENCH[@]}" -n -M prepared -b "$script" -c 1 -t 100 \
+		--random-seed=3 postgres >/dev/null
+	ir_low=$(cg_run "$script-low" "${PGBENCH[@]}" -n -M prepared -b "$script" -c 1 -t "$low" \
+		--random-seed=1 postgres)
+	ir_high=$(cg_run "$script-high" "${PGBENCH[@]}" -n -M prepared -b "$script" -c 1 -t "$high" \
+		--random-seed=2 postgres)
+	IPT["$script|$config"]=$(awk -v a="$ir_low" -v b="$ir_high" -v n=$((high - low)) \
+		'BEGIN { printf "%.1f", (b - a) / n }')
+	printf '  %-11s %-11s Ir(%d tx) = %d, Ir(%d tx) = %d: %s instructions/transaction\n' \
+		"$config" "$script" "$low" "$ir_low" "$high" "$ir_high" "${IPT["$script|$config"]}"
+}
+
+run_callgrind() {
+	local config data="$WORK/cg-data"
+	grd_log "instructions per transaction (callgrind)"
+	for config in "${CONFIGS[@]}"; do
+		# Each configuration starts from the same data, so that the
+		# tpcb-like runs of one leave nothing behind for the next.
+		rm -rf "$data"
+		cp -a "$PRISTINE" "$data"
+		cg_start "$config" "$data"
+		cg_run check check_preload "${LIBS[$config]}" >/dev/null
+		cg_run prewarm prewarm >/dev/null
+		cg_workload "$config" select-only "$cg_tx_low" "$cg_tx_high"
+		cg_workload "$config" tpcb-like "$cg_rw_tx_low" "$cg_rw_tx_high"
+		cg_stop
+	done
+}
+
+callgrind_table() {
+	local script low high config plain ipt
+	echo "Instructions per transaction: callgrind, 1 client, -M prepared;"
+	echo "(Ir of a backend running N2 transactions - Ir of one running N1) / (N2 - N1)"
+	echo
+	printf '%-11s %-11s %13s %10s %8s   %s\n' "workload" "config" "instr/tx" "vs plain" "ratio" "N1 -> N2"
+	for script in select-only tpcb-like; do
+		if [ "$script" = select-only ]; then
+			low=$cg_tx_low high=$cg_tx_high
+		else
+			low=$cg_rw_tx_low high=$cg_rw_tx_high
+		fi
+		plain=${IPT["$script|plain"]}
+		for config in "${CONFIGS[@]}"; do
+			ipt=${IPT["$script|$config"]}
+			awk -v s="$script" -v c="$config" -v x="$ipt" -v p="$plain" -v n="$low -> $high" 'BEGIN {
+				d = (c == "plain") ? "-" : sprintf("%+.0f", x - p)
+				printf "%-11s %-11s %13.0f %10s %8.3f   %s\n", s, c, x, d, x / p, n
+			}'
+		done
+	done
+}
+
+# ---------------------------------------------------------------------------
+# Run, then report.
+
+started=$(date +%s)
+init_pristine
+if [ "$do_tps" -eq 1 ]; then
+	run_tps
+fi
+if [ "$do_callgrind" -eq 1 ]; then
+	run_callgrind
+fi
+elapsed=$(($(date +%s) - started))
+
+results="$GRD_BUILD/bench-results.txt"
+{
+	echo "pg_guardrails $(sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" pg_guardrails.control) benchmark (source $source_rev)"
+	echo
+	echo "date:        $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "server:      $("$GRD_BINDIR/postgres" --version)"
+	echo "machine:     $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p;T;q' /proc/cpuinfo)"
+	echo "             $(uname -sr), $(valgrind --version)"
+	echo "data:        pgbench -i -s $SCALE, one data directory; unix socket only"
+	echo "settings:    ${SETTINGS[0]}"
+	for ((i = 1; i < ${#SETTINGS[@]}; i++)); do
+		echo "             ${SETTINGS[$i]}"
+	done
+	echo "configs:     shared_preload_libraries ="
+	for config in "${CONFIGS[@]}"; do
+		printf "             %-11s '%s'\n" "$config" "${LIBS[$config]}"
+	done
+	echo "pgbench:     -M prepared -n; builtin select-only and tpcb-like scripts;"
+	echo "             tables and indexes prewarmed (pg_prewarm) after every start"
+	if [ "$quick" -eq 1 ]; then
+		echo "mode:        --quick (a smoke test: too short for conclusions)"
+	fi
+	echo "run time:    $((elapsed / 60)) min $((elapsed % 60)) s"
+	if [ "$do_tps" -eq 1 ]; then
+		echo
+		echo "Each round restarts the server with every configuration, in a shuffled"
+		echo "order, and runs the four tests on it: -T $seconds, -j 2, -c 2 or 8."
+		echo
+		tps_table
+	fi
+	if [ "$do_callgrind" -eq 1 ]; then
+		echo
+		echo "Each configuration starts from a copy of the freshly initialised data,"
+		echo "prewarmed, and runs 100 transactions to warm up before the two measured runs."
+		echo
+		callgrind_table
+	fi
+} >"$results"
+
+grd_log "results"
+cat "$results"
+echo
+echo "written to $results"
+if [ "$do_callgrind" -eq 1 ]; then
+	echo "callgrind profiles of the measured backends: $WORK/callgrind/<config>/<workload>-{low,high}/"
+	echo "(e.g. callgrind_annotate --inclusive=yes $WORK/callgrind/guardrails/select-only-high/cg.*.out)"
+fi
