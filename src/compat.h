@@ -29,6 +29,17 @@
 #endif
 
 /*
+ * From 18 on the module magic block carries the name and version, which
+ * the Makefile takes from the control file (GRD_VERSION).
+ */
+#if PG_VERSION_NUM >= 180000
+#define GRD_MODULE_MAGIC \
+	PG_MODULE_MAGIC_EXT(.name = "pg_guardrails", .version = GRD_VERSION)
+#else
+#define GRD_MODULE_MAGIC	PG_MODULE_MAGIC
+#endif
+
+/*
  * Query identifiers are uint64 up to 17 and int64 from 18 on.  We keep them
  * as uint64 internally and show them as bigint, as pg_stat_statements does.
  */

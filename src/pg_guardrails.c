@@ -25,7 +25,7 @@
 #include "hooks.h"
 #include "pg_guardrails.h"
 
-PG_MODULE_MAGIC;
+GRD_MODULE_MAGIC;
 
 /* latency.c */
 int			grd_max_digests = 5000;

@@ -41,6 +41,8 @@ check_metadata() {
 			die "META.json: missing $k\n" unless exists $m->{$k};
 		}
 		die "META.json: meta-spec must be 1.0.0\n" unless $m->{"meta-spec"}{version} eq "1.0.0";
+		# PGXN wants semantic versions: control 1.0 is META 1.0.0
+		$ver .= ".0" if $ver =~ /^\d+\.\d+$/;
 		die "META.json: version $m->{version} != control $ver\n" unless $m->{version} eq $ver;
 		die "META.json: provides version differs\n" unless $m->{provides}{pg_guardrails}{version} eq $ver;
 		print "META.json valid, version $ver\n";

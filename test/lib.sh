@@ -64,8 +64,8 @@ grd_need_packages() {
 
 # initdb and pg_regress refuse to run as root.  When root, copy the tree to a
 # directory the postgres user owns and rerun the calling script there as
-# postgres; its exit status becomes ours.  The copy is kept (its path is
-# printed) so that logs can be read after a failure.
+# postgres; its exit status becomes ours.  After a failure (or with
+# GRD_KEEP_WORK set) the copy is kept and its path printed, for the logs.
 grd_reexec_as_postgres() {
 	local script="$1"
 	shift
@@ -85,7 +85,11 @@ grd_reexec_as_postgres() {
 		bash "$work/test/$(basename "$script")" "$@"
 	local rc=$?
 	set -e
-	echo "(work tree and logs kept in $work)"
+	if [ $rc -eq 0 ] && [ -z "${GRD_KEEP_WORK:-}" ]; then
+		rm -rf "$work"
+	else
+		echo "(work tree and logs kept in $work)"
+	fi
 	exit $rc
 }
 

@@ -1,0 +1,103 @@
+#!/bin/bash
+# test/demo.sh: what pg_guardrails sees and does, on a throwaway server.
+#
+# Installs what is missing, builds, starts a temporary PostgreSQL with
+# pg_guardrails (and pg_stat_statements, for the query texts) preloaded,
+# drives a small workload of fast and slow query digests, some of them
+# cancelled by statement_timeout, and shows the latency percentiles, one
+# histogram, the Prometheus buckets and the status.  The server and its
+# directory are removed at the end.
+
+. "$(dirname "$0")/lib.sh"
+
+grd_need_packages $GRD_BASE_PACKAGES
+grd_reexec_as_postgres "$0" "$@"
+
+GRD_BUILD="$GRD_SRC"
+cd "$GRD_BUILD"
+grd_build_private_install
+
+DATA=$(mktemp -d /tmp/pg_guardrails-demo-data-XXXXXX)
+trap 'grd_stop_server "$DATA/pgdata"; rm -rf "$DATA"' EXIT
+
+grd_log "starting a throwaway server in $DATA"
+grd_start_server "$DATA/pgdata" \
+	"shared_preload_libraries = 'pg_guardrails, pg_stat_statements'" \
+	"max_connections = 20"
+export PGHOST="$DATA/pgdata" PGPORT=5439 PGUSER=postgres PGDATABASE=postgres
+PSQL=("$GRD_BINDIR/psql" -X -q -v ON_ERROR_STOP=1)
+
+"${PSQL[@]}" -c 'CREATE EXTENSION pg_guardrails' -c 'CREATE EXTENSION pg_stat_statements'
+"$GRD_BINDIR/pgbench" -i -q -s 5 >/dev/null 2>&1
+
+grd_log "workload: 10 s of a fast lookup, a report with a slow tail, a few cancels"
+# A lookup by primary key: fast and steady.
+"$GRD_BINDIR/pgbench" -n -M prepared -S -c 3 -j 2 -T 10 >/dev/null 2>&1 &
+lookup=$!
+# A "report" whose mean looks healthy but 2% of executions take 150 ms.
+cat > "$DATA/report.sql" <<'EOF'
+\set r random(1, 100)
+SELECT count(*), pg_sleep(CASE WHEN :r > 98 THEN 0.15 WHEN :r > 80 THEN 0.01 ELSE 0.002 END)
+FROM pgbench_branches WHERE bid > 0;
+EOF
+"$GRD_BINDIR/pgbench" -n -M prepared -f "$DATA/report.sql" -c 2 -j 2 -T 10 >/dev/null 2>&1 &
+report=$!
+# An export that statement_timeout cancels now and then: pg_stat_statements
+# never sees those executions, pg_guardrails counts them as failed.
+for i in $(seq 1 12); do
+	"${PSQL[@]}" -c "SET statement_timeout = '300ms'" \
+		-c "SELECT count(*), pg_sleep(CASE WHEN $i % 4 = 0 THEN 1 ELSE 0.05 END) FROM pgbench_accounts WHERE aid < 1000" \
+		>/dev/null 2>&1 || true
+done
+wait $lookup $report
+
+grd_log "guardrails.latency: percentiles per digest (query text from pg_stat_statements)"
+"${PSQL[@]}" <<'EOF'
+\pset footer off
+SELECT left(regexp_replace(s.query, '\s+', ' ', 'g'), 48) AS query,
+       l.calls, l.failed,
+       round(l.mean_ms::numeric, 3) AS mean_ms,
+       round(s.stddev_exec_time::numeric, 3) AS pgss_stddev,
+       round(l.p50_ms::numeric, 3) AS p50_ms,
+       round(l.p95_ms::numeric, 3) AS p95_ms,
+       round(l.p99_ms::numeric, 3) AS p99_ms,
+       round(l.max_ms::numeric, 3) AS max_ms
+FROM guardrails.latency l
+     JOIN pg_stat_statements s USING (dbid, userid, queryid)
+WHERE s.query LIKE 'SELECT%' AND s.query NOT LIKE '%guardrails%'
+ORDER BY l.calls + l.failed DESC
+LIMIT 5;
+EOF
+
+REPORT_ID=$("${PSQL[@]}" -Atc "SELECT queryid FROM pg_stat_statements WHERE query LIKE 'SELECT count(*), pg_sleep(CASE WHEN \$1%' ORDER BY calls DESC LIMIT 1")
+EXPORT_ID=$("${PSQL[@]}" -Atc "SELECT queryid FROM guardrails.latency WHERE failed > 0 ORDER BY failed DESC LIMIT 1")
+
+grd_log "the report's mean is $("${PSQL[@]}" -Atc "SELECT round(mean_ms::numeric, 1) FROM guardrails.latency WHERE queryid = $REPORT_ID") ms; its p99 is $("${PSQL[@]}" -Atc "SELECT round(guardrails.quantile($REPORT_ID, 0.99)::numeric, 1)") ms. Its histogram:"
+"${PSQL[@]}" <<EOF
+\pset footer off
+SELECT round(lower_ms::numeric, 3) AS from_ms, round(upper_ms::numeric, 3) AS to_ms,
+       count, round(cumulative_fraction::numeric, 3) AS cumulative, bar
+FROM guardrails.latency_histogram($REPORT_ID, per_octave => 5);
+EOF
+
+grd_log "the export: cancelled executions are counted as failed and are its p95"
+"${PSQL[@]}" <<EOF
+\pset footer off
+SELECT l.calls, l.failed, s.calls AS pgss_calls,
+       round(l.p50_ms::numeric, 1) AS p50_ms, round(l.p95_ms::numeric, 1) AS p95_ms,
+       round(s.max_exec_time::numeric, 1) AS pgss_max_ms, round(l.max_ms::numeric, 1) AS max_ms
+FROM guardrails.latency l JOIN pg_stat_statements s USING (dbid, userid, queryid)
+WHERE l.queryid = $EXPORT_ID;
+EOF
+
+grd_log "guardrails.latency_buckets: the report as a Prometheus histogram"
+"${PSQL[@]}" <<EOF
+\pset footer off
+SELECT le, count FROM guardrails.latency_buckets
+WHERE queryid = $REPORT_ID AND le IN (0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.25, 'Infinity');
+EOF
+
+grd_log "guardrails.status"
+"${PSQL[@]}" -c '\pset footer off' -c 'SELECT * FROM guardrails.status'
+
+grd_log "done; stopping the server and removing $DATA"
