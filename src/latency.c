@@ -480,8 +480,6 @@ entry_evict(void)
 		if (n < grd_max_digests)
 			evict_scratch[n++] = entry;
 	}
-	if (n < grd_max_digests)
-		hash_seq_term(&status);
 
 	qsort(evict_scratch, n, sizeof(GrdLatencyEntry *), usage_cmp);
 	nvictims = Max(EVICT_MIN, (int) (n * EVICT_FRACTION));
