@@ -14,8 +14,9 @@
 #     round, and each configuration runs four pgbench tests (-M prepared):
 #     select-only and tpcb-like, with 2 and with 8 clients.  The table
 #     gives each configuration's median TPS over the rounds and its ratio
-#     to plain's median.  TPS on a small shared machine is noisy: read the
-#     ratios as +- a few percent.
+#     to plain's median.  TPS on a small shared machine is noisy (single
+#     3-second runs differ by tens of percent): use the default rounds or
+#     more before reading anything into the ratios.
 #
 #  2. Instructions per transaction, counted by callgrind: the figure to
 #     optimise against, repeatable to well under 1%.  Each configuration's
@@ -23,7 +24,9 @@
 #     of transactions twice (500, then 2500, on separate connections), and
 #     the difference of the two backends' instruction counts, divided by
 #     the difference of the transaction counts, is the cost of one
-#     transaction, without connection start-up and shutdown.
+#     transaction, without connection start-up and shutdown.  Reading the
+#     client's messages is left out of it: its cost depends on timing (see
+#     "Part 2" below).
 #
 # Usage: bash test/bench.sh [options]        (also: make bench)
 #   --quick            1 round of 3 s tests (a smoke test)
@@ -38,12 +41,14 @@
 #                      tpcb-like transaction counts of part 2
 #                      (env BENCH_CG_RW_TX_LOW/HIGH, default 200 and 1000)
 #
-# The default run takes about 12 minutes.  The results are printed at the
+# The default run takes about 10 minutes.  The results are printed at the
 # end, ready to paste into a README, and written to bench-results.txt at
-# the top of the (build) tree.  Like test/check.sh, it works as root (the
-# benchmark then runs as the postgres user in a copy of the tree) and as an
-# ordinary user; servers listen only on a unix socket of their own, and
-# every server it starts is stopped when it ends, however it ends.
+# the top of the (build) tree and in the run's directory under /tmp (which
+# keeps the logs and the measured callgrind profiles).  Like test/check.sh,
+# it works as root (the benchmark then runs as the postgres user in a copy
+# of the tree) and as an ordinary user; servers listen only on a unix
+# socket of their own, and every server it starts is stopped when it ends,
+# however it ends.
 
 # shellcheck source=test/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -205,6 +210,20 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# interruptible LOG COMMAND...: run a command, its output going to LOG, in
+# the background, and wait for it: a signal to this script then runs its
+# trap at once, not only when the command is over.  (When root runs the
+# benchmark, runuser passes a Ctrl-C on as SIGTERM and kills this shell 2 s
+# later: the trap must have begun to stop the server by then.)  The
+# redirection must stay on the command: were it on this function, the trap
+# would run with its output going to LOG too.
+interruptible() {
+	local log="$1"
+	shift
+	"$@" >"$log" 2>&1 &
+	wait "$!"
+}
+
 # Append the fixed settings to a new data directory's postgresql.conf.
 configure_datadir() {
 	{
@@ -255,7 +274,7 @@ init_pristine() {
 	"$GRD_BINDIR/initdb" -D "$PRISTINE" -A trust -U postgres --no-sync >"$LOGS/initdb.log"
 	configure_datadir "$PRISTINE"
 	pgctl_start "$PRISTINE" ""
-	"${PGBENCH[@]}" -i -s "$SCALE" -q postgres >"$LOGS/pgbench-init.log" 2>&1 ||
+	interruptible "$LOGS/pgbench-init.log" "${PGBENCH[@]}" -i -s "$SCALE" -q postgres ||
 		{ cat "$LOGS/pgbench-init.log" >&2; grd_die "pgbench -i failed"; }
 	"${PSQL[@]}" -c "CREATE EXTENSION pg_prewarm" -c "CHECKPOINT"
 	pgctl_stop
@@ -266,14 +285,14 @@ init_pristine() {
 
 declare -A TPS=() # "test|config" -> the TPS of each round, space-separated
 
-# The TPS of one pgbench run, from its output.
+# Run pgbench; set TPS_RESULT to the TPS it reports.
+TPS_RESULT=""
 run_pgbench_tps() {
-	local script="$1" clients="$2" log="$3" tps
-	"${PGBENCH[@]}" -n -M prepared -b "$script" -c "$clients" -j 2 -T "$seconds" \
-		postgres >"$log" 2>&1 || { cat "$log" >&2; grd_die "pgbench failed"; }
-	tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)$/\1/p' "$log")
-	[ -n "$tps" ] || { cat "$log" >&2; grd_die "no TPS in pgbench's output ($log)"; }
-	echo "$tps"
+	local script="$1" clients="$2" log="$3"
+	interruptible "$log" "${PGBENCH[@]}" -n -M prepared -b "$script" -c "$clients" -j 2 \
+		-T "$seconds" postgres || { cat "$log" >&2; grd_die "pgbench failed"; }
+	TPS_RESULT=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)$/\1/p' "$log")
+	[ -n "$TPS_RESULT" ] || { cat "$log" >&2; grd_die "no TPS in pgbench's output ($log)"; }
 }
 
 # Set ORDER to a random order of the configurations, unlike those of
@@ -305,8 +324,9 @@ run_tps() {
 			prewarm
 			for test in "${TPS_TESTS[@]}"; do
 				read -r script clients <<<"$test"
-				tps=$(run_pgbench_tps "$script" "$clients" \
-					"$LOGS/tps-r$round-$config-$script-c$clients.log")
+				run_pgbench_tps "$script" "$clients" \
+					"$LOGS/tps-r$round-$config-$script-c$clients.log"
+				tps=$TPS_RESULT
 				TPS["$test|$config"]+="$tps "
 				printf '  %-11s %-11s c%-2s %12.1f tps\n' "$config" "$script" "$clients" "$tps"
 			done
@@ -352,8 +372,18 @@ tps_table() {
 # cg.<pid>.out, when it exits.  A forked child starts with the counts its
 # parent had at the fork, so a backend's total includes the postmaster's
 # instructions up to then; that cancels in the difference of two runs
-# (bar the postmaster's few thousand instructions per connection in
-# between, a constant of about 0.03% of the result).
+# (bar the postmaster's ~12k instructions per connection in between: about
+# 12 instructions per transaction, the same in every configuration).
+#
+# The one cost that is not the same from run to run is reading the
+# client's messages: when the backend asks for the next query before the
+# client has sent it, recv() fails with EAGAIN and the backend waits in
+# WaitEventSetWait(); when the query is already there, it does not.  Which
+# happens is a race between the server under valgrind and pgbench, worth up
+# to a few hundred instructions per transaction.  The figure reported
+# therefore leaves out secure_read() and all it calls (the reads from the
+# client socket, and the waits); the whole backend's count is shown too.
+# Everything else repeats to within a few instructions per transaction.
 
 CG_DIR=""    # where the server's processes write their profiles
 CG_PM_PID="" # the postmaster's pid (valgrind keeps the pid)
@@ -365,9 +395,10 @@ postmaster_children() {
 		read -r line 2>/dev/null <"$f" || continue
 		rest=${line##*) } # after "pid (comm) ": state ppid ...
 		rest=${rest#* }
-		[ "${rest%% *}" = "$CG_PM_PID" ] && echo "${f//[^0-9]/}"
+		if [ "${rest%% *}" = "$CG_PM_PID" ]; then
+			echo "${f//[^0-9]/}"
+		fi
 	done
-	return 0
 }
 
 # The Ir total of a complete profile, or nothing while it is incomplete
@@ -376,16 +407,24 @@ profile_total() {
 	sed -n 's/^totals: \([0-9]*\).*/\1/p' "$1" 2>/dev/null
 }
 
+# The instructions spent in secure_read() and below: reading from the
+# client, waiting for it included.
+profile_client_reads() {
+	callgrind_annotate --inclusive=yes --threshold=100 "$1" |
+		awk '/:secure_read \[/ { gsub(",", "", $1); sum += $1 } END { print sum + 0 }'
+}
+
 # Run a command that opens connections to the server under valgrind, wait
 # until the backends it started have exited and written their profiles,
-# and move those profiles to $CG_DIR/$label/.  Prints the total of the
-# largest one: the backend that ran the transactions (pgbench also opens
-# a short connection of its own first, to read the scale).
+# and move those profiles to $CG_DIR/$label/.  Sets CG_PROFILE to the
+# largest: that of the backend that ran the transactions (pgbench also
+# opens a short connection of its own first, to read the scale).
+CG_PROFILE=""
 cg_run() {
 	local label="$1" before new f pid total best=0 i
 	shift
 	before=" $(postmaster_children | tr '\n' ' ') "
-	"$@" >"$LOGS/cg-$label.log" 2>&1 || { cat "$LOGS/cg-$label.log" >&2; grd_die "$label: $1 failed"; }
+	interruptible "$LOGS/cg-$label.log" "$@" || { cat "$LOGS/cg-$label.log" >&2; grd_die "$label: $1 failed"; }
 
 	# Wait until no child started since is still alive ...
 	for ((i = 0; ; i++)); do
@@ -393,7 +432,9 @@ cg_run() {
 		for pid in $(postmaster_children); do
 			[[ "$before" == *" $pid "* ]] || new+=" $pid"
 		done
-		[ -z "$new" ] && break
+		if [ -z "$new" ]; then
+			break
+		fi
 		[ "$i" -lt 1200 ] || grd_die "$label: backends$new did not exit"
 		sleep 0.1
 	done
@@ -401,14 +442,15 @@ cg_run() {
 	# before.  (Profiles of processes that were, if any, are left over from
 	# an earlier step: they go to $CG_DIR/leftover.)
 	mkdir -p "$CG_DIR/$label" "$CG_DIR/leftover"
+	CG_PROFILE=""
 	for f in "$CG_DIR"/cg.*.out; do
 		[ -e "$f" ] || continue
 		pid=${f##*/cg.}
 		pid=${pid%.out}
-		[ "$pid" = "$CG_PM_PID" ] && continue
+		[ "$pid" != "$CG_PM_PID" ] || continue
 		for ((i = 0; i < 300; i++)); do
 			total=$(profile_total "$f")
-			[ -n "$total" ] && break
+			[ -z "$total" ] || break
 			sleep 0.1
 		done
 		[ -n "$total" ] || grd_die "$label: profile $f stays incomplete"
@@ -418,11 +460,11 @@ cg_run() {
 			mv "$f" "$CG_DIR/$label/"
 			if [ "$total" -gt "$best" ]; then
 				best=$total
+				CG_PROFILE="$CG_DIR/$label/${f##*/}"
 			fi
 		fi
 	done
-	[ "$best" -gt 0 ] || grd_die "$label: no callgrind profile appeared in $CG_DIR"
-	echo "$best"
+	[ -n "$CG_PROFILE" ] || grd_die "$label: no callgrind profile appeared in $CG_DIR"
 }
 
 cg_start() {
@@ -437,7 +479,9 @@ cg_start() {
 		>"$LOGS/server-callgrind-$config.log" 2>&1 &
 	VG_PID=$!
 	for ((i = 0; ; i++)); do
-		"$GRD_BINDIR/pg_isready" -q -h "$SOCK" -p "$PORT" && break
+		if "$GRD_BINDIR/pg_isready" -q -h "$SOCK" -p "$PORT"; then
+			break
+		fi
 		if ! kill -0 "$VG_PID" 2>/dev/null || [ "$i" -ge 120 ]; then
 			tail -n 20 "$LOGS/server-callgrind-$config.log" >&2
 			grd_die "the server under valgrind did not start"
@@ -456,22 +500,36 @@ cg_stop() {
 	find "$CG_DIR" -mindepth 1 -maxdepth 1 ! -name '*-low' ! -name '*-high' -exec rm -rf {} +
 }
 
-declare -A IPT=() # "workload|config" -> instructions per transaction
+declare -A IPT=()     # "workload|config" -> instructions/transaction, without client reads
+declare -A IPT_ALL=() # "workload|config" -> instructions/transaction, whole backend
+CG_READS_MISSING=0
 
 # Instructions per transaction of one builtin pgbench script: one client,
 # -M prepared, a fixed seed, $low then $high transactions.
 cg_workload() {
-	local config="$1" script="$2" low="$3" high="$4" ir_low ir_high
+	local config="$1" script="$2" low="$3" high="$4"
+	local all_low all_high reads_low reads_high
 	cg_run "$script-warmup" "${PGBENCH[@]}" -n -M prepared -b "$script" -c 1 -t 100 \
-		--random-seed=3 postgres >/dev/null
-	ir_low=$(cg_run "$script-low" "${PGBENCH[@]}" -n -M prepared -b "$script" -c 1 -t "$low" \
-		--random-seed=1 postgres)
-	ir_high=$(cg_run "$script-high" "${PGBENCH[@]}" -n -M prepared -b "$script" -c 1 -t "$high" \
-		--random-seed=2 postgres)
-	IPT["$script|$config"]=$(awk -v a="$ir_low" -v b="$ir_high" -v n=$((high - low)) \
+		--random-seed=3 postgres
+	cg_run "$script-low" "${PGBENCH[@]}" -n -M prepared -b "$script" -c 1 -t "$low" \
+		--random-seed=1 postgres
+	all_low=$(profile_total "$CG_PROFILE")
+	reads_low=$(profile_client_reads "$CG_PROFILE")
+	cg_run "$script-high" "${PGBENCH[@]}" -n -M prepared -b "$script" -c 1 -t "$high" \
+		--random-seed=2 postgres
+	all_high=$(profile_total "$CG_PROFILE")
+	reads_high=$(profile_client_reads "$CG_PROFILE")
+	if [ "$reads_low" -eq 0 ] || [ "$reads_high" -eq 0 ]; then
+		CG_READS_MISSING=1 # no symbol secure_read in the server?
+	fi
+
+	IPT_ALL["$script|$config"]=$(awk -v a="$all_low" -v b="$all_high" -v n=$((high - low)) \
 		'BEGIN { printf "%.1f", (b - a) / n }')
-	printf '  %-11s %-11s Ir(%d tx) = %d, Ir(%d tx) = %d: %s instructions/transaction\n' \
-		"$config" "$script" "$low" "$ir_low" "$high" "$ir_high" "${IPT["$script|$config"]}"
+	IPT["$script|$config"]=$(awk -v a=$((all_low - reads_low)) -v b=$((all_high - reads_high)) \
+		-v n=$((high - low)) 'BEGIN { printf "%.1f", (b - a) / n }')
+	printf '  %-11s %-11s Ir %d/%d tx = %d/%d, client reads %d/%d: %s/tx (whole backend %s/tx)\n' \
+		"$config" "$script" "$low" "$high" "$all_low" "$all_high" "$reads_low" "$reads_high" \
+		"${IPT["$script|$config"]}" "${IPT_ALL["$script|$config"]}"
 }
 
 run_callgrind() {
@@ -483,8 +541,8 @@ run_callgrind() {
 		rm -rf "$data"
 		cp -a "$PRISTINE" "$data"
 		cg_start "$config" "$data"
-		cg_run check check_preload "${LIBS[$config]}" >/dev/null
-		cg_run prewarm prewarm >/dev/null
+		cg_run check check_preload "${LIBS[$config]}"
+		cg_run prewarm prewarm
 		cg_workload "$config" select-only "$cg_tx_low" "$cg_tx_high"
 		cg_workload "$config" tpcb-like "$cg_rw_tx_low" "$cg_rw_tx_high"
 		cg_stop
@@ -492,23 +550,30 @@ run_callgrind() {
 }
 
 callgrind_table() {
-	local script low high config plain ipt
-	echo "Instructions per transaction: callgrind, 1 client, -M prepared;"
-	echo "(Ir of a backend running N2 transactions - Ir of one running N1) / (N2 - N1)"
+	local script low high config
+	echo "Instructions per transaction: callgrind, 1 client, -M prepared, the"
+	echo "backend's Ir over N2 transactions less its Ir over N1, divided by N2 - N1."
+	echo "instr/tx leaves out secure_read() (reading the client's messages, and"
+	echo "waiting for them: their count depends on timing); whole = all of it."
+	if [ "$CG_READS_MISSING" -eq 1 ]; then
+		echo "WARNING: secure_read() was not found in some profiles: there instr/tx"
+		echo "includes the reads from the client, and is less repeatable."
+	fi
 	echo
-	printf '%-11s %-11s %13s %10s %8s   %s\n' "workload" "config" "instr/tx" "vs plain" "ratio" "N1 -> N2"
+	printf '%-11s %-11s %9s %9s %7s %9s   %s\n' \
+		"workload" "config" "instr/tx" "vs plain" "ratio" "whole" "N1 -> N2"
 	for script in select-only tpcb-like; do
 		if [ "$script" = select-only ]; then
 			low=$cg_tx_low high=$cg_tx_high
 		else
 			low=$cg_rw_tx_low high=$cg_rw_tx_high
 		fi
-		plain=${IPT["$script|plain"]}
 		for config in "${CONFIGS[@]}"; do
-			ipt=${IPT["$script|$config"]}
-			awk -v s="$script" -v c="$config" -v x="$ipt" -v p="$plain" -v n="$low -> $high" 'BEGIN {
+			awk -v s="$script" -v c="$config" -v x="${IPT["$script|$config"]}" \
+				-v p="${IPT["$script|plain"]}" -v w="${IPT_ALL["$script|$config"]}" \
+				-v n="$low -> $high" 'BEGIN {
 				d = (c == "plain") ? "-" : sprintf("%+.0f", x - p)
-				printf "%-11s %-11s %13.0f %10s %8.3f   %s\n", s, c, x, d, x / p, n
+				printf "%-11s %-11s %9.0f %9s %7.3f %9.0f   %s\n", s, c, x, d, x / p, w, n
 			}'
 		done
 	done
@@ -566,10 +631,15 @@ results="$GRD_BUILD/bench-results.txt"
 	fi
 } >"$results"
 
+# When root runs the benchmark, lib.sh deletes the copy of the tree that
+# holds $results once it succeeds: keep a copy with the logs as well.
+cp "$results" "$WORK/bench-results.txt"
+
 grd_log "results"
 cat "$results"
 echo
 echo "written to $results"
+echo "and to $WORK/bench-results.txt, with the logs"
 if [ "$do_callgrind" -eq 1 ]; then
 	echo "callgrind profiles of the measured backends: $WORK/callgrind/<config>/<workload>-{low,high}/"
 	echo "(e.g. callgrind_annotate --inclusive=yes $WORK/callgrind/guardrails/select-only-high/cg.*.out)"
