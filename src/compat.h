@@ -16,6 +16,7 @@
 
 #include "executor/executor.h"
 #include "portability/instr_time.h"
+#include "storage/shmem.h"
 
 #if PG_VERSION_NUM < 150000
 #error "pg_guardrails requires PostgreSQL 15 or later"
@@ -69,6 +70,18 @@
 #else
 #define GRD_INSTR_TIME_NS(t) \
 	((uint64) (t).tv_sec * UINT64CONST(1000000000) + (uint64) (t).tv_nsec)
+#endif
+
+/*
+ * ShmemInitHash takes one element count in 19, instead of an initial and a
+ * maximum size; ours are always equal (the table never grows).
+ */
+#if PG_VERSION_NUM >= 190000
+#define grd_ShmemInitHash(name, nelems, info, flags) \
+	ShmemInitHash(name, nelems, info, flags)
+#else
+#define grd_ShmemInitHash(name, nelems, info, flags) \
+	ShmemInitHash(name, nelems, nelems, info, flags)
 #endif
 
 static inline uint64

@@ -12,7 +12,9 @@
  * pg_stat_statements exactly, so that calls and total times agree:
  * planned statements from ExecutorStart to ExecutorEnd, counting only the
  * time spent in ExecutorRun and ExecutorFinish; utility statements around
- * ProcessUtility, except EXECUTE, PREPARE and DEALLOCATE.
+ * ProcessUtility, except EXECUTE, PREPARE and DEALLOCATE.  When another
+ * module instruments an execution (queryDesc->totaltime), its clock is the
+ * one we record, so both report the very same time.
  *
  * Unlike pg_stat_statements, executions that fail are recorded too, with
  * the time they ran before failing.  A timer is allocated in the query's
@@ -27,7 +29,8 @@
  *	  it exclusive.
  *	- The counters of an entry are atomics, updated with the lock held
  *	  shared (so that the entry cannot be removed meanwhile) and never
- *	  under a spinlock: recording is lock-free among backends.
+ *	  under a spinlock: backends recording executions never wait for one
+ *	  another.
  *	- usage and usage_seen, used only to choose what to evict, are read and
  *	  written with the lock held exclusive.
  *	- A reader may see one execution's bucket increment before its calls
@@ -157,9 +160,9 @@ grd_latency_shmem_startup(bool found)
 
 	info.keysize = sizeof(GrdLatencyKey);
 	info.entrysize = sizeof(GrdLatencyEntry);
-	lat_hash = ShmemInitHash("pg_guardrails latency digests",
-							 grd_max_digests, grd_max_digests,
-							 &info, HASH_ELEM | HASH_BLOBS);
+	lat_hash = grd_ShmemInitHash("pg_guardrails latency digests",
+								 grd_max_digests, &info,
+								 HASH_ELEM | HASH_BLOBS);
 	lat_lock = grd_lock(GRD_LOCK_LATENCY);
 }
 
