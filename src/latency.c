@@ -33,6 +33,9 @@
  *	  another.
  *	- usage and usage_seen, used only to choose what to evict, are read and
  *	  written with the lock held exclusive.
+ *	- Whoever removes entries bumps "removals" before releasing the
+ *	  exclusive lock, so that a backend holding the lock shared can tell
+ *	  whether a pointer to an entry it found earlier is still valid.
  *	- A reader may see one execution's bucket increment before its calls
  *	  increment; readers therefore take the number of values from the
  *	  bucket counts they read, so every quantile is consistent with itself.
@@ -47,6 +50,7 @@
 
 #include "access/parallel.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "executor/instrument.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
@@ -101,6 +105,8 @@ typedef struct GrdLatencyShared
 {
 	pg_atomic_uint64 evictions; /* entries evicted to make room */
 	pg_atomic_uint64 dropped;	/* executions not recorded: no room */
+	pg_atomic_uint64 removals;	/* bumped, under the exclusive lock, by
+								 * anything that removes entries */
 } GrdLatencyShared;
 
 /* An execution being timed; lives in the query's executor memory context. */
@@ -125,6 +131,16 @@ static GrdExecTimer *open_timers = NULL;
 /* Scratch space for eviction, allocated once per backend. */
 static GrdLatencyEntry **evict_scratch = NULL;
 
+/*
+ * The entry this backend recorded into last, and the removal count then.
+ * A backend mostly runs the same few statements, so this saves the hash
+ * lookup; it is trusted only while the lock is held and no entry has been
+ * removed since (entries never move while they exist).
+ */
+static GrdLatencyEntry *last_entry = NULL;
+static GrdLatencyKey last_key;
+static uint64 last_removals = 0;
+
 static void timer_release(void *arg);
 static void latency_record(const GrdLatencyKey *key, uint64 ns, bool failed);
 static GrdLatencyEntry *entry_alloc(const GrdLatencyKey *key);
@@ -135,6 +151,21 @@ static void entry_evict(void);
  *		Shared memory
  * ----------------------------------------------------------------
  */
+
+/*
+ * Hash of a digest key.  The query id is already a well-mixed 64-bit hash,
+ * so hashing all 16 bytes of the key again would be wasted work on every
+ * execution; fold in the database and the user.
+ */
+static uint32
+latency_key_hash(const void *key, Size keysize)
+{
+	const GrdLatencyKey *k = (const GrdLatencyKey *) key;
+
+	return hash_combine((uint32) (k->queryid ^ (k->queryid >> 32)),
+						hash_combine(murmurhash32(k->dbid),
+									 murmurhash32(k->userid)));
+}
 
 Size
 grd_latency_shmem_size(void)
@@ -156,13 +187,15 @@ grd_latency_shmem_startup(bool found)
 	{
 		pg_atomic_init_u64(&lat_shared->evictions, 0);
 		pg_atomic_init_u64(&lat_shared->dropped, 0);
+		pg_atomic_init_u64(&lat_shared->removals, 0);
 	}
 
 	info.keysize = sizeof(GrdLatencyKey);
 	info.entrysize = sizeof(GrdLatencyEntry);
+	info.hash = latency_key_hash;
 	lat_hash = grd_ShmemInitHash("pg_guardrails latency digests",
 								 grd_max_digests, &info,
-								 HASH_ELEM | HASH_BLOBS);
+								 HASH_ELEM | HASH_FUNCTION);
 	lat_lock = grd_lock(GRD_LOCK_LATENCY);
 }
 
@@ -366,7 +399,12 @@ latency_record(const GrdLatencyKey *key, uint64 ns, bool failed)
 	uint64		cur;
 
 	LWLockAcquire(lat_lock, LW_SHARED);
-	entry = hash_search(lat_hash, key, HASH_FIND, NULL);
+	if (last_entry != NULL &&
+		pg_atomic_read_u64(&lat_shared->removals) == last_removals &&
+		memcmp(&last_key, key, sizeof(GrdLatencyKey)) == 0)
+		entry = last_entry;
+	else
+		entry = hash_search(lat_hash, key, HASH_FIND, NULL);
 	if (entry == NULL)
 	{
 		LWLockRelease(lat_lock);
@@ -379,6 +417,9 @@ latency_record(const GrdLatencyKey *key, uint64 ns, bool failed)
 			return;
 		}
 	}
+	last_entry = entry;
+	last_key = *key;
+	last_removals = pg_atomic_read_u64(&lat_shared->removals);
 
 	if (failed)
 	{
@@ -490,6 +531,7 @@ entry_evict(void)
 	for (int i = 0; i < nvictims; i++)
 		hash_search(lat_hash, &evict_scratch[i]->key, HASH_REMOVE, NULL);
 	pg_atomic_fetch_add_u64(&lat_shared->evictions, nvictims);
+	pg_atomic_fetch_add_u64(&lat_shared->removals, 1);
 }
 
 /* ----------------------------------------------------------------
@@ -647,6 +689,7 @@ grd_latency_clear(void)
 	hash_seq_init(&status, lat_hash);
 	while ((entry = hash_seq_search(&status)) != NULL)
 		hash_search(lat_hash, &entry->key, HASH_REMOVE, NULL);
+	pg_atomic_fetch_add_u64(&lat_shared->removals, 1);
 }
 
 /* ----------------------------------------------------------------
@@ -1016,6 +1059,7 @@ latency_reset(bool all, uint64 queryid)
 		pg_atomic_write_u64(&lat_shared->evictions, 0);
 		pg_atomic_write_u64(&lat_shared->dropped, 0);
 	}
+	pg_atomic_fetch_add_u64(&lat_shared->removals, 1);
 	LWLockRelease(lat_lock);
 	return removed;
 }
