@@ -53,13 +53,18 @@ grd_hist_init(void)
 	int			j = 0;
 
 	for (j = 0; j < GRD_HIST_PER_OCTAVE; j++)
-		thresh[j] = (uint64_t) ldexp(pow(2.0, (double) j / GRD_HIST_PER_OCTAVE), 63);
+	{
+		double		ratio = pow(2.0, (double) j / GRD_HIST_PER_OCTAVE);
+
+		thresh[j] = (uint64_t) ldexp(ratio, 63);
+	}
 
 	j = 0;
 	for (int s = 0; s < NSLICES; s++)
 	{
-		uint64_t	start = (UINT64_C(1) << 63) + ((uint64_t) s << (63 - SLICE_BITS));
-		uint64_t	end = start + (UINT64_C(1) << (63 - SLICE_BITS)) - 1;
+		uint64_t	width = UINT64_C(1) << (63 - SLICE_BITS);
+		uint64_t	start = (UINT64_C(1) << 63) + (uint64_t) s * width;
+		uint64_t	end = start + width - 1;
 
 		while (j + 1 < GRD_HIST_PER_OCTAVE && thresh[j + 1] <= start)
 			j++;

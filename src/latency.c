@@ -97,7 +97,7 @@ typedef struct GrdLatencyEntry
 	pg_atomic_uint64 buckets[GRD_HIST_NBUCKETS];
 } GrdLatencyEntry;
 
-/* The promise in the README: at most 10 kB per digest, hash overhead included. */
+/* The README promises at most 10 kB per digest, hash overhead included. */
 StaticAssertDecl(sizeof(GrdLatencyEntry) + 64 <= 10240,
 				 "a latency entry must fit in 10 kB of shared memory");
 
@@ -434,10 +434,12 @@ latency_record(const GrdLatencyKey *key, uint64 ns, bool failed)
 	pg_atomic_fetch_add_u64(&entry->buckets[grd_hist_bucket(ns)], 1);
 
 	cur = pg_atomic_read_u64(&entry->min_ns);
-	while (ns < cur && !pg_atomic_compare_exchange_u64(&entry->min_ns, &cur, ns))
+	while (ns < cur &&
+		   !pg_atomic_compare_exchange_u64(&entry->min_ns, &cur, ns))
 		;
 	cur = pg_atomic_read_u64(&entry->max_ns);
-	while (ns > cur && !pg_atomic_compare_exchange_u64(&entry->max_ns, &cur, ns))
+	while (ns > cur &&
+		   !pg_atomic_compare_exchange_u64(&entry->max_ns, &cur, ns))
 		;
 
 	LWLockRelease(lat_lock);
@@ -507,9 +509,10 @@ entry_evict(void)
 	int			nvictims;
 
 	if (evict_scratch == NULL)
-		evict_scratch = MemoryContextAllocExtended(TopMemoryContext,
-												   sizeof(GrdLatencyEntry *) * grd_max_digests,
-												   MCXT_ALLOC_NO_OOM);
+		evict_scratch =
+			MemoryContextAllocExtended(TopMemoryContext,
+									   sizeof(GrdLatencyEntry *) * grd_max_digests,
+									   MCXT_ALLOC_NO_OOM);
 	if (evict_scratch == NULL)
 		return;
 
@@ -519,7 +522,8 @@ entry_evict(void)
 		uint64		uses = pg_atomic_read_u64(&entry->calls) +
 			pg_atomic_read_u64(&entry->failed);
 
-		entry->usage = entry->usage * USAGE_DECAY + (double) (uses - entry->usage_seen);
+		entry->usage = entry->usage * USAGE_DECAY +
+			(double) (uses - entry->usage_seen);
 		entry->usage_seen = uses;
 		if (n < grd_max_digests)
 			evict_scratch[n++] = entry;
@@ -826,7 +830,11 @@ grd_latency_stats(PG_FUNCTION_ARGS)
 		values[i++] = Float8GetDatum((double) snap->min_ns / 1e6);
 		values[i++] = Float8GetDatum((double) snap->max_ns / 1e6);
 		for (int k = 0; k < lengthof(quantiles); k++)
-			values[i++] = Float8GetDatum(snapshot_quantile_ms(snap, quantiles[k]));
+		{
+			double		q = snapshot_quantile_ms(snap, quantiles[k]);
+
+			values[i++] = Float8GetDatum(q);
+		}
 		Assert(i == lengthof(values));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
@@ -875,7 +883,7 @@ static text *
 draw_bar(uint64 count, uint64 max)
 {
 	bool		utf8 = GetDatabaseEncoding() == PG_UTF8;
-	int			eighths = (int) rint((double) count / (double) max * BAR_WIDTH * 8);
+	int			eighths = (int) rint((double) count / max * BAR_WIDTH * 8);
 	StringInfoData buf;
 
 	static const char *const partial[] = {"", "\u258F", "\u258E", "\u258D",
@@ -911,7 +919,7 @@ grd_latency_histogram(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	LatencySnapshot *snap;
-	int			per_octave = PG_ARGISNULL(3) ? GRD_HIST_PER_OCTAVE : PG_GETARG_INT32(3);
+	int			per_octave;
 	int			group;
 	uint64		counts[GRD_HIST_NBUCKETS];
 	int			first[GRD_HIST_NBUCKETS];
@@ -921,6 +929,7 @@ grd_latency_histogram(PG_FUNCTION_ARGS)
 	uint64		cumulative = 0;
 
 	grd_require_preload();
+	per_octave = PG_ARGISNULL(3) ? GRD_HIST_PER_OCTAVE : PG_GETARG_INT32(3);
 	if (per_octave <= 0 || GRD_HIST_PER_OCTAVE % per_octave != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -965,7 +974,7 @@ grd_latency_histogram(PG_FUNCTION_ARGS)
 		values[0] = Float8GetDatum(grd_hist_lower(first[g]) / 1e6);
 		values[1] = Float8GetDatum(grd_hist_upper(last[g]) / 1e6);
 		values[2] = Int64GetDatum((int64) counts[g]);
-		values[3] = Float8GetDatum((double) cumulative / (double) snap->nvalues);
+		values[3] = Float8GetDatum((double) cumulative / snap->nvalues);
 		values[4] = PointerGetDatum(draw_bar(counts[g], max));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
@@ -1024,8 +1033,9 @@ grd_latency_bucket_counts(PG_FUNCTION_ARGS)
 			values[2] = Int64GetDatum((int64) entry->key.queryid);
 			values[3] = Float8GetDatum(bounds[k]);
 			values[4] = Int64GetDatum((int64) cumulative);
-			values[5] = Float8GetDatum((double) (snap->total_ns + snap->failed_ns) / 1e9);
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			values[5] = Float8GetDatum((snap->total_ns + snap->failed_ns) / 1e9);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
+								 values, nulls);
 		}
 	}
 	LWLockRelease(lat_lock);
@@ -1116,7 +1126,8 @@ grd_latency_status(GrdStatus *status)
 	}
 	LWLockRelease(lat_lock);
 
-	grd_status_put(status, "latency_memory_bytes", (int64) grd_latency_shmem_size());
+	grd_status_put(status, "latency_memory_bytes",
+				   (int64) grd_latency_shmem_size());
 	grd_status_put(status, "latency_digests", digests);
 	grd_status_put(status, "latency_max_digests", grd_max_digests);
 	grd_status_put(status, "latency_evictions",
