@@ -18,12 +18,14 @@ OBJS = \
 	src/hooks.o \
 	src/shmem.o \
 	src/histogram.o \
-	src/latency.o
+	src/latency.o \
+	src/config.o \
+	src/index_visibility.o
 PGFILEDESC = "pg_guardrails - latency percentiles and guardrails per query digest"
 
 DATA = $(wildcard $(EXTENSION)--*.sql)
 
-REGRESS = latency latency_input privileges
+REGRESS = latency latency_input privileges index_visibility
 REGRESS_OPTS = \
 	--temp-config=$(srcdir)/test/regress.conf \
 	--temp-instance=$(CURDIR)/tmp_check_regress \

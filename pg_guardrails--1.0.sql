@@ -94,6 +94,229 @@ RETURNS bigint
 AS 'MODULE_PATHNAME', 'grd_latency_reset_queryid'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
+-- Disabled indexes: hidden from the planner, still maintained
+
+-- The source of truth, per database.  Indexes are named by schema and name
+-- (pg_dump restores these rows before it creates the indexes); indexrelid
+-- follows the index across renames and is filled in by a trigger.
+CREATE TABLE guardrails.disabled_indexes (
+	index_schema name NOT NULL,
+	index_name name NOT NULL,
+	indexrelid oid,
+	disabled_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	disabled_by name NOT NULL DEFAULT CURRENT_USER,
+	reason text,
+	scans_at_disable bigint,
+	PRIMARY KEY (index_schema, index_name)
+);
+SELECT pg_catalog.pg_extension_config_dump('guardrails.disabled_indexes', '');
+
+-- Resolve the index a row names, and refuse names of other kinds of
+-- relation.  A name that resolves to nothing is accepted: during a restore
+-- the index does not exist yet.
+CREATE FUNCTION guardrails.disabled_indexes_resolve()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	kind "char";
+BEGIN
+	SELECT c.oid, c.relkind INTO NEW.indexrelid, kind
+	FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+	WHERE n.nspname = NEW.index_schema AND c.relname = NEW.index_name;
+	IF FOUND AND kind NOT IN ('i', 'I') THEN
+		RAISE EXCEPTION '"%.%" is not an index', NEW.index_schema, NEW.index_name
+			USING ERRCODE = 'wrong_object_type',
+				  HINT = 'Only indexes can be disabled.';
+	END IF;
+	RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER resolve BEFORE INSERT OR UPDATE ON guardrails.disabled_indexes
+	FOR EACH ROW EXECUTE FUNCTION guardrails.disabled_indexes_resolve();
+
+-- Every change reaches every backend (and standby) at commit, and plans
+-- that used the index are replanned.
+CREATE FUNCTION guardrails.disabled_indexes_changed()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'grd_disabled_indexes_changed'
+LANGUAGE C;
+
+CREATE TRIGGER changed AFTER INSERT OR UPDATE OR DELETE
+	ON guardrails.disabled_indexes
+	FOR EACH ROW EXECUTE FUNCTION guardrails.disabled_indexes_changed();
+CREATE TRIGGER changed_truncate AFTER TRUNCATE ON guardrails.disabled_indexes
+	FOR EACH STATEMENT EXECUTE FUNCTION guardrails.disabled_indexes_changed();
+
+CREATE FUNCTION guardrails.disable_index(
+	index regclass,
+	reason text DEFAULT NULL,
+	force boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	idx record;
+	fks text;
+BEGIN
+	IF index IS NULL THEN
+		RAISE EXCEPTION 'index must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT c.oid, c.relkind, c.relname, n.nspname, t.relname AS tablename
+	  INTO idx
+	FROM pg_class c
+		 JOIN pg_namespace n ON n.oid = c.relnamespace
+		 LEFT JOIN pg_index i ON i.indexrelid = c.oid
+		 LEFT JOIN pg_class t ON t.oid = i.indrelid
+	WHERE c.oid = index;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'relation with OID % does not exist', index::oid
+			USING ERRCODE = 'undefined_table';
+	END IF;
+	IF idx.relkind NOT IN ('i', 'I') THEN
+		RAISE EXCEPTION '"%" is not an index', index
+			USING ERRCODE = 'wrong_object_type',
+				  HINT = 'Only indexes can be disabled.';
+	END IF;
+
+	-- Foreign-key checks are planned queries: hiding the index that a
+	-- primary key or a referenced unique key uses makes them scan.
+	IF EXISTS (SELECT 1 FROM pg_constraint
+			   WHERE conindid = index AND contype = 'p') THEN
+		IF NOT force THEN
+			RAISE EXCEPTION 'cannot disable index "%" because it is the primary key of table "%"',
+				idx.relname, idx.tablename
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+					  HINT = 'Lookups by primary key, foreign-key checks among them, would scan the table. Pass force => true to disable it anyway.';
+		END IF;
+		RAISE WARNING 'disabling index "%", the primary key of table "%"',
+			idx.relname, idx.tablename
+			USING DETAIL = 'Queries that look rows up by primary key will scan the table.';
+	END IF;
+	SELECT string_agg(format('%I on %s', conname, conrelid::regclass), ', ' ORDER BY conname)
+	  INTO fks
+	FROM pg_constraint WHERE conindid = index AND contype = 'f';
+	IF fks IS NOT NULL THEN
+		IF NOT force THEN
+			RAISE EXCEPTION 'cannot disable index "%" because foreign keys reference it', idx.relname
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+					  DETAIL = format('Foreign-key checks of %s use it.', fks),
+					  HINT = 'Every insert or update checked against it would scan the table. Pass force => true to disable it anyway.';
+		END IF;
+		RAISE WARNING 'foreign-key checks of % will scan table "%"', fks, idx.tablename
+			USING DETAIL = format('Index "%s" is disabled.', idx.relname);
+	END IF;
+
+	INSERT INTO guardrails.disabled_indexes
+		(index_schema, index_name, reason, scans_at_disable)
+	VALUES (idx.nspname, idx.relname, reason, pg_stat_get_numscans(index))
+	ON CONFLICT DO NOTHING;
+	IF NOT FOUND THEN
+		RAISE NOTICE 'index "%" is already disabled', index;
+	END IF;
+END
+$$;
+
+CREATE FUNCTION guardrails.enable_index(index regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF index IS NULL THEN
+		RAISE EXCEPTION 'index must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_class WHERE oid = index AND relkind IN ('i', 'I')) THEN
+		RAISE EXCEPTION '"%" is not an index', index
+			USING ERRCODE = 'wrong_object_type';
+	END IF;
+	DELETE FROM guardrails.disabled_indexes d
+	USING pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+	WHERE c.oid = index
+	  AND d.index_schema = n.nspname AND d.index_name = c.relname;
+	IF NOT FOUND THEN
+		RAISE NOTICE 'index "%" is not disabled', index;
+	END IF;
+END
+$$;
+
+-- Keep the rows right across DDL: follow renames and schema moves, fill
+-- in indexes created after their rows (a restore), forget dropped ones.
+-- SECURITY DEFINER: whoever runs the DDL need not be able to write the table.
+CREATE FUNCTION guardrails.disabled_indexes_follow_ddl()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	UPDATE guardrails.disabled_indexes d
+	SET index_schema = n.nspname, index_name = c.relname
+	FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+	WHERE c.oid = d.indexrelid
+	  AND (d.index_schema, d.index_name) IS DISTINCT FROM (n.nspname, c.relname);
+	UPDATE guardrails.disabled_indexes d
+	SET indexrelid = c.oid
+	FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+	WHERE d.indexrelid IS NULL
+	  AND n.nspname = d.index_schema AND c.relname = d.index_name;
+END
+$$;
+
+CREATE FUNCTION guardrails.disabled_indexes_forget_dropped()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	-- DROP EXTENSION drops the table too
+	IF to_regclass('guardrails.disabled_indexes') IS NULL THEN
+		RETURN;
+	END IF;
+	DELETE FROM guardrails.disabled_indexes d
+	USING pg_event_trigger_dropped_objects() o
+	WHERE o.object_type = 'index'
+	  AND (d.indexrelid = o.objid OR
+		   (d.index_schema, d.index_name) = (o.schema_name, o.object_name));
+END
+$$;
+
+REVOKE ALL ON FUNCTION guardrails.disabled_indexes_resolve() FROM PUBLIC;
+REVOKE ALL ON FUNCTION guardrails.disabled_indexes_changed() FROM PUBLIC;
+REVOKE ALL ON FUNCTION guardrails.disabled_indexes_follow_ddl() FROM PUBLIC;
+REVOKE ALL ON FUNCTION guardrails.disabled_indexes_forget_dropped() FROM PUBLIC;
+
+CREATE EVENT TRIGGER guardrails_disabled_indexes_follow ON ddl_command_end
+	EXECUTE FUNCTION guardrails.disabled_indexes_follow_ddl();
+CREATE EVENT TRIGGER guardrails_disabled_indexes_forget ON sql_drop
+	EXECUTE FUNCTION guardrails.disabled_indexes_forget_dropped();
+
+CREATE VIEW guardrails.index_visibility AS
+	SELECT d.index_schema, d.index_name,
+		   c.oid::regclass AS index,
+		   i.indrelid::regclass AS table_name,
+		   pg_catalog.pg_relation_size(c.oid) AS size_bytes,
+		   pg_catalog.pg_size_pretty(pg_catalog.pg_relation_size(c.oid)) AS size,
+		   con.conname AS constraint_name,
+		   con.contype AS constraint_type,
+		   i.indisunique AS is_unique,
+		   d.disabled_at, d.disabled_by, d.reason,
+		   greatest(pg_catalog.pg_stat_get_numscans(c.oid) -
+					coalesce(d.scans_at_disable, 0), 0) AS scans_since_disabled
+	FROM guardrails.disabled_indexes d
+		 LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = d.index_schema
+		 LEFT JOIN pg_catalog.pg_class c
+				ON c.relnamespace = n.oid AND c.relname = d.index_name
+		 LEFT JOIN pg_catalog.pg_index i ON i.indexrelid = c.oid
+		 LEFT JOIN pg_catalog.pg_constraint con
+				ON con.conindid = c.oid AND con.contype IN ('p', 'u', 'x');
+
 -- Status of every module, as (name, value) rows
 
 CREATE FUNCTION guardrails.status_report(OUT name text, OUT value bigint)
@@ -107,7 +330,15 @@ CREATE VIEW guardrails.status AS
 -- Privileges: statistics are for everyone, changes for guardrails_admin.
 
 GRANT SELECT ON guardrails.latency, guardrails.latency_buckets,
-	guardrails.status TO PUBLIC;
+	guardrails.status, guardrails.index_visibility TO PUBLIC;
+
+REVOKE ALL ON guardrails.disabled_indexes FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE
+	ON guardrails.disabled_indexes TO guardrails_admin;
+REVOKE ALL ON FUNCTION guardrails.disable_index(regclass, text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION guardrails.enable_index(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION guardrails.disable_index(regclass, text, boolean) TO guardrails_admin;
+GRANT EXECUTE ON FUNCTION guardrails.enable_index(regclass) TO guardrails_admin;
 
 REVOKE ALL ON FUNCTION guardrails.latency_reset() FROM PUBLIC;
 REVOKE ALL ON FUNCTION guardrails.latency_reset(bigint) FROM PUBLIC;

@@ -84,6 +84,40 @@
 	ShmemInitHash(name, nelems, nelems, info, flags)
 #endif
 
+/*
+ * The planner hook that lets us edit a base relation's index list: 19
+ * replaces get_relation_info_hook with build_simple_rel_hook, which gets
+ * the range-table entry instead of the relation's OID.  Hooks are written
+ * with GRD_RELINFO_ARGS, pass GRD_RELINFO_PASS on, and find the relation
+ * with GRD_RELINFO_RELID (InvalidOid when it is not a table).
+ */
+#if PG_VERSION_NUM >= 190000
+#include "optimizer/pathnode.h"
+#define GRD_RELINFO_HOOK		build_simple_rel_hook
+typedef build_simple_rel_hook_type grd_relinfo_hook_type;
+#define GRD_RELINFO_ARGS \
+	PlannerInfo *root, RelOptInfo *rel, RangeTblEntry *rte
+#define GRD_RELINFO_PASS		root, rel, rte
+#define GRD_RELINFO_RELID \
+	(rte->rtekind == RTE_RELATION ? rte->relid : InvalidOid)
+#else
+#include "optimizer/plancat.h"
+#define GRD_RELINFO_HOOK		get_relation_info_hook
+typedef get_relation_info_hook_type grd_relinfo_hook_type;
+#define GRD_RELINFO_ARGS \
+	PlannerInfo *root, Oid relationObjectId, bool inhparent, RelOptInfo *rel
+#define GRD_RELINFO_PASS		root, relationObjectId, inhparent, rel
+#define GRD_RELINFO_RELID		relationObjectId
+#endif
+
+/* stringToQualifiedNameList gains a soft-error context in 16. */
+#include "utils/regproc.h"
+#if PG_VERSION_NUM >= 160000
+#define grd_qualified_name_list(s)	stringToQualifiedNameList(s, NULL)
+#else
+#define grd_qualified_name_list(s)	stringToQualifiedNameList(s)
+#endif
+
 static inline uint64
 grd_now_ns(void)
 {

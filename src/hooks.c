@@ -16,6 +16,8 @@
  *	ExecutorFinish	-> latency: resume -> previous hook -> latency: pause
  *	ExecutorEnd		-> latency: record completed -> previous hook
  *	ProcessUtility	-> latency: start -> previous hook -> latency: record
+ *	get_relation_info (build_simple_rel in 19)
+ *					-> previous hook -> index_visibility: hide disabled indexes
  *
  * Nesting: grd_nesting_level counts executor and utility calls in
  * progress, as pg_stat_statements' does (it is incremented around
@@ -36,6 +38,7 @@
 
 #include "compat.h"
 #include "hooks.h"
+#include "index_visibility.h"
 #include "latency.h"
 #include "shmem.h"
 
@@ -46,6 +49,7 @@ static ExecutorRun_hook_type prev_ExecutorRun = NULL;
 static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
 static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+static grd_relinfo_hook_type prev_relinfo_hook = NULL;
 
 /* Executor and utility calls in progress in this backend; 0 = top level. */
 static int	grd_nesting_level = 0;
@@ -62,6 +66,7 @@ static void grd_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 							   ParamListInfo params,
 							   QueryEnvironment *queryEnv,
 							   DestReceiver *dest, QueryCompletion *qc);
+static void grd_relation_info(GRD_RELINFO_ARGS);
 
 /*
  * Called from _PG_init, in the postmaster, while shared_preload_libraries
@@ -85,6 +90,9 @@ grd_hooks_install(void)
 	ExecutorEnd_hook = grd_ExecutorEnd;
 	prev_ProcessUtility = ProcessUtility_hook;
 	ProcessUtility_hook = grd_ProcessUtility;
+
+	prev_relinfo_hook = GRD_RELINFO_HOOK;
+	GRD_RELINFO_HOOK = grd_relation_info;
 }
 
 static void
@@ -207,4 +215,18 @@ grd_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		grd_nesting_level--;
 		grd_latency_utility_end(&timer, false);
 	}
+}
+
+/*
+ * The planner has built a base relation's description from the catalogs:
+ * let the previous hook edit it first (it might add hypothetical indexes),
+ * then hide the disabled indexes.
+ */
+static void
+grd_relation_info(GRD_RELINFO_ARGS)
+{
+	if (prev_relinfo_hook)
+		prev_relinfo_hook(GRD_RELINFO_PASS);
+
+	grd_indexvis_filter(root, GRD_RELINFO_RELID, rel);
 }

@@ -21,8 +21,10 @@
 #include "utils/guc.h"
 
 #include "compat.h"
+#include "config.h"
 #include "histogram.h"
 #include "hooks.h"
+#include "index_visibility.h"
 #include "pg_guardrails.h"
 
 GRD_MODULE_MAGIC;
@@ -34,6 +36,10 @@ bool		grd_track_utility = true;
 
 /* shmem.c */
 bool		grd_save = true;
+
+/* index_visibility.c */
+char	   *grd_hidden_indexes = NULL;
+bool		grd_use_disabled_indexes = false;
 
 static const struct config_enum_entry track_options[] =
 {
@@ -91,11 +97,30 @@ _PG_init(void)
 							 0,
 							 NULL, NULL, NULL);
 
+	DefineCustomStringVariable("guardrails.hidden_indexes",
+							   "Indexes the planner must not use in this session, besides the disabled ones.",
+							   "A comma-separated list of index names, schema-qualified or found through search_path.",
+							   &grd_hidden_indexes,
+							   "",
+							   PGC_USERSET,
+							   GUC_LIST_INPUT,
+							   grd_check_hidden_indexes, NULL, NULL);
+
+	DefineCustomBoolVariable("guardrails.use_disabled_indexes",
+							 "Let the planner use disabled indexes in this session.",
+							 "For comparing plans with and without them; other sessions are not affected.",
+							 &grd_use_disabled_indexes,
+							 false,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("guardrails");
 
 	/* Digests are core's query ids, whatever compute_query_id says. */
 	EnableQueryId();
 
 	grd_hist_init();
+	grd_config_init();
 	grd_hooks_install();
 }

@@ -29,4 +29,8 @@ extern bool grd_track_utility;
 /* shmem.c */
 extern bool grd_save;
 
+/* index_visibility.c */
+extern char *grd_hidden_indexes;
+extern bool grd_use_disabled_indexes;
+
 #endif							/* PG_GUARDRAILS_H */
