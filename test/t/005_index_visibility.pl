@@ -1,0 +1,97 @@
+# Disabled indexes on a real fleet: a streaming standby follows the
+# primary's changes on replay (cached plans included), the rules survive a
+# restart, and pg_dump/pg_restore carries them to another database.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $primary = PostgreSQL::Test::Cluster->new('primary');
+$primary->init(allows_streaming => 1);
+$primary->append_conf('postgresql.conf', "shared_preload_libraries = 'pg_guardrails'");
+$primary->start;
+$primary->safe_psql('postgres', q{
+	CREATE EXTENSION pg_guardrails;
+	CREATE TABLE orders (id int PRIMARY KEY, customer int);
+	CREATE INDEX orders_customer ON orders (customer);
+	INSERT INTO orders SELECT g, g % 100 FROM generate_series(1, 10000) g;
+	ANALYZE orders;
+});
+$primary->backup('backup');
+
+my $standby = PostgreSQL::Test::Cluster->new('standby');
+$standby->init_from_backup($primary, 'backup', has_streaming => 1);
+$standby->start;
+$primary->wait_for_catchup($standby, 'replay');
+
+my $explain = q{SET enable_seqscan = off;
+	EXPLAIN (COSTS OFF) SELECT * FROM orders WHERE customer = 42};
+sub uses_index
+{
+	my ($node) = @_;
+	return $node->safe_psql('postgres', $explain) =~ /orders_customer/ ? 1 : 0;
+}
+
+is(uses_index($standby), 1, 'standby uses the index at first');
+
+# A standby session with a cached plan that uses the index.
+my $session = $standby->background_psql('postgres');
+$session->query_safe('SET enable_seqscan = off');
+$session->query_safe('PREPARE q(int) AS SELECT count(*) FROM orders WHERE customer = $1');
+like($session->query_safe('EXPLAIN (COSTS OFF) EXECUTE q(1)'), qr/orders_customer/,
+	'standby prepared statement uses the index');
+
+$primary->safe_psql('postgres', q{SELECT guardrails.disable_index('orders_customer')});
+is(uses_index($primary), 0, 'primary stops using the disabled index');
+$primary->wait_for_catchup($standby, 'replay');
+is(uses_index($standby), 0, 'standby stops using it once the commit is replayed');
+unlike($session->query_safe('EXPLAIN (COSTS OFF) EXECUTE q(1)'), qr/orders_customer/,
+	'the standby session replans its prepared statement');
+is($standby->safe_psql('postgres', q{
+	SELECT index_name FROM guardrails.index_visibility}),
+	'orders_customer', 'index_visibility on the standby');
+
+# Nothing can be written on a standby; session experiments still work.
+my ($ret, $out, $err) = $standby->psql('postgres',
+	q{SELECT guardrails.enable_index('orders_customer')});
+isnt($ret, 0, 'enable_index fails on a standby');
+like($err, qr/read-only transaction/, 'with the read-only error');
+is($standby->safe_psql('postgres', q{SET guardrails.use_disabled_indexes = on;
+	SET enable_seqscan = off;
+	EXPLAIN (COSTS OFF) SELECT * FROM orders WHERE customer = 42}) =~ /orders_customer/ ? 1 : 0,
+	1, 'use_disabled_indexes works on a standby');
+
+$primary->safe_psql('postgres', q{SELECT guardrails.enable_index('orders_customer')});
+$primary->wait_for_catchup($standby, 'replay');
+is(uses_index($standby), 1, 'standby uses the index again after enable is replayed');
+like($session->query_safe('EXPLAIN (COSTS OFF) EXECUTE q(1)'), qr/orders_customer/,
+	'and the standby session replans again');
+$session->quit;
+
+# The rule survives a restart of both servers.
+$primary->safe_psql('postgres', q{SELECT guardrails.disable_index('orders_customer', 'testing')});
+$primary->restart;
+$primary->wait_for_catchup($standby, 'replay');
+$standby->restart;
+is(uses_index($primary), 0, 'still disabled after a primary restart');
+is(uses_index($standby), 0, 'still disabled after a standby restart');
+
+# pg_dump and pg_restore carry the rule to another database, where the
+# index is created after the rows that name it.
+my $dump = $primary->basedir . '/dump.custom';
+$primary->command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $primary->connstr('postgres') ],
+	'pg_dump');
+$primary->safe_psql('postgres', 'CREATE DATABASE restored');
+$primary->command_ok([ 'pg_restore', '-d', $primary->connstr('restored'), $dump ],
+	'pg_restore');
+is($primary->safe_psql('restored', q{
+	SELECT index_name || ' ' || reason || ' ' || (indexrelid = 'orders_customer'::regclass)
+	FROM guardrails.disabled_indexes}),
+	'orders_customer testing true', 'the rule is restored and points at the new index');
+is($primary->safe_psql('restored', $explain) =~ /orders_customer/ ? 1 : 0, 0,
+	'the restored index is disabled');
+
+$standby->stop;
+$primary->stop;
+done_testing();
