@@ -97,6 +97,26 @@ SELECT le, count FROM guardrails.latency_buckets
 WHERE queryid = $REPORT_ID AND le IN (0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.25, 'Infinity');
 EOF
 
+grd_log "disabling an index before dropping it: the plan changes, the index is still maintained"
+"${PSQL[@]}" <<'EOF'
+\pset footer off
+CREATE INDEX pgbench_accounts_bid ON pgbench_accounts (bid);
+ANALYZE pgbench_accounts;
+\echo 'before:'
+EXPLAIN (COSTS OFF) SELECT count(*) FROM pgbench_accounts WHERE bid = 3;
+SELECT guardrails.disable_index('pgbench_accounts_bid', reason => 'looks unused: watch a week, then drop');
+\echo 'after disable_index():'
+EXPLAIN (COSTS OFF) SELECT count(*) FROM pgbench_accounts WHERE bid = 3;
+SELECT index, table_name, size, reason, scans_since_disabled FROM guardrails.index_visibility;
+\echo 'one session can still try its plan with it:'
+SET guardrails.use_disabled_indexes = on;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM pgbench_accounts WHERE bid = 3;
+RESET guardrails.use_disabled_indexes;
+\echo 'a primary key is refused unless forced:'
+\set ON_ERROR_STOP off
+SELECT guardrails.disable_index('pgbench_accounts_pkey');
+EOF
+
 grd_log "guardrails.status"
 "${PSQL[@]}" -c '\pset footer off' -c 'SELECT * FROM guardrails.status'
 
