@@ -48,11 +48,21 @@ FROM (SELECT * FROM pg_stat_statements WHERE toplevel) s
 WHERE coalesce(s.calls, 0) <> coalesce(l.calls, 0);
 
 -- Planned statements read the same instrumentation, so their total times
--- agree exactly; utility statements are timed by each extension around its
--- own hook, and may differ by those few microseconds.
+-- are identical.
 SELECT s.query, s.total_exec_time, l.total_ms
 FROM pg_stat_statements s JOIN guardrails.latency l USING (dbid, userid, queryid)
-WHERE abs(s.total_exec_time - l.total_ms) > 0.01 * s.total_exec_time + 0.05;
+WHERE s.query ~* '^(select|insert|update|delete|with|prepare) '
+  AND abs(s.total_exec_time - l.total_ms) > 1e-5;
+SELECT count(*) >= 8 AS planned_compared
+FROM pg_stat_statements s JOIN guardrails.latency l USING (dbid, userid, queryid)
+WHERE s.query ~* '^(select|insert|update|delete|with|prepare) ';
+-- Utility statements are timed by each extension around its own hook:
+-- pg_stat_statements, running its hook outside ours, also counts ours
+-- (creating an entry the first time, and on a loaded machine any wait for
+-- the CPU in between).  They agree to well within a millisecond.
+SELECT s.query, s.total_exec_time, l.total_ms
+FROM pg_stat_statements s JOIN guardrails.latency l USING (dbid, userid, queryid)
+WHERE abs(s.total_exec_time - l.total_ms) > 0.01 * s.total_exec_time + 1;
 
 -- The failed division is in "failed", not in "calls"; pg_stat_statements
 -- has no trace of it.

@@ -24,7 +24,11 @@
 #     of transactions twice (500, then 2500, on separate connections), and
 #     the difference of the two backends' instruction counts, divided by
 #     the difference of the transaction counts, is the cost of one
-#     transaction, without connection start-up and shutdown.  Reading the
+#     transaction, without connection start-up and shutdown.  Besides the
+#     two scripts with -M prepared, select-simple runs select-only with
+#     -M simple, planning every query, and a fifth configuration,
+#     "disabled", is pg_guardrails with one index disabled (on a table the
+#     workloads do not use), to show what the planner hook costs.  Reading the
 #     client's messages is left out of it: its cost depends on timing (see
 #     "Part 2" below).
 #
@@ -127,12 +131,21 @@ grd_build_private_install
 # Configurations and fixed settings.
 
 CONFIGS=(plain pgss guardrails both)
+# Part 2 also measures pg_guardrails with a disabled index (on a table the
+# workloads do not touch), which only planning sees: throughput with
+# prepared statements would not show it.
+CG_CONFIGS=(plain pgss guardrails both disabled)
 declare -A LIBS=(
 	[plain]=""
 	[pgss]="pg_stat_statements"
 	[guardrails]="pg_guardrails"
 	[both]="pg_guardrails, pg_stat_statements"
+	[disabled]="pg_guardrails"
 )
+# Callgrind workloads: name -> pgbench protocol and builtin script.
+CG_WORKLOADS=(select-only tpcb-like select-simple)
+declare -A CG_MODE=([select-only]=prepared [tpcb-like]=prepared [select-simple]=simple)
+declare -A CG_SCRIPT=([select-only]=select-only [tpcb-like]=tpcb-like [select-simple]=select-only)
 SCALE=10
 PORT=5440
 # Written into postgresql.conf; printed with the results.
@@ -276,8 +289,22 @@ init_pristine() {
 	pgctl_start "$PRISTINE" ""
 	interruptible "$LOGS/pgbench-init.log" "${PGBENCH[@]}" -i -s "$SCALE" -q postgres ||
 		{ cat "$LOGS/pgbench-init.log" >&2; grd_die "pgbench -i failed"; }
-	"${PSQL[@]}" -c "CREATE EXTENSION pg_prewarm" -c "CHECKPOINT"
+	"${PSQL[@]}" -c "CREATE EXTENSION pg_prewarm" \
+		-c "CREATE EXTENSION pg_guardrails" \
+		-c "CREATE TABLE bench_side (id int)" \
+		-c "CREATE INDEX bench_side_id ON bench_side (id)" \
+		-c "CHECKPOINT"
 	pgctl_stop
+}
+
+# The rules of a configuration: one disabled index for "disabled", none
+# for the others.
+apply_rules() {
+	if [ "$1" = disabled ]; then
+		"${PSQL[@]}" -c "SELECT guardrails.disable_index('bench_side_id')" >/dev/null
+	else
+		"${PSQL[@]}" -c "DELETE FROM guardrails.disabled_indexes" >/dev/null
+	fi
 }
 
 # ---------------------------------------------------------------------------
@@ -321,6 +348,7 @@ run_tps() {
 		for config in ${ORDER//,/ }; do
 			pgctl_start "$data" "${LIBS[$config]}"
 			check_preload "${LIBS[$config]}"
+			apply_rules "$config"
 			prewarm
 			for test in "${TPS_TESTS[@]}"; do
 				read -r script clients <<<"$test"
@@ -504,18 +532,19 @@ declare -A IPT=()     # "workload|config" -> instructions/transaction, without c
 declare -A IPT_ALL=() # "workload|config" -> instructions/transaction, whole backend
 CG_READS_MISSING=0
 
-# Instructions per transaction of one builtin pgbench script: one client,
-# -M prepared, a fixed seed, $low then $high transactions.
+# Instructions per transaction of one workload (a builtin pgbench script
+# and a protocol): one client, a fixed seed, $low then $high transactions.
 cg_workload() {
 	local config="$1" script="$2" low="$3" high="$4"
 	local all_low all_high reads_low reads_high
-	cg_run "$script-warmup" "${PGBENCH[@]}" -n -M prepared -b "$script" -c 1 -t 100 \
+	local args=(-n -M "${CG_MODE[$script]}" -b "${CG_SCRIPT[$script]}" -c 1)
+	cg_run "$script-warmup" "${PGBENCH[@]}" "${args[@]}" -t 100 \
 		--random-seed=3 postgres
-	cg_run "$script-low" "${PGBENCH[@]}" -n -M prepared -b "$script" -c 1 -t "$low" \
+	cg_run "$script-low" "${PGBENCH[@]}" "${args[@]}" -t "$low" \
 		--random-seed=1 postgres
 	all_low=$(profile_total "$CG_PROFILE")
 	reads_low=$(profile_client_reads "$CG_PROFILE")
-	cg_run "$script-high" "${PGBENCH[@]}" -n -M prepared -b "$script" -c 1 -t "$high" \
+	cg_run "$script-high" "${PGBENCH[@]}" "${args[@]}" -t "$high" \
 		--random-seed=2 postgres
 	all_high=$(profile_total "$CG_PROFILE")
 	reads_high=$(profile_client_reads "$CG_PROFILE")
@@ -535,26 +564,30 @@ cg_workload() {
 run_callgrind() {
 	local config data="$WORK/cg-data"
 	grd_log "instructions per transaction (callgrind)"
-	for config in "${CONFIGS[@]}"; do
+	for config in "${CG_CONFIGS[@]}"; do
 		# Each configuration starts from the same data, so that the
 		# tpcb-like runs of one leave nothing behind for the next.
 		rm -rf "$data"
 		cp -a "$PRISTINE" "$data"
 		cg_start "$config" "$data"
 		cg_run check check_preload "${LIBS[$config]}"
+		cg_run rules apply_rules "$config"
 		cg_run prewarm prewarm
 		cg_workload "$config" select-only "$cg_tx_low" "$cg_tx_high"
 		cg_workload "$config" tpcb-like "$cg_rw_tx_low" "$cg_rw_tx_high"
+		cg_workload "$config" select-simple "$cg_tx_low" "$cg_tx_high"
 		cg_stop
 	done
 }
 
 callgrind_table() {
 	local script low high config
-	echo "Instructions per transaction: callgrind, 1 client, -M prepared, the"
-	echo "backend's Ir over N2 transactions less its Ir over N1, divided by N2 - N1."
+	echo "Instructions per transaction: callgrind, 1 client, the backend's Ir"
+	echo "over N2 transactions less its Ir over N1, divided by N2 - N1; -M prepared,"
+	echo "but select-simple is select-only with -M simple (planned every time)."
 	echo "instr/tx leaves out secure_read() (reading the client's messages, and"
 	echo "waiting for them: their count depends on timing); whole = all of it."
+	echo "disabled = pg_guardrails with one index disabled, on another table."
 	if [ "$CG_READS_MISSING" -eq 1 ]; then
 		echo "WARNING: secure_read() was not found in some profiles: there instr/tx"
 		echo "includes the reads from the client, and is less repeatable."
@@ -562,13 +595,13 @@ callgrind_table() {
 	echo
 	printf '%-11s %-11s %9s %9s %7s %9s   %s\n' \
 		"workload" "config" "instr/tx" "vs plain" "ratio" "whole" "N1 -> N2"
-	for script in select-only tpcb-like; do
-		if [ "$script" = select-only ]; then
-			low=$cg_tx_low high=$cg_tx_high
-		else
+	for script in "${CG_WORKLOADS[@]}"; do
+		if [ "$script" = tpcb-like ]; then
 			low=$cg_rw_tx_low high=$cg_rw_tx_high
+		else
+			low=$cg_tx_low high=$cg_tx_high
 		fi
-		for config in "${CONFIGS[@]}"; do
+		for config in "${CG_CONFIGS[@]}"; do
 			awk -v s="$script" -v c="$config" -v x="${IPT["$script|$config"]}" \
 				-v p="${IPT["$script|plain"]}" -v w="${IPT_ALL["$script|$config"]}" \
 				-v n="$low -> $high" 'BEGIN {
