@@ -43,7 +43,6 @@
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
-#include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -58,21 +57,59 @@
 #define Anum_index_schema	1
 #define Anum_index_name		2
 
-/* This backend's copy of the disabled indexes: a set of index OIDs. */
-static HTAB *disabled = NULL;
+/*
+ * A set of index OIDs: a sorted array, searched by bisection.  Sets are
+ * small (a handful of indexes), and an empty one allocates nothing.
+ */
+typedef struct OidSet
+{
+	Oid		   *oids;
+	int			n;
+	int			size;
+} OidSet;
+
+/* This backend's copy of the disabled indexes, and whether it is loaded. */
+static OidSet disabled = {NULL, 0, 0};
+static bool disabled_loaded = false;
 static bool disabled_any_partitioned = false;
 static Oid	loaded_relid = InvalidOid;
 static uint64 loaded_generation = 0;
 static uint64 loaded_relcache_generation = 0;
 
+static bool
+oidset_contains(const OidSet *set, Oid oid)
+{
+	return set->n > 0 &&
+		bsearch(&oid, set->oids, set->n, sizeof(Oid), oid_cmp) != NULL;
+}
+
+/* Add to a set being built in context cxt; oidset_sort() finishes it. */
+static void
+oidset_add(OidSet *set, Oid oid, MemoryContext cxt)
+{
+	if (set->n == set->size)
+	{
+		set->size = Max(8, set->size * 2);
+		set->oids = set->oids == NULL ?
+			MemoryContextAlloc(cxt, set->size * sizeof(Oid)) :
+			repalloc(set->oids, set->size * sizeof(Oid));
+	}
+	set->oids[set->n++] = oid;
+}
+
+static void
+oidset_sort(OidSet *set)
+{
+	if (set->n > 1)
+		qsort(set->oids, set->n, sizeof(Oid), oid_cmp);
+}
+
 /*
- * Add an index, given by schema and name, to a set of OIDs; a partitioned
- * index brings the indexes of all its partitions.  Names that do not
- * resolve to an index are skipped: the index may not exist yet (a restore
- * in progress) or any more.  Returns whether it was partitioned.
+ * Add an index to a set of OIDs; a partitioned index brings the indexes of
+ * all its partitions.  Returns whether it was partitioned.
  */
 static bool
-add_index(HTAB *set, Oid indexoid)
+add_index(OidSet *set, Oid indexoid, MemoryContext cxt)
 {
 	char		kind = get_rel_relkind(indexoid);
 	List	   *all;
@@ -80,7 +117,7 @@ add_index(HTAB *set, Oid indexoid)
 
 	if (kind == RELKIND_INDEX)
 	{
-		hash_search(set, &indexoid, HASH_ENTER, NULL);
+		oidset_add(set, indexoid, cxt);
 		return false;
 	}
 	if (kind != RELKIND_PARTITIONED_INDEX)
@@ -88,15 +125,15 @@ add_index(HTAB *set, Oid indexoid)
 
 	all = find_all_inheritors(indexoid, NoLock, NULL);
 	foreach(lc, all)
-	{
-		Oid			child = lfirst_oid(lc);
-
-		hash_search(set, &child, HASH_ENTER, NULL);
-	}
+		oidset_add(set, lfirst_oid(lc), cxt);
 	list_free(all);
 	return true;
 }
 
+/*
+ * The index a row names.  Names that do not resolve are skipped by the
+ * callers: the index may not exist yet (a restore in progress) or any more.
+ */
 static Oid
 lookup_index(const char *schema, const char *name)
 {
@@ -118,12 +155,11 @@ load_disabled(void)
 	Relation	rel;
 	SysScanDesc scan;
 	HeapTuple	tuple;
-	HASHCTL		ctl;
-	HTAB	   *set;
+	OidSet		set = {NULL, 0, 0};
 	bool		any_partitioned = false;
 
 	relid = grd_config_relid(GRD_CONFIG_DISABLED_INDEXES);
-	if (disabled != NULL && relid == loaded_relid &&
+	if (disabled_loaded && relid == loaded_relid &&
 		loaded_generation == grd_config_generation() &&
 		(!disabled_any_partitioned ||
 		 loaded_relcache_generation == grd_config_relcache_generation()))
@@ -132,16 +168,10 @@ load_disabled(void)
 	if (OidIsValid(relid) &&
 		!ConditionalLockRelationOid(relid, AccessShareLock))
 	{
-		if (disabled != NULL)
+		if (disabled_loaded)
 			return;
 		relid = InvalidOid;		/* no copy yet: start empty */
 	}
-
-	ctl.keysize = sizeof(Oid);
-	ctl.entrysize = sizeof(Oid);
-	ctl.hcxt = CacheMemoryContext;
-	set = hash_create("pg_guardrails disabled indexes", 16, &ctl,
-					  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 
 	/* Invalidations that arrive from here on trigger another load. */
 	loaded_generation = grd_config_generation();
@@ -166,15 +196,17 @@ load_disabled(void)
 			indexoid = lookup_index(NameStr(*DatumGetName(schema)),
 									NameStr(*DatumGetName(name)));
 			if (OidIsValid(indexoid))
-				any_partitioned |= add_index(set, indexoid);
+				any_partitioned |= add_index(&set, indexoid, TopMemoryContext);
 		}
 		systable_endscan(scan);
 		table_close(rel, AccessShareLock);
 	}
 
-	if (disabled != NULL)
-		hash_destroy(disabled);
+	oidset_sort(&set);
+	if (disabled.oids != NULL)
+		pfree(disabled.oids);
 	disabled = set;
+	disabled_loaded = true;
 	disabled_any_partitioned = any_partitioned;
 	loaded_relid = relid;
 }
@@ -254,33 +286,25 @@ lookup_name(const char *name)
  * The indexes of guardrails.hidden_indexes, resolved now (search_path may
  * have changed since it was set); NULL when the setting is empty.
  */
-static HTAB *
-session_hidden(void)
+static void
+session_hidden(OidSet *set)
 {
 	List	   *names;
 	ListCell   *lc;
-	HASHCTL		ctl;
-	HTAB	   *set;
 
 	if (grd_hidden_indexes == NULL || grd_hidden_indexes[0] == '\0')
-		return NULL;
-
+		return;
 	if (!split_names(grd_hidden_indexes, &names))
-		return NULL;			/* cannot happen: the check hook parsed it */
+		return;					/* cannot happen: the check hook parsed it */
 
-	ctl.keysize = sizeof(Oid);
-	ctl.entrysize = sizeof(Oid);
-	ctl.hcxt = CurrentMemoryContext;
-	set = hash_create("pg_guardrails hidden indexes", 16, &ctl,
-					  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	foreach(lc, names)
 	{
 		Oid			indexoid = lookup_name(lfirst(lc));
 
 		if (OidIsValid(indexoid))
-			add_index(set, indexoid);
+			add_index(set, indexoid, CurrentMemoryContext);
 	}
-	return set;
+	oidset_sort(set);
 }
 
 /*
@@ -291,7 +315,7 @@ session_hidden(void)
 void
 grd_indexvis_filter(PlannerInfo *root, Oid relid, RelOptInfo *rel)
 {
-	HTAB	   *session;
+	OidSet		session = {NULL, 0, 0};
 	ListCell   *lc;
 
 	if (rel->indexlist == NIL)
@@ -299,25 +323,21 @@ grd_indexvis_filter(PlannerInfo *root, Oid relid, RelOptInfo *rel)
 
 	if (!grd_use_disabled_indexes)
 		load_disabled();
-	session = session_hidden();
-	if (session == NULL &&
-		(grd_use_disabled_indexes || hash_get_num_entries(disabled) == 0))
+	session_hidden(&session);
+	if (session.n == 0 && (grd_use_disabled_indexes || disabled.n == 0))
 		return;
 
 	foreach(lc, rel->indexlist)
 	{
 		IndexOptInfo *index = (IndexOptInfo *) lfirst(lc);
-		bool		hide = false;
 
-		if (!grd_use_disabled_indexes)
-			hash_search(disabled, &index->indexoid, HASH_FIND, &hide);
-		if (!hide && session != NULL)
-			hash_search(session, &index->indexoid, HASH_FIND, &hide);
-		if (hide)
+		if ((!grd_use_disabled_indexes &&
+			 oidset_contains(&disabled, index->indexoid)) ||
+			oidset_contains(&session, index->indexoid))
 			rel->indexlist = foreach_delete_current(rel->indexlist, lc);
 	}
-	if (session != NULL)
-		hash_destroy(session);
+	if (session.oids != NULL)
+		pfree(session.oids);
 }
 
 /*

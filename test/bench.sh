@@ -41,6 +41,9 @@
 #   --cg-tx-low=N, --cg-tx-high=N
 #                      select-only transaction counts of part 2
 #                      (env BENCH_CG_TX_LOW/HIGH, default 500 and 2500)
+#   --configs=a,b      only these configurations (plain is always kept: the
+#                      ratios are to it)
+#   --workloads=a,b    only these callgrind workloads
 #   --cg-rw-tx-low=N, --cg-rw-tx-high=N
 #                      tpcb-like transaction counts of part 2
 #                      (env BENCH_CG_RW_TX_LOW/HIGH, default 200 and 1000)
@@ -74,6 +77,8 @@ cg_rw_tx_low=${BENCH_CG_RW_TX_LOW:-200}
 cg_rw_tx_high=${BENCH_CG_RW_TX_HIGH:-1000}
 do_tps=1
 do_callgrind=1
+only_configs=""
+only_workloads=""
 quick=0
 source_rev=""
 
@@ -87,6 +92,8 @@ for arg in "$@"; do
 	--cg-tx-low=*) cg_tx_low=${arg#*=} ;;
 	--cg-tx-high=*) cg_tx_high=${arg#*=} ;;
 	--cg-rw-tx-low=*) cg_rw_tx_low=${arg#*=} ;;
+	--configs=*) only_configs=${arg#*=} ;;
+	--workloads=*) only_workloads=${arg#*=} ;;
 	--cg-rw-tx-high=*) cg_rw_tx_high=${arg#*=} ;;
 	--source-rev=*) source_rev=${arg#*=} ;; # passed on by the root run
 	-h | --help) usage; exit 0 ;;
@@ -146,6 +153,25 @@ declare -A LIBS=(
 CG_WORKLOADS=(select-only tpcb-like select-simple)
 declare -A CG_MODE=([select-only]=prepared [tpcb-like]=prepared [select-simple]=simple)
 declare -A CG_SCRIPT=([select-only]=select-only [tpcb-like]=tpcb-like [select-simple]=select-only)
+# --configs and --workloads narrow the lists (plain stays: ratios need it).
+keep_only() {
+	local -n list=$1
+	local wanted=",$2," kept=() x
+	for x in "${list[@]}"; do
+		if [[ "$wanted" == *",$x,"* ]] || { [ "$1" != CG_WORKLOADS ] && [ "$x" = plain ]; }; then
+			kept+=("$x")
+		fi
+	done
+	[ ${#kept[@]} -gt 0 ] || grd_die "nothing left to measure in $1"
+	list=("${kept[@]}")
+}
+if [ -n "$only_configs" ]; then
+	keep_only CONFIGS "$only_configs"
+	keep_only CG_CONFIGS "$only_configs"
+fi
+if [ -n "$only_workloads" ]; then
+	keep_only CG_WORKLOADS "$only_workloads"
+fi
 SCALE=10
 PORT=5440
 # Written into postgresql.conf; printed with the results.
@@ -562,7 +588,7 @@ cg_workload() {
 }
 
 run_callgrind() {
-	local config data="$WORK/cg-data"
+	local config workload data="$WORK/cg-data"
 	grd_log "instructions per transaction (callgrind)"
 	for config in "${CG_CONFIGS[@]}"; do
 		# Each configuration starts from the same data, so that the
@@ -573,9 +599,13 @@ run_callgrind() {
 		cg_run check check_preload "${LIBS[$config]}"
 		cg_run rules apply_rules "$config"
 		cg_run prewarm prewarm
-		cg_workload "$config" select-only "$cg_tx_low" "$cg_tx_high"
-		cg_workload "$config" tpcb-like "$cg_rw_tx_low" "$cg_rw_tx_high"
-		cg_workload "$config" select-simple "$cg_tx_low" "$cg_tx_high"
+		for workload in "${CG_WORKLOADS[@]}"; do
+			if [ "$workload" = tpcb-like ]; then
+				cg_workload "$config" "$workload" "$cg_rw_tx_low" "$cg_rw_tx_high"
+			else
+				cg_workload "$config" "$workload" "$cg_tx_low" "$cg_tx_high"
+			fi
+		done
 		cg_stop
 	done
 }
