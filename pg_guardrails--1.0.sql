@@ -255,6 +255,11 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	-- the common case, and nothing can be renamed in a read-only transaction
+	IF NOT EXISTS (SELECT 1 FROM guardrails.disabled_indexes) OR
+	   current_setting('transaction_read_only')::boolean THEN
+		RETURN;
+	END IF;
 	UPDATE guardrails.disabled_indexes d
 	SET index_schema = n.nspname, index_name = c.relname
 	FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -276,7 +281,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	-- DROP EXTENSION drops the table too
-	IF to_regclass('guardrails.disabled_indexes') IS NULL THEN
+	IF to_regclass('guardrails.disabled_indexes') IS NULL OR
+	   current_setting('transaction_read_only')::boolean THEN
 		RETURN;
 	END IF;
 	DELETE FROM guardrails.disabled_indexes d
