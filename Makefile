@@ -20,7 +20,8 @@ OBJS = \
 	src/histogram.o \
 	src/latency.o \
 	src/config.o \
-	src/index_visibility.o
+	src/index_visibility.o \
+	src/ratelimit.o
 PGFILEDESC = "pg_guardrails - latency percentiles and guardrails per query digest"
 
 DATA = $(wildcard $(EXTENSION)--*.sql)

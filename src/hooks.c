@@ -16,6 +16,8 @@
  *	ExecutorFinish	-> latency: resume -> previous hook -> latency: pause
  *	ExecutorEnd		-> latency: record completed -> previous hook
  *	ProcessUtility	-> latency: start -> previous hook -> latency: record
+ *	ClientAuthentication
+ *					-> previous hook -> ratelimit: connection limits
  *	get_relation_info (build_simple_rel in 19)
  *					-> previous hook -> index_visibility: hide disabled indexes
  *
@@ -32,6 +34,7 @@
 #include "postgres.h"
 
 #include "executor/executor.h"
+#include "libpq/auth.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "tcop/utility.h"
@@ -40,6 +43,7 @@
 #include "hooks.h"
 #include "index_visibility.h"
 #include "latency.h"
+#include "ratelimit.h"
 #include "shmem.h"
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -50,6 +54,7 @@ static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
 static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 static grd_relinfo_hook_type prev_relinfo_hook = NULL;
+static ClientAuthentication_hook_type prev_ClientAuthentication = NULL;
 
 /* Executor and utility calls in progress in this backend; 0 = top level. */
 static int	grd_nesting_level = 0;
@@ -67,6 +72,7 @@ static void grd_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 							   QueryEnvironment *queryEnv,
 							   DestReceiver *dest, QueryCompletion *qc);
 static void grd_relation_info(GRD_RELINFO_ARGS);
+static void grd_ClientAuthentication(Port *port, int status);
 
 /*
  * Called from _PG_init, in the postmaster, while shared_preload_libraries
@@ -93,6 +99,9 @@ grd_hooks_install(void)
 
 	prev_relinfo_hook = GRD_RELINFO_HOOK;
 	GRD_RELINFO_HOOK = grd_relation_info;
+
+	prev_ClientAuthentication = ClientAuthentication_hook;
+	ClientAuthentication_hook = grd_ClientAuthentication;
 }
 
 static void
@@ -229,4 +238,18 @@ grd_relation_info(GRD_RELINFO_ARGS)
 		prev_relinfo_hook(GRD_RELINFO_PASS);
 
 	grd_indexvis_filter(root, GRD_RELINFO_RELID, rel);
+}
+
+/*
+ * A client has authenticated (or failed to): the previous hook first, as
+ * contrib's auth_delay expects, then the limits on new connections, which
+ * end the connection with FATAL when one is exceeded.
+ */
+static void
+grd_ClientAuthentication(Port *port, int status)
+{
+	if (prev_ClientAuthentication)
+		prev_ClientAuthentication(port, status);
+
+	grd_connection_check(port, status);
 }

@@ -25,6 +25,7 @@
 #include "histogram.h"
 #include "hooks.h"
 #include "index_visibility.h"
+#include "ratelimit.h"
 #include "pg_guardrails.h"
 
 GRD_MODULE_MAGIC;
@@ -40,6 +41,12 @@ bool		grd_save = true;
 /* index_visibility.c */
 char	   *grd_hidden_indexes = NULL;
 bool		grd_use_disabled_indexes = false;
+
+/* ratelimit.c */
+double		grd_connection_rate = 0;
+int			grd_connection_burst = 0;
+char	   *grd_connection_limits = NULL;
+char	   *grd_connection_limit_exempt_roles = NULL;
 
 static const struct config_enum_entry track_options[] =
 {
@@ -114,6 +121,49 @@ _PG_init(void)
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomRealVariable("guardrails.connection_rate",
+							 "New connections per second the server accepts; 0 means no limit.",
+							 "Replication connections and guardrails.connection_limit_exempt_roles are never limited.",
+							 &grd_connection_rate,
+							 0,
+							 0,
+							 1000000,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("guardrails.connection_burst",
+							"New connections accepted at once above guardrails.connection_rate.",
+							"0 means one second's worth of the rate.",
+							&grd_connection_burst,
+							0,
+							0,
+							INT_MAX,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("guardrails.connection_limits",
+							   "Limits on new connections per role and per database.",
+							   "For example: role:app=100/s burst 200, database:analytics=20/s",
+							   &grd_connection_limits,
+							   "",
+							   PGC_SIGHUP,
+							   0,
+							   grd_check_connection_limits,
+							   grd_assign_connection_limits,
+							   NULL);
+
+	DefineCustomStringVariable("guardrails.connection_limit_exempt_roles",
+							   "Roles whose connections are never limited.",
+							   NULL,
+							   &grd_connection_limit_exempt_roles,
+							   "",
+							   PGC_SIGHUP,
+							   GUC_LIST_INPUT,
+							   grd_check_exempt_roles,
+							   NULL, NULL);
 
 	MarkGUCPrefixReserved("guardrails");
 

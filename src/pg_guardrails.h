@@ -33,4 +33,10 @@ extern bool grd_save;
 extern char *grd_hidden_indexes;
 extern bool grd_use_disabled_indexes;
 
+/* ratelimit.c */
+extern double grd_connection_rate;
+extern int	grd_connection_burst;
+extern char *grd_connection_limits;
+extern char *grd_connection_limit_exempt_roles;
+
 #endif							/* PG_GUARDRAILS_H */

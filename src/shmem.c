@@ -38,6 +38,7 @@
 
 #include "latency.h"
 #include "pg_guardrails.h"
+#include "ratelimit.h"
 #include "shmem.h"
 
 #define GRD_TRANCHE_NAME	"pg_guardrails"
@@ -67,7 +68,9 @@ static void grd_state_save(int code, Datum arg);
 static Size
 grd_shmem_size(void)
 {
-	return add_size(MAXALIGN(sizeof(GrdShared)), grd_latency_shmem_size());
+	return add_size(add_size(MAXALIGN(sizeof(GrdShared)),
+							 grd_latency_shmem_size()),
+					grd_ratelimit_shmem_size());
 }
 
 /*
@@ -102,6 +105,7 @@ grd_shmem_startup(void)
 		grd_shared->size = grd_shmem_size();
 	}
 	grd_latency_shmem_startup(found);
+	grd_ratelimit_shmem_startup(found);
 
 	LWLockRelease(AddinShmemInitLock);
 
@@ -262,6 +266,7 @@ grd_status_report(PG_FUNCTION_ARGS)
 
 	grd_status_put(&status, "shared_memory_bytes", (int64) grd_shared->size);
 	grd_latency_status(&status);
+	grd_ratelimit_status(&status);
 
 	return (Datum) 0;
 }

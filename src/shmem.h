@@ -18,6 +18,7 @@
 typedef enum GrdLockId
 {
 	GRD_LOCK_LATENCY,			/* membership of the digest hash table */
+	GRD_LOCK_RATELIMIT,			/* which slot holds which connection limit */
 	GRD_NUM_LOCKS
 } GrdLockId;
 

@@ -34,7 +34,8 @@ grd_pg_config() {
 
 # The packages every script needs: a compiler, PGXS, the server with its
 # contrib modules, and the Perl modules of PostgreSQL's TAP framework.
-GRD_BASE_PACKAGES="make gcc libc6-dev postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libipc-run-perl"
+# libkrb5-dev: Debian's server headers include GSSAPI's (libpq-be.h).
+GRD_BASE_PACKAGES="make gcc libc6-dev libkrb5-dev postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libipc-run-perl"
 
 grd_need_packages() {
 	local missing=() pkg

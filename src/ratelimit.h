@@ -1,0 +1,53 @@
+/*-------------------------------------------------------------------------
+ *
+ * ratelimit.h
+ *		Token buckets, and the limits on new connections built on them.
+ *
+ * Copyright (c) 2026, pg_guardrails developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef GRD_RATELIMIT_H
+#define GRD_RATELIMIT_H
+
+#include "libpq/libpq-be.h"
+#include "storage/s_lock.h"
+#include "utils/guc.h"
+#include "utils/timestamp.h"
+
+#include "shmem.h"
+
+/*
+ * A token bucket in shared memory: up to "burst" tokens, refilled at
+ * "rate" per second; taking one admits one event.  The rate and burst are
+ * passed by each caller (they come from settings that a reload changes),
+ * the bucket keeps only its level.
+ */
+typedef struct GrdTokenBucket
+{
+	slock_t		mutex;			/* protects the two fields below */
+	double		tokens;
+	TimestampTz refilled_at;	/* 0: never used, start full */
+} GrdTokenBucket;
+
+extern void grd_bucket_init(GrdTokenBucket *bucket);
+extern bool grd_bucket_take(GrdTokenBucket *bucket, double rate, double burst,
+							TimestampTz now);
+extern void grd_bucket_give_back(GrdTokenBucket *bucket, double burst);
+
+/* shared memory (shmem.c) */
+extern Size grd_ratelimit_shmem_size(void);
+extern void grd_ratelimit_shmem_startup(bool found);
+extern void grd_ratelimit_status(GrdStatus *status);
+
+/* the ClientAuthentication hook (hooks.c) */
+extern void grd_connection_check(Port *port, int status);
+
+/* settings (pg_guardrails.c) */
+extern bool grd_check_connection_limits(char **newval, void **extra,
+										GucSource source);
+extern void grd_assign_connection_limits(const char *newval, void *extra);
+extern bool grd_check_exempt_roles(char **newval, void **extra,
+								   GucSource source);
+
+#endif							/* GRD_RATELIMIT_H */
