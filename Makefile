@@ -26,7 +26,7 @@ PGFILEDESC = "pg_guardrails - latency percentiles and guardrails per query diges
 
 DATA = $(wildcard $(EXTENSION)--*.sql)
 
-REGRESS = latency latency_input privileges index_visibility
+REGRESS = latency latency_input privileges index_visibility digest_limits
 REGRESS_OPTS = \
 	--temp-config=$(srcdir)/test/regress.conf \
 	--temp-instance=$(CURDIR)/tmp_check_regress \

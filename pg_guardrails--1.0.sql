@@ -323,6 +323,218 @@ CREATE VIEW guardrails.index_visibility AS
 		 LEFT JOIN pg_catalog.pg_constraint con
 				ON con.conindid = c.oid AND con.contype IN ('p', 'u', 'x');
 
+-- Limits and blocks per query digest
+
+-- The source of truth, per database; replicated to standbys, which enforce
+-- it too (each server with its own token buckets).
+CREATE TABLE guardrails.digest_limits (
+	queryid bigint NOT NULL,
+	role regrole,
+	per_second double precision
+		CHECK (per_second > 0 AND per_second < 'Infinity'),
+	burst integer CHECK (burst >= 1),
+	max_concurrent integer CHECK (max_concurrent >= 1),
+	action text NOT NULL DEFAULT 'limit'
+		CHECK (action IN ('limit', 'block', 'dry_run')),
+	note text,
+	created_by name NOT NULL DEFAULT CURRENT_USER,
+	created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	expires_at timestamptz,
+	CHECK (action = 'block' OR per_second IS NOT NULL OR max_concurrent IS NOT NULL),
+	CONSTRAINT digest_limits_rule UNIQUE NULLS NOT DISTINCT (queryid, role)
+);
+SELECT pg_catalog.pg_extension_config_dump('guardrails.digest_limits', '');
+
+CREATE FUNCTION guardrails.digest_limits_changed()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'grd_digest_limits_changed'
+LANGUAGE C;
+
+CREATE TRIGGER changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+	ON guardrails.digest_limits
+	FOR EACH STATEMENT EXECUTE FUNCTION guardrails.digest_limits_changed();
+
+CREATE FUNCTION guardrails.limit_digest(
+	queryid bigint,
+	per_second double precision,
+	burst integer DEFAULT NULL,
+	max_concurrent integer DEFAULT NULL,
+	role regrole DEFAULT NULL,
+	action text DEFAULT 'limit',
+	expires_at timestamptz DEFAULT NULL,
+	note text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF queryid IS NULL THEN
+		RAISE EXCEPTION 'queryid must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF per_second IS NULL AND max_concurrent IS NULL THEN
+		RAISE EXCEPTION 'a limit needs per_second, max_concurrent or both'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'To refuse every execution, use guardrails.block_digest().';
+	END IF;
+	IF per_second IS NOT NULL AND
+	   (per_second <= 0 OR per_second = 'NaN' OR per_second = 'Infinity') THEN
+		RAISE EXCEPTION 'per_second must be a positive number, not %', per_second
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF burst IS NOT NULL AND burst < 1 THEN
+		RAISE EXCEPTION 'burst must be at least 1, not %', burst
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF max_concurrent IS NOT NULL AND max_concurrent < 1 THEN
+		RAISE EXCEPTION 'max_concurrent must be at least 1, not %', max_concurrent
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF action IS NULL OR action NOT IN ('limit', 'dry_run') THEN
+		RAISE EXCEPTION 'action must be ''limit'' or ''dry_run'', not %', coalesce(quote_literal(action), 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'To refuse every execution, use guardrails.block_digest().';
+	END IF;
+	IF per_second IS NOT NULL AND burst IS NULL THEN
+		burst := greatest(1, ceil(per_second));
+	END IF;
+	INSERT INTO guardrails.digest_limits AS l
+		(queryid, role, per_second, burst, max_concurrent, action, note, expires_at)
+	VALUES (limit_digest.queryid, limit_digest.role, limit_digest.per_second,
+			limit_digest.burst, limit_digest.max_concurrent, limit_digest.action,
+			limit_digest.note, limit_digest.expires_at)
+	ON CONFLICT ON CONSTRAINT digest_limits_rule DO UPDATE
+	SET per_second = EXCLUDED.per_second, burst = EXCLUDED.burst,
+		max_concurrent = EXCLUDED.max_concurrent, action = EXCLUDED.action,
+		note = EXCLUDED.note, expires_at = EXCLUDED.expires_at,
+		created_by = CURRENT_USER, created_at = now();
+END
+$$;
+
+CREATE FUNCTION guardrails.block_digest(
+	queryid bigint,
+	role regrole DEFAULT NULL,
+	expires_at timestamptz DEFAULT NULL,
+	note text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF queryid IS NULL THEN
+		RAISE EXCEPTION 'queryid must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	INSERT INTO guardrails.digest_limits AS l
+		(queryid, role, action, note, expires_at)
+	VALUES (block_digest.queryid, block_digest.role, 'block',
+			block_digest.note, block_digest.expires_at)
+	ON CONFLICT ON CONSTRAINT digest_limits_rule DO UPDATE
+	SET per_second = NULL, burst = NULL, max_concurrent = NULL,
+		action = 'block', note = EXCLUDED.note, expires_at = EXCLUDED.expires_at,
+		created_by = CURRENT_USER, created_at = now();
+END
+$$;
+
+CREATE FUNCTION guardrails.unlimit_digest(
+	queryid bigint,
+	role regrole DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF queryid IS NULL THEN
+		RAISE EXCEPTION 'queryid must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	DELETE FROM guardrails.digest_limits l
+	WHERE l.queryid = unlimit_digest.queryid
+	  AND l.role IS NOT DISTINCT FROM unlimit_digest.role;
+	IF NOT FOUND THEN
+		RAISE NOTICE 'query digest % has no limit%', queryid,
+			CASE WHEN role IS NULL THEN '' ELSE format(' for role %s', role) END;
+	END IF;
+END
+$$;
+
+CREATE FUNCTION guardrails.query_digest(sql text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'grd_query_digest'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- limit_query() and block_query() analyse the sample statement with the
+-- caller's search_path, as the application's statement would be: they keep
+-- it (SECURITY INVOKER) and qualify everything they call.
+CREATE FUNCTION guardrails.limit_query(
+	sql text,
+	per_second double precision,
+	burst integer DEFAULT NULL,
+	max_concurrent integer DEFAULT NULL,
+	role regrole DEFAULT NULL,
+	action text DEFAULT 'limit',
+	expires_at timestamptz DEFAULT NULL,
+	note text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql
+AS $$
+DECLARE
+	id bigint := guardrails.query_digest(sql);
+BEGIN
+	PERFORM guardrails.limit_digest(id, per_second, burst, max_concurrent,
+									role, action, expires_at,
+									coalesce(note, pg_catalog.left(sql, 200)));
+	RETURN id;
+END
+$$;
+
+CREATE FUNCTION guardrails.block_query(
+	sql text,
+	role regrole DEFAULT NULL,
+	expires_at timestamptz DEFAULT NULL,
+	note text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql
+AS $$
+DECLARE
+	id bigint := guardrails.query_digest(sql);
+BEGIN
+	PERFORM guardrails.block_digest(id, role, expires_at,
+									coalesce(note, pg_catalog.left(sql, 200)));
+	RETURN id;
+END
+$$;
+
+CREATE FUNCTION guardrails.digest_limit_stats(
+	OUT queryid bigint,
+	OUT roleid oid,
+	OUT tokens double precision,
+	OUT refilled_at timestamptz,
+	OUT running integer,
+	OUT admitted bigint,
+	OUT rejected bigint,
+	OUT last_rejection timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'grd_digest_limit_stats'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
+CREATE VIEW guardrails.digest_limit_status AS
+	SELECT l.queryid, l.role, l.action, l.per_second, l.burst,
+		   l.max_concurrent, l.expires_at,
+		   coalesce(l.expires_at <= pg_catalog.now(), false) AS expired,
+		   coalesce(s.admitted, 0) AS admitted,
+		   coalesce(s.rejected, 0) AS rejected,
+		   CASE WHEN l.per_second IS NULL THEN NULL
+				WHEN s.refilled_at IS NULL THEN l.burst::double precision
+				ELSE least(l.burst, s.tokens + l.per_second *
+						   extract(epoch FROM pg_catalog.clock_timestamp() - s.refilled_at))
+		   END AS tokens,
+		   coalesce(s.running, 0) AS running,
+		   s.last_rejection, l.note, l.created_by, l.created_at
+	FROM guardrails.digest_limits l
+		 LEFT JOIN guardrails.digest_limit_stats() s
+				ON s.queryid = l.queryid AND s.roleid IS NOT DISTINCT FROM l.role::oid;
+
 -- Status of every module, as (name, value) rows
 
 CREATE FUNCTION guardrails.status_report(OUT name text, OUT value bigint)
@@ -337,6 +549,22 @@ CREATE VIEW guardrails.status AS
 
 GRANT SELECT ON guardrails.latency, guardrails.latency_buckets,
 	guardrails.status, guardrails.index_visibility TO PUBLIC;
+
+GRANT SELECT ON guardrails.digest_limit_status TO PUBLIC;
+REVOKE ALL ON guardrails.digest_limits FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE
+	ON guardrails.digest_limits TO guardrails_admin;
+REVOKE ALL ON FUNCTION guardrails.digest_limits_changed() FROM PUBLIC;
+REVOKE ALL ON FUNCTION guardrails.limit_digest(bigint, double precision, integer, integer, regrole, text, timestamptz, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION guardrails.block_digest(bigint, regrole, timestamptz, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION guardrails.unlimit_digest(bigint, regrole) FROM PUBLIC;
+REVOKE ALL ON FUNCTION guardrails.limit_query(text, double precision, integer, integer, regrole, text, timestamptz, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION guardrails.block_query(text, regrole, timestamptz, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION guardrails.limit_digest(bigint, double precision, integer, integer, regrole, text, timestamptz, text) TO guardrails_admin;
+GRANT EXECUTE ON FUNCTION guardrails.block_digest(bigint, regrole, timestamptz, text) TO guardrails_admin;
+GRANT EXECUTE ON FUNCTION guardrails.unlimit_digest(bigint, regrole) TO guardrails_admin;
+GRANT EXECUTE ON FUNCTION guardrails.limit_query(text, double precision, integer, integer, regrole, text, timestamptz, text) TO guardrails_admin;
+GRANT EXECUTE ON FUNCTION guardrails.block_query(text, regrole, timestamptz, text) TO guardrails_admin;
 
 REVOKE ALL ON guardrails.disabled_indexes FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE

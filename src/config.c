@@ -39,6 +39,7 @@
 
 static const char *const table_names[GRD_NUM_CONFIG_TABLES] = {
 	"disabled_indexes",
+	"digest_limits",
 };
 
 /* OIDs of the rules tables in this database; current while relids_known. */
@@ -46,7 +47,10 @@ static Oid	table_relids[GRD_NUM_CONFIG_TABLES];
 static bool relids_known = false;
 
 /* Bumped whenever any rules table may have changed. */
-static uint64 generation = 1;
+uint64		grd_config_rules_changes = 1;
+
+/* Bumped whenever names of schemas or relations may have changed. */
+uint64		grd_config_name_changes = 1;
 
 /* Bumped on every relcache invalidation, of any relation. */
 static uint64 relcache_generation = 1;
@@ -65,7 +69,7 @@ relcache_callback(Datum arg, Oid relid)
 		if (!OidIsValid(relid) || table_relids[i] == relid)
 		{
 			relids_known = false;
-			generation++;
+			grd_config_rules_changes++;
 			return;
 		}
 	}
@@ -80,6 +84,7 @@ static void
 names_callback(Datum arg, int cacheid, uint32 hashvalue)
 {
 	relids_known = false;
+	grd_config_name_changes++;
 }
 
 /*
@@ -117,7 +122,7 @@ grd_config_relid(GrdConfigTable table)
 uint64
 grd_config_generation(void)
 {
-	return generation;
+	return grd_config_rules_changes;
 }
 
 /* Changes whenever any relation's definition may have changed. */

@@ -11,7 +11,9 @@
  *
  *	shmem_request	-> shmem: reserve the segment and LWLocks
  *	shmem_startup	-> shmem: create or attach, load saved state
- *	ExecutorStart	-> previous hook -> latency: open a timer
+ *	ExecutorStart	-> ratelimit: digest limits and blocks (may reject)
+ *					-> previous hook -> ratelimit: hold concurrency slots
+ *					-> latency: open a timer
  *	ExecutorRun		-> latency: resume -> previous hook -> latency: pause
  *	ExecutorFinish	-> latency: resume -> previous hook -> latency: pause
  *	ExecutorEnd		-> latency: record completed -> previous hook
@@ -123,10 +125,35 @@ grd_shmem_startup_hook(void)
 static void
 grd_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
-	if (prev_ExecutorStart)
-		prev_ExecutorStart(queryDesc, eflags);
+	GrdAdmission admission;
+
+	grd_digest_admit(queryDesc, &admission);
+
+	if (admission.nheld == 0)
+	{
+		if (prev_ExecutorStart)
+			prev_ExecutorStart(queryDesc, eflags);
+		else
+			standard_ExecutorStart(queryDesc, eflags);
+	}
 	else
-		standard_ExecutorStart(queryDesc, eflags);
+	{
+		/* concurrency slots taken: give them back if the start fails */
+		PG_TRY();
+		{
+			if (prev_ExecutorStart)
+				prev_ExecutorStart(queryDesc, eflags);
+			else
+				standard_ExecutorStart(queryDesc, eflags);
+		}
+		PG_CATCH();
+		{
+			grd_digest_release(&admission);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+		grd_digest_hold(queryDesc, &admission);
+	}
 
 	grd_latency_exec_start(queryDesc, grd_nesting_level);
 }

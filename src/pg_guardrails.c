@@ -43,6 +43,7 @@ char	   *grd_hidden_indexes = NULL;
 bool		grd_use_disabled_indexes = false;
 
 /* ratelimit.c */
+int			grd_max_digest_limits = 2000;
 double		grd_connection_rate = 0;
 int			grd_connection_burst = 0;
 char	   *grd_connection_limits = NULL;
@@ -121,6 +122,17 @@ _PG_init(void)
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("guardrails.max_digest_limits",
+							"Maximum number of digest limits with state in shared memory.",
+							"Each takes about 150 bytes; the least recently used idle one is recycled when more are needed.",
+							&grd_max_digest_limits,
+							2000,
+							10,
+							INT_MAX / 2,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
 
 	DefineCustomRealVariable("guardrails.connection_rate",
 							 "New connections per second the server accepts; 0 means no limit.",

@@ -34,6 +34,7 @@ extern char *grd_hidden_indexes;
 extern bool grd_use_disabled_indexes;
 
 /* ratelimit.c */
+extern int	grd_max_digest_limits;
 extern double grd_connection_rate;
 extern int	grd_connection_burst;
 extern char *grd_connection_limits;

@@ -31,14 +31,30 @@
 #include <ctype.h>
 #include <math.h>
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/parallel.h"
+#include "access/table.h"
+#include "commands/trigger.h"
+#include "funcapi.h"
 #include "libpq/auth.h"
+#include "miscadmin.h"
+#include "parser/analyze.h"
+#include "parser/parser.h"
 #include "port/atomics.h"
 #include "replication/walsender.h"
+#include "storage/lmgr.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
 #include "utils/varlena.h"
 
+#include "compat.h"
+#include "config.h"
 #include "pg_guardrails.h"
 #include "ratelimit.h"
 
@@ -577,4 +593,565 @@ grd_check_exempt_roles(char **newval, void **extra, GucSource source)
 		return false;
 	}
 	return true;
+}
+
+/* ----------------------------------------------------------------
+ *		Limits and blocks per query digest
+ *
+ * Rules are rows of guardrails.digest_limits, read into a backend-local
+ * array sorted by query id when config.c says they changed; with no rule,
+ * or none for this digest, an execution costs one binary search.  Each
+ * rule's state (token bucket, running executions, counters) is an entry
+ * of a shared hash table keyed by (database, role, query id), found under
+ * GRD_LOCK_DIGEST_LIMITS held shared; entries are created, and unused ones
+ * recycled, with it held exclusive.  An entry is never removed while
+ * executions hold one of its concurrency slots.
+ * ----------------------------------------------------------------
+ */
+
+/* Columns of guardrails.digest_limits. */
+#define Anum_dl_queryid			1
+#define Anum_dl_role			2
+#define Anum_dl_per_second		3
+#define Anum_dl_burst			4
+#define Anum_dl_max_concurrent	5
+#define Anum_dl_action			6
+#define Anum_dl_created_at		9
+#define Anum_dl_expires_at		10
+
+typedef struct DigestRule
+{
+	uint64		queryid;
+	Oid			roleid;			/* InvalidOid: every role */
+	char		action;			/* 'l' limit, 'b' block, 'd' dry run */
+	double		rate;			/* 0: no rate limit */
+	double		burst;
+	int			max_concurrent; /* 0: no cap */
+	TimestampTz expires_at;		/* 0: never */
+	TimestampTz created_at;		/* tells a replaced rule from the old one */
+} DigestRule;
+
+typedef struct GrdDigestKey
+{
+	Oid			dbid;
+	Oid			roleid;
+	uint64		queryid;
+} GrdDigestKey;
+
+typedef struct GrdDigestState
+{
+	GrdDigestKey key;			/* hash key, must be first */
+	GrdTokenBucket bucket;		/* its mutex also covers the window */
+	int64		window_second;	/* for the observed rate: this second */
+	uint32		window_count;	/* attempts in it */
+	uint32		prev_count;		/* attempts in the second before */
+	pg_atomic_uint32 running;
+	pg_atomic_uint64 admitted;
+	pg_atomic_uint64 rejected;
+	pg_atomic_uint64 last_rejection;	/* TimestampTz */
+	pg_atomic_uint64 last_used; /* TimestampTz, to recycle entries */
+	pg_atomic_uint64 rule_created_at;	/* the rule the counters are for */
+} GrdDigestState;
+
+static HTAB *digest_hash = NULL;
+
+/* This backend's copy of the rules of its database. */
+static DigestRule *rules = NULL;
+static int	nrules = 0;
+static bool rules_loaded = false;
+static Oid	rules_relid = InvalidOid;
+static uint64 rules_generation = 0;
+static uint64 rules_name_generation = 0;
+
+/* Executions holding slots, released when their executor state goes. */
+typedef struct HeldSlots
+{
+	GrdAdmission admission;
+	MemoryContextCallback callback;
+} HeldSlots;
+
+Size
+grd_digest_shmem_size(void)
+{
+	return hash_estimate_size(grd_max_digest_limits, sizeof(GrdDigestState));
+}
+
+void
+grd_digest_shmem_startup(bool found)
+{
+	HASHCTL		info;
+
+	info.keysize = sizeof(GrdDigestKey);
+	info.entrysize = sizeof(GrdDigestState);
+	digest_hash = grd_ShmemInitHash("pg_guardrails digest limits",
+									grd_max_digest_limits, &info,
+									HASH_ELEM | HASH_BLOBS);
+}
+
+static int
+rule_cmp(const void *a, const void *b)
+{
+	uint64		x = ((const DigestRule *) a)->queryid;
+	uint64		y = ((const DigestRule *) b)->queryid;
+
+	return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+/*
+ * Read guardrails.digest_limits if it changed since the last time; keep
+ * the copy we have if the table is locked exclusively.
+ */
+static void
+load_rules(void)
+{
+	Oid			relid = grd_config_relid(GRD_CONFIG_DIGEST_LIMITS);
+	Relation	rel;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	DigestRule *loaded = NULL;
+	int			n = 0;
+	int			size = 0;
+
+	rules_name_generation = grd_config_name_changes;
+	if (rules_loaded && relid == rules_relid &&
+		rules_generation == grd_config_rules_changes)
+		return;
+	if (OidIsValid(relid) && !ConditionalLockRelationOid(relid, AccessShareLock))
+	{
+		if (rules_loaded)
+			return;
+		relid = InvalidOid;
+	}
+	rules_generation = grd_config_rules_changes;
+
+	if (OidIsValid(relid))
+	{
+		TupleDesc	desc;
+
+		rel = table_open(relid, NoLock);
+		desc = RelationGetDescr(rel);
+		scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+		while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+		{
+			DigestRule *r;
+			bool		isnull;
+			Datum		d;
+			char	   *action;
+
+			if (n == size)
+			{
+				size = Max(16, size * 2);
+				loaded = loaded == NULL ?
+					MemoryContextAlloc(TopMemoryContext, size * sizeof(DigestRule)) :
+					repalloc(loaded, size * sizeof(DigestRule));
+			}
+			r = &loaded[n];
+			memset(r, 0, sizeof(DigestRule));
+			d = heap_getattr(tuple, Anum_dl_queryid, desc, &isnull);
+			if (isnull)
+				continue;
+			r->queryid = (uint64) DatumGetInt64(d);
+			d = heap_getattr(tuple, Anum_dl_role, desc, &isnull);
+			r->roleid = isnull ? InvalidOid : DatumGetObjectId(d);
+			d = heap_getattr(tuple, Anum_dl_per_second, desc, &isnull);
+			r->rate = isnull ? 0 : DatumGetFloat8(d);
+			d = heap_getattr(tuple, Anum_dl_burst, desc, &isnull);
+			r->burst = isnull ? Max(1.0, ceil(r->rate)) : DatumGetInt32(d);
+			d = heap_getattr(tuple, Anum_dl_max_concurrent, desc, &isnull);
+			r->max_concurrent = isnull ? 0 : DatumGetInt32(d);
+			d = heap_getattr(tuple, Anum_dl_expires_at, desc, &isnull);
+			r->expires_at = isnull ? 0 : DatumGetTimestampTz(d);
+			d = heap_getattr(tuple, Anum_dl_created_at, desc, &isnull);
+			r->created_at = isnull ? 0 : DatumGetTimestampTz(d);
+			d = heap_getattr(tuple, Anum_dl_action, desc, &isnull);
+			action = isnull ? "limit" : TextDatumGetCString(d);
+			r->action = action[0] == 'b' ? 'b' : (action[0] == 'd' ? 'd' : 'l');
+			n++;
+		}
+		systable_endscan(scan);
+		table_close(rel, AccessShareLock);
+	}
+
+	if (n > 1)
+		qsort(loaded, n, sizeof(DigestRule), rule_cmp);
+	if (rules != NULL)
+		pfree(rules);
+	rules = loaded;
+	nrules = n;
+	rules_loaded = true;
+	rules_relid = relid;
+}
+
+/* The shared state of a rule, created if need be; NULL if no room. */
+static GrdDigestState *
+digest_state(const DigestRule *rule, TimestampTz now)
+{
+	LWLock	   *lock = grd_lock(GRD_LOCK_DIGEST_LIMITS);
+	GrdDigestKey key;
+	GrdDigestState *state;
+	bool		found;
+
+	key.dbid = MyDatabaseId;
+	key.roleid = rule->roleid;
+	key.queryid = rule->queryid;
+
+	LWLockAcquire(lock, LW_SHARED);
+	state = hash_search(digest_hash, &key, HASH_FIND, NULL);
+	LWLockRelease(lock);
+	if (state != NULL &&
+		pg_atomic_read_u64(&state->rule_created_at) == (uint64) rule->created_at)
+	{
+		pg_atomic_write_u64(&state->last_used, (uint64) now);
+		return state;
+	}
+
+	LWLockAcquire(lock, LW_EXCLUSIVE);
+	if (hash_get_num_entries(digest_hash) >= grd_max_digest_limits &&
+		hash_search(digest_hash, &key, HASH_FIND, NULL) == NULL)
+	{
+		/* recycle the least recently used idle entry */
+		HASH_SEQ_STATUS seq;
+		GrdDigestState *s;
+		GrdDigestState *victim = NULL;
+
+		hash_seq_init(&seq, digest_hash);
+		while ((s = hash_seq_search(&seq)) != NULL)
+		{
+			if (pg_atomic_read_u32(&s->running) == 0 &&
+				(victim == NULL ||
+				 pg_atomic_read_u64(&s->last_used) <
+				 pg_atomic_read_u64(&victim->last_used)))
+				victim = s;
+		}
+		if (victim != NULL)
+			hash_search(digest_hash, &victim->key, HASH_REMOVE, NULL);
+	}
+	state = hash_search(digest_hash, &key, HASH_ENTER_NULL, &found);
+	if (state != NULL && found &&
+		pg_atomic_read_u64(&state->rule_created_at) != (uint64) rule->created_at)
+	{
+		/* the rule was replaced: its counters and bucket start over */
+		state->bucket.refilled_at = 0;
+		pg_atomic_write_u64(&state->admitted, 0);
+		pg_atomic_write_u64(&state->rejected, 0);
+		pg_atomic_write_u64(&state->last_rejection, 0);
+		pg_atomic_write_u64(&state->rule_created_at, (uint64) rule->created_at);
+	}
+	if (state != NULL && !found)
+	{
+		pg_atomic_init_u64(&state->rule_created_at, (uint64) rule->created_at);
+		grd_bucket_init(&state->bucket);
+		state->window_second = 0;
+		state->window_count = 0;
+		state->prev_count = 0;
+		pg_atomic_init_u32(&state->running, 0);
+		pg_atomic_init_u64(&state->admitted, 0);
+		pg_atomic_init_u64(&state->rejected, 0);
+		pg_atomic_init_u64(&state->last_rejection, 0);
+		pg_atomic_init_u64(&state->last_used, (uint64) now);
+	}
+	LWLockRelease(lock);
+	return state;
+}
+
+/*
+ * Take a token, counting the attempt in the window the observed rate is
+ * computed from.  Returns whether a token was taken, and the attempts per
+ * second seen lately.
+ */
+static bool
+take_token(GrdDigestState *state, const DigestRule *rule, TimestampTz now,
+		   uint32 *observed)
+{
+	int64		second = now / USECS_PER_SEC;
+	bool		taken;
+
+	taken = grd_bucket_take(&state->bucket, rule->rate, rule->burst, now);
+
+	SpinLockAcquire(&state->bucket.mutex);
+	if (second != state->window_second)
+	{
+		state->prev_count = (second == state->window_second + 1) ?
+			state->window_count : 0;
+		state->window_second = second;
+		state->window_count = 0;
+	}
+	state->window_count++;
+	*observed = Max(state->window_count, state->prev_count);
+	SpinLockRelease(&state->bucket.mutex);
+	return taken;
+}
+
+static void
+reject(GrdDigestState *state, const DigestRule *rule, TimestampTz now,
+	   int sqlerrcode, const char *reason, const char *detail)
+{
+	TimestampTz previous;
+
+	pg_atomic_fetch_add_u64(&state->rejected, 1);
+	previous = (TimestampTz) pg_atomic_exchange_u64(&state->last_rejection,
+													(uint64) now);
+
+	if (rule->action == 'd')
+	{
+		/* a dry run logs what it would reject, once a second at most */
+		if (previous / USECS_PER_SEC != now / USECS_PER_SEC)
+			ereport(LOG,
+					(errmsg("query digest %lld would be %s (dry run)",
+							(long long) rule->queryid, reason),
+					 errdetail_internal("%s", detail)));
+		return;
+	}
+	ereport(ERROR,
+			(errcode(sqlerrcode),
+			 errmsg("query digest %lld is %s", (long long) rule->queryid, reason),
+			 errdetail_internal("%s", detail),
+			 errhint(sqlerrcode == GRD_ERRCODE_DIGEST_BLOCKED ?
+					 "An operator blocked this statement; see guardrails.digest_limit_status." :
+					 "Retry after a pause that grows with each attempt; see guardrails.digest_limit_status.")));
+}
+
+/*
+ * Before ExecutorStart: apply every unexpired rule for this digest and
+ * role (and for every role).  Rejects with ERROR, or returns the
+ * concurrency slots taken, which the caller must hand to grd_digest_hold
+ * or grd_digest_release.
+ */
+void
+grd_digest_admit(QueryDesc *queryDesc, GrdAdmission *admission)
+{
+	uint64		queryid = GRD_QUERYID(queryDesc->plannedstmt);
+	Oid			userid;
+	TimestampTz now = 0;
+	int			lo,
+				hi;
+
+	admission->nheld = 0;
+	if (IsParallelWorker())
+		return;					/* the leader has admitted the query */
+	if (unlikely(!rules_loaded ||
+				 rules_generation != grd_config_rules_changes ||
+				 rules_name_generation != grd_config_name_changes))
+		load_rules();
+	if (nrules == 0 || queryid == UINT64CONST(0))
+		return;
+
+	/* the first rule for this digest, by bisection */
+	lo = 0;
+	hi = nrules;
+	while (lo < hi)
+	{
+		int			mid = (lo + hi) / 2;
+
+		if (rules[mid].queryid < queryid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == nrules || rules[lo].queryid != queryid)
+		return;
+
+	userid = GetUserId();
+	PG_TRY();
+	{
+		for (int i = lo; i < nrules && rules[i].queryid == queryid; i++)
+		{
+			DigestRule *rule = &rules[i];
+			GrdDigestState *state;
+			uint32		observed = 0;
+			char		detail[256];
+
+			if (OidIsValid(rule->roleid) && rule->roleid != userid)
+				continue;
+			if (now == 0)
+				now = GetCurrentTimestamp();
+			if (rule->expires_at != 0 && rule->expires_at <= now)
+				continue;
+			state = digest_state(rule, now);
+			if (state == NULL)
+				continue;		/* no room: not enforced, never fails */
+
+			if (rule->action == 'b' ||
+				(rule->action == 'd' && rule->rate == 0 && rule->max_concurrent == 0))
+			{
+				snprintf(detail, sizeof(detail),
+						 "Every execution of query digest %lld%s is refused.",
+						 (long long) queryid,
+						 OidIsValid(rule->roleid) ? " by this role" : "");
+				reject(state, rule, now, GRD_ERRCODE_DIGEST_BLOCKED, "blocked", detail);
+				continue;
+			}
+			if (rule->rate > 0 && !take_token(state, rule, now, &observed))
+			{
+				snprintf(detail, sizeof(detail),
+						 "The limit is %g executions per second with bursts of %g; %u were attempted in the last second.",
+						 rule->rate, rule->burst, observed);
+				reject(state, rule, now, GRD_ERRCODE_DIGEST_LIMITED, "rate limited", detail);
+				continue;
+			}
+			if (rule->max_concurrent > 0)
+			{
+				uint32		running = pg_atomic_add_fetch_u32(&state->running, 1);
+
+				if (running > (uint32) rule->max_concurrent)
+				{
+					pg_atomic_fetch_sub_u32(&state->running, 1);
+					snprintf(detail, sizeof(detail),
+							 "At most %d executions of it may run at once, and %u are running.",
+							 rule->max_concurrent, running - 1);
+					reject(state, rule, now, GRD_ERRCODE_DIGEST_LIMITED,
+						   "at its concurrency limit", detail);
+					continue;
+				}
+				if (admission->nheld < GRD_MAX_HELD)
+					admission->held[admission->nheld++] = state;
+				else
+					pg_atomic_fetch_sub_u32(&state->running, 1);
+			}
+			pg_atomic_fetch_add_u64(&state->admitted, 1);
+		}
+	}
+	PG_CATCH();
+	{
+		grd_digest_release(admission);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+}
+
+void
+grd_digest_release(GrdAdmission *admission)
+{
+	for (int i = 0; i < admission->nheld; i++)
+		pg_atomic_fetch_sub_u32(&admission->held[i]->running, 1);
+	admission->nheld = 0;
+}
+
+static void
+held_slots_release(void *arg)
+{
+	grd_digest_release(&((HeldSlots *) arg)->admission);
+}
+
+/*
+ * After ExecutorStart: keep the slots until the execution's executor state
+ * goes away, whether it ends, fails or is cancelled.
+ */
+void
+grd_digest_hold(QueryDesc *queryDesc, GrdAdmission *admission)
+{
+	HeldSlots  *held = MemoryContextAlloc(queryDesc->estate->es_query_cxt,
+										  sizeof(HeldSlots));
+
+	held->admission = *admission;
+	held->callback.func = held_slots_release;
+	held->callback.arg = held;
+	MemoryContextRegisterResetCallback(queryDesc->estate->es_query_cxt,
+									   &held->callback);
+	admission->nheld = 0;
+}
+
+/*
+ * guardrails.digest_limit_stats(): the shared state of every rule of this
+ * database, for the view guardrails.digest_limit_status.
+ */
+PG_FUNCTION_INFO_V1(grd_digest_limit_stats);
+
+Datum
+grd_digest_limit_stats(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	LWLock	   *lock;
+	HASH_SEQ_STATUS seq;
+	GrdDigestState *s;
+
+	grd_require_preload();
+	InitMaterializedSRF(fcinfo, 0);
+	lock = grd_lock(GRD_LOCK_DIGEST_LIMITS);
+
+	LWLockAcquire(lock, LW_SHARED);
+	hash_seq_init(&seq, digest_hash);
+	while ((s = hash_seq_search(&seq)) != NULL)
+	{
+		Datum		values[8];
+		bool		nulls[8] = {false, false, false, false, false, false, false, false};
+		TimestampTz last;
+
+		if (s->key.dbid != MyDatabaseId)
+			continue;
+		values[0] = Int64GetDatum((int64) s->key.queryid);
+		values[1] = ObjectIdGetDatum(s->key.roleid);
+		nulls[1] = !OidIsValid(s->key.roleid);
+		SpinLockAcquire(&s->bucket.mutex);
+		values[2] = Float8GetDatum(s->bucket.tokens);
+		values[3] = TimestampTzGetDatum(s->bucket.refilled_at);
+		nulls[3] = s->bucket.refilled_at == 0;
+		SpinLockRelease(&s->bucket.mutex);
+		values[4] = Int32GetDatum((int32) pg_atomic_read_u32(&s->running));
+		values[5] = Int64GetDatum((int64) pg_atomic_read_u64(&s->admitted));
+		values[6] = Int64GetDatum((int64) pg_atomic_read_u64(&s->rejected));
+		last = (TimestampTz) pg_atomic_read_u64(&s->last_rejection);
+		values[7] = TimestampTzGetDatum(last);
+		nulls[7] = last == 0;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	LWLockRelease(lock);
+	return (Datum) 0;
+}
+
+/*
+ * guardrails.query_digest(sql text): the query id the server computes for
+ * a sample statement, the same as pg_stat_statements.queryid.  Constants
+ * may be written as they are or as $1, $2...
+ */
+PG_FUNCTION_INFO_V1(grd_query_digest);
+
+Datum
+grd_query_digest(PG_FUNCTION_ARGS)
+{
+	char	   *sql;
+	List	   *parsetree;
+	Oid		   *paramtypes = NULL;
+	int			nparams = 0;
+	Query	   *query;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("statement must not be null")));
+	sql = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	parsetree = raw_parser(sql, RAW_PARSE_DEFAULT);
+	if (list_length(parsetree) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("expected one statement, got %d", list_length(parsetree)),
+				 errhint("Pass a single statement, as the application sends it.")));
+	query = parse_analyze_varparams(linitial_node(RawStmt, parsetree), sql,
+									&paramtypes, &nparams, NULL);
+	if (query->queryId == UINT64CONST(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("no query id was computed for this statement"),
+				 errhint("Load pg_guardrails through \"shared_preload_libraries\", or set \"compute_query_id\" to on.")));
+	PG_RETURN_INT64((int64) query->queryId);
+}
+
+/*
+ * guardrails.digest_limits_changed(): AFTER trigger, for each statement,
+ * on guardrails.digest_limits: every backend, and every standby on replay,
+ * reloads its copy of the rules when the transaction commits.
+ */
+PG_FUNCTION_INFO_V1(grd_digest_limits_changed);
+
+Datum
+grd_digest_limits_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"digest_limits_changed\" was not called by trigger manager")));
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	return PointerGetDatum(NULL);
 }

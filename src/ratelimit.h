@@ -10,6 +10,7 @@
 #ifndef GRD_RATELIMIT_H
 #define GRD_RATELIMIT_H
 
+#include "executor/execdesc.h"
 #include "libpq/libpq-be.h"
 #include "storage/s_lock.h"
 #include "utils/guc.h"
@@ -51,3 +52,24 @@ extern bool grd_check_exempt_roles(char **newval, void **extra,
 								   GucSource source);
 
 #endif							/* GRD_RATELIMIT_H */
+
+/*
+ * Limits and blocks per query digest (guardrails.digest_limits).
+ * A rejected execution fails with one of these, and nothing else does.
+ */
+#define GRD_ERRCODE_DIGEST_LIMITED	MAKE_SQLSTATE('5','3','R','0','1')
+#define GRD_ERRCODE_DIGEST_BLOCKED	MAKE_SQLSTATE('5','3','B','0','1')
+
+/* Concurrency slots an admitted execution holds until it ends. */
+#define GRD_MAX_HELD	4
+typedef struct GrdAdmission
+{
+	int			nheld;
+	struct GrdDigestState *held[GRD_MAX_HELD];
+} GrdAdmission;
+
+extern Size grd_digest_shmem_size(void);
+extern void grd_digest_shmem_startup(bool found);
+extern void grd_digest_admit(QueryDesc *queryDesc, GrdAdmission *admission);
+extern void grd_digest_hold(QueryDesc *queryDesc, GrdAdmission *admission);
+extern void grd_digest_release(GrdAdmission *admission);

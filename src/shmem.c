@@ -70,7 +70,8 @@ grd_shmem_size(void)
 {
 	return add_size(add_size(MAXALIGN(sizeof(GrdShared)),
 							 grd_latency_shmem_size()),
-					grd_ratelimit_shmem_size());
+					add_size(grd_ratelimit_shmem_size(),
+							 grd_digest_shmem_size()));
 }
 
 /*
@@ -106,6 +107,7 @@ grd_shmem_startup(void)
 	}
 	grd_latency_shmem_startup(found);
 	grd_ratelimit_shmem_startup(found);
+	grd_digest_shmem_startup(found);
 
 	LWLockRelease(AddinShmemInitLock);
 

@@ -19,6 +19,7 @@ typedef enum GrdLockId
 {
 	GRD_LOCK_LATENCY,			/* membership of the digest hash table */
 	GRD_LOCK_RATELIMIT,			/* which slot holds which connection limit */
+	GRD_LOCK_DIGEST_LIMITS,		/* membership of the digest-limit table */
 	GRD_NUM_LOCKS
 } GrdLockId;
 

@@ -28,7 +28,8 @@
 #     two scripts with -M prepared, select-simple runs select-only with
 #     -M simple, planning every query, and a fifth configuration,
 #     "disabled", is pg_guardrails with one index disabled (on a table the
-#     workloads do not use), to show what the planner hook costs.  Reading the
+#     workloads do not use), to show what the planner hook costs, and a
+#     sixth, "rules1000", has 1000 digest limits that match nothing.  Reading the
 #     client's messages is left out of it: its cost depends on timing (see
 #     "Part 2" below).
 #
@@ -141,13 +142,14 @@ CONFIGS=(plain pgss guardrails both)
 # Part 2 also measures pg_guardrails with a disabled index (on a table the
 # workloads do not touch), which only planning sees: throughput with
 # prepared statements would not show it.
-CG_CONFIGS=(plain pgss guardrails both disabled)
+CG_CONFIGS=(plain pgss guardrails both disabled rules1000)
 declare -A LIBS=(
 	[plain]=""
 	[pgss]="pg_stat_statements"
 	[guardrails]="pg_guardrails"
 	[both]="pg_guardrails, pg_stat_statements"
 	[disabled]="pg_guardrails"
+	[rules1000]="pg_guardrails"
 )
 # Callgrind workloads: name -> pgbench protocol and builtin script.
 CG_WORKLOADS=(select-only tpcb-like select-simple)
@@ -323,14 +325,21 @@ init_pristine() {
 	pgctl_stop
 }
 
-# The rules of a configuration: one disabled index for "disabled", none
-# for the others.
+# The rules of a configuration: one disabled index for "disabled", 1000
+# digest limits that match no statement of the workloads for "rules1000",
+# none for the others.
 apply_rules() {
-	if [ "$1" = disabled ]; then
+	"${PSQL[@]}" -c "DELETE FROM guardrails.disabled_indexes" \
+		-c "DELETE FROM guardrails.digest_limits" >/dev/null
+	case "$1" in
+	disabled)
 		"${PSQL[@]}" -c "SELECT guardrails.disable_index('bench_side_id')" >/dev/null
-	else
-		"${PSQL[@]}" -c "DELETE FROM guardrails.disabled_indexes" >/dev/null
-	fi
+		;;
+	rules1000)
+		"${PSQL[@]}" -c "INSERT INTO guardrails.digest_limits (queryid, per_second)
+			SELECT g * 7919, 100 FROM generate_series(1, 1000) g" >/dev/null
+		;;
+	esac
 }
 
 # ---------------------------------------------------------------------------
@@ -617,7 +626,8 @@ callgrind_table() {
 	echo "but select-simple is select-only with -M simple (planned every time)."
 	echo "instr/tx leaves out secure_read() (reading the client's messages, and"
 	echo "waiting for them: their count depends on timing); whole = all of it."
-	echo "disabled = pg_guardrails with one index disabled, on another table."
+	echo "disabled = pg_guardrails with one index disabled, on another table;"
+	echo "rules1000 = pg_guardrails with 1000 digest limits matching no statement."
 	if [ "$CG_READS_MISSING" -eq 1 ]; then
 		echo "WARNING: secure_read() was not found in some profiles: there instr/tx"
 		echo "includes the reads from the client, and is less repeatable."

@@ -117,6 +117,27 @@ RESET guardrails.use_disabled_indexes;
 SELECT guardrails.disable_index('pgbench_accounts_pkey');
 EOF
 
+grd_log "a storm of one query shape: block its digest, and its clients get a clear error"
+"${PSQL[@]}" <<'SQL'
+\pset footer off
+SELECT guardrails.block_query('SELECT count(*), pg_sleep(CASE WHEN $1 > 98 THEN 0.15 WHEN $2 > 80 THEN 0.01 ELSE 0.002 END) FROM pgbench_branches WHERE bid > 0',
+                              note => 'report storm, ticket 4711',
+                              expires_at => now() + interval '15 minutes') AS blocked_queryid;
+SQL
+"$GRD_BINDIR/pgbench" -n -M prepared -f "$DATA/report.sql" -c 1 -t 1 2>&1 |
+	grep -E "ERROR|DETAIL|HINT" | sed 's/^/    /' | head -3 || true
+"${PSQL[@]}" <<'SQL'
+\pset footer off
+SELECT action, admitted, rejected, note, expires_at > now() AS expires_later
+FROM guardrails.digest_limit_status;
+\echo 'a rate limit instead: 20 executions per second, bursts of 5'
+SELECT guardrails.limit_query('SELECT count(*), pg_sleep(CASE WHEN $1 > 98 THEN 0.15 WHEN $2 > 80 THEN 0.01 ELSE 0.002 END) FROM pgbench_branches WHERE bid > 0',
+                              per_second => 20, burst => 5) IS NOT NULL AS limited;
+SQL
+"$GRD_BINDIR/pgbench" -n -M prepared -f "$DATA/report.sql" -c 1 -T 2 >/dev/null 2>&1 || true
+"${PSQL[@]}" -c '\pset footer off' \
+	-c "SELECT action, per_second, burst, admitted, rejected FROM guardrails.digest_limit_status"
+
 grd_log "guardrails.status"
 "${PSQL[@]}" -c '\pset footer off' -c 'SELECT * FROM guardrails.status'
 

@@ -1,0 +1,132 @@
+--
+-- Limits and blocks per query digest.
+--
+CREATE TABLE kv (k int PRIMARY KEY, v text);
+INSERT INTO kv SELECT g, 'v' || g FROM generate_series(1, 100) g;
+SELECT guardrails.query_digest('SELECT v FROM kv WHERE k = 1') AS kv_id \gset
+-- the same id whatever the constant; a parameter ($1, as a prepared
+-- statement has) makes another digest, as in pg_stat_statements
+SELECT guardrails.query_digest('SELECT v FROM kv WHERE k = 99') = :kv_id AS same_digest,
+       guardrails.query_digest('SELECT v FROM kv WHERE k = $1') <> :kv_id AS param_differs,
+       guardrails.query_digest('SELECT k FROM kv WHERE k = 1') <> :kv_id AS other_digest;
+
+-- A block refuses every execution, with its own SQLSTATE.
+SELECT guardrails.block_digest(:kv_id, note => 'runaway report');
+SELECT v FROM kv WHERE k = 1;
+\echo :ERROR :LAST_ERROR_SQLSTATE
+SELECT v FROM kv WHERE k = 2;
+-- other digests run
+SELECT k FROM kv WHERE k = 1;
+SELECT queryid = :kv_id AS ours, action, rejected, admitted, note
+FROM guardrails.digest_limit_status;
+SELECT guardrails.unlimit_digest(:kv_id);
+SELECT v FROM kv WHERE k = 1;
+
+-- A rate limit admits its burst, then refuses, with SQLSTATE 53R01.
+SELECT guardrails.limit_digest(:kv_id, per_second => 0.001, burst => 3);
+SELECT v FROM kv WHERE k = 1;
+SELECT v FROM kv WHERE k = 2;
+SELECT v FROM kv WHERE k = 3;
+\set VERBOSITY terse
+SELECT v FROM kv WHERE k = 4;
+\echo :ERROR :LAST_ERROR_SQLSTATE
+\set VERBOSITY default
+SELECT admitted, rejected, running, tokens < 1 AS empty, last_rejection IS NOT NULL AS rejected_once
+FROM guardrails.digest_limit_status;
+
+-- A concurrency cap counts running executions.  This statement runs
+-- itself again, through dynamic SQL, while it runs: with a cap of 1 the
+-- inner execution is refused, and the error releases the outer one's slot.
+CREATE FUNCTION kv_again(depth int) RETURNS int LANGUAGE plpgsql AS $$
+DECLARE r int;
+BEGIN
+	IF depth > 0 THEN
+		EXECUTE format('SELECT k FROM kv WHERE k = kv_again(%s)', depth - 1) INTO r;
+	END IF;
+	RETURN 1;
+END $$;
+SELECT guardrails.query_digest('SELECT k FROM kv WHERE k = kv_again(1)') AS again_id \gset
+SELECT guardrails.limit_digest(:again_id, per_second => NULL, max_concurrent => 1);
+SELECT max_concurrent, per_second, burst FROM guardrails.digest_limit_status
+WHERE queryid = :again_id;
+\set VERBOSITY terse
+SELECT k FROM kv WHERE k = kv_again(1);
+\echo :ERROR :LAST_ERROR_SQLSTATE
+\set VERBOSITY default
+SELECT running, rejected > 0 AS refused FROM guardrails.digest_limit_status
+WHERE queryid = :again_id;
+-- with room for two, both run, one after the other, and leave no slot taken
+SELECT guardrails.limit_digest(:again_id, per_second => NULL, max_concurrent => 2);
+SELECT k FROM kv WHERE k = kv_again(1);
+SELECT running, admitted > 0 AS admitted, rejected FROM guardrails.digest_limit_status
+WHERE queryid = :again_id;
+SELECT guardrails.unlimit_digest(:again_id);
+
+-- limit_query computes the digest from a sample statement
+SELECT guardrails.limit_query('SELECT v FROM kv WHERE k = 1000', per_second => 100) = :kv_id
+       AS same_digest;
+SELECT per_second, burst, note FROM guardrails.digest_limit_status;
+
+-- A dry run rejects nothing, and counts what it would have rejected.
+SELECT guardrails.limit_digest(:kv_id, per_second => 0.001, burst => 1, action => 'dry_run');
+SELECT v FROM kv WHERE k = 1;
+SELECT v FROM kv WHERE k = 2;
+SELECT v FROM kv WHERE k = 3;
+SELECT action, rejected >= 2 AS would_have_rejected
+FROM guardrails.digest_limit_status WHERE queryid = :kv_id;
+
+-- An expired rule does nothing.
+SELECT guardrails.block_digest(:kv_id, expires_at => now() - interval '1 second');
+SELECT v FROM kv WHERE k = 1;
+SELECT expired FROM guardrails.digest_limit_status WHERE queryid = :kv_id;
+
+-- Role-scoped rules apply to that role only.
+CREATE ROLE grd_app LOGIN;
+GRANT SELECT ON kv TO grd_app;
+SELECT guardrails.block_digest(:kv_id, role => 'grd_app');
+SELECT v FROM kv WHERE k = 1;
+SET ROLE grd_app;
+SELECT v FROM kv WHERE k = 1;
+RESET ROLE;
+SELECT guardrails.unlimit_digest(:kv_id, role => 'grd_app');
+SELECT guardrails.unlimit_digest(:kv_id);
+SELECT guardrails.unlimit_digest(:kv_id);
+
+-- block_query computes the digest of a sample statement.
+SELECT guardrails.block_query('SELECT v FROM kv WHERE k = 42') = :kv_id AS same_id;
+SELECT v FROM kv WHERE k = 8;
+-- plain DELETE on the table lifts it, like the functions
+DELETE FROM guardrails.digest_limits;
+SELECT v FROM kv WHERE k = 8;
+
+-- Bad input.
+SELECT guardrails.limit_digest(NULL, 10);
+SELECT guardrails.limit_digest(:kv_id, -1);
+SELECT guardrails.limit_digest(:kv_id, 'NaN');
+SELECT guardrails.limit_digest(:kv_id, 'Infinity');
+SELECT guardrails.limit_digest(:kv_id, NULL);
+SELECT guardrails.limit_digest(:kv_id, 10, burst => 0);
+SELECT guardrails.limit_digest(:kv_id, 10, max_concurrent => 0);
+SELECT guardrails.limit_digest(:kv_id, 10, action => 'maybe');
+SELECT guardrails.limit_digest(:kv_id, 10, role => 'no_such_role');
+SELECT guardrails.block_digest(NULL);
+SELECT guardrails.unlimit_digest(NULL);
+SELECT guardrails.query_digest('SELECT 1; SELECT 2');
+SELECT guardrails.query_digest('SELEC 1');
+SELECT guardrails.query_digest(NULL);
+\set VERBOSITY terse
+INSERT INTO guardrails.digest_limits (queryid, per_second) VALUES (1, -5);
+\set VERBOSITY default
+
+-- Privileges: an ordinary role can neither set a limit nor lift one.
+SELECT guardrails.block_digest(:kv_id);
+SET ROLE grd_app;
+SELECT guardrails.limit_digest(1, 10);
+SELECT guardrails.unlimit_digest(:kv_id);
+SELECT guardrails.block_query('SELECT 1');
+DELETE FROM guardrails.digest_limits;
+SELECT count(*) AS visible FROM guardrails.digest_limit_status;
+RESET ROLE;
+SELECT guardrails.unlimit_digest(:kv_id);
+DROP OWNED BY grd_app;
+DROP ROLE grd_app;
