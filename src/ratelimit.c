@@ -602,10 +602,11 @@ grd_check_exempt_roles(char **newval, void **extra, GucSource source)
  * array sorted by query id when config.c says they changed; with no rule,
  * or none for this digest, an execution costs one binary search.  Each
  * rule's state (token bucket, running executions, counters) is an entry
- * of a shared hash table keyed by (database, role, query id), found under
- * GRD_LOCK_DIGEST_LIMITS held shared; entries are created, and unused ones
- * recycled, with it held exclusive.  An entry is never removed while
- * executions hold one of its concurrency slots.
+ * of a shared hash table keyed by (database, role, query id), found and
+ * updated with GRD_LOCK_DIGEST_LIMITS held shared; entries are created,
+ * and idle ones recycled, with it held exclusive.  An entry is never
+ * removed while executions hold one of its concurrency slots, so a slot
+ * can be given back without the lock.
  * ----------------------------------------------------------------
  */
 
@@ -782,7 +783,11 @@ load_rules(void)
 	rules_relid = relid;
 }
 
-/* The shared state of a rule, created if need be; NULL if no room. */
+/*
+ * The shared state of a rule, created if need be, returned with
+ * GRD_LOCK_DIGEST_LIMITS held shared so that it cannot be recycled while
+ * the caller updates it; NULL, with the lock not held, if there is no room.
+ */
 static GrdDigestState *
 digest_state(const DigestRule *rule, TimestampTz now)
 {
@@ -797,13 +802,13 @@ digest_state(const DigestRule *rule, TimestampTz now)
 
 	LWLockAcquire(lock, LW_SHARED);
 	state = hash_search(digest_hash, &key, HASH_FIND, NULL);
-	LWLockRelease(lock);
 	if (state != NULL &&
 		pg_atomic_read_u64(&state->rule_created_at) == (uint64) rule->created_at)
 	{
 		pg_atomic_write_u64(&state->last_used, (uint64) now);
 		return state;
 	}
+	LWLockRelease(lock);
 
 	LWLockAcquire(lock, LW_EXCLUSIVE);
 	if (hash_get_num_entries(digest_hash) >= grd_max_digest_limits &&
@@ -851,6 +856,14 @@ digest_state(const DigestRule *rule, TimestampTz now)
 		pg_atomic_init_u64(&state->last_used, (uint64) now);
 	}
 	LWLockRelease(lock);
+	if (state == NULL)
+		return NULL;
+
+	/* look it up again with the lock held shared, as on the fast path */
+	LWLockAcquire(lock, LW_SHARED);
+	state = hash_search(digest_hash, &key, HASH_FIND, NULL);
+	if (state == NULL)
+		LWLockRelease(lock);
 	return state;
 }
 
@@ -882,6 +895,10 @@ take_token(GrdDigestState *state, const DigestRule *rule, TimestampTz now,
 	return taken;
 }
 
+/*
+ * Count a rejection, release the lock digest_state() left held, and fail
+ * the execution (or, for a dry run, log what would have failed).
+ */
 static void
 reject(GrdDigestState *state, const DigestRule *rule, TimestampTz now,
 	   int sqlerrcode, const char *reason, const char *detail)
@@ -891,6 +908,7 @@ reject(GrdDigestState *state, const DigestRule *rule, TimestampTz now,
 	pg_atomic_fetch_add_u64(&state->rejected, 1);
 	previous = (TimestampTz) pg_atomic_exchange_u64(&state->last_rejection,
 													(uint64) now);
+	LWLockRelease(grd_lock(GRD_LOCK_DIGEST_LIMITS));
 
 	if (rule->action == 'd')
 	{
@@ -1009,6 +1027,7 @@ grd_digest_admit(QueryDesc *queryDesc, GrdAdmission *admission)
 					pg_atomic_fetch_sub_u32(&state->running, 1);
 			}
 			pg_atomic_fetch_add_u64(&state->admitted, 1);
+			LWLockRelease(grd_lock(GRD_LOCK_DIGEST_LIMITS));
 		}
 	}
 	PG_CATCH();

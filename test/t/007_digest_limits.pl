@@ -124,6 +124,29 @@ $node->wait_for_catchup($standby, 'replay');
 is($standby->safe_psql('postgres', 'SELECT k FROM flood WHERE k = 3'), '3',
 	'and runs it again once the block is lifted');
 
+# 5. More rules in use than guardrails.max_digest_limits: idle entries are
+#    recycled, concurrently, and no execution fails for it.
+$node->append_conf('postgresql.conf', 'guardrails.max_digest_limits = 10');
+$node->restart;
+# IN lists of different lengths are different digests
+my @stmts = map { 'SELECT count(*) FROM flood WHERE k IN (' . join(',', (1) x $_) . ')' } 1 .. 30;
+$node->safe_psql('postgres', 'DELETE FROM guardrails.digest_limits');
+$node->safe_psql('postgres', join('',
+	map { "SELECT guardrails.limit_query('$_', per_second => 100000);\n" } @stmts));
+my $script = join('', map { "$_;\n" } @stmts) x 20;
+my @users = map {
+	my $bg = $node->background_psql('postgres');
+	$bg->query_until(qr/started/, "\\echo started\n$script");
+	$bg;
+} 1 .. 3;
+$_->quit for @users;
+is($node->safe_psql('postgres', q{SELECT count(*) FROM guardrails.digest_limits}), '30',
+	'30 rules');
+cmp_ok($node->safe_psql('postgres', q{SELECT count(*) FROM guardrails.digest_limit_stats()}),
+	'<=', 10, 'at most max_digest_limits entries in shared memory');
+is($node->safe_psql('postgres', q{SELECT sum(rejected) FROM guardrails.digest_limit_status}),
+	'0', 'nothing rejected while entries were recycled');
+
 $standby->stop;
 $node->stop;
 done_testing();
