@@ -17,6 +17,11 @@ SELECT v FROM kv WHERE k = 1;
 SELECT v FROM kv WHERE k = 2;
 -- other digests run
 SELECT k FROM kv WHERE k = 1;
+-- EXPLAIN executes nothing and is not refused; EXPLAIN ANALYZE is
+EXPLAIN (COSTS OFF) SELECT v FROM kv WHERE k = 1;
+\set VERBOSITY terse
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT v FROM kv WHERE k = 1;
+\set VERBOSITY default
 SELECT queryid = :kv_id AS ours, action, rejected, admitted, note
 FROM guardrails.digest_limit_status;
 SELECT guardrails.unlimit_digest(:kv_id);

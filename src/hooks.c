@@ -127,7 +127,7 @@ grd_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
 	GrdAdmission admission;
 
-	grd_digest_admit(queryDesc, &admission);
+	grd_digest_admit(queryDesc, eflags, &admission);
 
 	if (admission.nheld == 0)
 	{

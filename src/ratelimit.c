@@ -933,10 +933,11 @@ reject(GrdDigestState *state, const DigestRule *rule, TimestampTz now,
  * Before ExecutorStart: apply every unexpired rule for this digest and
  * role (and for every role).  Rejects with ERROR, or returns the
  * concurrency slots taken, which the caller must hand to grd_digest_hold
- * or grd_digest_release.
+ * or grd_digest_release.  EXPLAIN without ANALYZE executes nothing and is
+ * never refused: an operator must be able to look at a blocked statement.
  */
 void
-grd_digest_admit(QueryDesc *queryDesc, GrdAdmission *admission)
+grd_digest_admit(QueryDesc *queryDesc, int eflags, GrdAdmission *admission)
 {
 	uint64		queryid = GRD_QUERYID(queryDesc->plannedstmt);
 	Oid			userid;
@@ -945,8 +946,8 @@ grd_digest_admit(QueryDesc *queryDesc, GrdAdmission *admission)
 				hi;
 
 	admission->nheld = 0;
-	if (IsParallelWorker())
-		return;					/* the leader has admitted the query */
+	if (IsParallelWorker() || (eflags & EXEC_FLAG_EXPLAIN_ONLY))
+		return;					/* a worker's leader was admitted */
 	if (unlikely(!rules_loaded ||
 				 rules_generation != grd_config_rules_changes ||
 				 rules_name_generation != grd_config_name_changes))

@@ -70,6 +70,7 @@ typedef struct GrdAdmission
 
 extern Size grd_digest_shmem_size(void);
 extern void grd_digest_shmem_startup(bool found);
-extern void grd_digest_admit(QueryDesc *queryDesc, GrdAdmission *admission);
+extern void grd_digest_admit(QueryDesc *queryDesc, int eflags,
+							 GrdAdmission *admission);
 extern void grd_digest_hold(QueryDesc *queryDesc, GrdAdmission *admission);
 extern void grd_digest_release(GrdAdmission *admission);
