@@ -21,7 +21,8 @@ OBJS = \
 	src/latency.o \
 	src/config.o \
 	src/index_visibility.o \
-	src/ratelimit.o
+	src/ratelimit.o \
+	src/ddl_policy.o
 PGFILEDESC = "pg_guardrails - latency percentiles and guardrails per query digest"
 
 DATA = $(wildcard $(EXTENSION)--*.sql)

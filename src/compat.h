@@ -118,6 +118,14 @@ typedef get_relation_info_hook_type grd_relinfo_hook_type;
 #define grd_qualified_name_list(s)	stringToQualifiedNameList(s)
 #endif
 
+/* The backend's local transaction id moved into PGPROC.vxid in 17. */
+#include "storage/proc.h"
+#if PG_VERSION_NUM >= 170000
+#define GRD_MY_LXID		(MyProc->vxid.lxid)
+#else
+#define GRD_MY_LXID		(MyProc->lxid)
+#endif
+
 static inline uint64
 grd_now_ns(void)
 {

@@ -17,7 +17,8 @@
  *	ExecutorRun		-> latency: resume -> previous hook -> latency: pause
  *	ExecutorFinish	-> latency: resume -> previous hook -> latency: pause
  *	ExecutorEnd		-> latency: record completed -> previous hook
- *	ProcessUtility	-> latency: start -> previous hook -> latency: record
+ *	ProcessUtility	-> ddl_policy: lock_timeout for DDL -> latency: start
+ *					-> previous hook -> latency: record -> ddl_policy: restore
  *	ClientAuthentication
  *					-> previous hook -> ratelimit: connection limits
  *	get_relation_info (build_simple_rel in 19)
@@ -42,6 +43,7 @@
 #include "tcop/utility.h"
 
 #include "compat.h"
+#include "ddl_policy.h"
 #include "hooks.h"
 #include "index_visibility.h"
 #include "latency.h"
@@ -221,7 +223,9 @@ grd_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 {
 	GrdUtilityTimer timer;
 	bool		timed;
+	GrdDdlTimeout ddl_timeout;
 
+	grd_ddl_lock_timeout_begin(pstmt->utilityStmt, &ddl_timeout);
 	timed = grd_latency_utility_start(pstmt, grd_nesting_level, &timer);
 
 	if (timed)
@@ -251,6 +255,7 @@ grd_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		grd_nesting_level--;
 		grd_latency_utility_end(&timer, false);
 	}
+	grd_ddl_lock_timeout_end(&ddl_timeout);
 }
 
 /*

@@ -42,6 +42,9 @@ bool		grd_save = true;
 char	   *grd_hidden_indexes = NULL;
 bool		grd_use_disabled_indexes = false;
 
+/* ddl_policy.c */
+int			grd_ddl_lock_timeout = 5000;
+
 /* ratelimit.c */
 int			grd_max_digest_limits = 2000;
 double		grd_connection_rate = 0;
@@ -122,6 +125,17 @@ _PG_init(void)
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("guardrails.ddl_lock_timeout",
+							"Longest time a DDL statement may wait for a lock.",
+							"DDL runs with the smaller of this and the session's lock_timeout; 0 turns it off.",
+							&grd_ddl_lock_timeout,
+							5000,
+							0,
+							INT_MAX,
+							PGC_SUSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("guardrails.max_digest_limits",
 							"Maximum number of digest limits with state in shared memory.",

@@ -33,6 +33,9 @@ extern bool grd_save;
 extern char *grd_hidden_indexes;
 extern bool grd_use_disabled_indexes;
 
+/* ddl_policy.c */
+extern int	grd_ddl_lock_timeout;
+
 /* ratelimit.c */
 extern int	grd_max_digest_limits;
 extern double grd_connection_rate;
