@@ -32,7 +32,7 @@
 
 #include "access/genam.h"
 #include "access/htup_details.h"
-#include "access/table.h"
+#include "access/relation.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
@@ -177,9 +177,15 @@ load_disabled(void)
 	loaded_generation = grd_config_generation();
 	loaded_relcache_generation = grd_config_relcache_generation();
 
-	if (OidIsValid(relid))
+	/* dropped since we looked it up (DROP EXTENSION): no rules */
+	rel = OidIsValid(relid) ? try_relation_open(relid, NoLock) : NULL;
+	if (rel == NULL && OidIsValid(relid))
 	{
-		rel = table_open(relid, NoLock);
+		UnlockRelationOid(relid, AccessShareLock);
+		relid = InvalidOid;
+	}
+	if (rel != NULL)
+	{
 		scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
 		while (HeapTupleIsValid(tuple = systable_getnext(scan)))
 		{
@@ -199,7 +205,7 @@ load_disabled(void)
 				any_partitioned |= add_index(&set, indexoid, TopMemoryContext);
 		}
 		systable_endscan(scan);
-		table_close(rel, AccessShareLock);
+		relation_close(rel, AccessShareLock);
 	}
 
 	oidset_sort(&set);

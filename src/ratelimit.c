@@ -34,7 +34,7 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/parallel.h"
-#include "access/table.h"
+#include "access/relation.h"
 #include "commands/trigger.h"
 #include "funcapi.h"
 #include "libpq/auth.h"
@@ -725,11 +725,17 @@ load_rules(void)
 	}
 	rules_generation = grd_config_rules_changes;
 
-	if (OidIsValid(relid))
+	/* dropped since we looked it up (DROP EXTENSION): no rules */
+	rel = OidIsValid(relid) ? try_relation_open(relid, NoLock) : NULL;
+	if (rel == NULL && OidIsValid(relid))
+	{
+		UnlockRelationOid(relid, AccessShareLock);
+		relid = InvalidOid;
+	}
+	if (rel != NULL)
 	{
 		TupleDesc	desc;
 
-		rel = table_open(relid, NoLock);
 		desc = RelationGetDescr(rel);
 		scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
 		while (HeapTupleIsValid(tuple = systable_getnext(scan)))
@@ -770,7 +776,7 @@ load_rules(void)
 			n++;
 		}
 		systable_endscan(scan);
-		table_close(rel, AccessShareLock);
+		relation_close(rel, AccessShareLock);
 	}
 
 	if (n > 1)
