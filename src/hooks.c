@@ -27,8 +27,8 @@
  * Nesting: grd_nesting_level counts executor and utility calls in
  * progress, as pg_stat_statements' does (it is incremented around
  * ExecutorRun, ExecutorFinish and the utility statements we time), so
- * "top-level" means the same thing for both extensions.  It is restored by
- * PG_FINALLY on every error.
+ * "top-level" means the same thing for both extensions.  It is restored on
+ * every error, by PG_FINALLY or PG_CATCH.
  *
  * Copyright (c) 2026, pg_guardrails developers
  *
