@@ -53,7 +53,7 @@ uint64		grd_config_rules_changes = 1;
 uint64		grd_config_name_changes = 1;
 
 /* Bumped on every relcache invalidation, of any relation. */
-static uint64 relcache_generation = 1;
+uint64		grd_config_relcache_changes = 1;
 
 /*
  * A relation changed: if it is a rules table (or all relations), its rows
@@ -62,7 +62,7 @@ static uint64 relcache_generation = 1;
 static void
 relcache_callback(Datum arg, Oid relid)
 {
-	relcache_generation++;
+	grd_config_relcache_changes++;
 	for (int i = 0; i < GRD_NUM_CONFIG_TABLES; i++)
 	{
 		/* the last OIDs seen, even if due for a new lookup */
@@ -116,18 +116,4 @@ grd_config_relid(GrdConfigTable table)
 		relids_known = true;
 	}
 	return table_relids[table];
-}
-
-/* Changes whenever a rules table may have changed. */
-uint64
-grd_config_generation(void)
-{
-	return grd_config_rules_changes;
-}
-
-/* Changes whenever any relation's definition may have changed. */
-uint64
-grd_config_relcache_generation(void)
-{
-	return relcache_generation;
 }

@@ -19,16 +19,17 @@ typedef enum GrdConfigTable
 } GrdConfigTable;
 
 /*
- * Counters that change when the rules may have changed, and when the
- * rules tables may have come or gone (a schema or relation name changed);
- * read inline by the hot paths, which reload nothing while both hold.
+ * Counters that change when the rules may have changed, when the rules
+ * tables may have come or gone (a schema or relation name changed), and
+ * when any relation's definition may have changed.  The hot paths compare
+ * them inline with the values they loaded at, and reload nothing while
+ * they hold.
  */
 extern uint64 grd_config_rules_changes;
 extern uint64 grd_config_name_changes;
+extern uint64 grd_config_relcache_changes;
 
 extern void grd_config_init(void);
 extern Oid	grd_config_relid(GrdConfigTable table);
-extern uint64 grd_config_generation(void);
-extern uint64 grd_config_relcache_generation(void);
 
 #endif							/* GRD_CONFIG_H */

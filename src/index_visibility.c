@@ -74,7 +74,22 @@ static bool disabled_loaded = false;
 static bool disabled_any_partitioned = false;
 static Oid	loaded_relid = InvalidOid;
 static uint64 loaded_generation = 0;
+static uint64 loaded_name_generation = 0;
 static uint64 loaded_relcache_generation = 0;
+
+/*
+ * Whether this backend's copy may be out of date (config.c's counters);
+ * a partitioned index also depends on partitions attached since.
+ */
+static inline bool
+disabled_stale(void)
+{
+	return !disabled_loaded ||
+		loaded_generation != grd_config_rules_changes ||
+		loaded_name_generation != grd_config_name_changes ||
+		(disabled_any_partitioned &&
+		 loaded_relcache_generation != grd_config_relcache_changes);
+}
 
 static bool
 oidset_contains(const OidSet *set, Oid oid)
@@ -159,11 +174,12 @@ load_disabled(void)
 	bool		any_partitioned = false;
 
 	relid = grd_config_relid(GRD_CONFIG_DISABLED_INDEXES);
+	loaded_name_generation = grd_config_name_changes;
 	if (disabled_loaded && relid == loaded_relid &&
-		loaded_generation == grd_config_generation() &&
+		loaded_generation == grd_config_rules_changes &&
 		(!disabled_any_partitioned ||
-		 loaded_relcache_generation == grd_config_relcache_generation()))
-		return;
+		 loaded_relcache_generation == grd_config_relcache_changes))
+		return;				/* only names changed, not our table */
 
 	if (OidIsValid(relid) &&
 		!ConditionalLockRelationOid(relid, AccessShareLock))
@@ -174,8 +190,8 @@ load_disabled(void)
 	}
 
 	/* Invalidations that arrive from here on trigger another load. */
-	loaded_generation = grd_config_generation();
-	loaded_relcache_generation = grd_config_relcache_generation();
+	loaded_generation = grd_config_rules_changes;
+	loaded_relcache_generation = grd_config_relcache_changes;
 
 	/* dropped since we looked it up (DROP EXTENSION): no rules */
 	rel = OidIsValid(relid) ? try_relation_open(relid, NoLock) : NULL;
@@ -327,7 +343,7 @@ grd_indexvis_filter(PlannerInfo *root, Oid relid, RelOptInfo *rel)
 	if (rel->indexlist == NIL)
 		return;
 
-	if (!grd_use_disabled_indexes)
+	if (!grd_use_disabled_indexes && disabled_stale())
 		load_disabled();
 	session_hidden(&session);
 	if (session.n == 0 && (grd_use_disabled_indexes || disabled.n == 0))

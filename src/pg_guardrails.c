@@ -189,7 +189,8 @@ _PG_init(void)
 							   PGC_SIGHUP,
 							   GUC_LIST_INPUT,
 							   grd_check_exempt_roles,
-							   NULL, NULL);
+							   grd_assign_exempt_roles,
+							   NULL);
 
 	MarkGUCPrefixReserved("guardrails");
 

@@ -100,6 +100,18 @@ static GrdRateShared *rate_shared = NULL;
 /* The parsed guardrails.connection_limits (GUC "extra"; NULL when empty). */
 static ConnLimitList *conn_limits = NULL;
 
+/*
+ * The parsed guardrails.connection_limit_exempt_roles (GUC "extra"): the
+ * role names one after another, each ending with its NUL.
+ */
+typedef struct ExemptRoles
+{
+	int			n;
+	char		names[FLEXIBLE_ARRAY_MEMBER];
+} ExemptRoles;
+
+static ExemptRoles *exempt_roles = NULL;
+
 /* ----------------------------------------------------------------
  *		Token buckets
  * ----------------------------------------------------------------
@@ -257,20 +269,13 @@ find_slot(const ConnLimit *limit)
 static bool
 role_exempt(const char *role)
 {
-	char	   *raw;
-	List	   *names;
-	ListCell   *lc;
+	const char *name = exempt_roles ? exempt_roles->names : NULL;
 
-	if (grd_connection_limit_exempt_roles == NULL ||
-		grd_connection_limit_exempt_roles[0] == '\0')
-		return false;
-	raw = pstrdup(grd_connection_limit_exempt_roles);
-	if (!SplitIdentifierString(raw, ',', &names))
-		return false;			/* cannot happen: the check hook parsed it */
-	foreach(lc, names)
+	for (int i = 0; exempt_roles != NULL && i < exempt_roles->n; i++)
 	{
-		if (strcmp(lfirst(lc), role) == 0)
+		if (strcmp(name, role) == 0)
 			return true;
+		name += strlen(name) + 1;
 	}
 	return false;
 }
@@ -312,14 +317,14 @@ grd_connection_check(Port *port, int status)
 
 	if (status != STATUS_OK || rate_shared == NULL)
 		return;
-	if (am_walsender || role_exempt(port->user_name))
-	{
-		pg_atomic_fetch_add_u64(&rate_shared->exempt, 1);
-		return;
-	}
 	if (grd_connection_rate <= 0 && conn_limits == NULL)
 	{
 		pg_atomic_fetch_add_u64(&rate_shared->accepted, 1);
+		return;
+	}
+	if (am_walsender || role_exempt(port->user_name))
+	{
+		pg_atomic_fetch_add_u64(&rate_shared->exempt, 1);
 		return;
 	}
 
@@ -580,19 +585,45 @@ grd_assign_connection_limits(const char *newval, void *extra)
 	conn_limits = (list != NULL && list->n > 0) ? list : NULL;
 }
 
-/* Check hook of guardrails.connection_limit_exempt_roles. */
+/*
+ * Check hook of guardrails.connection_limit_exempt_roles: parse the list
+ * once, so that authentication only compares names.
+ */
 bool
 grd_check_exempt_roles(char **newval, void **extra, GucSource source)
 {
 	char	   *raw = pstrdup(*newval);
 	List	   *names;
+	ListCell   *lc;
+	Size		len = 0;
+	ExemptRoles *roles;
+	char	   *p;
 
 	if (!SplitIdentifierString(raw, ',', &names))
 	{
 		GUC_check_errdetail("List syntax is invalid.");
 		return false;
 	}
+	foreach(lc, names)
+		len += strlen(lfirst(lc)) + 1;
+	roles = malloc(offsetof(ExemptRoles, names) + len);
+	if (roles == NULL)
+		return false;
+	roles->n = list_length(names);
+	p = roles->names;
+	foreach(lc, names)
+	{
+		strcpy(p, lfirst(lc));
+		p += strlen(p) + 1;
+	}
+	*extra = roles;
 	return true;
+}
+
+void
+grd_assign_exempt_roles(const char *newval, void *extra)
+{
+	exempt_roles = (ExemptRoles *) extra;
 }
 
 /* ----------------------------------------------------------------

@@ -50,6 +50,7 @@ extern bool grd_check_connection_limits(char **newval, void **extra,
 extern void grd_assign_connection_limits(const char *newval, void *extra);
 extern bool grd_check_exempt_roles(char **newval, void **extra,
 								   GucSource source);
+extern void grd_assign_exempt_roles(const char *newval, void *extra);
 
 #endif							/* GRD_RATELIMIT_H */
 

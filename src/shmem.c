@@ -119,12 +119,6 @@ grd_shmem_startup(void)
 		grd_state_load();
 }
 
-bool
-grd_shmem_attached(void)
-{
-	return grd_shared != NULL;
-}
-
 /*
  * Every SQL entry point calls this first: without shared_preload_libraries
  * there is no segment, and we say so rather than crash.

@@ -25,7 +25,6 @@ typedef enum GrdLockId
 
 extern void grd_shmem_request(void);
 extern void grd_shmem_startup(void);
-extern bool grd_shmem_attached(void);
 extern void grd_require_preload(void);
 extern LWLock *grd_lock(GrdLockId id);
 

@@ -9,12 +9,7 @@
 
 . "$(dirname "$0")/lib.sh"
 
-grd_need_packages $GRD_BASE_PACKAGES
-grd_reexec_as_postgres "$0" "$@"
-
-GRD_BUILD="$GRD_SRC"
-cd "$GRD_BUILD"
-grd_build_private_install
+grd_prepare "$0" "$@"
 PGC=$(grd_pg_config)
 
 failed=0

@@ -10,12 +10,7 @@
 
 . "$(dirname "$0")/lib.sh"
 
-grd_need_packages $GRD_BASE_PACKAGES
-grd_reexec_as_postgres "$0" "$@"
-
-GRD_BUILD="$GRD_SRC"
-cd "$GRD_BUILD"
-grd_build_private_install
+grd_prepare "$0" "$@"
 
 DATA=$(mktemp -d /tmp/pg_guardrails-demo-data-XXXXXX)
 trap 'grd_stop_server "$DATA/pgdata"; rm -rf "$DATA"' EXIT

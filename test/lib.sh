@@ -8,6 +8,7 @@
 #                             server binaries, into $GRD_BUILD/tmp_install,
 #                             a private tree that needs no root and leaves
 #                             the system's PostgreSQL untouched
+#   grd_prepare "$0" "$@"     all three, as a script's first step
 #
 # PG_CONFIG may name the pg_config of the server to use; by default it is
 # Debian's PostgreSQL $PG_MAJOR (15).
@@ -139,6 +140,17 @@ grd_build_private_install() {
 
 	GRD_BINDIR="$dest$bindir"
 	export GRD_BINDIR
+}
+
+# The usual start of a script: install what is missing, rerun as postgres
+# when root, then build and install into the private tree, from the top of
+# the (copied) tree.  Sets GRD_BUILD and GRD_BINDIR.
+grd_prepare() {
+	grd_need_packages $GRD_BASE_PACKAGES
+	grd_reexec_as_postgres "$@"
+	GRD_BUILD="$GRD_SRC"
+	cd "$GRD_BUILD"
+	grd_build_private_install
 }
 
 # Start a throwaway server in $1 (created if missing) listening only on a

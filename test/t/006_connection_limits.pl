@@ -123,6 +123,10 @@ is($node->safe_psql('postgres', 'SHOW guardrails.connection_limits', extra_param
 ($ret, $out, $err) = $node->psql('postgres',
 	q{ALTER SYSTEM SET guardrails.connection_limits = 'role:a=-1/s'});
 like($err, qr/expected a positive number of connections per second/, 'ALTER SYSTEM checks too');
+($ret, $out, $err) = $node->psql('postgres',
+	q{ALTER SYSTEM SET guardrails.connection_limit_exempt_roles = 'ops,,x'});
+like($err, qr/invalid value for parameter "guardrails.connection_limit_exempt_roles"/,
+	'a malformed exempt list is refused');
 
 $standby->stop;
 $node->stop;

@@ -119,10 +119,23 @@ $node->wait_for_catchup($standby, 'replay');
 SELECT k FROM flood WHERE k = 3});
 isnt($ret, 0, 'the standby refuses the blocked digest');
 like($err, qr/53B01: query digest -?\d+ is blocked/, 'with SQLSTATE 53B01');
+($ret, $out, $err) = $standby->psql('postgres', "SELECT guardrails.unlimit_digest($kid)");
+like($err, qr/cannot execute DELETE in a read-only transaction/,
+	'rules cannot be changed on a standby');
+is($standby->safe_psql('postgres', q{SELECT guardrails.query_digest('SELECT k FROM flood WHERE k = 9')}),
+	$kid, 'query_digest works on a standby, with the same ids');
 $node->safe_psql('postgres', "SELECT guardrails.unlimit_digest($kid)");
 $node->wait_for_catchup($standby, 'replay');
 is($standby->safe_psql('postgres', 'SELECT k FROM flood WHERE k = 3'), '3',
 	'and runs it again once the block is lifted');
+# Refused executions never started: only the standby's one run is recorded,
+# in the standby's own histograms.
+is($standby->safe_psql('postgres', qq{
+	SELECT sum(calls) FROM guardrails.latency WHERE queryid = $kid}),
+	'1', 'the standby records its own executions');
+is($node->safe_psql('postgres', qq{
+	SELECT coalesce(sum(calls + failed), 0) FROM guardrails.latency WHERE queryid = $kid}),
+	'0', 'the primary, which only refused it, recorded none');
 
 # 5. More rules in use than guardrails.max_digest_limits: idle entries are
 #    recycled, concurrently, and no execution fails for it.
