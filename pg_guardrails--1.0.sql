@@ -535,6 +535,20 @@ CREATE VIEW guardrails.digest_limit_status AS
 		 LEFT JOIN guardrails.digest_limit_stats() s
 				ON s.queryid = l.queryid AND s.roleid IS NOT DISTINCT FROM l.role::oid;
 
+-- Schema-change policy: PostgreSQL tells this event trigger when it has
+-- decided to rewrite a table, before it copies a row (rule table_rewrite;
+-- the other rules are checked before the statement runs).
+
+CREATE FUNCTION guardrails.ddl_policy_table_rewrite()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'grd_ddl_policy_table_rewrite'
+LANGUAGE C;
+
+CREATE EVENT TRIGGER guardrails_table_rewrite ON table_rewrite
+	EXECUTE FUNCTION guardrails.ddl_policy_table_rewrite();
+
+REVOKE ALL ON FUNCTION guardrails.ddl_policy_table_rewrite() FROM PUBLIC;
+
 -- Status of every module, as (name, value) rows
 
 CREATE FUNCTION guardrails.status_report(OUT name text, OUT value bigint)

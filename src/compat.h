@@ -126,6 +126,25 @@ typedef get_relation_info_hook_type grd_relinfo_hook_type;
 #define GRD_MY_LXID		(MyProc->lxid)
 #endif
 
+/* Ownership checks became generic over catalogs in 16. */
+#include "utils/acl.h"
+#if PG_VERSION_NUM >= 160000
+#include "catalog/pg_class.h"
+#define grd_relation_ownercheck(relid, roleid) \
+	object_ownercheck(RelationRelationId, relid, roleid)
+#else
+#define grd_relation_ownercheck(relid, roleid) \
+	pg_class_ownercheck(relid, roleid)
+#endif
+
+/* The local copy of the activity of backend i (1-based), renamed in 16. */
+#include "utils/backend_status.h"
+#if PG_VERSION_NUM >= 160000
+#define grd_local_beentry(i)	pgstat_get_local_beentry_by_index(i)
+#else
+#define grd_local_beentry(i)	pgstat_fetch_stat_local_beentry(i)
+#endif
+
 static inline uint64
 grd_now_ns(void)
 {

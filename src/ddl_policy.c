@@ -1,24 +1,43 @@
 /*-------------------------------------------------------------------------
  *
  * ddl_policy.c
- *		DDL that cannot freeze a table: every DDL statement runs with a
- *		lock_timeout.
- *
- * A schema change waits for its lock behind any long-running query, and
- * while it waits every new query on the table queues behind it.  So every
- * DDL statement, at any nesting level, runs with lock_timeout set to the
- * smaller of the session's own (when set) and guardrails.ddl_lock_timeout;
- * the session's value is back in force as soon as the statement ends.
+ *		Which statements are DDL, and the schema-change policy: the rules
+ *		a careful operator applies to every migration, enforced.
  *
  * What is DDL is what PostgreSQL itself calls DDL: the classification
  * behind log_statement = ddl (GetCommandLogLevel).  This file is the one
- * place that decides it, for the lock timeout and for anything else that
- * needs to know.
+ * place that decides it, for the lock timeout, the audit log and anything
+ * else that needs to know.
  *
- * The CONCURRENTLY forms of CREATE INDEX, DROP INDEX, REINDEX and DETACH
- * PARTITION are left alone: the lock they wait for blocks neither reads
- * nor writes, and they then wait for older transactions to end, a wait a
- * lock timeout would turn into a failed build and an invalid index.
+ * The policy (guardrails.ddl_policy = off | warn | enforce) has five rules,
+ * each about a statement that would hold a lock that blocks writes (or
+ * reads) for as long as it scans or copies a whole table:
+ *
+ *	new_column			ADD COLUMN that is NOT NULL without a default, or
+ *						whose default must be computed for every row
+ *	table_rewrite		anything that rewrites a whole table: ALTER TABLE
+ *						when PostgreSQL decides to rewrite (table_rewrite
+ *						event), VACUUM FULL, CLUSTER, REFRESH MATERIALIZED
+ *						VIEW without CONCURRENTLY
+ *	index_concurrently	CREATE INDEX or REINDEX without CONCURRENTLY, and
+ *						ADD PRIMARY KEY / UNIQUE, which build an index the
+ *						same way
+ *	constraint_not_valid ADD FOREIGN KEY or CHECK without NOT VALID
+ *	new_tables			CREATE TABLE (AS), SELECT INTO, when
+ *						guardrails.allow_new_tables is off
+ *
+ * The first four apply to existing tables with data: a temporary table, a
+ * table created in the current transaction and a table without a data page
+ * are exempt, since nobody else can see them or there is nothing to scan.
+ * All but table_rewrite are decided from the statement before it runs, so
+ * before it takes any lock; ALTER TABLE's rewrites are decided by
+ * PostgreSQL only once it has analysed the commands, so we are told by an
+ * event trigger, before a single row is copied.  Emptiness is read from
+ * the size of the table's main fork, without a lock.
+ *
+ * In enforce a violation is an ERROR, in warn a WARNING with the same text;
+ * both carry SQLSTATE 42G01.  Extension scripts and binary upgrades are
+ * exempt: they create what they must.
  *
  * Copyright (c) 2026, pg_guardrails developers
  *
@@ -26,15 +45,39 @@
  */
 #include "postgres.h"
 
+#include "catalog/index.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
 #include "commands/defrem.h"
+#include "commands/event_trigger.h"
+#include "commands/dbcommands.h"
+#include "commands/extension.h"
+#include "miscadmin.h"
 #include "nodes/parsenodes.h"
-#include "storage/proc.h"
+#include "optimizer/optimizer.h"
+#include "parser/parse_expr.h"
+#include "parser/parse_node.h"
+#include "storage/smgr.h"
 #include "tcop/utility.h"
-#include "utils/guc.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
 
 #include "compat.h"
 #include "ddl_policy.h"
 #include "pg_guardrails.h"
+#include "shmem.h"
+
+PG_FUNCTION_INFO_V1(grd_ddl_policy_table_rewrite);
+
+/*
+ * The relation whose rewrite rule new_column has already reported for the
+ * statement in progress, so that the table_rewrite event does not report
+ * it a second time.
+ */
+static Oid	rewrite_reported = InvalidOid;
 
 /*
  * Whether a utility statement is DDL, as log_statement = ddl decides.
@@ -45,9 +88,12 @@ grd_ddl_is_ddl(Node *parsetree)
 	return GetCommandLogLevel(parsetree) == LOGSTMT_DDL;
 }
 
-/* The CONCURRENTLY forms, which wait without blocking anyone. */
-static bool
-is_concurrent(Node *parsetree)
+/*
+ * The CONCURRENTLY forms of CREATE INDEX, DROP INDEX, REINDEX and DETACH
+ * PARTITION, which wait without blocking anyone.
+ */
+bool
+grd_ddl_is_concurrent(Node *parsetree)
 {
 	ListCell   *lc;
 
@@ -82,39 +128,493 @@ is_concurrent(Node *parsetree)
 }
 
 /*
- * Before a utility statement: if it is DDL, set lock_timeout for its
- * duration, in a GUC nesting level of its own, recorded in *saved for
- * grd_ddl_lock_timeout_end().  On an error, the (sub)transaction abort
- * restores the session's value.
+ * The data pages of one relation, or 0 when it is exempt from the rules:
+ * temporary, created in this transaction, or not there (*exempt is then
+ * set).  Read without a lock, from the relation cache and the size of its
+ * main fork.
  */
-void
-grd_ddl_lock_timeout_begin(Node *parsetree, GrdDdlTimeout *saved)
+static BlockNumber
+relation_pages(Oid relid, bool *exempt)
 {
-	char		value[32];
+	Relation	rel = RelationIdGetRelation(relid);
+	BlockNumber pages = 0;
 
-	saved->guc_nest_level = -1;
-	if (grd_ddl_lock_timeout <= 0 || !grd_ddl_is_ddl(parsetree) ||
-		is_concurrent(parsetree))
-		return;
-	if (LockTimeout > 0 && LockTimeout <= grd_ddl_lock_timeout)
-		return;					/* the session's is already as strict */
-
-	saved->guc_nest_level = NewGUCNestLevel();
-	saved->lxid = GRD_MY_LXID;
-	snprintf(value, sizeof(value), "%d", grd_ddl_lock_timeout);
-	(void) set_config_option("lock_timeout", value, PGC_SUSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
+	*exempt = true;
+	if (!RelationIsValid(rel))
+		return 0;
+	if (rel->rd_rel->relpersistence != RELPERSISTENCE_TEMP &&
+		rel->rd_createSubid == InvalidSubTransactionId)
+	{
+		*exempt = false;
+		if (RELKIND_HAS_STORAGE(rel->rd_rel->relkind) &&
+			smgrexists(RelationGetSmgr(rel), MAIN_FORKNUM))
+			pages = smgrnblocks(RelationGetSmgr(rel), MAIN_FORKNUM);
+	}
+	RelationClose(rel);
+	return pages;
 }
 
 /*
- * After the statement succeeded: the session's lock_timeout again.  A
- * statement that committed its transaction and started others (CLUSTER of
- * every table, say) has had its settings restored by that commit, which
- * also closed our nesting level: there is nothing left to undo.
+ * The data pages a table holds, counting every partition of a partitioned
+ * table; 0 for a table the rules exempt, or one that does not exist.
+ */
+static BlockNumber
+table_pages(Oid relid)
+{
+	BlockNumber pages;
+	bool		exempt;
+	List	   *rels;
+	ListCell   *lc;
+
+	if (!OidIsValid(relid))
+		return 0;
+	pages = relation_pages(relid, &exempt);
+	if (exempt || get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE)
+		return pages;
+
+	rels = find_all_inheritors(relid, NoLock, NULL);
+	foreach(lc, rels)
+	{
+		BlockNumber partpages = relation_pages(lfirst_oid(lc), &exempt);
+
+		if (!exempt)
+			pages += partpages;
+	}
+	return pages;
+}
+
+/* A table's schema-qualified name, for messages. */
+static char *
+table_name(Oid relid)
+{
+	char	   *rel = get_rel_name(relid);
+	char	   *nsp = get_namespace_name(get_rel_namespace(relid));
+
+	if (rel == NULL || nsp == NULL)
+		return psprintf("%u", relid);
+	return psprintf("%s.%s", nsp, rel);
+}
+
+/* A size in the units pg_size_pretty() would use. */
+static char *
+pages_pretty(BlockNumber pages)
+{
+	return text_to_cstring(DatumGetTextPP(
+										  DirectFunctionCall1(pg_size_pretty,
+															  Int64GetDatum((int64) pages * BLCKSZ))));
+}
+
+static Oid
+lookup(RangeVar *rv)
+{
+	return rv ? RangeVarGetRelid(rv, NoLock, true) : InvalidOid;
+}
+
+/* How a violation of a rule is reported: ERROR in enforce, else WARNING. */
+static int
+violation_level(const char *rule)
+{
+	if (grd_ddl_policy == GRD_DDL_POLICY_ENFORCE)
+		return ERROR;
+	return WARNING;
+}
+
+/* POLICY_REPORT(rule, (errmsg(...), errdetail(...), errhint(...))) */
+#define POLICY_REPORT(rule, rest) \
+	ereport(violation_level(rule), \
+			(errcode(GRD_ERRCODE_DDL_POLICY), rest))
+
+/* A column default that must be computed for every existing row. */
+static bool
+default_is_volatile(Node *raw_default)
+{
+	ParseState *pstate = make_parsestate(NULL);
+	Node	   *expr;
+
+	expr = transformExpr(pstate, copyObject(raw_default),
+						 EXPR_KIND_COLUMN_DEFAULT);
+	free_parsestate(pstate);
+	return contain_volatile_functions(expr);
+}
+
+/* serial, bigserial and the like: a default of nextval(). */
+static bool
+is_serial(TypeName *typeName)
+{
+	char	   *name;
+
+	if (typeName == NULL || list_length(typeName->names) != 1 ||
+		typeName->pct_type)
+		return false;
+	name = strVal(linitial(typeName->names));
+	return strcmp(name, "smallserial") == 0 || strcmp(name, "serial2") == 0 ||
+		strcmp(name, "serial") == 0 || strcmp(name, "serial4") == 0 ||
+		strcmp(name, "bigserial") == 0 || strcmp(name, "serial8") == 0;
+}
+
+/* Rule new_column, for ALTER TABLE ... ADD COLUMN. */
+static void
+check_new_column(Oid relid, BlockNumber pages, ColumnDef *col)
+{
+	bool		not_null = col->is_not_null;
+	bool		has_default = false;
+	bool		per_row = is_serial(col->typeName);
+	ListCell   *lc;
+
+	foreach(lc, col->constraints)
+	{
+		Constraint *con = lfirst_node(Constraint, lc);
+
+		switch (con->contype)
+		{
+			case CONSTR_NOTNULL:
+			case CONSTR_PRIMARY:
+				not_null = true;
+				break;
+			case CONSTR_DEFAULT:
+				has_default = true;
+				if (con->raw_expr && default_is_volatile(con->raw_expr))
+					per_row = true;
+				break;
+			case CONSTR_IDENTITY:
+			case CONSTR_GENERATED:
+				per_row = true;
+				break;
+			default:
+				break;
+		}
+	}
+
+	if (per_row)
+	{
+		rewrite_reported = relid;
+		POLICY_REPORT("new_column",
+					  (errmsg("adding column \"%s\" with a volatile default violates schema-change rule \"new_column\"",
+							  col->colname),
+					   errdetail("Its value would be computed for every row, rewriting all %s of table \"%s\" under an ACCESS EXCLUSIVE lock.",
+								 pages_pretty(pages), table_name(relid)),
+					   errhint("Add the column without a default or with a constant one, then fill it in batches.")));
+	}
+	else if (not_null && !has_default)
+		POLICY_REPORT("new_column",
+					  (errmsg("adding column \"%s\" as NOT NULL without a default violates schema-change rule \"new_column\"",
+							  col->colname),
+					   errdetail("Table \"%s\" holds %s of existing rows, which would have no value for it.",
+								 table_name(relid), pages_pretty(pages)),
+					   errhint("Add the column as nullable, backfill it in batches, then add a NOT VALID check constraint and validate it.")));
+}
+
+/*
+ * Rule index_concurrently, for a statement that builds indexes; hint NULL
+ * for CREATE INDEX.
+ */
+static void
+report_index_build(Oid relid, BlockNumber pages, const char *hint)
+{
+	if (hint == NULL && get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE)
+		hint = "Create the index on each partition with CREATE INDEX CONCURRENTLY, then on the parent with CREATE INDEX ON ONLY, and attach each partition's index with ALTER INDEX ... ATTACH PARTITION.";
+	else if (hint == NULL)
+		hint = "Build it with CREATE INDEX CONCURRENTLY.";
+
+	POLICY_REPORT("index_concurrently",
+				  (errmsg("building an index on table \"%s\" without CONCURRENTLY violates schema-change rule \"index_concurrently\"",
+						  get_rel_name(relid)),
+				   errdetail("Table \"%s\" holds %s, and writes to it would be blocked until the build ends.",
+							 table_name(relid), pages_pretty(pages)),
+				   errhint("%s", hint)));
+}
+
+/* Rule table_rewrite, for a statement that always rewrites. */
+static void
+report_rewrite(Oid relid, BlockNumber pages, const char *command,
+			   const char *hint)
+{
+	POLICY_REPORT("table_rewrite",
+				  (errmsg("rewriting table \"%s\" violates schema-change rule \"table_rewrite\"",
+						  get_rel_name(relid)),
+				   errdetail("%s rewrites all %s of table \"%s\" under an ACCESS EXCLUSIVE lock.",
+							 command, pages_pretty(pages), table_name(relid)),
+				   errhint("%s", hint)));
+}
+
+static const char *vacuum_full_hint =
+"Use plain VACUUM, or a tool that rebuilds tables online.";
+
+/* ALTER TABLE: rules new_column, index_concurrently, constraint_not_valid. */
+static void
+check_alter_table(AlterTableStmt *stmt)
+{
+	Oid			relid = lookup(stmt->relation);
+	BlockNumber pages = table_pages(relid);
+	ListCell   *lc;
+
+	if (pages == 0)
+		return;
+
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+		Constraint *con;
+
+		if (cmd->subtype == AT_AddColumn)
+		{
+			check_new_column(relid, pages, castNode(ColumnDef, cmd->def));
+			continue;
+		}
+		if (cmd->subtype != AT_AddConstraint || !IsA(cmd->def, Constraint))
+			continue;
+
+		con = (Constraint *) cmd->def;
+		switch (con->contype)
+		{
+			case CONSTR_FOREIGN:
+			case CONSTR_CHECK:
+				if (con->skip_validation)
+					break;
+				POLICY_REPORT("constraint_not_valid",
+							  (errmsg("adding a %s constraint to table \"%s\" without NOT VALID violates schema-change rule \"constraint_not_valid\"",
+									  con->contype == CONSTR_FOREIGN ? "FOREIGN KEY" : "CHECK",
+									  get_rel_name(relid)),
+							   errdetail("Validating it would scan all %s of table \"%s\" while writes to it are blocked.",
+										 pages_pretty(pages), table_name(relid)),
+							   errhint("Add the constraint with NOT VALID, then validate it with ALTER TABLE ... VALIDATE CONSTRAINT, which does not block writes.")));
+				break;
+			case CONSTR_PRIMARY:
+			case CONSTR_UNIQUE:
+			case CONSTR_EXCLUSION:
+				if (con->indexname == NULL)
+					report_index_build(relid, pages,
+									   "Build a unique index with CREATE UNIQUE INDEX CONCURRENTLY, then add the constraint with ADD CONSTRAINT ... USING INDEX.");
+				break;
+			default:
+				break;
+		}
+	}
+}
+
+/* REINDEX without CONCURRENTLY: rule index_concurrently. */
+static void
+check_reindex(ReindexStmt *stmt)
+{
+	Oid			relid;
+	BlockNumber pages;
+
+	if (grd_ddl_is_concurrent((Node *) stmt))
+		return;
+	switch (stmt->kind)
+	{
+		case REINDEX_OBJECT_INDEX:
+			relid = lookup(stmt->relation);
+			if (OidIsValid(relid))
+				relid = IndexGetRelation(relid, true);
+			break;
+		case REINDEX_OBJECT_TABLE:
+			relid = lookup(stmt->relation);
+			break;
+		case REINDEX_OBJECT_SCHEMA:
+		case REINDEX_OBJECT_DATABASE:
+			POLICY_REPORT("index_concurrently",
+						  (errmsg("rebuilding indexes without CONCURRENTLY violates schema-change rule \"index_concurrently\""),
+						   errdetail("REINDEX %s \"%s\" rebuilds every index in it, blocking writes to each table in turn.",
+									 stmt->kind == REINDEX_OBJECT_SCHEMA ? "SCHEMA" : "DATABASE",
+									 stmt->name ? stmt->name : get_database_name(MyDatabaseId)),
+						   errhint("Rebuild them with REINDEX CONCURRENTLY.")));
+			return;
+		default:
+			return;				/* SYSTEM has no concurrent form */
+	}
+	pages = table_pages(relid);
+	if (pages > 0)
+		report_index_build(relid, pages,
+						   "Rebuild it with REINDEX CONCURRENTLY.");
+}
+
+/* VACUUM FULL: rule table_rewrite. */
+static void
+check_vacuum(VacuumStmt *stmt)
+{
+	bool		full = false;
+	ListCell   *lc;
+
+	if (!stmt->is_vacuumcmd)
+		return;
+	foreach(lc, stmt->options)
+	{
+		DefElem    *opt = (DefElem *) lfirst(lc);
+
+		if (strcmp(opt->defname, "full") == 0)
+			full = defGetBoolean(opt);
+	}
+	if (!full)
+		return;
+
+	if (stmt->rels == NIL)
+		POLICY_REPORT("table_rewrite",
+					  (errmsg("rewriting every table violates schema-change rule \"table_rewrite\""),
+					   errdetail("VACUUM FULL without a table rewrites every table of database \"%s\", each under an ACCESS EXCLUSIVE lock.",
+								 get_database_name(MyDatabaseId)),
+					   errhint("%s", vacuum_full_hint)));
+	foreach(lc, stmt->rels)
+	{
+		Oid			relid = lookup(lfirst_node(VacuumRelation, lc)->relation);
+		BlockNumber pages = table_pages(relid);
+
+		if (pages > 0)
+			report_rewrite(relid, pages, "VACUUM FULL", vacuum_full_hint);
+	}
+}
+
+/* CREATE TABLE, CREATE TABLE AS, SELECT INTO: rule new_tables. */
+static void
+check_new_table(RangeVar *rv, bool is_partition)
+{
+	if (grd_allow_new_tables || rv->relpersistence == RELPERSISTENCE_TEMP ||
+		is_partition || OidIsValid(lookup(rv)))
+		return;
+	POLICY_REPORT("new_tables",
+				  (errmsg("creating table \"%s\" violates schema-change rule \"new_tables\"",
+						  rv->relname),
+				   errdetail("guardrails.allow_new_tables is off: this instance takes no new tables."),
+				   errhint("Create the table on an instance that is open to new workloads.")));
+}
+
+/*
+ * Before a utility statement runs, and before it takes any lock: report
+ * (warn) or reject (enforce) what the rules decide from the statement.
  */
 void
-grd_ddl_lock_timeout_end(GrdDdlTimeout *saved)
+grd_ddl_policy_check(Node *parsetree)
 {
-	if (saved->guc_nest_level >= 0 && GRD_MY_LXID == saved->lxid)
-		AtEOXact_GUC(true, saved->guc_nest_level);
+	rewrite_reported = InvalidOid;
+	if (grd_ddl_policy == GRD_DDL_POLICY_OFF || creating_extension ||
+		IsBinaryUpgrade)
+		return;
+
+	switch (nodeTag(parsetree))
+	{
+		case T_AlterTableStmt:
+			check_alter_table((AlterTableStmt *) parsetree);
+			break;
+		case T_IndexStmt:
+			{
+				IndexStmt  *stmt = (IndexStmt *) parsetree;
+				Oid			relid = lookup(stmt->relation);
+				BlockNumber pages;
+
+				if (stmt->concurrent)
+					break;
+				pages = table_pages(relid);
+				if (pages > 0)
+					report_index_build(relid, pages, NULL);
+				break;
+			}
+		case T_ReindexStmt:
+			check_reindex((ReindexStmt *) parsetree);
+			break;
+		case T_VacuumStmt:
+			check_vacuum((VacuumStmt *) parsetree);
+			break;
+		case T_ClusterStmt:
+			{
+				ClusterStmt *stmt = (ClusterStmt *) parsetree;
+				Oid			relid = lookup(stmt->relation);
+				BlockNumber pages;
+
+				if (stmt->relation == NULL)
+				{
+					POLICY_REPORT("table_rewrite",
+								  (errmsg("rewriting every clustered table violates schema-change rule \"table_rewrite\""),
+								   errdetail("CLUSTER without a table rewrites every table clustered before, each under an ACCESS EXCLUSIVE lock."),
+								   errhint("%s", vacuum_full_hint)));
+					break;
+				}
+				pages = table_pages(relid);
+				if (pages > 0)
+					report_rewrite(relid, pages, "CLUSTER", vacuum_full_hint);
+				break;
+			}
+		case T_RefreshMatViewStmt:
+			{
+				RefreshMatViewStmt *stmt = (RefreshMatViewStmt *) parsetree;
+				Oid			relid = lookup(stmt->relation);
+				BlockNumber pages;
+
+				if (stmt->concurrent || stmt->skipData)
+					break;
+				pages = table_pages(relid);
+				if (pages > 0)
+					report_rewrite(relid, pages,
+								   "REFRESH MATERIALIZED VIEW",
+								   "Use REFRESH MATERIALIZED VIEW CONCURRENTLY, which needs a unique index on the materialized view.");
+				break;
+			}
+		case T_CreateStmt:
+			check_new_table(((CreateStmt *) parsetree)->relation,
+							((CreateStmt *) parsetree)->partbound != NULL);
+			break;
+		case T_CreateTableAsStmt:
+			if (((CreateTableAsStmt *) parsetree)->objtype == OBJECT_TABLE)
+				check_new_table(((CreateTableAsStmt *) parsetree)->into->rel,
+								false);
+			break;
+		default:
+			break;
+	}
+}
+
+/* Why PostgreSQL rewrites a table, from the table_rewrite event's reason. */
+static const char *
+rewrite_reason(int reason)
+{
+	if (reason & AT_REWRITE_COLUMN_REWRITE)
+		return "a column type change";
+	if (reason & AT_REWRITE_DEFAULT_VAL)
+		return "a column value computed for every row";
+	if (reason & AT_REWRITE_ALTER_PERSISTENCE)
+		return "SET LOGGED or SET UNLOGGED";
+	if (reason & AT_REWRITE_ACCESS_METHOD)
+		return "SET ACCESS METHOD";
+	return "an ALTER TABLE command";
+}
+
+/*
+ * The table_rewrite event trigger (guardrails.ddl_policy_table_rewrite,
+ * installed by the extension script): PostgreSQL has decided to rewrite a
+ * table, and has not copied a row yet.  Rule table_rewrite.
+ *
+ * pg_event_trigger_table_rewrite_oid() and _reason() read the event in
+ * progress, not their arguments, so we call them with our own call info.
+ */
+Datum
+grd_ddl_policy_table_rewrite(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	int			reason;
+	BlockNumber pages;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_EVENT_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" must be fired by an event trigger",
+						"ddl_policy_table_rewrite")));
+	if (!grd_preloaded() || grd_ddl_policy == GRD_DDL_POLICY_OFF ||
+		creating_extension || IsBinaryUpgrade)
+		PG_RETURN_VOID();
+
+	relid = DatumGetObjectId(pg_event_trigger_table_rewrite_oid(fcinfo));
+	reason = DatumGetInt32(pg_event_trigger_table_rewrite_reason(fcinfo));
+	if (relid == rewrite_reported)
+		PG_RETURN_VOID();
+	pages = table_pages(relid);
+	if (pages == 0)
+		PG_RETURN_VOID();
+
+	POLICY_REPORT("table_rewrite",
+				  (errmsg("rewriting table \"%s\" violates schema-change rule \"table_rewrite\"",
+						  get_rel_name(relid)),
+				   errdetail("ALTER TABLE would rewrite all %s of table \"%s\" under an ACCESS EXCLUSIVE lock, for %s.",
+							 pages_pretty(pages), table_name(relid),
+							 rewrite_reason(reason)),
+				   errhint("Make the change without a rewrite (for example, a new column backfilled in batches), or make it in a maintenance window with guardrails.ddl_policy set to off.")));
+	PG_RETURN_VOID();
 }

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * ddl_policy.h
- *		Which statements are DDL, and the lock_timeout they run with.
+ *		Which statements are DDL, and the schema-change policy.
  *
  * Copyright (c) 2026, pg_guardrails developers
  *
@@ -10,17 +10,14 @@
 #ifndef GRD_DDL_POLICY_H
 #define GRD_DDL_POLICY_H
 
+#include "fmgr.h"
 #include "nodes/nodes.h"
 
-/* What grd_ddl_lock_timeout_end() needs to undo what _begin() did. */
-typedef struct GrdDdlTimeout
-{
-	int			guc_nest_level; /* -1: nothing was changed */
-	uint32		lxid;			/* the transaction it was changed in */
-} GrdDdlTimeout;
+/* The one SQLSTATE of every schema-change policy violation. */
+#define GRD_ERRCODE_DDL_POLICY	MAKE_SQLSTATE('4','2','G','0','1')
 
 extern bool grd_ddl_is_ddl(Node *parsetree);
-extern void grd_ddl_lock_timeout_begin(Node *parsetree, GrdDdlTimeout *saved);
-extern void grd_ddl_lock_timeout_end(GrdDdlTimeout *saved);
+extern bool grd_ddl_is_concurrent(Node *parsetree);
+extern void grd_ddl_policy_check(Node *parsetree);
 
 #endif							/* GRD_DDL_POLICY_H */

@@ -17,8 +17,10 @@
  *	ExecutorRun		-> latency: resume -> previous hook -> latency: pause
  *	ExecutorFinish	-> latency: resume -> previous hook -> latency: pause
  *	ExecutorEnd		-> latency: record completed -> previous hook
- *	ProcessUtility	-> ddl_policy: lock_timeout for DDL -> latency: start
- *					-> previous hook -> latency: record -> ddl_policy: restore
+ *	ProcessUtility	-> ddl_policy: schema-change rules (may reject)
+ *					-> ddl_lock: lock_timeout, take the target's lock (may
+ *					   time out) -> latency: start -> previous hook
+ *					-> latency: record -> ddl_lock: restore lock_timeout
  *	ClientAuthentication
  *					-> previous hook -> ratelimit: connection limits
  *	get_relation_info (build_simple_rel in 19)
@@ -43,6 +45,7 @@
 #include "tcop/utility.h"
 
 #include "compat.h"
+#include "ddl_lock.h"
 #include "ddl_policy.h"
 #include "hooks.h"
 #include "index_visibility.h"
@@ -223,9 +226,10 @@ grd_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 {
 	GrdUtilityTimer timer;
 	bool		timed;
-	GrdDdlTimeout ddl_timeout;
+	GrdDdlLock	ddl_lock;
 
-	grd_ddl_lock_timeout_begin(pstmt->utilityStmt, &ddl_timeout);
+	grd_ddl_policy_check(pstmt->utilityStmt);
+	grd_ddl_lock_begin(pstmt->utilityStmt, context, &ddl_lock);
 	timed = grd_latency_utility_start(pstmt, grd_nesting_level, &timer);
 
 	if (timed)
@@ -255,7 +259,7 @@ grd_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		grd_nesting_level--;
 		grd_latency_utility_end(&timer, false);
 	}
-	grd_ddl_lock_timeout_end(&ddl_timeout);
+	grd_ddl_lock_end(&ddl_lock);
 }
 
 /*

@@ -42,8 +42,14 @@ bool		grd_save = true;
 char	   *grd_hidden_indexes = NULL;
 bool		grd_use_disabled_indexes = false;
 
-/* ddl_policy.c */
+/* ddl_lock.c */
 int			grd_ddl_lock_timeout = 5000;
+int			grd_ddl_lock_wait = GRD_DDL_LOCK_WAIT_RETRY;
+int			grd_ddl_lock_retries = 0;
+
+/* ddl_policy.c */
+int			grd_ddl_policy = GRD_DDL_POLICY_WARN;
+bool		grd_allow_new_tables = true;
 
 /* ratelimit.c */
 int			grd_max_digest_limits = 2000;
@@ -57,6 +63,21 @@ static const struct config_enum_entry track_options[] =
 	{"none", GRD_TRACK_NONE, false},
 	{"top", GRD_TRACK_TOP, false},
 	{"all", GRD_TRACK_ALL, false},
+	{NULL, 0, false}
+};
+
+static const struct config_enum_entry ddl_lock_wait_options[] =
+{
+	{"queue", GRD_DDL_LOCK_WAIT_QUEUE, false},
+	{"retry", GRD_DDL_LOCK_WAIT_RETRY, false},
+	{NULL, 0, false}
+};
+
+static const struct config_enum_entry ddl_policy_options[] =
+{
+	{"off", GRD_DDL_POLICY_OFF, false},
+	{"warn", GRD_DDL_POLICY_WARN, false},
+	{"enforce", GRD_DDL_POLICY_ENFORCE, false},
 	{NULL, 0, false}
 };
 
@@ -136,6 +157,47 @@ _PG_init(void)
 							PGC_SUSET,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("guardrails.ddl_lock_wait",
+							 "How a DDL statement waits for the lock on its table.",
+							 "retry: short conditional attempts that never join the lock queue, "
+							 "so queries never wait behind it; queue: in the lock queue, as PostgreSQL does.",
+							 &grd_ddl_lock_wait,
+							 GRD_DDL_LOCK_WAIT_RETRY,
+							 ddl_lock_wait_options,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("guardrails.ddl_lock_retries",
+							"How many times a DDL statement that timed out on its lock is retried.",
+							"Only top-level statements outside a transaction block are retried.",
+							&grd_ddl_lock_retries,
+							0,
+							0,
+							100,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("guardrails.ddl_policy",
+							 "What a schema change that breaks a rule does: off, warn or enforce.",
+							 NULL,
+							 &grd_ddl_policy,
+							 GRD_DDL_POLICY_WARN,
+							 ddl_policy_options,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("guardrails.allow_new_tables",
+							 "Whether new tables may be created.",
+							 "Temporary tables and new partitions of existing tables are always allowed.",
+							 &grd_allow_new_tables,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
 
 	DefineCustomIntVariable("guardrails.max_digest_limits",
 							"Maximum number of digest limits with state in shared memory.",

@@ -33,8 +33,29 @@ extern bool grd_save;
 extern char *grd_hidden_indexes;
 extern bool grd_use_disabled_indexes;
 
-/* ddl_policy.c */
+/* guardrails.ddl_lock_wait: how DDL waits for its lock */
+typedef enum GrdDdlLockWait
+{
+	GRD_DDL_LOCK_WAIT_QUEUE,	/* in the lock queue, as PostgreSQL does */
+	GRD_DDL_LOCK_WAIT_RETRY		/* conditional attempts, never queued */
+} GrdDdlLockWait;
+
+/* guardrails.ddl_policy: what a schema-change rule violation does */
+typedef enum GrdDdlPolicy
+{
+	GRD_DDL_POLICY_OFF,
+	GRD_DDL_POLICY_WARN,
+	GRD_DDL_POLICY_ENFORCE
+} GrdDdlPolicy;
+
+/* ddl_lock.c */
 extern int	grd_ddl_lock_timeout;
+extern int	grd_ddl_lock_wait;
+extern int	grd_ddl_lock_retries;
+
+/* ddl_policy.c */
+extern int	grd_ddl_policy;
+extern bool grd_allow_new_tables;
 
 /* ratelimit.c */
 extern int	grd_max_digest_limits;

@@ -133,6 +133,16 @@ grd_require_preload(void)
 				 errhint("Add pg_guardrails to \"shared_preload_libraries\" in postgresql.conf and restart the server.")));
 }
 
+/*
+ * Whether the library was preloaded, for code that must quietly do nothing
+ * when it was not (an event trigger must not break every ALTER TABLE).
+ */
+bool
+grd_preloaded(void)
+{
+	return grd_shared != NULL;
+}
+
 LWLock *
 grd_lock(GrdLockId id)
 {

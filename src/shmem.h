@@ -26,6 +26,7 @@ typedef enum GrdLockId
 extern void grd_shmem_request(void);
 extern void grd_shmem_startup(void);
 extern void grd_require_preload(void);
+extern bool grd_preloaded(void);
 extern LWLock *grd_lock(GrdLockId id);
 
 /* A status report under construction: see grd_status(). */

@@ -1,0 +1,221 @@
+-- DDL lock_timeout and the schema-change policy
+CREATE EXTENSION IF NOT EXISTS pg_guardrails;
+SET client_min_messages = warning;
+CREATE SCHEMA mig;
+SET search_path = mig, public;
+
+--
+-- lock_timeout for DDL: an event trigger records the lock_timeout each DDL
+-- statement runs with (ddl_command_end runs inside the statement).
+--
+CREATE TABLE seen (n serial, tag text, lock_timeout text);
+CREATE FUNCTION record_lock_timeout() RETURNS event_trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO seen (tag, lock_timeout)
+	VALUES (tg_tag, current_setting('lock_timeout'));
+END
+$$;
+CREATE EVENT TRIGGER record_lock_timeout ON ddl_command_end
+	EXECUTE FUNCTION record_lock_timeout();
+
+SET guardrails.ddl_lock_timeout = '2s';
+RESET lock_timeout;
+CREATE TABLE lt_a (x int);				-- 2s
+SHOW lock_timeout;						-- the session's again
+SET lock_timeout = '1s';
+CREATE TABLE lt_b (x int);				-- the session's is stricter: 1s
+SET lock_timeout = '10s';
+CREATE TABLE lt_c (x int);				-- 2s
+SHOW lock_timeout;
+-- after an error
+CREATE TABLE lt_a (x int);
+SHOW lock_timeout;
+-- inside a transaction, nothing leaks into the next statements
+BEGIN;
+ALTER TABLE lt_a ADD COLUMN y int;		-- 2s
+SHOW lock_timeout;
+SET LOCAL lock_timeout = '500ms';
+ALTER TABLE lt_a ADD COLUMN z int;		-- 500ms
+SHOW lock_timeout;
+COMMIT;
+SHOW lock_timeout;
+-- after an error inside a transaction, rolled back to a savepoint
+BEGIN;
+SAVEPOINT s;
+ALTER TABLE lt_a ADD COLUMN y int;
+ROLLBACK TO SAVEPOINT s;
+SHOW lock_timeout;
+COMMIT;
+-- nested: DO blocks and functions
+DO $$ BEGIN EXECUTE 'CREATE TABLE lt_d (x int)'; END $$;	-- 2s
+CREATE FUNCTION make_table(name text) RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE format('CREATE TABLE %I (x int)', name);
+	RETURN current_setting('lock_timeout');
+END
+$$;
+SELECT make_table('lt_e');				-- 2s for its CREATE TABLE, 10s after
+SHOW lock_timeout;
+-- CONCURRENTLY is left alone
+CREATE INDEX CONCURRENTLY lt_a_x ON lt_a (x);	-- 10s
+-- 0 turns it off
+SET guardrails.ddl_lock_timeout = 0;
+CREATE TABLE lt_f (x int);				-- 10s
+RESET guardrails.ddl_lock_timeout;
+RESET lock_timeout;
+CREATE TABLE lt_g (x int);				-- 5s, the default
+SELECT tag, lock_timeout FROM seen ORDER BY n;
+DROP EVENT TRIGGER record_lock_timeout;
+
+-- an ordinary role cannot loosen any of it
+CREATE ROLE grd_dev;
+SET ROLE grd_dev;
+SET guardrails.ddl_lock_timeout = 0;
+SET guardrails.ddl_lock_wait = 'queue';
+SET guardrails.ddl_lock_retries = 3;
+SET guardrails.ddl_policy = 'off';
+SET guardrails.allow_new_tables = on;
+RESET ROLE;
+
+--
+-- The schema-change policy: a realistic set of migrations on a table with
+-- data, each with its verdict under enforce.
+--
+CREATE TABLE customers (id int PRIMARY KEY);
+INSERT INTO customers SELECT generate_series(1, 100);
+CREATE TABLE orders (id int, customer_id int, note text, amount int);
+INSERT INTO orders SELECT i, i % 100 + 1, 'n' || i, i FROM generate_series(1, 1000) i;
+CREATE TABLE empty_orders (LIKE orders);
+
+SET guardrails.ddl_policy = enforce;
+SET client_min_messages = notice;
+
+-- 1. nullable column: ok
+ALTER TABLE orders ADD COLUMN shipped_at timestamptz;
+-- 2. column with a constant default: ok (no rewrite since PostgreSQL 11)
+ALTER TABLE orders ADD COLUMN status text NOT NULL DEFAULT 'new';
+-- 3. column with DEFAULT now(): ok (stable, computed once)
+ALTER TABLE orders ADD COLUMN created_at timestamptz DEFAULT now();
+-- 4. column with a volatile default: rejected (new_column)
+ALTER TABLE orders ADD COLUMN token float8 DEFAULT random();
+\echo :LAST_ERROR_SQLSTATE
+-- 5. NOT NULL column without a default: rejected (new_column)
+ALTER TABLE orders ADD COLUMN region text NOT NULL;
+-- 6. serial column: rejected (new_column: nextval() for every row)
+ALTER TABLE orders ADD COLUMN seq bigserial;
+-- 7. index without CONCURRENTLY: rejected (index_concurrently)
+CREATE INDEX orders_customer ON orders (customer_id);
+-- 8. index CONCURRENTLY: ok
+CREATE INDEX CONCURRENTLY orders_customer ON orders (customer_id);
+-- 9. foreign key without NOT VALID: rejected (constraint_not_valid)
+ALTER TABLE orders ADD CONSTRAINT orders_customer_fk
+	FOREIGN KEY (customer_id) REFERENCES customers (id);
+-- 10. foreign key NOT VALID, then validated: ok
+ALTER TABLE orders ADD CONSTRAINT orders_customer_fk
+	FOREIGN KEY (customer_id) REFERENCES customers (id) NOT VALID;
+ALTER TABLE orders VALIDATE CONSTRAINT orders_customer_fk;
+-- 11. check constraint without and with NOT VALID
+ALTER TABLE orders ADD CONSTRAINT orders_amount_positive CHECK (amount > 0);
+ALTER TABLE orders ADD CONSTRAINT orders_amount_positive CHECK (amount > 0) NOT VALID;
+-- 12. type change that rewrites: rejected (table_rewrite, decided by PostgreSQL)
+ALTER TABLE orders ALTER COLUMN amount TYPE bigint;
+-- 13. type change that does not rewrite: ok
+ALTER TABLE orders ALTER COLUMN note TYPE varchar;
+-- 14. new table, then fill it and index it, in one transaction: ok
+BEGIN;
+CREATE TABLE order_lines (order_id int, line int, qty int);
+INSERT INTO order_lines SELECT i, 1, 1 FROM generate_series(1, 1000) i;
+CREATE INDEX order_lines_order ON order_lines (order_id);
+ALTER TABLE order_lines ADD CONSTRAINT order_lines_qty CHECK (qty > 0);
+ALTER TABLE order_lines ALTER COLUMN qty TYPE bigint;
+ALTER TABLE order_lines ADD COLUMN code text NOT NULL DEFAULT md5(random()::text);
+COMMIT;
+-- ... but the next transaction sees an existing table
+CREATE INDEX order_lines_qty ON order_lines (qty);
+-- 15. primary key built in place: rejected; on a concurrently built index: ok
+ALTER TABLE orders ADD PRIMARY KEY (id);
+CREATE UNIQUE INDEX CONCURRENTLY orders_id ON orders (id);
+ALTER TABLE orders ADD CONSTRAINT orders_pkey PRIMARY KEY USING INDEX orders_id;
+-- the table's shape after the migrations that were allowed
+\d orders
+
+-- other rewrites, recognised from the statement
+VACUUM FULL orders;
+VACUUM (FULL) orders;
+VACUUM FULL;
+CLUSTER orders USING orders_customer;
+ALTER TABLE orders SET UNLOGGED;
+CREATE MATERIALIZED VIEW order_totals AS
+	SELECT customer_id, sum(amount) AS total FROM orders GROUP BY customer_id;
+REFRESH MATERIALIZED VIEW order_totals;
+CREATE UNIQUE INDEX CONCURRENTLY order_totals_customer ON order_totals (customer_id);
+REFRESH MATERIALIZED VIEW CONCURRENTLY order_totals;
+REINDEX TABLE orders;
+REINDEX INDEX orders_customer;
+REINDEX TABLE CONCURRENTLY orders;
+REINDEX SCHEMA public;
+-- plain VACUUM and ANALYZE are fine
+VACUUM orders;
+
+-- exempt: empty tables, temporary tables
+CREATE INDEX empty_orders_id ON empty_orders (id);
+ALTER TABLE empty_orders ADD COLUMN region text NOT NULL;
+ALTER TABLE empty_orders ALTER COLUMN amount TYPE bigint;
+CREATE TEMP TABLE scratch AS SELECT * FROM orders;
+CREATE INDEX scratch_id ON scratch (id);
+ALTER TABLE scratch ALTER COLUMN amount TYPE numeric;
+
+-- partitioned tables: their partitions' data counts
+CREATE TABLE events (id int, at date) PARTITION BY RANGE (at);
+CREATE TABLE events_2026 PARTITION OF events
+	FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+INSERT INTO events SELECT i, '2026-06-01' FROM generate_series(1, 100) i;
+CREATE INDEX events_id ON events (id);
+
+-- rule new_tables
+SET guardrails.allow_new_tables = off;
+CREATE TABLE new_workload (x int);
+CREATE TABLE new_workload AS SELECT 1 AS x;
+SELECT 1 AS x INTO new_workload;
+CREATE TEMP TABLE tmp_work (x int);
+CREATE TABLE events_2027 PARTITION OF events
+	FOR VALUES FROM ('2027-01-01') TO ('2028-01-01');
+CREATE TABLE IF NOT EXISTS orders (x int);
+RESET guardrails.allow_new_tables;
+
+--
+-- warn: the same text as a WARNING, and the statement runs
+--
+DROP MATERIALIZED VIEW order_totals;
+SET guardrails.ddl_policy = warn;
+ALTER TABLE orders ADD COLUMN region text NOT NULL DEFAULT 'eu';
+ALTER TABLE orders ADD COLUMN token float8 DEFAULT random();
+CREATE INDEX orders_amount ON orders (amount);
+ALTER TABLE orders ADD CONSTRAINT orders_amount_nonnegative CHECK (amount >= 0);
+ALTER TABLE orders ALTER COLUMN amount TYPE bigint;
+VACUUM FULL orders;
+SET guardrails.allow_new_tables = off;
+CREATE TABLE new_workload (x int);
+RESET guardrails.allow_new_tables;
+SELECT count(*) AS rows, count(token) AS tokens FROM orders;
+SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+WHERE attrelid = 'mig.orders'::regclass AND attname = 'amount';
+
+-- off: nothing is checked
+SET guardrails.ddl_policy = off;
+CREATE INDEX orders_note ON orders (note);
+
+-- per role: a superuser sets it, the role gets it at login
+ALTER ROLE grd_dev SET guardrails.ddl_policy = enforce;
+ALTER ROLE grd_dev LOGIN;
+\set su :USER
+\c - grd_dev
+SHOW guardrails.ddl_policy;
+SET guardrails.ddl_policy = warn;
+\c - :su
+SET client_min_messages = warning;
+DROP ROLE grd_dev;
+SET client_min_messages = warning;
+DROP SCHEMA mig CASCADE;

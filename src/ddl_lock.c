@@ -1,0 +1,560 @@
+/*-------------------------------------------------------------------------
+ *
+ * ddl_lock.c
+ *		DDL that cannot freeze a table: every DDL statement runs with a lock
+ *		timeout, and by default takes its lock without joining the queue.
+ *
+ * A schema change waits for its lock behind any long-running query, and
+ * while it waits in the lock queue every new query on the table queues
+ * behind it: the table is down.  So:
+ *
+ * 1. Every DDL statement (grd_ddl_is_ddl), at any nesting level, runs with
+ *	  lock_timeout set to the smaller of the session's own (when set) and
+ *	  guardrails.ddl_lock_timeout, in a GUC nesting level of its own, so
+ *	  the session's value is back as soon as the statement ends.
+ *
+ * 2. Before the statement runs, we take the lock it is about to take on
+ *	  its target relation ourselves (same relation, same mode: see
+ *	  ddl_targets), so that we control the wait.  With guardrails.
+ *	  ddl_lock_wait = retry we never join the lock queue: conditional
+ *	  attempts, separated by short jittered pauses, until the budget is
+ *	  spent.  Ordinary queries never wait behind a DDL that has not got its
+ *	  lock.  With queue, we wait in the queue as PostgreSQL would, under
+ *	  the lock timeout, inside a subtransaction so that a timeout can be
+ *	  caught and reported.  Either way, when the statement then asks for
+ *	  the same lock, it already holds it and does not wait.
+ *
+ * 3. When the budget is spent the statement fails with 55P03, as a lock
+ *	  timeout does, and its detail names the sessions that blocked it.  A
+ *	  top-level statement outside a transaction block may first be retried
+ *	  guardrails.ddl_lock_retries times, after growing pauses.
+ *
+ * Statements whose target we cannot name exactly, or whose target the user
+ * does not own (we must not lock what the statement would refuse to touch),
+ * get the lock timeout of point 1 only.  The CONCURRENTLY forms are left
+ * entirely alone: the lock they wait for blocks neither reads nor writes,
+ * and they then wait for older transactions to end, a wait a lock timeout
+ * would turn into a failed build and an invalid index.
+ *
+ * Copyright (c) 2026, pg_guardrails developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/catalog.h"
+#include "catalog/index.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
+#include "commands/tablecmds.h"
+#include "common/pg_prng.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "pgstat.h"
+#include "storage/latch.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
+#include "utils/acl.h"
+#include "utils/backend_status.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/resowner.h"
+#include "utils/timestamp.h"
+
+#include "compat.h"
+#include "ddl_lock.h"
+#include "ddl_policy.h"
+#include "pg_guardrails.h"
+
+/* A statement locks at most this many relations that we take for it. */
+#define GRD_MAX_TARGETS		8
+
+/* Pauses between conditional attempts: from 2 ms, doubling, up to 50 ms. */
+#define GRD_FIRST_PAUSE_MS	2
+#define GRD_MAX_PAUSE_MS	50
+
+/* Pauses between retries of a whole statement: from 1 s, up to 30 s. */
+#define GRD_RETRY_PAUSE_MS	1000
+#define GRD_MAX_RETRY_PAUSE_MS	30000
+
+typedef struct DdlTarget
+{
+	Oid			relid;
+	LOCKMODE	mode;
+} DdlTarget;
+
+/*
+ * Add the relation a RangeVar names, if it exists and the user owns it,
+ * to the targets.  The name is looked up without a lock, as the statement
+ * itself will look it up again under its lock: if the name moved to
+ * another relation in between, we hold a lock the statement did not need
+ * until the transaction ends, nothing worse.
+ */
+static void
+add_target(DdlTarget *targets, int *n, Oid relid, LOCKMODE mode)
+{
+	if (!OidIsValid(relid) || *n >= GRD_MAX_TARGETS ||
+		!grd_relation_ownercheck(relid, GetUserId()))
+		return;
+	targets[*n].relid = relid;
+	targets[*n].mode = mode;
+	(*n)++;
+}
+
+static Oid
+lookup(RangeVar *rv)
+{
+	return rv ? RangeVarGetRelid(rv, NoLock, true) : InvalidOid;
+}
+
+/*
+ * The relations a DDL statement is about to lock, and in which mode: the
+ * first lock each of these statements takes, the mode PostgreSQL itself
+ * asks for (for ALTER TABLE, the very function it uses).  Other statements
+ * have no targets.
+ */
+static int
+ddl_targets(Node *parsetree, DdlTarget *targets)
+{
+	int			n = 0;
+	ListCell   *lc;
+
+	switch (nodeTag(parsetree))
+	{
+		case T_AlterTableStmt:
+			{
+				AlterTableStmt *stmt = (AlterTableStmt *) parsetree;
+
+				add_target(targets, &n, lookup(stmt->relation),
+						   AlterTableGetLockLevel(stmt->cmds));
+				break;
+			}
+		case T_IndexStmt:
+			add_target(targets, &n, lookup(((IndexStmt *) parsetree)->relation),
+					   ShareLock);
+			break;
+		case T_CreateTrigStmt:
+			add_target(targets, &n,
+					   lookup(((CreateTrigStmt *) parsetree)->relation),
+					   ShareRowExclusiveLock);
+			break;
+		case T_RenameStmt:
+			{
+				RenameStmt *stmt = (RenameStmt *) parsetree;
+
+				switch (stmt->renameType)
+				{
+					case OBJECT_TABLE:
+					case OBJECT_VIEW:
+					case OBJECT_MATVIEW:
+					case OBJECT_SEQUENCE:
+					case OBJECT_FOREIGN_TABLE:
+					case OBJECT_COLUMN:
+					case OBJECT_TABCONSTRAINT:
+						add_target(targets, &n, lookup(stmt->relation),
+								   AccessExclusiveLock);
+						break;
+					default:
+						break;
+				}
+				break;
+			}
+		case T_DropStmt:
+			{
+				DropStmt   *stmt = (DropStmt *) parsetree;
+
+				if (stmt->removeType != OBJECT_TABLE &&
+					stmt->removeType != OBJECT_INDEX &&
+					stmt->removeType != OBJECT_VIEW &&
+					stmt->removeType != OBJECT_MATVIEW &&
+					stmt->removeType != OBJECT_SEQUENCE &&
+					stmt->removeType != OBJECT_FOREIGN_TABLE)
+					break;
+				foreach(lc, stmt->objects)
+				{
+					Oid			relid;
+
+					relid = lookup(makeRangeVarFromNameList((List *) lfirst(lc)));
+					/* DROP INDEX locks the index's table first */
+					if (stmt->removeType == OBJECT_INDEX && OidIsValid(relid))
+						add_target(targets, &n, IndexGetRelation(relid, true),
+								   AccessExclusiveLock);
+					add_target(targets, &n, relid, AccessExclusiveLock);
+				}
+				break;
+			}
+		case T_ClusterStmt:
+			add_target(targets, &n, lookup(((ClusterStmt *) parsetree)->relation),
+					   AccessExclusiveLock);
+			break;
+		case T_RefreshMatViewStmt:
+			{
+				RefreshMatViewStmt *stmt = (RefreshMatViewStmt *) parsetree;
+
+				add_target(targets, &n, lookup(stmt->relation),
+						   stmt->concurrent ? ExclusiveLock : AccessExclusiveLock);
+				break;
+			}
+		default:
+			break;
+	}
+	return n;
+}
+
+/*
+ * One round of conditional attempts: all the targets, or none of them
+ * (locks taken in a failed round are given back, so that a statement
+ * waiting for its second relation does not block readers of the first).
+ */
+static bool
+lock_all_now(DdlTarget *targets, int n)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		if (!ConditionalLockRelationOid(targets[i].relid, targets[i].mode))
+		{
+			while (--i >= 0)
+				UnlockRelationOid(targets[i].relid, targets[i].mode);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Sleep for ms milliseconds, or until interrupted. */
+static void
+pause_ms(long ms)
+{
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 ms, PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
+}
+
+/*
+ * ddl_lock_wait = retry: conditional attempts with short, growing,
+ * jittered pauses until timeout_ms have passed.  We are never in the lock
+ * queue, so nobody ever waits behind us.
+ */
+static bool
+lock_retrying(DdlTarget *targets, int n, int timeout_ms)
+{
+	TimestampTz start = GetCurrentTimestamp();
+	long		pause = GRD_FIRST_PAUSE_MS;
+
+	for (;;)
+	{
+		long		elapsed;
+		long		sleep;
+
+		if (lock_all_now(targets, n))
+			return true;
+		elapsed = TimestampDifferenceMilliseconds(start, GetCurrentTimestamp());
+		if (elapsed >= timeout_ms)
+			return false;
+
+		/* jitter, so that two DDLs retrying do not keep colliding */
+		sleep = (long) (pause * (0.5 + pg_prng_double(&pg_global_prng_state)));
+		sleep = Max(1, Min(sleep, timeout_ms - elapsed));
+		pause_ms(sleep);
+		pause = Min(pause * 2, GRD_MAX_PAUSE_MS);
+	}
+}
+
+/*
+ * ddl_lock_wait = queue: wait in the lock queue as PostgreSQL would, under
+ * the lock_timeout already in force.  The wait runs in a subtransaction so
+ * that a lock timeout can be caught, reported with its blockers, and
+ * retried; the locks it takes pass to the statement's transaction.  Any
+ * other error (a cancel, a deadlock) is thrown on.
+ */
+static bool
+lock_queued(DdlTarget *targets, int n)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	volatile bool got = true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcontext);
+	PG_TRY();
+	{
+		int			i;
+
+		for (i = 0; i < n; i++)
+			LockRelationOid(targets[i].relid, targets[i].mode);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+			ReThrowError(edata);
+		FreeErrorData(edata);
+		got = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcontext);
+	CurrentResourceOwner = oldowner;
+	return got;
+}
+
+/* pg_stat_activity's name for a backend state. */
+static const char *
+state_name(BackendState state)
+{
+	switch (state)
+	{
+		case STATE_IDLE:
+			return "idle";
+		case STATE_RUNNING:
+			return "active";
+		case STATE_IDLEINTRANSACTION:
+			return "idle in transaction";
+		case STATE_FASTPATH:
+			return "fastpath function call";
+		case STATE_IDLEINTRANSACTION_ABORTED:
+			return "idle in transaction (aborted)";
+		case STATE_DISABLED:
+			return "disabled";
+		default:
+			return "unknown";
+	}
+}
+
+/*
+ * Describe one blocking session, from the activity it reports, as
+ * pg_stat_activity would show it to the current user: its role's own
+ * sessions, or everyone's for members of pg_read_all_stats.
+ */
+static void
+describe_session(StringInfo buf, int pid, LOCKMODE held, bool waiting)
+{
+	int			nbackends = pgstat_fetch_stat_numbackends();
+	TimestampTz now = GetCurrentTimestamp();
+	int			i;
+
+	appendStringInfo(buf, "pid %d %s %s", pid,
+					 waiting ? "waiting for" : "holding",
+					 GetLockmodeName(DEFAULT_LOCKMETHOD, held));
+
+	for (i = 1; i <= nbackends; i++)
+	{
+		LocalPgBackendStatus *local = grd_local_beentry(i);
+		PgBackendStatus *be;
+
+		if (local == NULL || local->backendStatus.st_procpid != pid)
+			continue;
+		be = &local->backendStatus;
+		if (!has_privs_of_role(GetUserId(), be->st_userid) &&
+			!has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS))
+		{
+			appendStringInfoString(buf, " (insufficient privilege to see more)");
+			return;
+		}
+		appendStringInfo(buf, " (application_name \"%s\", state \"%s\"",
+						 be->st_appname ? be->st_appname : "",
+						 state_name(be->st_state));
+		if (be->st_xact_start_timestamp != 0)
+			appendStringInfo(buf, ", transaction age %.3f s",
+							 (double) (now - be->st_xact_start_timestamp) / 1000000.0);
+		if (be->st_activity_start_timestamp != 0)
+			appendStringInfo(buf, ", query started at %s",
+							 timestamptz_to_str(be->st_activity_start_timestamp));
+		appendStringInfoChar(buf, ')');
+		return;
+	}
+}
+
+/*
+ * The sessions that stand between us and our locks: those holding a lock
+ * on a target that conflicts with the mode we want, and, failing those,
+ * those queued for one (a conditional attempt also fails behind a queue).
+ * Parallel workers are reported as their leader.  Returns a sentence
+ * fragment for the error detail.
+ */
+static char *
+describe_blockers(DdlTarget *targets, int n)
+{
+	LockData   *lockdata = GetLockStatusData();
+	StringInfoData buf;
+	int		   *seen = palloc(sizeof(int) * (lockdata->nelements + 1));
+	int			nseen = 0;
+	int			pass;
+
+	initStringInfo(&buf);
+	pgstat_clear_backend_activity_snapshot();
+
+	for (pass = 0; pass < 2 && nseen == 0; pass++)
+	{
+		int			i;
+
+		for (i = 0; i < lockdata->nelements; i++)
+		{
+			LockInstanceData *l = &lockdata->locks[i];
+			int			t;
+
+			if (l->pid == MyProcPid || l->leaderPid == MyProcPid ||
+				l->locktag.locktag_type != LOCKTAG_RELATION)
+				continue;
+			for (t = 0; t < n; t++)
+			{
+				LockMethod	method = GetLockTagsMethodTable(&l->locktag);
+				LOCKMASK	conflicts = method->conflictTab[targets[t].mode];
+				LOCKMODE	mode = NoLock;
+				int			j;
+
+				if (l->locktag.locktag_field2 != targets[t].relid ||
+					l->locktag.locktag_field1 !=
+					(IsSharedRelation(targets[t].relid) ? InvalidOid : MyDatabaseId))
+					continue;
+				if (pass == 0)
+				{
+					/* the strongest conflicting mode it holds */
+					for (j = MaxLockMode; j > NoLock; j--)
+						if ((l->holdMask & LOCKBIT_ON(j)) && (conflicts & LOCKBIT_ON(j)))
+						{
+							mode = j;
+							break;
+						}
+				}
+				else if (l->waitLockMode != NoLock &&
+						 (conflicts & LOCKBIT_ON(l->waitLockMode)))
+					mode = l->waitLockMode;
+				if (mode == NoLock)
+					continue;
+
+				for (j = 0; j < nseen; j++)
+					if (seen[j] == l->leaderPid)
+						break;
+				if (j < nseen)
+					continue;
+				seen[nseen++] = l->leaderPid;
+				if (buf.len > 0)
+					appendStringInfoString(&buf, "; ");
+				describe_session(&buf, l->leaderPid, mode, pass == 1);
+				break;
+			}
+		}
+	}
+	if (nseen == 0)
+		appendStringInfoString(&buf, "sessions that have ended since");
+	return buf.data;
+}
+
+/* A target's schema-qualified name, for messages. */
+static char *
+target_name(DdlTarget *target)
+{
+	char	   *rel = get_rel_name(target->relid);
+	char	   *nsp = get_namespace_name(get_rel_namespace(target->relid));
+
+	if (rel == NULL || nsp == NULL)
+		return psprintf("%u", target->relid);
+	return psprintf("%s.%s", nsp, rel);
+}
+
+/*
+ * Take the targets' locks within timeout_ms, in the configured way, with
+ * up to retries retries.  Errors out with 55P03 when all are spent.
+ */
+static void
+acquire(DdlTarget *targets, int n, int timeout_ms, int retries)
+{
+	int			attempt;
+
+	for (attempt = 0;; attempt++)
+	{
+		bool		got;
+		char	   *blockers;
+		long		pause;
+
+		if (grd_ddl_lock_wait == GRD_DDL_LOCK_WAIT_RETRY)
+			got = lock_retrying(targets, n, timeout_ms);
+		else
+			got = lock_queued(targets, n);
+		if (got)
+			return;
+
+		blockers = describe_blockers(targets, n);
+		if (attempt >= retries)
+			ereport(ERROR,
+					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+					 errmsg("canceling statement due to lock timeout"),
+					 errdetail("The statement waited %d ms for %s on relation \"%s\"; blocked by %s.",
+							   timeout_ms,
+							   GetLockmodeName(DEFAULT_LOCKMETHOD, targets[0].mode),
+							   target_name(&targets[0]), blockers),
+					 errhint("Retry when the blocking transactions have ended, or end them.")));
+
+		pause = GRD_RETRY_PAUSE_MS << Min(attempt, 5);
+		pause = Min(pause, GRD_MAX_RETRY_PAUSE_MS);
+		pause = (long) (pause * (0.5 + pg_prng_double(&pg_global_prng_state)));
+		ereport(LOG,
+				(errmsg("DDL statement could not lock relation \"%s\" within %d ms, retry %d of %d in %ld ms",
+						target_name(&targets[0]), timeout_ms, attempt + 1,
+						retries, pause),
+				 errdetail("Blocked by %s.", blockers)));
+		pause_ms(pause);
+	}
+}
+
+/*
+ * Before a utility statement: if it is DDL, set lock_timeout for its
+ * duration, in a GUC nesting level of its own recorded in *state for
+ * grd_ddl_lock_end() (on an error, the (sub)transaction abort restores the
+ * session's value), then take its target's lock as ddl_lock_wait says.
+ */
+void
+grd_ddl_lock_begin(Node *parsetree, ProcessUtilityContext context,
+				   GrdDdlLock *state)
+{
+	DdlTarget	targets[GRD_MAX_TARGETS];
+	int			ntargets;
+
+	state->guc_nest_level = -1;
+	if (grd_ddl_lock_timeout <= 0 || !grd_ddl_is_ddl(parsetree) ||
+		grd_ddl_is_concurrent(parsetree))
+		return;
+
+	if (LockTimeout <= 0 || LockTimeout > grd_ddl_lock_timeout)
+	{
+		char		value[32];
+
+		state->guc_nest_level = NewGUCNestLevel();
+		state->lxid = GRD_MY_LXID;
+		snprintf(value, sizeof(value), "%d", grd_ddl_lock_timeout);
+		(void) set_config_option("lock_timeout", value, PGC_SUSET,
+								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
+								 false);
+	}
+
+	ntargets = ddl_targets(parsetree, targets);
+	if (ntargets > 0)
+		acquire(targets, ntargets, LockTimeout,
+				(context == PROCESS_UTILITY_TOPLEVEL && !IsTransactionBlock()) ?
+				grd_ddl_lock_retries : 0);
+}
+
+/*
+ * After the statement succeeded: the session's lock_timeout again.  A
+ * statement that committed its transaction and started others (CLUSTER of
+ * every table, say) has had its settings restored by that commit, which
+ * also closed our nesting level: there is nothing left to undo.
+ */
+void
+grd_ddl_lock_end(GrdDdlLock *state)
+{
+	if (state->guc_nest_level >= 0 && GRD_MY_LXID == state->lxid)
+		AtEOXact_GUC(true, state->guc_nest_level);
+}

@@ -1,0 +1,27 @@
+/*-------------------------------------------------------------------------
+ *
+ * ddl_lock.h
+ *		The lock timeout DDL runs with, and how it waits for its lock.
+ *
+ * Copyright (c) 2026, pg_guardrails developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef GRD_DDL_LOCK_H
+#define GRD_DDL_LOCK_H
+
+#include "nodes/nodes.h"
+#include "tcop/utility.h"
+
+/* What grd_ddl_lock_end() needs to undo what _begin() did. */
+typedef struct GrdDdlLock
+{
+	int			guc_nest_level; /* -1: lock_timeout was not changed */
+	uint32		lxid;			/* the transaction it was changed in */
+} GrdDdlLock;
+
+extern void grd_ddl_lock_begin(Node *parsetree, ProcessUtilityContext context,
+							   GrdDdlLock *state);
+extern void grd_ddl_lock_end(GrdDdlLock *state);
+
+#endif							/* GRD_DDL_LOCK_H */
