@@ -376,26 +376,30 @@ describe_session(StringInfo buf, int pid, LOCKMODE held, bool waiting)
 	}
 }
 
+/* A session standing between a DDL statement and its lock. */
+typedef struct Blocker
+{
+	int			pid;			/* the session (a parallel worker's leader) */
+	LOCKMODE	mode;			/* the conflicting mode it holds or awaits */
+	bool		waiting;		/* queued for it rather than holding it */
+} Blocker;
+
 /*
- * The sessions that stand between us and our locks: those holding a lock
- * on a target that conflicts with the mode we want, and, failing those,
- * those queued for one (a conditional attempt also fails behind a queue).
- * Parallel workers are reported as their leader.  Returns a sentence
- * fragment for the error detail.
+ * The sessions that stand between us and our locks now: those holding a
+ * lock on a target that conflicts with the mode we want, and, failing
+ * those, those queued for one (a conditional attempt also fails behind a
+ * queue).  Parallel workers are reported as their leader.  Returns how
+ * many were stored in *blockers (palloc'd).
  */
-static char *
-describe_blockers(DdlTarget *targets, int n)
+static int
+find_blockers(DdlTarget *targets, int n, Blocker **blockers)
 {
 	LockData   *lockdata = GetLockStatusData();
-	StringInfoData buf;
-	int		   *seen = palloc(sizeof(int) * (lockdata->nelements + 1));
-	int			nseen = 0;
+	Blocker    *found = palloc(sizeof(Blocker) * (lockdata->nelements + 1));
+	int			nfound = 0;
 	int			pass;
 
-	initStringInfo(&buf);
-	pgstat_clear_backend_activity_snapshot();
-
-	for (pass = 0; pass < 2 && nseen == 0; pass++)
+	for (pass = 0; pass < 2 && nfound == 0; pass++)
 	{
 		int			i;
 
@@ -434,20 +438,61 @@ describe_blockers(DdlTarget *targets, int n)
 				if (mode == NoLock)
 					continue;
 
-				for (j = 0; j < nseen; j++)
-					if (seen[j] == l->leaderPid)
+				for (j = 0; j < nfound; j++)
+					if (found[j].pid == l->leaderPid)
 						break;
-				if (j < nseen)
-					continue;
-				seen[nseen++] = l->leaderPid;
-				if (buf.len > 0)
-					appendStringInfoString(&buf, "; ");
-				describe_session(&buf, l->leaderPid, mode, pass == 1);
+				if (j == nfound)
+				{
+					found[nfound].pid = l->leaderPid;
+					found[nfound].mode = mode;
+					found[nfound].waiting = (pass == 1);
+					nfound++;
+				}
 				break;
 			}
 		}
 	}
-	if (nseen == 0)
+	*blockers = found;
+	return nfound;
+}
+
+/*
+ * The error detail's list of blockers: those blocking now that were
+ * already blocking when the wait began, so that a query that got its lock
+ * in a gap of ours (or, in queue mode, once we left the queue) is not
+ * blamed; everyone blocking now if none of them remains.
+ */
+static char *
+describe_blockers(DdlTarget *targets, int n, Blocker *initial, int ninitial)
+{
+	Blocker    *now;
+	int			nnow = find_blockers(targets, n, &now);
+	int			nkept = 0;
+	StringInfoData buf;
+	int			pass;
+
+	initStringInfo(&buf);
+	pgstat_clear_backend_activity_snapshot();
+	for (pass = 0; pass < 2 && nkept == 0; pass++)
+	{
+		int			i;
+
+		for (i = 0; i < nnow; i++)
+		{
+			int			j;
+
+			for (j = 0; j < ninitial; j++)
+				if (initial[j].pid == now[i].pid)
+					break;
+			if (pass == 0 && j == ninitial)
+				continue;
+			if (buf.len > 0)
+				appendStringInfoString(&buf, "; ");
+			describe_session(&buf, now[i].pid, now[i].mode, now[i].waiting);
+			nkept++;
+		}
+	}
+	if (nkept == 0)
 		appendStringInfoString(&buf, "sessions that have ended since");
 	return buf.data;
 }
@@ -472,6 +517,13 @@ static void
 acquire(DdlTarget *targets, int n, int timeout_ms, int retries)
 {
 	int			attempt;
+	Blocker    *initial;
+	int			ninitial;
+
+	/* the usual case: nobody in the way */
+	if (lock_all_now(targets, n))
+		return;
+	ninitial = find_blockers(targets, n, &initial);
 
 	for (attempt = 0;; attempt++)
 	{
@@ -486,7 +538,7 @@ acquire(DdlTarget *targets, int n, int timeout_ms, int retries)
 		if (got)
 			return;
 
-		blockers = describe_blockers(targets, n);
+		blockers = describe_blockers(targets, n, initial, ninitial);
 		if (attempt >= retries)
 			ereport(ERROR,
 					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
