@@ -133,6 +133,38 @@ SQL
 "${PSQL[@]}" -c '\pset footer off' \
 	-c "SELECT action, per_second, burst, admitted, rejected FROM guardrails.digest_limit_status"
 
+grd_log "a migration behind a long-running report: stopped by its lock timeout, with the blocker named"
+"${PSQL[@]}" -c "SET application_name = 'nightly_report'" -c 'BEGIN' \
+	-c 'SELECT count(*) FROM pgbench_accounts' -c 'SELECT pg_sleep(5)' -c 'COMMIT' >/dev/null &
+report=$!
+sleep 1
+PGOPTIONS='-c guardrails.ddl_lock_timeout=3s' "${PSQL[@]}" \
+	-c 'ALTER TABLE pgbench_accounts ADD COLUMN note text' 2>&1 | sed 's/^/    /' &
+migration=$!
+sleep 1
+echo "meanwhile, readers of the table are not queued behind the waiting ALTER TABLE:"
+"${PSQL[@]}" -c '\timing on' -c 'SELECT count(*) FROM pgbench_accounts WHERE aid <= 10' |
+	grep Time | sed 's/^/    /'
+wait $migration $report
+
+grd_log "the schema-change policy in enforce: a few migrations and their verdicts"
+"${PSQL[@]}" -v ON_ERROR_STOP=0 <<'SQL' 2>&1 | sed 's/^psql:<stdin>:[0-9]*: //'
+SET guardrails.ddl_policy = enforce;
+\echo '-- a nullable column: fine'
+ALTER TABLE pgbench_accounts ADD COLUMN note text;
+\echo '-- a NOT NULL column without a default:'
+ALTER TABLE pgbench_accounts ADD COLUMN region text NOT NULL;
+\echo '-- an index built in place, then concurrently:'
+CREATE INDEX accounts_bid ON pgbench_accounts (bid);
+CREATE INDEX CONCURRENTLY accounts_bid ON pgbench_accounts (bid);
+\echo '-- int -> bigint rewrites the table (PostgreSQL says so), text -> varchar does not:'
+ALTER TABLE pgbench_accounts ALTER COLUMN abalance TYPE bigint;
+ALTER TABLE pgbench_accounts ALTER COLUMN note TYPE varchar;
+\echo '-- a foreign key without NOT VALID, then with it:'
+ALTER TABLE pgbench_accounts ADD FOREIGN KEY (bid) REFERENCES pgbench_branches;
+ALTER TABLE pgbench_accounts ADD FOREIGN KEY (bid) REFERENCES pgbench_branches NOT VALID;
+SQL
+
 grd_log "guardrails.status"
 "${PSQL[@]}" -c '\pset footer off' -c 'SELECT * FROM guardrails.status'
 
