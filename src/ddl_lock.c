@@ -43,6 +43,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/catalog.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
@@ -591,6 +592,12 @@ grd_ddl_lock_begin(Node *parsetree, ProcessUtilityContext context,
 								 false);
 	}
 
+	/*
+	 * A statement that cannot write (on a standby, in a read-only
+	 * transaction) is about to fail, before any lock: take none for it.
+	 */
+	if (XactReadOnly || RecoveryInProgress())
+		return;
 	ntargets = ddl_targets(parsetree, targets);
 	if (ntargets > 0)
 		acquire(targets, ntargets, LockTimeout,

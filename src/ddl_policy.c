@@ -45,6 +45,7 @@
  */
 #include "postgres.h"
 
+#include "access/xlog.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
@@ -487,7 +488,7 @@ grd_ddl_policy_check(Node *parsetree)
 {
 	rewrite_reported = InvalidOid;
 	if (grd_ddl_policy == GRD_DDL_POLICY_OFF || creating_extension ||
-		IsBinaryUpgrade)
+		IsBinaryUpgrade || RecoveryInProgress())
 		return;
 
 	switch (nodeTag(parsetree))

@@ -92,6 +92,17 @@ is($primary->safe_psql('restored', q{
 is($primary->safe_psql('restored', $explain) =~ /orders_customer/ ? 1 : 0, 0,
 	'the restored index is disabled');
 
+# DDL on a standby fails as PostgreSQL says, with no lock taken first and
+# no schema-change rule applied (the statement cannot write anyway).
+my ($ret, $out, $err) = $standby->psql('postgres', q{
+	SET guardrails.ddl_policy = enforce;
+	CREATE INDEX orders_id2 ON orders (id)});
+like($err, qr/cannot execute CREATE INDEX in a read-only transaction/,
+	'DDL on the standby gets PostgreSQL\'s read-only error');
+($ret, $out, $err) = $standby->psql('postgres', 'ALTER TABLE orders ADD COLUMN x int');
+like($err, qr/cannot execute ALTER TABLE in a read-only transaction/,
+	'also when it would need an exclusive lock');
+
 $standby->stop;
 $primary->stop;
 done_testing();
