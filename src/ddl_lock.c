@@ -86,11 +86,11 @@ typedef struct DdlTarget
 } DdlTarget;
 
 /*
- * Add the relation a RangeVar names, if it exists and the user owns it,
- * to the targets.  The name is looked up without a lock, as the statement
- * itself will look it up again under its lock: if the name moved to
- * another relation in between, we hold a lock the statement did not need
- * until the transaction ends, nothing worse.
+ * Add a relation to the targets, if it exists and the user owns it.  Names
+ * are looked up without a lock, as the statement itself will look them up
+ * again under its lock: if a name moved to another relation in between, we
+ * hold a lock the statement did not need until the transaction ends,
+ * nothing worse.
  */
 static void
 add_target(DdlTarget *targets, int *n, Oid relid, LOCKMODE mode)
@@ -101,12 +101,6 @@ add_target(DdlTarget *targets, int *n, Oid relid, LOCKMODE mode)
 	targets[*n].relid = relid;
 	targets[*n].mode = mode;
 	(*n)++;
-}
-
-static Oid
-lookup(RangeVar *rv)
-{
-	return rv ? RangeVarGetRelid(rv, NoLock, true) : InvalidOid;
 }
 
 /*
@@ -127,17 +121,17 @@ ddl_targets(Node *parsetree, DdlTarget *targets)
 			{
 				AlterTableStmt *stmt = (AlterTableStmt *) parsetree;
 
-				add_target(targets, &n, lookup(stmt->relation),
+				add_target(targets, &n, grd_ddl_relid(stmt->relation),
 						   AlterTableGetLockLevel(stmt->cmds));
 				break;
 			}
 		case T_IndexStmt:
-			add_target(targets, &n, lookup(((IndexStmt *) parsetree)->relation),
+			add_target(targets, &n, grd_ddl_relid(((IndexStmt *) parsetree)->relation),
 					   ShareLock);
 			break;
 		case T_CreateTrigStmt:
 			add_target(targets, &n,
-					   lookup(((CreateTrigStmt *) parsetree)->relation),
+					   grd_ddl_relid(((CreateTrigStmt *) parsetree)->relation),
 					   ShareRowExclusiveLock);
 			break;
 		case T_RenameStmt:
@@ -153,7 +147,7 @@ ddl_targets(Node *parsetree, DdlTarget *targets)
 					case OBJECT_FOREIGN_TABLE:
 					case OBJECT_COLUMN:
 					case OBJECT_TABCONSTRAINT:
-						add_target(targets, &n, lookup(stmt->relation),
+						add_target(targets, &n, grd_ddl_relid(stmt->relation),
 								   AccessExclusiveLock);
 						break;
 					default:
@@ -176,7 +170,7 @@ ddl_targets(Node *parsetree, DdlTarget *targets)
 				{
 					Oid			relid;
 
-					relid = lookup(makeRangeVarFromNameList((List *) lfirst(lc)));
+					relid = grd_ddl_relid(makeRangeVarFromNameList((List *) lfirst(lc)));
 					/* DROP INDEX locks the index's table first */
 					if (stmt->removeType == OBJECT_INDEX && OidIsValid(relid))
 						add_target(targets, &n, IndexGetRelation(relid, true),
@@ -186,14 +180,14 @@ ddl_targets(Node *parsetree, DdlTarget *targets)
 				break;
 			}
 		case T_ClusterStmt:
-			add_target(targets, &n, lookup(((ClusterStmt *) parsetree)->relation),
+			add_target(targets, &n, grd_ddl_relid(((ClusterStmt *) parsetree)->relation),
 					   AccessExclusiveLock);
 			break;
 		case T_RefreshMatViewStmt:
 			{
 				RefreshMatViewStmt *stmt = (RefreshMatViewStmt *) parsetree;
 
-				add_target(targets, &n, lookup(stmt->relation),
+				add_target(targets, &n, grd_ddl_relid(stmt->relation),
 						   stmt->concurrent ? ExclusiveLock : AccessExclusiveLock);
 				break;
 			}
@@ -207,9 +201,10 @@ ddl_targets(Node *parsetree, DdlTarget *targets)
  * One round of conditional attempts: all the targets, or none of them
  * (locks taken in a failed round are given back, so that a statement
  * waiting for its second relation does not block readers of the first).
+ * *failed is set to the target that was not free.
  */
 static bool
-lock_all_now(DdlTarget *targets, int n)
+lock_all_now(DdlTarget *targets, int n, int *failed)
 {
 	int			i;
 
@@ -217,6 +212,7 @@ lock_all_now(DdlTarget *targets, int n)
 	{
 		if (!ConditionalLockRelationOid(targets[i].relid, targets[i].mode))
 		{
+			*failed = i;
 			while (--i >= 0)
 				UnlockRelationOid(targets[i].relid, targets[i].mode);
 			return false;
@@ -241,7 +237,7 @@ pause_ms(long ms)
  * queue, so nobody ever waits behind us.
  */
 static bool
-lock_retrying(DdlTarget *targets, int n, int timeout_ms)
+lock_retrying(DdlTarget *targets, int n, int timeout_ms, int *failed)
 {
 	TimestampTz start = GetCurrentTimestamp();
 	long		pause = GRD_FIRST_PAUSE_MS;
@@ -251,7 +247,7 @@ lock_retrying(DdlTarget *targets, int n, int timeout_ms)
 		long		elapsed;
 		long		sleep;
 
-		if (lock_all_now(targets, n))
+		if (lock_all_now(targets, n, failed))
 			return true;
 		elapsed = TimestampDifferenceMilliseconds(start, GetCurrentTimestamp());
 		if (elapsed >= timeout_ms)
@@ -273,18 +269,17 @@ lock_retrying(DdlTarget *targets, int n, int timeout_ms)
  * other error (a cancel, a deadlock) is thrown on.
  */
 static bool
-lock_queued(DdlTarget *targets, int n)
+lock_queued(DdlTarget *targets, int n, int *failed)
 {
 	MemoryContext oldcontext = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
 	volatile bool got = true;
+	volatile int i;
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcontext);
 	PG_TRY();
 	{
-		int			i;
-
 		for (i = 0; i < n; i++)
 			LockRelationOid(targets[i].relid, targets[i].mode);
 		ReleaseCurrentSubTransaction();
@@ -302,6 +297,7 @@ lock_queued(DdlTarget *targets, int n)
 		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
 			ReThrowError(edata);
 		FreeErrorData(edata);
+		*failed = i;
 		got = false;
 	}
 	PG_END_TRY();
@@ -498,18 +494,6 @@ describe_blockers(DdlTarget *targets, int n, Blocker *initial, int ninitial)
 	return buf.data;
 }
 
-/* A target's schema-qualified name, for messages. */
-static char *
-target_name(DdlTarget *target)
-{
-	char	   *rel = get_rel_name(target->relid);
-	char	   *nsp = get_namespace_name(get_rel_namespace(target->relid));
-
-	if (rel == NULL || nsp == NULL)
-		return psprintf("%u", target->relid);
-	return psprintf("%s.%s", nsp, rel);
-}
-
 /*
  * Take the targets' locks within timeout_ms, in the configured way, with
  * up to retries retries.  Errors out with 55P03 when all are spent.
@@ -518,11 +502,12 @@ static void
 acquire(DdlTarget *targets, int n, int timeout_ms, int retries)
 {
 	int			attempt;
+	int			failed = 0;
 	Blocker    *initial;
 	int			ninitial;
 
 	/* the usual case: nobody in the way */
-	if (lock_all_now(targets, n))
+	if (lock_all_now(targets, n, &failed))
 		return;
 	ninitial = find_blockers(targets, n, &initial);
 
@@ -533,9 +518,9 @@ acquire(DdlTarget *targets, int n, int timeout_ms, int retries)
 		long		pause;
 
 		if (grd_ddl_lock_wait == GRD_DDL_LOCK_WAIT_RETRY)
-			got = lock_retrying(targets, n, timeout_ms);
+			got = lock_retrying(targets, n, timeout_ms, &failed);
 		else
-			got = lock_queued(targets, n);
+			got = lock_queued(targets, n, &failed);
 		if (got)
 			return;
 
@@ -546,8 +531,8 @@ acquire(DdlTarget *targets, int n, int timeout_ms, int retries)
 					 errmsg("canceling statement due to lock timeout"),
 					 errdetail("The statement waited %d ms for %s on relation \"%s\"; blocked by %s.",
 							   timeout_ms,
-							   GetLockmodeName(DEFAULT_LOCKMETHOD, targets[0].mode),
-							   target_name(&targets[0]), blockers),
+							   GetLockmodeName(DEFAULT_LOCKMETHOD, targets[failed].mode),
+							   grd_ddl_relation_name(targets[failed].relid), blockers),
 					 errhint("Retry when the blocking transactions have ended, or end them.")));
 
 		pause = GRD_RETRY_PAUSE_MS << Min(attempt, 5);
@@ -555,7 +540,7 @@ acquire(DdlTarget *targets, int n, int timeout_ms, int retries)
 		pause = (long) (pause * (0.5 + pg_prng_double(&pg_global_prng_state)));
 		ereport(LOG,
 				(errmsg("DDL statement could not lock relation \"%s\" within %d ms, retry %d of %d in %ld ms",
-						target_name(&targets[0]), timeout_ms, attempt + 1,
+						grd_ddl_relation_name(targets[failed].relid), timeout_ms, attempt + 1,
 						retries, pause),
 				 errdetail("Blocked by %s.", blockers)));
 		pause_ms(pause);

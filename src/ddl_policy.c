@@ -184,9 +184,9 @@ table_pages(Oid relid)
 	return pages;
 }
 
-/* A table's schema-qualified name, for messages. */
-static char *
-table_name(Oid relid)
+/* A relation's schema-qualified name, for messages. */
+char *
+grd_ddl_relation_name(Oid relid)
 {
 	char	   *rel = get_rel_name(relid);
 	char	   *nsp = get_namespace_name(get_rel_namespace(relid));
@@ -205,8 +205,9 @@ pages_pretty(BlockNumber pages)
 															  Int64GetDatum((int64) pages * BLCKSZ))));
 }
 
-static Oid
-lookup(RangeVar *rv)
+/* The relation a name designates now, looked up without a lock. */
+Oid
+grd_ddl_relid(RangeVar *rv)
 {
 	return rv ? RangeVarGetRelid(rv, NoLock, true) : InvalidOid;
 }
@@ -293,7 +294,7 @@ check_new_column(Oid relid, BlockNumber pages, ColumnDef *col)
 					  (errmsg("adding column \"%s\" with a volatile default violates schema-change rule \"new_column\"",
 							  col->colname),
 					   errdetail("Its value would be computed for every row, rewriting all %s of table \"%s\" under an ACCESS EXCLUSIVE lock.",
-								 pages_pretty(pages), table_name(relid)),
+								 pages_pretty(pages), grd_ddl_relation_name(relid)),
 					   errhint("Add the column without a default or with a constant one, then fill it in batches.")));
 	}
 	else if (not_null && !has_default)
@@ -301,7 +302,7 @@ check_new_column(Oid relid, BlockNumber pages, ColumnDef *col)
 					  (errmsg("adding column \"%s\" as NOT NULL without a default violates schema-change rule \"new_column\"",
 							  col->colname),
 					   errdetail("Table \"%s\" holds %s of existing rows, which would have no value for it.",
-								 table_name(relid), pages_pretty(pages)),
+								 grd_ddl_relation_name(relid), pages_pretty(pages)),
 					   errhint("Add the column as nullable, backfill it in batches, then add a NOT VALID check constraint and validate it.")));
 }
 
@@ -321,7 +322,7 @@ report_index_build(Oid relid, BlockNumber pages, const char *hint)
 				  (errmsg("building an index on table \"%s\" without CONCURRENTLY violates schema-change rule \"index_concurrently\"",
 						  get_rel_name(relid)),
 				   errdetail("Table \"%s\" holds %s, and writes to it would be blocked until the build ends.",
-							 table_name(relid), pages_pretty(pages)),
+							 grd_ddl_relation_name(relid), pages_pretty(pages)),
 				   errhint("%s", hint)));
 }
 
@@ -334,7 +335,7 @@ report_rewrite(Oid relid, BlockNumber pages, const char *command,
 				  (errmsg("rewriting table \"%s\" violates schema-change rule \"table_rewrite\"",
 						  get_rel_name(relid)),
 				   errdetail("%s rewrites all %s of table \"%s\" under an ACCESS EXCLUSIVE lock.",
-							 command, pages_pretty(pages), table_name(relid)),
+							 command, pages_pretty(pages), grd_ddl_relation_name(relid)),
 				   errhint("%s", hint)));
 }
 
@@ -345,7 +346,7 @@ static const char *vacuum_full_hint =
 static void
 check_alter_table(AlterTableStmt *stmt)
 {
-	Oid			relid = lookup(stmt->relation);
+	Oid			relid = grd_ddl_relid(stmt->relation);
 	BlockNumber pages = table_pages(relid);
 	ListCell   *lc;
 
@@ -377,7 +378,7 @@ check_alter_table(AlterTableStmt *stmt)
 									  con->contype == CONSTR_FOREIGN ? "FOREIGN KEY" : "CHECK",
 									  get_rel_name(relid)),
 							   errdetail("Validating it would scan all %s of table \"%s\" while writes to it are blocked.",
-										 pages_pretty(pages), table_name(relid)),
+										 pages_pretty(pages), grd_ddl_relation_name(relid)),
 							   errhint("Add the constraint with NOT VALID, then validate it with ALTER TABLE ... VALIDATE CONSTRAINT, which does not block writes.")));
 				break;
 			case CONSTR_PRIMARY:
@@ -405,12 +406,12 @@ check_reindex(ReindexStmt *stmt)
 	switch (stmt->kind)
 	{
 		case REINDEX_OBJECT_INDEX:
-			relid = lookup(stmt->relation);
+			relid = grd_ddl_relid(stmt->relation);
 			if (OidIsValid(relid))
 				relid = IndexGetRelation(relid, true);
 			break;
 		case REINDEX_OBJECT_TABLE:
-			relid = lookup(stmt->relation);
+			relid = grd_ddl_relid(stmt->relation);
 			break;
 		case REINDEX_OBJECT_SCHEMA:
 		case REINDEX_OBJECT_DATABASE:
@@ -457,7 +458,7 @@ check_vacuum(VacuumStmt *stmt)
 					   errhint("%s", vacuum_full_hint)));
 	foreach(lc, stmt->rels)
 	{
-		Oid			relid = lookup(lfirst_node(VacuumRelation, lc)->relation);
+		Oid			relid = grd_ddl_relid(lfirst_node(VacuumRelation, lc)->relation);
 		BlockNumber pages = table_pages(relid);
 
 		if (pages > 0)
@@ -470,7 +471,7 @@ static void
 check_new_table(RangeVar *rv, bool is_partition)
 {
 	if (grd_allow_new_tables || rv->relpersistence == RELPERSISTENCE_TEMP ||
-		is_partition || OidIsValid(lookup(rv)))
+		is_partition || OidIsValid(grd_ddl_relid(rv)))
 		return;
 	POLICY_REPORT("new_tables",
 				  (errmsg("creating table \"%s\" violates schema-change rule \"new_tables\"",
@@ -499,7 +500,7 @@ grd_ddl_policy_check(Node *parsetree)
 		case T_IndexStmt:
 			{
 				IndexStmt  *stmt = (IndexStmt *) parsetree;
-				Oid			relid = lookup(stmt->relation);
+				Oid			relid = grd_ddl_relid(stmt->relation);
 				BlockNumber pages;
 
 				if (stmt->concurrent)
@@ -518,7 +519,7 @@ grd_ddl_policy_check(Node *parsetree)
 		case T_ClusterStmt:
 			{
 				ClusterStmt *stmt = (ClusterStmt *) parsetree;
-				Oid			relid = lookup(stmt->relation);
+				Oid			relid = grd_ddl_relid(stmt->relation);
 				BlockNumber pages;
 
 				if (stmt->relation == NULL)
@@ -537,7 +538,7 @@ grd_ddl_policy_check(Node *parsetree)
 		case T_RefreshMatViewStmt:
 			{
 				RefreshMatViewStmt *stmt = (RefreshMatViewStmt *) parsetree;
-				Oid			relid = lookup(stmt->relation);
+				Oid			relid = grd_ddl_relid(stmt->relation);
 				BlockNumber pages;
 
 				if (stmt->concurrent || stmt->skipData)
@@ -614,7 +615,7 @@ grd_ddl_policy_table_rewrite(PG_FUNCTION_ARGS)
 				  (errmsg("rewriting table \"%s\" violates schema-change rule \"table_rewrite\"",
 						  get_rel_name(relid)),
 				   errdetail("ALTER TABLE would rewrite all %s of table \"%s\" under an ACCESS EXCLUSIVE lock, for %s.",
-							 pages_pretty(pages), table_name(relid),
+							 pages_pretty(pages), grd_ddl_relation_name(relid),
 							 rewrite_reason(reason)),
 				   errhint("Make the change without a rewrite (for example, a new column backfilled in batches), or make it in a maintenance window with guardrails.ddl_policy set to off.")));
 	PG_RETURN_VOID();

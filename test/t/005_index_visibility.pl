@@ -94,7 +94,7 @@ is($primary->safe_psql('restored', $explain) =~ /orders_customer/ ? 1 : 0, 0,
 
 # DDL on a standby fails as PostgreSQL says, with no lock taken first and
 # no schema-change rule applied (the statement cannot write anyway).
-my ($ret, $out, $err) = $standby->psql('postgres', q{
+($ret, $out, $err) = $standby->psql('postgres', q{
 	SET guardrails.ddl_policy = enforce;
 	CREATE INDEX orders_id2 ON orders (id)});
 like($err, qr/cannot execute CREATE INDEX in a read-only transaction/,
