@@ -36,6 +36,13 @@ extern bool grd_use_disabled_indexes;
 /* ddl_policy.c */
 extern int	grd_ddl_lock_timeout;
 
+/* ddl_audit.c */
+extern int	grd_ddl_log_size;
+extern int	grd_ddl_log_max_query_len;
+extern char *grd_ddl_log_destination;
+extern char *grd_database;
+extern int	grd_ddl_history_retention;
+
 /* ratelimit.c */
 extern int	grd_max_digest_limits;
 extern double grd_connection_rate;
