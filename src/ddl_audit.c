@@ -119,6 +119,9 @@ typedef struct GrdDdlShared
 	pg_atomic_uint64 overwritten;	/* entries overwritten before the worker
 									 * stored them */
 	pg_atomic_uint64 counters[GRD_DDL_NCOUNTERS];	/* grd_ddl_count() */
+	uint64		crash_seq;		/* numbers below this one and above the
+								 * last stored one were lost in a crash;
+								 * set by the postmaster at start */
 	slock_t		mutex;			/* protects worker_latch */
 	Latch	   *worker_latch;	/* the worker's, while it runs */
 	char		ring[FLEXIBLE_ARRAY_MEMBER];	/* grd_ddl_log_size slots */
@@ -134,6 +137,7 @@ typedef struct GrdDdlFileHeader
 	uint64		reset_seq;
 	uint64		overwritten;
 	uint64		counters[GRD_DDL_NCOUNTERS];
+	uint64		crash_seq;
 	uint32		nentries;
 } GrdDdlFileHeader;
 
@@ -212,6 +216,7 @@ grd_ddl_audit_shmem_startup(bool found)
 	pg_atomic_init_u64(&ddl_shared->overwritten, 0);
 	for (int i = 0; i < GRD_DDL_NCOUNTERS; i++)
 		pg_atomic_init_u64(&ddl_shared->counters[i], 0);
+	ddl_shared->crash_seq = 0;
 	SpinLockInit(&ddl_shared->mutex);
 	ddl_shared->worker_latch = NULL;
 	memset(ddl_shared->ring, 0, mul_size(entry_size, grd_ddl_log_size));
@@ -237,6 +242,7 @@ grd_ddl_audit_after_load(bool loaded)
 		pg_atomic_write_u64(&ddl_shared->overwritten, 0);
 		for (int i = 0; i < GRD_DDL_NCOUNTERS; i++)
 			pg_atomic_write_u64(&ddl_shared->counters[i], 0);
+		ddl_shared->crash_seq = reserved + 1;
 	}
 	next = pg_atomic_read_u64(&ddl_shared->next_seq);
 	pg_atomic_write_u64(&ddl_shared->reserved_seq, Max(reserved, next - 1));
@@ -1152,6 +1158,13 @@ grd_ddl_set_stored(uint64 seq)
 	pg_atomic_write_u64(&ddl_shared->stored_seq, seq);
 }
 
+/* See crash_seq; 0 when the ring was loaded from a clean shutdown's file. */
+uint64
+grd_ddl_crash_seq(void)
+{
+	return ddl_shared->crash_seq;
+}
+
 void
 grd_ddl_count(int counter, uint64 n)
 {
@@ -1193,6 +1206,7 @@ grd_ddl_audit_save(FILE *file)
 	header.overwritten = pg_atomic_read_u64(&ddl_shared->overwritten);
 	for (int i = 0; i < GRD_DDL_NCOUNTERS; i++)
 		header.counters[i] = pg_atomic_read_u64(&ddl_shared->counters[i]);
+	header.crash_seq = ddl_shared->crash_seq;
 	for (uint64 seq = first; seq < next; seq++)
 		if (ring_slot(seq)->seq == seq)
 			header.nentries++;
@@ -1258,6 +1272,7 @@ grd_ddl_audit_load(FILE *file)
 	pg_atomic_write_u64(&ddl_shared->overwritten, header.overwritten);
 	for (int i = 0; i < GRD_DDL_NCOUNTERS; i++)
 		pg_atomic_write_u64(&ddl_shared->counters[i], header.counters[i]);
+	ddl_shared->crash_seq = header.crash_seq;
 	return true;
 }
 
@@ -1489,4 +1504,6 @@ grd_ddl_audit_status(GrdStatus *status)
 				   (int64) pg_atomic_read_u64(&ddl_shared->counters[GRD_DDL_NOT_STORED]));
 	grd_status_put(status, "ddl_history_missed",
 				   (int64) pg_atomic_read_u64(&ddl_shared->counters[GRD_DDL_MISSED]));
+	grd_status_put(status, "ddl_history_crash_gap",
+				   (int64) pg_atomic_read_u64(&ddl_shared->counters[GRD_DDL_CRASH_GAP]));
 }

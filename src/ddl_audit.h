@@ -138,14 +138,17 @@ extern bool grd_ddl_ring_read(uint64 seq, GrdDdlEntry *entry);
 extern uint64 grd_ddl_oldest_seq(void);
 extern void grd_ddl_set_stored(uint64 seq);
 extern void grd_ddl_count(int counter, uint64 n);
+extern uint64 grd_ddl_crash_seq(void);
 extern void grd_ddl_worker_attach(bool attach);
 
 /* Counters the worker adds to (grd_ddl_count). */
 #define GRD_DDL_STORED		0	/* entries stored in ddl_history */
 #define GRD_DDL_NOT_STORED	1	/* entries the worker failed to store */
-#define GRD_DDL_MISSED		2	/* sequence numbers not in the ring when
-								 * the worker wanted them */
-#define GRD_DDL_NCOUNTERS	3
+#define GRD_DDL_MISSED		2	/* entries overwritten in the ring before
+								 * the worker could store them */
+#define GRD_DDL_CRASH_GAP	3	/* numbers lost in a crash (or reserved
+								 * and never used) */
+#define GRD_DDL_NCOUNTERS	4
 
 /* The background worker's entry point (ddl_worker.c). */
 extern PGDLLEXPORT void grd_ddl_worker_main(Datum main_arg);

@@ -216,7 +216,7 @@ find_table_tx(void *arg)
 		return;
 
 	values[0] = Int64GetDatum((int64) system_id);
-	if (SPI_execute_with_args("SELECT pg_catalog.coalesce(pg_catalog.max(seq), 0) "
+	if (SPI_execute_with_args("SELECT coalesce(pg_catalog.max(seq), 0) "
 							  "FROM guardrails.ddl_history "
 							  "WHERE system_identifier = $1",
 							  1, types, values, NULL, true, 1)
@@ -471,18 +471,36 @@ store_batch(uint64 from, uint64 next, uint64 *last)
 }
 
 /*
- * Numbers first to last were wanted but were no longer in the ring: the
- * ring overflowed, or the server crashed (numbers reserved but never used
- * are part of such a gap).  Their entries are in the server log only.
+ * Numbers first to last were wanted but were no longer in the ring.  Those
+ * below the first number given since a crash were lost with the server's
+ * memory (the range includes numbers reserved but never used); the others
+ * were overwritten when the ring overflowed.  Their entries are in the
+ * server log only.
  */
 static void
 report_missed(uint64 first, uint64 last)
 {
+	uint64		crash_seq = grd_ddl_crash_seq();
+
+	if (first < crash_seq)
+	{
+		uint64		crash_last = Min(last, crash_seq - 1);
+
+		grd_ddl_count(GRD_DDL_CRASH_GAP, crash_last - first + 1);
+		ereport(LOG,
+				(errmsg("pg_guardrails: DDL log entries " UINT64_FORMAT " to " UINT64_FORMAT " were not stored in guardrails.ddl_history: the server crashed first",
+						first, crash_last),
+				 errdetail("Numbers in this range were either never used or given to statements that are only in the server log (\"pg_guardrails ddl:\" lines).")));
+		first = crash_last + 1;
+	}
+	if (first > last)
+		return;
 	grd_ddl_count(GRD_DDL_MISSED, last - first + 1);
 	ereport(LOG,
-			(errmsg("pg_guardrails: DDL log entries " UINT64_FORMAT " to " UINT64_FORMAT " were not stored in guardrails.ddl_history",
+			(errmsg("pg_guardrails: DDL log entries " UINT64_FORMAT " to " UINT64_FORMAT " were not stored in guardrails.ddl_history: the ring overflowed",
 					first, last),
-			 errdetail("They were overwritten in the ring, or lost in a crash, before the worker could store them; look for them in the server log (\"pg_guardrails ddl:\" lines).")));
+			 errdetail("They were overwritten before the worker could store them; they are in the server log (\"pg_guardrails ddl:\" lines), if guardrails.ddl_log_destination includes log."),
+			 errhint("Raise guardrails.ddl_log_size.")));
 }
 
 /*
