@@ -40,7 +40,8 @@ CREATE TABLE ddl_multi1 (a int) \; CREATE TABLE ddl_multi2 (a int);
 -- a table with a serial key is one statement, not its implied pieces
 CREATE TABLE ddl_serial (id serial PRIMARY KEY);
 
--- names found through search_path are qualified
+-- names found through search_path are qualified (a failed CREATE, above,
+-- names its table as written)
 CREATE SCHEMA ddl_s;
 SET search_path = ddl_s, public;
 CREATE TABLE ddl_in_s (a int);
@@ -92,7 +93,8 @@ CREATE TABLE ddl_user_t (a int);
 CREATE TABLE ddl_user_t (a int);
 SELECT role = 'ddl_user' AS own, object_identity, outcome, query, message
 FROM guardrails.ddl_log
-WHERE object_identity IN ('public.ddl_user_t', 'public.ddl_kept', 'public.ddl_t')
+WHERE object_identity IN ('public.ddl_user_t', 'ddl_user_t', 'public.ddl_kept',
+						  'public.ddl_t', 'ddl_t')
   AND command_tag = 'CREATE TABLE'
 ORDER BY seq;
 SELECT count(*) FROM guardrails.ddl_history;

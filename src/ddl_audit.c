@@ -16,7 +16,8 @@
  * in a backend-local buffer and writes it:
  *
  *	- to the ring, under GRD_LOCK_DDL_RING held exclusive for a memcpy,
- *	  where it gets its sequence number;
+ *	  where it gets its sequence number, and where the background worker
+ *	  finds it at its next tick (at most a second later);
  *	- to the server log, one LOG line "pg_guardrails ddl: {json}", written
  *	  by the backend itself, outside any lock.
  *
@@ -34,12 +35,14 @@
  *
  * Sequence numbers increase across restarts.  A clean shutdown saves the
  * ring and the next number in shmem.c's state file.  To survive a crash,
- * numbers are reserved in blocks in pg_stat/pg_guardrails_ddl.seq (written
- * with a durable rename, by the backend whose DDL starts near the end of
- * the block, before the statement runs and outside the ring lock); after a
- * crash numbering resumes after the reserved block, leaving a gap.  The
- * worker also raises the next number above the highest one in the table
- * (a promoted standby continues its primary's numbering).
+ * numbers are reserved in blocks in pg_stat/pg_guardrails_ddl.seq, written
+ * with a durable rename by the postmaster at start and then by the
+ * background worker, which the ring writer wakes when the block runs low;
+ * a backend writes it itself (before its statement runs, outside the ring
+ * lock) only if the block is used up.  After a crash numbering resumes
+ * after the reserved block, leaving a gap.  The worker also raises the
+ * next number above the highest one in the table (a promoted standby
+ * continues its primary's numbering).
  *
  * Locking protocol:
  *	- GRD_LOCK_DDL_RING protects the slots.  A writer holds it exclusive
@@ -161,9 +164,12 @@ static void audit_at_exit(int code, Datum arg);
 static void describe_statement(GrdDdlAudit *audit, bool after);
 static void record(GrdDdlAudit *audit, char outcome, ErrorData *edata);
 static uint64 ring_put(GrdDdlEntry *entry);
+static void wake_worker(void);
+static inline bool seq_low(void);
 static void log_entry(GrdDdlEntry *entry);
 static void seq_reserve(void);
 static uint64 seq_file_read(void);
+static bool seq_file_write(uint64 reserved);
 static GrdDdlEntry *ring_slot(uint64 seq);
 
 /* ----------------------------------------------------------------
@@ -245,7 +251,16 @@ grd_ddl_audit_after_load(bool loaded)
 		ddl_shared->crash_seq = reserved + 1;
 	}
 	next = pg_atomic_read_u64(&ddl_shared->next_seq);
-	pg_atomic_write_u64(&ddl_shared->reserved_seq, Max(reserved, next - 1));
+	reserved = Max(reserved, next - 1);
+
+	/* the first block, so that no statement has to write the file */
+	if (seq_file_write(next + GRD_DDL_SEQ_BLOCK))
+		reserved = next + GRD_DDL_SEQ_BLOCK;
+	else
+		ereport(LOG,
+				(errcode_for_file_access(),
+				 errmsg("could not write file \"%s\": %m", GRD_DDL_SEQ_FILE_TMP)));
+	pg_atomic_write_u64(&ddl_shared->reserved_seq, reserved);
 }
 
 /* ----------------------------------------------------------------
@@ -281,35 +296,57 @@ seq_file_read(void)
 	return reserved;
 }
 
-/*
- * Reserve the next block of numbers, if the current one is nearly used up.
- * Called before a DDL statement runs, never in an error path; a failure to
- * write the file is logged (once per backend) and costs only the guarantee
- * after a crash.
- */
-static void
-seq_reserve(void)
+/* Write the reservation file durably; false (errno set) on failure. */
+static bool
+seq_file_write(uint64 reserved)
 {
-	uint64		next;
-	uint64		target;
 	FILE	   *file;
 	bool		ok;
 
-	LWLockAcquire(grd_lock(GRD_LOCK_DDL_SEQ), LW_EXCLUSIVE);
-	next = pg_atomic_read_u64(&ddl_shared->next_seq);
-	if (next + GRD_DDL_SEQ_MARGIN <= pg_atomic_read_u64(&ddl_shared->reserved_seq))
-	{
-		LWLockRelease(grd_lock(GRD_LOCK_DDL_SEQ));
-		return;					/* another backend did it */
-	}
-
-	target = next + GRD_DDL_SEQ_BLOCK;
 	file = AllocateFile(GRD_DDL_SEQ_FILE_TMP, PG_BINARY_W);
-	ok = file != NULL && grd_file_write(file, &target, sizeof(target));
+	ok = file != NULL && grd_file_write(file, &reserved, sizeof(reserved));
 	if (file != NULL && FreeFile(file) != 0)
 		ok = false;
 	if (ok)
 		ok = durable_rename(GRD_DDL_SEQ_FILE_TMP, GRD_DDL_SEQ_FILE, LOG) == 0;
+	return ok;
+}
+
+/* Whether the reserved block is running low. */
+static inline bool
+seq_low(void)
+{
+	return pg_atomic_read_u64(&ddl_shared->next_seq) + GRD_DDL_SEQ_MARGIN >
+		pg_atomic_read_u64(&ddl_shared->reserved_seq);
+}
+
+/*
+ * Reserve the next block of numbers if the current one runs low.  The
+ * worker calls this; a backend only when the block is used up, before its
+ * statement runs (never in an error path).  A failure to write the file is
+ * logged (once per process) and costs only the guarantee after a crash.
+ */
+void
+grd_ddl_reserve_seq(void)
+{
+	if (ddl_shared != NULL && seq_low())
+		seq_reserve();
+}
+
+static void
+seq_reserve(void)
+{
+	uint64		target;
+	bool		ok;
+
+	LWLockAcquire(grd_lock(GRD_LOCK_DDL_SEQ), LW_EXCLUSIVE);
+	if (!seq_low())
+	{
+		LWLockRelease(grd_lock(GRD_LOCK_DDL_SEQ));
+		return;					/* another process did it */
+	}
+	target = pg_atomic_read_u64(&ddl_shared->next_seq) + GRD_DDL_SEQ_BLOCK;
+	ok = seq_file_write(target);
 	if (ok)
 		pg_atomic_write_u64(&ddl_shared->reserved_seq, target);
 	LWLockRelease(grd_lock(GRD_LOCK_DDL_SEQ));
@@ -359,18 +396,31 @@ backend_setup(void)
 			clean_ipv6_addr(MyProcPort->raddr.addr.ss_family, client_addr);
 	}
 
-	name = get_database_name(MyDatabaseId);
+	/* the name the client connected with needs no catalog lookup */
+	if (MyProcPort != NULL && MyProcPort->database_name != NULL)
+		name = MyProcPort->database_name;
+	else
+		name = get_database_name(MyDatabaseId);
 	strlcpy(datname, name ? name : "", sizeof(datname));
 
 	before_shmem_exit(audit_at_exit, (Datum) 0);
 }
 
-/* A role's name, or "" when it has none (dropped meanwhile). */
+/*
+ * A role's name, or "" when it has none.  The role the client logged in as
+ * is named by the connection itself, so that begin does no catalog access
+ * in the common case (see describe_statement for why that matters).
+ */
 static void
 role_name(Oid roleid, char *buf)
 {
-	char	   *name = GetUserNameFromId(roleid, true);
+	char	   *name;
 
+	if (MyProcPort != NULL && MyProcPort->user_name != NULL &&
+		roleid == GetAuthenticatedUserId())
+		name = MyProcPort->user_name;
+	else
+		name = GetUserNameFromId(roleid, true);
 	strlcpy(buf, name ? name : "", NAMEDATALEN);
 }
 
@@ -392,9 +442,9 @@ grd_ddl_audit_begin(PlannedStmt *pstmt, const char *queryString,
 		return false;
 
 	backend_setup();
-	if (pg_atomic_read_u64(&ddl_shared->next_seq) + GRD_DDL_SEQ_MARGIN >
+	if (pg_atomic_read_u64(&ddl_shared->next_seq) >=
 		pg_atomic_read_u64(&ddl_shared->reserved_seq))
-		seq_reserve();
+		seq_reserve();			/* the worker has not kept up */
 
 	memset(audit, 0, sizeof(GrdDdlAudit));
 	audit->parsetree = parsetree;
@@ -583,6 +633,7 @@ record(GrdDdlAudit *audit, char outcome, ErrorData *edata)
 	e->seq = ring_put(e);
 	if (destinations & GRD_DDL_DEST_LOG)
 		log_entry(e);
+	wake_worker();
 }
 
 /*
@@ -597,7 +648,6 @@ ring_put(GrdDdlEntry *entry)
 							(GRD_DDL_DEST_VIEW | GRD_DDL_DEST_TABLE)) != 0;
 	GrdDdlEntry *slot;
 	uint64		seq;
-	Latch	   *latch;
 
 	LWLockAcquire(ring_lock, LW_EXCLUSIVE);
 	seq = pg_atomic_fetch_add_u64(&ddl_shared->next_seq, 1);
@@ -612,8 +662,22 @@ ring_put(GrdDdlEntry *entry)
 		memcpy(slot, entry, offsetof(GrdDdlEntry, query) + entry->query_len + 1);
 	}
 	LWLockRelease(ring_lock);
+	return seq;
+}
 
-	if (use_ring && (destinations & GRD_DDL_DEST_TABLE))
+/*
+ * Wake the worker if the reserved block of numbers runs low.  It is not
+ * woken for new entries: it stores them at its next tick (within a
+ * second), so that its transaction does not compete for the CPU with the
+ * statement's own end, whose time guardrails.latency and
+ * pg_stat_statements measure.
+ */
+static void
+wake_worker(void)
+{
+	Latch	   *latch;
+
+	if (seq_low())
 	{
 		SpinLockAcquire(&ddl_shared->mutex);
 		latch = ddl_shared->worker_latch;
@@ -621,7 +685,6 @@ ring_put(GrdDdlEntry *entry)
 		if (latch != NULL)
 			SetLatch(latch);
 	}
-	return seq;
 }
 
 const char *
@@ -815,32 +878,10 @@ is_relation_type(ObjectType type)
 }
 
 /*
- * The schema where an unqualified new relation would be created: the first
- * schema of search_path that exists, found without raising an error; NULL
- * when there is none.  (The statement itself decides; this is only what
- * the entry of a failed CREATE says.)
- */
-static char *
-creation_schema(const RangeVar *rv)
-{
-	List	   *path;
-	char	   *nspname = NULL;
-
-	if (rv->relpersistence == RELPERSISTENCE_TEMP)
-		return "pg_temp";
-	path = fetch_search_path(false);
-	if (path != NIL)
-		nspname = get_namespace_name(linitial_oid(path));
-	list_free(path);
-	return nspname;
-}
-
-/*
  * The schema-qualified name of a relation named by rv, when it can be
  * found without taking a lock or raising an error: an explicit schema is
  * taken as written, an unqualified name is searched in search_path when
- * lookup is set, and otherwise qualified with the schema it would be
- * created in.  Sets *resolved when the result is known to be exact.
+ * lookup is set.  Sets *resolved when the result is qualified.
  */
 static char *
 relation_identity(const RangeVar *rv, const char *relname, bool lookup,
@@ -872,9 +913,6 @@ relation_identity(const RangeVar *rv, const char *relname, bool lookup,
 		}
 	}
 	*resolved = false;
-	if (!lookup && rv->relname != NULL &&
-		(nspname = creation_schema(rv)) != NULL)
-		return quote_qualified_identifier(nspname, relname);
 	return (char *) quote_identifier(relname);
 }
 
@@ -919,11 +957,17 @@ relation_list_identity(List *names, bool lookup, bool *resolved)
 }
 
 /*
- * Fill audit->object_type and object_identity from the parse tree.  At the
- * start (after = false) relations that the statement creates are not
- * looked up (search_path might find another one of the same name); after
- * success they are.  Only relation names are qualified; other objects are
- * named as the statement writes them.
+ * Fill audit->object_type and object_identity from the parse tree.
+ *
+ * Unqualified relation names are looked up in search_path after the
+ * statement succeeded (after = true), when the catalog caches are warm and
+ * what it created exists.  At the start (after = false) only statements
+ * that make a name disappear (DROP, RENAME, SET SCHEMA) look it up: any
+ * other lookup there would only warm caches for the statement, moving its
+ * cost out of the time that guardrails.latency and pg_stat_statements
+ * measure for it.  A failed statement therefore names most objects as it
+ * wrote them.  Only relation names are qualified; other objects are named
+ * as the statement writes them.
  */
 static void
 describe_statement(GrdDdlAudit *audit, bool after)
@@ -932,18 +976,20 @@ describe_statement(GrdDdlAudit *audit, bool after)
 	const char *type = "";
 	char	   *identity = "";
 	bool		resolved = true;
+	bool		lookup = after || IsA(tree, DropStmt) ||
+		IsA(tree, RenameStmt) || IsA(tree, AlterObjectSchemaStmt);
 
 	switch (nodeTag(tree))
 	{
 		case T_CreateStmt:
 			type = "table";
 			identity = relation_identity(((CreateStmt *) tree)->relation, NULL,
-										 after, &resolved);
+										 lookup, &resolved);
 			break;
 		case T_CreateForeignTableStmt:
 			type = "foreign table";
 			identity = relation_identity(((CreateStmt *) tree)->relation, NULL,
-										 after, &resolved);
+										 lookup, &resolved);
 			break;
 		case T_IndexStmt:
 			{
@@ -953,39 +999,39 @@ describe_statement(GrdDdlAudit *audit, bool after)
 				/* an index lives in its table's schema */
 				if (stmt->idxname != NULL)
 					identity = relation_identity(stmt->relation, stmt->idxname,
-												 true, &resolved);
+												 lookup, &resolved);
 				break;
 			}
 		case T_ViewStmt:
 			type = "view";
 			identity = relation_identity(((ViewStmt *) tree)->view, NULL,
-										 after, &resolved);
+										 lookup, &resolved);
 			break;
 		case T_CreateTableAsStmt:
 			{
 				CreateTableAsStmt *stmt = (CreateTableAsStmt *) tree;
 
 				type = objtype_name(stmt->objtype);
-				identity = relation_identity(stmt->into->rel, NULL, after,
+				identity = relation_identity(stmt->into->rel, NULL, lookup,
 											 &resolved);
 				break;
 			}
 		case T_CreateSeqStmt:
 			type = "sequence";
 			identity = relation_identity(((CreateSeqStmt *) tree)->sequence,
-										 NULL, after, &resolved);
+										 NULL, lookup, &resolved);
 			break;
 		case T_AlterSeqStmt:
 			type = "sequence";
 			identity = relation_identity(((AlterSeqStmt *) tree)->sequence,
-										 NULL, true, &resolved);
+										 NULL, lookup, &resolved);
 			break;
 		case T_AlterTableStmt:
 			{
 				AlterTableStmt *stmt = (AlterTableStmt *) tree;
 
 				type = objtype_name(stmt->objtype);
-				identity = relation_identity(stmt->relation, NULL, true,
+				identity = relation_identity(stmt->relation, NULL, lookup,
 											 &resolved);
 				break;
 			}
@@ -995,7 +1041,7 @@ describe_statement(GrdDdlAudit *audit, bool after)
 
 				type = objtype_name(stmt->renameType);
 				if (stmt->relation != NULL)
-					identity = relation_identity(stmt->relation, NULL, true,
+					identity = relation_identity(stmt->relation, NULL, lookup,
 												 &resolved);
 				else
 					identity = object_name(stmt->object);
@@ -1007,7 +1053,7 @@ describe_statement(GrdDdlAudit *audit, bool after)
 
 				type = objtype_name(stmt->objectType);
 				if (stmt->relation != NULL)
-					identity = relation_identity(stmt->relation, NULL, true,
+					identity = relation_identity(stmt->relation, NULL, lookup,
 												 &resolved);
 				else
 					identity = object_name(stmt->object);
@@ -1019,7 +1065,7 @@ describe_statement(GrdDdlAudit *audit, bool after)
 
 				type = objtype_name(stmt->objectType);
 				if (stmt->relation != NULL)
-					identity = relation_identity(stmt->relation, NULL, true,
+					identity = relation_identity(stmt->relation, NULL, lookup,
 												 &resolved);
 				else
 					identity = object_name(stmt->object);
@@ -1043,7 +1089,7 @@ describe_statement(GrdDdlAudit *audit, bool after)
 					if (is_relation_type(stmt->removeType) && IsA(object, List))
 						appendStringInfoString(&buf,
 											   relation_list_identity((List *) object,
-																	  true,
+																	  lookup,
 																	  &one_resolved));
 					else
 						appendStringInfoString(&buf, object_name(object));
@@ -1059,7 +1105,7 @@ describe_statement(GrdDdlAudit *audit, bool after)
 				type = "trigger";
 				identity = psprintf("%s on %s", quote_identifier(stmt->trigname),
 									relation_identity(stmt->relation, NULL,
-													  true, &resolved));
+													  lookup, &resolved));
 				break;
 			}
 		case T_CreateSchemaStmt:

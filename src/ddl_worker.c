@@ -6,8 +6,8 @@
  *
  * One worker per server, started once recovery has finished (a standby
  * runs no DDL and cannot write), connected to the database named by
- * guardrails.database.  It wakes when a backend writes an entry (the
- * backend sets its latch) and at least once a second, and:
+ * guardrails.database.  It wakes once a second (and when a backend finds
+ * the reserved sequence numbers running low), and:
  *
  *	- waits, saying so once in the server log, while the extension is not
  *	  created in its database;
@@ -24,7 +24,10 @@
  *	  they were stored, from the commit log (pg_xact_status);
  *	- deletes entries older than guardrails.ddl_history_retention.
  *
- * Backends never wait for it: they only set its latch.
+ * It also reserves blocks of sequence numbers (see ddl_audit.c).  It runs
+ * with guardrails.track = none, and pg_stat_statements.track = none when
+ * that is loaded: its statements are housekeeping, not the server's
+ * workload, and both extensions agree on what they count.  Backends never wait for it: they only set its latch.
  *
  * Copyright (c) 2026, pg_guardrails developers
  *
@@ -77,6 +80,7 @@ static GrdDdlEntry *entry;
 static SPIPlanPtr insert_plan = NULL;
 static bool table_ready = false;	/* the extension was found */
 static bool said_missing = false;	/* "not created" was logged */
+static bool unsettled = true;	/* rows may wait for rolled_back */
 static uint64 stored_seq = 0;	/* the last entry dealt with */
 static uint64 failing_seq = 0;	/* the entry batches keep failing at */
 static int	attempts = 0;
@@ -128,6 +132,10 @@ grd_ddl_worker_main(Datum main_arg)
 	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 	/* our own statements are not timed out by the server's defaults */
 	SetConfigOption("statement_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("guardrails.track", "none", PGC_SUSET, PGC_S_OVERRIDE);
+	if (GetConfigOption("pg_stat_statements.track", true, false) != NULL)
+		SetConfigOption("pg_stat_statements.track", "none", PGC_SUSET,
+						PGC_S_OVERRIDE);
 
 	system_id = GetSystemIdentifier();
 	entry = MemoryContextAlloc(TopMemoryContext, grd_ddl_entry_size());
@@ -143,6 +151,7 @@ grd_ddl_worker_main(Datum main_arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 
+		grd_ddl_reserve_seq();
 		if (grd_ddl_destinations & GRD_DDL_DEST_TABLE)
 			worker_cycle();
 
@@ -322,7 +331,8 @@ worker_cycle(void)
 		CHECK_FOR_INTERRUPTS();
 	}
 
-	(void) run_in_transaction(settle_rolled_back, NULL);
+	if (unsettled)
+		(void) run_in_transaction(settle_rolled_back, NULL);
 	if (grd_ddl_history_retention > 0 &&
 		TimestampDifferenceExceeds(last_retention, GetCurrentTimestamp(),
 								   RETENTION_EVERY_MS))
@@ -438,7 +448,10 @@ store_batch_tx(void *arg)
 		else if (entry->stmt_xid == 0)
 			values[i] = BoolGetDatum(false);
 		else
+		{
 			nulls[i] = 'n';
+			unsettled = true;
+		}
 		i++;
 		Assert(i == INSERT_NARGS);
 
@@ -510,6 +523,7 @@ report_missed(uint64 first, uint64 last)
 static void
 settle_rolled_back(void *arg)
 {
+	bool		isnull;
 	Datum		values[1];
 	Oid			types[1] = {INT8OID};
 
@@ -523,6 +537,17 @@ settle_rolled_back(void *arg)
 							  1, types, values, NULL, false, 0)
 		!= SPI_OK_UPDATE)
 		elog(ERROR, "could not update guardrails.ddl_history");
+
+	/* come back only while some transaction is still open */
+	if (SPI_execute_with_args("SELECT EXISTS (SELECT FROM guardrails.ddl_history "
+							  "WHERE rolled_back IS NULL AND system_identifier = $1 "
+							  "AND statement_xid IS NOT NULL "
+							  "AND pg_catalog.pg_xact_status(statement_xid) = 'in progress')",
+							  1, types, values, NULL, true, 1)
+		!= SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read guardrails.ddl_history");
+	unsettled = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 1, &isnull));
 }
 
 /* Delete what is older than guardrails.ddl_history_retention. */

@@ -133,6 +133,32 @@ SQL
 "${PSQL[@]}" -c '\pset footer off' \
 	-c "SELECT action, per_second, burst, admitted, rejected FROM guardrails.digest_limit_status"
 
+grd_log "the DDL audit log: the demo's migrations, and a few more, whatever became of them"
+"${PSQL[@]}" <<'SQL' 2>&1 | sed 's/^/    /'
+\set ON_ERROR_STOP off
+ALTER TABLE pgbench_accounts ADD COLUMN note text;
+BEGIN;
+ALTER TABLE pgbench_branches ADD COLUMN region text;
+ROLLBACK;
+CREATE INDEX pgbench_accounts_bid ON pgbench_accounts (bid);
+DO $$ BEGIN EXECUTE 'CREATE TABLE migration_marks (id int)'; END $$;
+SQL
+"${PSQL[@]}" <<'SQL'
+\pset footer off
+SELECT seq, command_tag, object_identity, toplevel AS top, outcome, sqlstate,
+       rolled_back, round(duration_ms::numeric, 1) AS ms, left(query, 40) AS query
+FROM guardrails.ddl_log
+WHERE toplevel OR object_identity NOT LIKE 'guardrails.%'
+ORDER BY seq;
+SQL
+sleep 2
+"${PSQL[@]}" -c '\pset footer off' -c "SELECT count(*) AS rows_in_ddl_history,
+	count(*) FILTER (WHERE outcome <> 'ok') AS failed,
+	count(*) FILTER (WHERE rolled_back) AS rolled_back
+FROM guardrails.ddl_history"
+echo "the same entries in the server log, one JSON line each; the last one:"
+grep 'pg_guardrails ddl:' "$DATA/pgdata/server.log" | tail -1 | sed 's/^.*pg_guardrails ddl: /    /'
+
 grd_log "guardrails.status"
 "${PSQL[@]}" -c '\pset footer off' -c 'SELECT * FROM guardrails.status'
 

@@ -62,12 +62,13 @@ cmp_ok(time - $start, '<=', 5, 'within a few seconds');
 is($node->safe_psql('postgres', q{
 	SELECT string_agg(format('%s|%s|%s|%s|%s', command_tag, object_identity,
 							 outcome, coalesce(sqlstate, ''), toplevel), E'\n' ORDER BY seq)
-	FROM guardrails.ddl_history WHERE object_identity LIKE 'public.t%'}),
+	FROM guardrails.ddl_history
+	WHERE object_identity ~ '^(public\.)?t(1|1_idx|_rolled)$'}),
 	"CREATE TABLE|public.t1|ok||t
 CREATE INDEX|public.t1_idx|ok||t
 ALTER TABLE|public.t1|ok||f
 CREATE TABLE|public.t_rolled|ok||t
-CREATE TABLE|public.t1|error|42P07|t",
+CREATE TABLE|t1|error|42P07|t",
 	'with command, object, outcome, SQLSTATE and nesting');
 ok($node->poll_query_until('postgres', q{
 	SELECT rolled_back FROM guardrails.ddl_history
@@ -86,6 +87,30 @@ is(scalar @missing_from_log, 0, 'every entry of the ring is in the server log');
 my ($failed) = grep { $_->{outcome} eq 'error' } values %logged;
 is($failed->{sqlstate}, '42P07', 'the log line has the SQLSTATE of a failure');
 like($failed->{message}, qr/already exists/, 'and its message');
+
+# A statement cancelled, and one whose backend is terminated, are recorded
+# as failed.
+my ($ret, $out, $err) = $node->psql('postgres', q{
+	SET statement_timeout = '100ms';
+	CREATE TABLE cancelled AS SELECT 1 AS a FROM pg_sleep(5)});
+like($err, qr/statement timeout/, 'a DDL statement is cancelled');
+my $victim = $node->background_psql('postgres', on_error_stop => 0);
+my $victim_pid = $victim->query_safe('SELECT pg_backend_pid()');
+$victim->query_until(qr/started/, "\\echo started\nCREATE TABLE terminated AS SELECT 1 AS a FROM pg_sleep(30);\n");
+$node->poll_query_until('postgres', qq{
+	SELECT wait_event = 'PgSleep' FROM pg_stat_activity WHERE pid = $victim_pid});
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($victim_pid)");
+eval { $victim->quit };
+ok($node->poll_query_until('postgres', q{
+	SELECT count(*) = 2 FROM guardrails.ddl_history
+	WHERE object_identity IN ('cancelled', 'terminated')}),
+	'both reach the table');
+is($node->safe_psql('postgres', q{
+	SELECT string_agg(format('%s|%s|%s|%s', object_identity, outcome, sqlstate, message), E'\n' ORDER BY seq)
+	FROM guardrails.ddl_log WHERE object_identity IN ('cancelled', 'terminated')}),
+	"cancelled|error|57014|canceling statement due to statement timeout
+terminated|error|57P01|backend exited while the statement ran",
+	'as errors, with their SQLSTATE');
 
 # A clean restart keeps the ring, and numbering continues.
 my $ring_sql = q{SELECT seq, command_tag, object_identity, outcome, query
