@@ -5,7 +5,8 @@
 # pg_guardrails (and pg_stat_statements, for the query texts) preloaded,
 # drives a small workload of fast and slow query digests, some of them
 # cancelled by statement_timeout, and shows the latency percentiles, one
-# histogram, the Prometheus buckets and the status.  The server and its
+# histogram, the Prometheus buckets, the DDL audit log of its migrations
+# and the status.  The server and its
 # directory are removed at the end.
 
 . "$(dirname "$0")/lib.sh"
