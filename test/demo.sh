@@ -149,7 +149,7 @@ SQL
 SELECT seq, command_tag, object_identity, toplevel AS top, outcome, sqlstate,
        rolled_back, round(duration_ms::numeric, 1) AS ms, left(query, 40) AS query
 FROM guardrails.ddl_log
-WHERE toplevel OR object_identity NOT LIKE 'guardrails.%'
+WHERE seq > (SELECT max(seq) FROM guardrails.ddl_log WHERE command_tag = 'CREATE EXTENSION')
 ORDER BY seq;
 SQL
 sleep 2
