@@ -22,12 +22,15 @@ OBJS = \
 	src/config.o \
 	src/index_visibility.o \
 	src/ratelimit.o \
-	src/ddl_lock.o src/ddl_policy.o
+	src/ddl_lock.o \
+	src/ddl_policy.o \
+	src/ddl_audit.o \
+	src/ddl_worker.o
 PGFILEDESC = "pg_guardrails - latency percentiles and guardrails per query digest"
 
 DATA = $(wildcard $(EXTENSION)--*.sql)
 
-REGRESS = latency latency_input privileges index_visibility digest_limits ddl_policy
+REGRESS = latency latency_input privileges index_visibility digest_limits ddl_policy ddl_log
 REGRESS_OPTS = \
 	--temp-config=$(srcdir)/test/regress.conf \
 	--temp-instance=$(CURDIR)/tmp_check_regress \

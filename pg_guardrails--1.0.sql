@@ -549,6 +549,99 @@ CREATE EVENT TRIGGER guardrails_table_rewrite ON table_rewrite
 
 REVOKE ALL ON FUNCTION guardrails.ddl_policy_table_rewrite() FROM PUBLIC;
 
+-- DDL audit log: the shared ring, and the durable table the background
+-- worker fills from it in the database named by guardrails.database.
+
+CREATE FUNCTION guardrails.ddl_log_entries(
+	OUT seq bigint,
+	OUT start_time timestamptz,
+	OUT duration_ms double precision,
+	OUT dbid oid,
+	OUT database name,
+	OUT userid oid,
+	OUT role name,
+	OUT session_role name,
+	OUT client_addr inet,
+	OUT application_name text,
+	OUT pid integer,
+	OUT xid xid8,
+	OUT statement_xid xid8,
+	OUT toplevel boolean,
+	OUT command_tag text,
+	OUT object_type text,
+	OUT object_identity text,
+	OUT query text,
+	OUT query_truncated boolean,
+	OUT outcome text,
+	OUT sqlstate text,
+	OUT message text,
+	OUT policy_warnings text,
+	OUT lock_wait_ms double precision,
+	OUT stored boolean)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'grd_ddl_log_entries'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
+-- rolled_back: nothing the statement did remains.  A failed statement
+-- always; one that succeeded once the (sub)transaction it ran in has
+-- aborted, read from the commit log; NULL while that transaction is open.
+CREATE VIEW guardrails.ddl_log AS
+	SELECT seq, start_time, duration_ms, database, role, session_role,
+		   client_addr, application_name, pid, xid, toplevel, command_tag,
+		   object_type, object_identity, query, query_truncated, outcome,
+		   sqlstate, message,
+		   pg_catalog.string_to_array(policy_warnings, ',') AS policy_warnings,
+		   lock_wait_ms,
+		   CASE WHEN outcome <> 'ok' THEN true
+				WHEN statement_xid IS NULL THEN false
+				ELSE CASE pg_catalog.pg_xact_status(statement_xid)
+						 WHEN 'aborted' THEN true
+						 WHEN 'committed' THEN false
+					 END
+		   END AS rolled_back,
+		   stored
+	FROM guardrails.ddl_log_entries();
+
+CREATE FUNCTION guardrails.ddl_log_reset()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'grd_ddl_log_reset'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- One row per entry of the ring, appended by the background worker.  The
+-- key includes the server's system identifier: rows restored from another
+-- server's dump never collide with this one's numbers.
+CREATE TABLE guardrails.ddl_history (
+	system_identifier bigint NOT NULL,
+	seq bigint NOT NULL,
+	start_time timestamptz NOT NULL,
+	duration_ms double precision NOT NULL,
+	database name,
+	role name,
+	session_role name,
+	client_addr inet,
+	application_name text,
+	pid integer,
+	xid xid8,
+	statement_xid xid8,
+	toplevel boolean,
+	command_tag text NOT NULL,
+	object_type text,
+	object_identity text,
+	query text,
+	query_truncated boolean,
+	outcome text NOT NULL CHECK (outcome IN ('ok', 'error', 'rejected')),
+	sqlstate text,
+	message text,
+	policy_warnings text[],
+	lock_wait_ms double precision,
+	rolled_back boolean,
+	PRIMARY KEY (system_identifier, seq)
+);
+CREATE INDEX ddl_history_start_time ON guardrails.ddl_history (start_time);
+CREATE INDEX ddl_history_unsettled ON guardrails.ddl_history (seq)
+	WHERE rolled_back IS NULL;
+SELECT pg_catalog.pg_extension_config_dump('guardrails.ddl_history', '');
+
 -- Status of every module, as (name, value) rows
 
 CREATE FUNCTION guardrails.status_report(OUT name text, OUT value bigint)
@@ -565,6 +658,12 @@ GRANT SELECT ON guardrails.latency, guardrails.latency_buckets,
 	guardrails.status, guardrails.index_visibility TO PUBLIC;
 
 GRANT SELECT ON guardrails.digest_limit_status TO PUBLIC;
+
+GRANT SELECT ON guardrails.ddl_log TO PUBLIC;
+REVOKE ALL ON guardrails.ddl_history FROM PUBLIC;
+GRANT SELECT ON guardrails.ddl_history TO guardrails_admin;
+REVOKE ALL ON FUNCTION guardrails.ddl_log_reset() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION guardrails.ddl_log_reset() TO guardrails_admin;
 REVOKE ALL ON guardrails.digest_limits FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE
 	ON guardrails.digest_limits TO guardrails_admin;

@@ -64,6 +64,7 @@
 #include "utils/timestamp.h"
 
 #include "compat.h"
+#include "ddl_audit.h"
 #include "ddl_lock.h"
 #include "ddl_policy.h"
 #include "pg_guardrails.h"
@@ -505,10 +506,12 @@ acquire(DdlTarget *targets, int n, int timeout_ms, int retries)
 	int			failed = 0;
 	Blocker    *initial;
 	int			ninitial;
+	TimestampTz start;
 
 	/* the usual case: nobody in the way */
 	if (lock_all_now(targets, n, &failed))
 		return;
+	start = GetCurrentTimestamp();
 	ninitial = find_blockers(targets, n, &initial);
 
 	for (attempt = 0;; attempt++)
@@ -521,6 +524,7 @@ acquire(DdlTarget *targets, int n, int timeout_ms, int retries)
 			got = lock_retrying(targets, n, timeout_ms, &failed);
 		else
 			got = lock_queued(targets, n, &failed);
+		grd_ddl_audit_note_lock_wait(GetCurrentTimestamp() - start);
 		if (got)
 			return;
 

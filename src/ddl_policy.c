@@ -67,6 +67,7 @@
 #include "utils/rel.h"
 
 #include "compat.h"
+#include "ddl_audit.h"
 #include "ddl_policy.h"
 #include "pg_guardrails.h"
 #include "shmem.h"
@@ -218,6 +219,7 @@ violation_level(const char *rule)
 {
 	if (grd_ddl_policy == GRD_DDL_POLICY_ENFORCE)
 		return ERROR;
+	grd_ddl_audit_note_warning(rule);
 	return WARNING;
 }
 

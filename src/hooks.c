@@ -17,10 +17,14 @@
  *	ExecutorRun		-> latency: resume -> previous hook -> latency: pause
  *	ExecutorFinish	-> latency: resume -> previous hook -> latency: pause
  *	ExecutorEnd		-> latency: record completed -> previous hook
- *	ProcessUtility	-> ddl_policy: schema-change rules (may reject)
- *					-> ddl_lock: lock_timeout, take the target's lock (may
- *					   time out) -> latency: start -> previous hook
- *					-> latency: record -> ddl_lock: restore lock_timeout
+ *	ProcessUtility	-> ddl_audit: open a record, if DDL
+ *					   [ -> ddl_policy: schema-change rules (may reject)
+ *						 -> ddl_lock: lock_timeout, take the target's lock
+ *							(may time out)
+ *						 -> latency: start -> previous hook -> latency: record
+ *						 -> ddl_lock: restore lock_timeout ]
+ *					-> ddl_audit: record the outcome (ok, or error/rejected
+ *					   from a PG_CATCH around everything in brackets)
  *	ClientAuthentication
  *					-> previous hook -> ratelimit: connection limits
  *	get_relation_info (build_simple_rel in 19)
@@ -30,7 +34,9 @@
  * progress, as pg_stat_statements' does (it is incremented around
  * ExecutorRun, ExecutorFinish and the utility statements we time), so
  * "top-level" means the same thing for both extensions.  It is restored on
- * every error, by PG_FINALLY or PG_CATCH.
+ * every error, by PG_FINALLY or PG_CATCH.  The DDL audit keeps its own
+ * stack of open statements, which grd_ddl_audit_end_error() pops as an
+ * error unwinds through each level.
  *
  * Copyright (c) 2026, pg_guardrails developers
  *
@@ -45,6 +51,7 @@
 #include "tcop/utility.h"
 
 #include "compat.h"
+#include "ddl_audit.h"
 #include "ddl_lock.h"
 #include "ddl_policy.h"
 #include "hooks.h"
@@ -78,6 +85,12 @@ static void grd_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 							   ParamListInfo params,
 							   QueryEnvironment *queryEnv,
 							   DestReceiver *dest, QueryCompletion *qc);
+static void grd_utility_body(PlannedStmt *pstmt, const char *queryString,
+							 bool readOnlyTree,
+							 ProcessUtilityContext context,
+							 ParamListInfo params,
+							 QueryEnvironment *queryEnv,
+							 DestReceiver *dest, QueryCompletion *qc);
 static void grd_relation_info(GRD_RELINFO_ARGS);
 static void grd_ClientAuthentication(Port *port, int status);
 
@@ -218,11 +231,51 @@ grd_ExecutorEnd(QueryDesc *queryDesc)
 		standard_ExecutorEnd(queryDesc);
 }
 
+/*
+ * A utility statement.  DDL is recorded by the audit log whatever happens
+ * to it, so its record covers everything else we and the previous hook do:
+ * a rejection by the policy or a lock timeout is recorded as its outcome.
+ * Other statements pay for no extra PG_TRY.
+ */
 static void
 grd_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				   bool readOnlyTree, ProcessUtilityContext context,
 				   ParamListInfo params, QueryEnvironment *queryEnv,
 				   DestReceiver *dest, QueryCompletion *qc)
+{
+	GrdDdlAudit audit;
+
+	if (!grd_ddl_audit_begin(pstmt, queryString, &audit))
+	{
+		grd_utility_body(pstmt, queryString, readOnlyTree, context, params,
+						 queryEnv, dest, qc);
+		return;
+	}
+
+	PG_TRY();
+	{
+		grd_utility_body(pstmt, queryString, readOnlyTree, context, params,
+						 queryEnv, dest, qc);
+	}
+	PG_CATCH();
+	{
+		grd_ddl_audit_end_error(&audit);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	grd_ddl_audit_end(&audit);
+}
+
+/*
+ * What grd_ProcessUtility runs, audited or not: the schema-change rules,
+ * the lock timeout and lock wait of DDL, latency timing (with the nesting
+ * level raised while it runs) and the previous hook.
+ */
+static void
+grd_utility_body(PlannedStmt *pstmt, const char *queryString,
+				 bool readOnlyTree, ProcessUtilityContext context,
+				 ParamListInfo params, QueryEnvironment *queryEnv,
+				 DestReceiver *dest, QueryCompletion *qc)
 {
 	GrdUtilityTimer timer;
 	bool		timed;

@@ -22,6 +22,7 @@
 
 #include "compat.h"
 #include "config.h"
+#include "ddl_audit.h"
 #include "histogram.h"
 #include "hooks.h"
 #include "index_visibility.h"
@@ -50,6 +51,13 @@ int			grd_ddl_lock_retries = 0;
 /* ddl_policy.c */
 int			grd_ddl_policy = GRD_DDL_POLICY_WARN;
 bool		grd_allow_new_tables = true;
+
+/* ddl_audit.c */
+int			grd_ddl_log_size = 1000;
+int			grd_ddl_log_max_query_len = 4096;
+char	   *grd_ddl_log_destination = NULL;
+char	   *grd_database = NULL;
+int			grd_ddl_history_retention = 90 * 24 * 60;
 
 /* ratelimit.c */
 int			grd_max_digest_limits = 2000;
@@ -199,6 +207,60 @@ _PG_init(void)
 							 0,
 							 NULL, NULL, NULL);
 
+	DefineCustomIntVariable("guardrails.ddl_log_size",
+							"Number of DDL statements the shared ring of the DDL log holds.",
+							"guardrails.ddl_log shows them; the oldest is overwritten when it is full.",
+							&grd_ddl_log_size,
+							1000,
+							1,
+							1000000,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("guardrails.ddl_log_max_query_len",
+							"Longest statement text the DDL log keeps; longer ones are truncated.",
+							"Each entry of the ring takes this much shared memory, plus about 1.6 kB.",
+							&grd_ddl_log_max_query_len,
+							4096,
+							64,
+							1024 * 1024,
+							PGC_POSTMASTER,
+							GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("guardrails.ddl_log_destination",
+							   "Where DDL statements are recorded: view, log and table.",
+							   "view: the ring shown by guardrails.ddl_log; log: one line per statement in the server log; "
+							   "table: guardrails.ddl_history, filled from the ring by a background worker. Empty: nowhere.",
+							   &grd_ddl_log_destination,
+							   "view, log, table",
+							   PGC_SIGHUP,
+							   GUC_LIST_INPUT,
+							   grd_check_ddl_log_destination,
+							   grd_assign_ddl_log_destination,
+							   NULL);
+
+	DefineCustomStringVariable("guardrails.database",
+							   "Database where the background worker stores guardrails.ddl_history.",
+							   "The extension must be created in it.",
+							   &grd_database,
+							   "postgres",
+							   PGC_POSTMASTER,
+							   0,
+							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("guardrails.ddl_history_retention",
+							"How long guardrails.ddl_history keeps a statement; 0 keeps it forever.",
+							NULL,
+							&grd_ddl_history_retention,
+							90 * 24 * 60,
+							0,
+							INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_MIN,
+							NULL, NULL, NULL);
+
 	DefineCustomIntVariable("guardrails.max_digest_limits",
 							"Maximum number of digest limits with state in shared memory.",
 							"Each takes about 150 bytes; the least recently used idle one is recycled when more are needed.",
@@ -262,4 +324,5 @@ _PG_init(void)
 	grd_hist_init();
 	grd_config_init();
 	grd_hooks_install();
+	grd_ddl_audit_register_worker();
 }

@@ -57,6 +57,13 @@ extern int	grd_ddl_lock_retries;
 extern int	grd_ddl_policy;
 extern bool grd_allow_new_tables;
 
+/* ddl_audit.c */
+extern int	grd_ddl_log_size;
+extern int	grd_ddl_log_max_query_len;
+extern char *grd_ddl_log_destination;
+extern char *grd_database;
+extern int	grd_ddl_history_retention;
+
 /* ratelimit.c */
 extern int	grd_max_digest_limits;
 extern double grd_connection_rate;

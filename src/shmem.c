@@ -18,7 +18,10 @@
  * module to pg_stat/pg_guardrails.stat (via a temporary file and a durable
  * rename); at the next start it reads the file back and deletes it, so that
  * a crash restart, which writes nothing, starts from empty rather than from
- * stale data.  This is what pg_stat_statements does.
+ * stale data.  This is what pg_stat_statements does.  The file holds the
+ * DDL log's ring first (always: it is an audit trail, and entries the
+ * background worker has not stored yet must survive), then the latency
+ * histograms (when guardrails.save is on).
  *
  * Copyright (c) 2026, pg_guardrails developers
  *
@@ -36,6 +39,7 @@
 #include "storage/shmem.h"
 #include "utils/builtins.h"
 
+#include "ddl_audit.h"
 #include "latency.h"
 #include "pg_guardrails.h"
 #include "ratelimit.h"
@@ -45,7 +49,8 @@
 #define GRD_STATE_FILE		PGSTAT_STAT_PERMANENT_DIRECTORY "/pg_guardrails.stat"
 #define GRD_STATE_FILE_TMP	GRD_STATE_FILE ".tmp"
 #define GRD_FILE_MAGIC		0x47524431	/* "GRD1" */
-#define GRD_FILE_VERSION	1
+#define GRD_FILE_VERSION	2
+#define GRD_FILE_LATENCY	0x01	/* the file holds the latency section */
 
 typedef struct GrdShared
 {
@@ -62,16 +67,17 @@ struct GrdStatus
 static GrdShared *grd_shared = NULL;
 
 static Size grd_shmem_size(void);
-static void grd_state_load(void);
+static bool grd_state_load(void);
 static void grd_state_save(int code, Datum arg);
 
 static Size
 grd_shmem_size(void)
 {
-	return add_size(add_size(MAXALIGN(sizeof(GrdShared)),
-							 grd_latency_shmem_size()),
-					add_size(grd_ratelimit_shmem_size(),
-							 grd_digest_shmem_size()));
+	return add_size(add_size(add_size(MAXALIGN(sizeof(GrdShared)),
+									  grd_latency_shmem_size()),
+							 add_size(grd_ratelimit_shmem_size(),
+									  grd_digest_shmem_size())),
+					grd_ddl_audit_shmem_size());
 }
 
 /*
@@ -108,6 +114,7 @@ grd_shmem_startup(void)
 	grd_latency_shmem_startup(found);
 	grd_ratelimit_shmem_startup(found);
 	grd_digest_shmem_startup(found);
+	grd_ddl_audit_shmem_startup(found);
 
 	LWLockRelease(AddinShmemInitLock);
 
@@ -116,7 +123,7 @@ grd_shmem_startup(void)
 
 	/* Only the process that created the segment fills it. */
 	if (!found)
-		grd_state_load();
+		grd_ddl_audit_after_load(grd_state_load());
 }
 
 /*
@@ -171,17 +178,19 @@ static void
 grd_state_save(int code, Datum arg)
 {
 	FILE	   *file;
-	uint32		header[3] = {GRD_FILE_MAGIC, GRD_FILE_VERSION, 0};
+	uint32		header[4] = {GRD_FILE_MAGIC, GRD_FILE_VERSION, 0, 0};
 
-	if (code != 0 || grd_shared == NULL || !grd_save)
+	if (code != 0 || grd_shared == NULL)
 		return;
 
 	file = AllocateFile(GRD_STATE_FILE_TMP, PG_BINARY_W);
 	if (file == NULL)
 		goto error;
 	header[2] = (uint32) grd_latency_file_signature();
+	header[3] = grd_save ? GRD_FILE_LATENCY : 0;
 	if (!grd_file_write(file, header, sizeof(header)) ||
-		!grd_latency_save(file))
+		!grd_ddl_audit_save(file) ||
+		(grd_save && !grd_latency_save(file)))
 		goto error;
 	if (FreeFile(file) != 0)
 	{
@@ -202,14 +211,15 @@ error:
 
 /*
  * Read back what grd_state_save wrote, then remove the file.  A missing
- * file is normal (first start, crash restart, guardrails.save = off); a
- * damaged one is reported and ignored.
+ * file is normal (first start, crash restart); a damaged one is reported
+ * and ignored.  Returns whether the DDL ring was loaded.
  */
-static void
+static bool
 grd_state_load(void)
 {
 	FILE	   *file;
-	uint32		header[3];
+	uint32		header[4];
+	bool		ddl_loaded = false;
 
 	file = AllocateFile(GRD_STATE_FILE, PG_BINARY_R);
 	if (file == NULL)
@@ -218,26 +228,27 @@ grd_state_load(void)
 			ereport(LOG,
 					(errcode_for_file_access(),
 					 errmsg("could not read file \"%s\": %m", GRD_STATE_FILE)));
-		return;
+		return false;
 	}
 
-	if (grd_save)
+	if (!grd_file_read(file, header, sizeof(header)) ||
+		header[0] != GRD_FILE_MAGIC || header[1] != GRD_FILE_VERSION ||
+		!(ddl_loaded = grd_ddl_audit_load(file)) ||
+		(grd_save && (header[3] & GRD_FILE_LATENCY) &&
+		 (header[2] != (uint32) grd_latency_file_signature() ||
+		  !grd_latency_load(file))))
 	{
-		if (!grd_file_read(file, header, sizeof(header)) ||
-			header[0] != GRD_FILE_MAGIC || header[1] != GRD_FILE_VERSION ||
-			header[2] != (uint32) grd_latency_file_signature() ||
-			!grd_latency_load(file))
-		{
-			ereport(LOG,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("ignoring invalid pg_guardrails state file \"%s\"",
-							GRD_STATE_FILE)));
-			grd_latency_clear();
-		}
+		ereport(LOG,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("ignoring invalid pg_guardrails state file \"%s\"",
+						GRD_STATE_FILE)));
+		grd_latency_clear();
+		ddl_loaded = false;
 	}
 
 	FreeFile(file);
 	unlink(GRD_STATE_FILE);
+	return ddl_loaded;
 }
 
 void
@@ -273,6 +284,7 @@ grd_status_report(PG_FUNCTION_ARGS)
 	grd_status_put(&status, "shared_memory_bytes", (int64) grd_shared->size);
 	grd_latency_status(&status);
 	grd_ratelimit_status(&status);
+	grd_ddl_audit_status(&status);
 
 	return (Datum) 0;
 }

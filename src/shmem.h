@@ -20,6 +20,8 @@ typedef enum GrdLockId
 	GRD_LOCK_LATENCY,			/* membership of the digest hash table */
 	GRD_LOCK_RATELIMIT,			/* which slot holds which connection limit */
 	GRD_LOCK_DIGEST_LIMITS,		/* membership of the digest-limit table */
+	GRD_LOCK_DDL_RING,			/* the slots of the DDL ring, next_seq */
+	GRD_LOCK_DDL_SEQ,			/* the DDL sequence reservation file */
 	GRD_NUM_LOCKS
 } GrdLockId;
 

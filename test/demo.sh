@@ -5,7 +5,8 @@
 # pg_guardrails (and pg_stat_statements, for the query texts) preloaded,
 # drives a small workload of fast and slow query digests, some of them
 # cancelled by statement_timeout, and shows the latency percentiles, one
-# histogram, the Prometheus buckets and the status.  The server and its
+# histogram, the Prometheus buckets, the DDL audit log of its migrations
+# and the status.  The server and its
 # directory are removed at the end.
 
 . "$(dirname "$0")/lib.sh"
@@ -164,6 +165,32 @@ ALTER TABLE pgbench_accounts ALTER COLUMN note TYPE varchar;
 ALTER TABLE pgbench_accounts ADD FOREIGN KEY (bid) REFERENCES pgbench_branches;
 ALTER TABLE pgbench_accounts ADD FOREIGN KEY (bid) REFERENCES pgbench_branches NOT VALID;
 SQL
+
+grd_log "the DDL audit log: the migrations above, and a few more, whatever became of them"
+"${PSQL[@]}" <<'SQL' 2>&1 | sed 's/^/    /'
+\set ON_ERROR_STOP off
+ALTER TABLE pgbench_accounts ADD COLUMN memo text;
+BEGIN;
+ALTER TABLE pgbench_branches ADD COLUMN region text;
+ROLLBACK;
+CREATE INDEX pgbench_accounts_bid ON pgbench_accounts (bid);
+DO $$ BEGIN EXECUTE 'CREATE TABLE migration_marks (id int)'; END $$;
+SQL
+"${PSQL[@]}" <<'SQL'
+\pset footer off
+SELECT seq, command_tag, object_identity, toplevel AS top, outcome, sqlstate,
+       rolled_back, round(duration_ms::numeric, 1) AS ms, left(query, 40) AS query
+FROM guardrails.ddl_log
+WHERE seq > (SELECT max(seq) FROM guardrails.ddl_log WHERE command_tag = 'CREATE EXTENSION')
+ORDER BY seq;
+SQL
+sleep 2
+"${PSQL[@]}" -c '\pset footer off' -c "SELECT count(*) AS rows_in_ddl_history,
+	count(*) FILTER (WHERE outcome <> 'ok') AS failed,
+	count(*) FILTER (WHERE rolled_back) AS rolled_back
+FROM guardrails.ddl_history"
+echo "the same entries in the server log, one JSON line each; the last one:"
+grep 'pg_guardrails ddl:' "$DATA/pgdata/server.log" | tail -1 | sed 's/^.*pg_guardrails ddl: /    /'
 
 grd_log "guardrails.status"
 "${PSQL[@]}" -c '\pset footer off' -c 'SELECT * FROM guardrails.status'

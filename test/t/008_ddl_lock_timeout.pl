@@ -22,9 +22,10 @@ $node->safe_psql('postgres', q{
 	INSERT INTO t SELECT generate_series(1, 1000);
 });
 
-# A long transaction that has read the table.
+# A long transaction that has read the table, and keeps its snapshot (so
+# that CREATE INDEX CONCURRENTLY, below, has to wait for it).
 my $reader = $node->background_psql('postgres');
-$reader->query_safe('BEGIN; SELECT count(*) FROM t;');
+$reader->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM t;');
 
 # Run $sql, return (exit status, stderr, seconds taken).
 sub timed

@@ -1,0 +1,114 @@
+--
+-- The DDL audit log: every DDL statement, at any nesting level, whatever
+-- its outcome, in guardrails.ddl_log.
+--
+SELECT guardrails.ddl_log_reset() >= 0 AS reset;
+
+-- statements that succeed
+CREATE TABLE ddl_t (id int);
+CREATE INDEX ddl_t_id_idx ON ddl_t (id);
+ALTER TABLE ddl_t ADD COLUMN note text;
+
+-- statements that fail, with their SQLSTATE
+CREATE TABLE ddl_t (id int);
+ALTER TABLE ddl_missing ADD COLUMN x int;
+
+-- rolled back with their transaction, or their savepoint
+BEGIN;
+CREATE TABLE ddl_rolled (a int);
+ROLLBACK;
+BEGIN;
+SAVEPOINT s;
+CREATE TABLE ddl_savepoint (a int);
+ROLLBACK TO SAVEPOINT s;
+CREATE TABLE ddl_kept (a int);
+-- while the transaction is open, whether it will be rolled back is unknown
+SELECT object_identity, rolled_back FROM guardrails.ddl_log
+WHERE object_identity IN ('public.ddl_savepoint', 'public.ddl_kept') ORDER BY seq;
+COMMIT;
+
+-- nested in a DO block and in a function, one of them failing and caught
+DO $$ BEGIN EXECUTE 'CREATE TABLE ddl_in_do (a int)'; END $$;
+CREATE FUNCTION ddl_fn() RETURNS void LANGUAGE plpgsql
+AS $$ BEGIN CREATE TABLE ddl_in_fn (a int); END $$;
+SELECT ddl_fn();
+DO $$ BEGIN CREATE TABLE ddl_t (id int); EXCEPTION WHEN duplicate_table THEN NULL; END $$;
+
+-- several statements in one query string: each gets its own text
+CREATE TABLE ddl_multi1 (a int) \; CREATE TABLE ddl_multi2 (a int);
+
+-- a table with a serial key is one statement, not its implied pieces
+CREATE TABLE ddl_serial (id serial PRIMARY KEY);
+
+-- names found through search_path are qualified (a failed CREATE, above,
+-- names its table as written)
+CREATE SCHEMA ddl_s;
+SET search_path = ddl_s, public;
+CREATE TABLE ddl_in_s (a int);
+RESET search_path;
+DROP TABLE ddl_s.ddl_in_s, ddl_multi1;
+DROP SCHEMA ddl_s;
+
+-- not DDL: not recorded
+INSERT INTO ddl_t VALUES (1);
+SET work_mem = '8MB';
+RESET work_mem;
+SELECT count(*) FROM ddl_t;
+
+SELECT command_tag, object_type, object_identity, toplevel, outcome,
+	   sqlstate, message, rolled_back, query
+FROM guardrails.ddl_log ORDER BY seq;
+
+-- every entry has its times and its session
+SELECT count(*) AS entries,
+	   bool_and(duration_ms >= 0 AND start_time <= now()) AS timed,
+	   bool_and(database = current_database()) AS database,
+	   bool_and(pid = pg_backend_pid()) AS pid,
+	   bool_and(application_name = 'pg_regress/ddl_log') AS application_name,
+	   bool_and(policy_warnings = '{}') AS no_warnings,
+	   count(xid) > 0 AS some_xid
+FROM guardrails.ddl_log;
+
+-- the text is truncated at guardrails.ddl_log_max_query_len
+SHOW guardrails.ddl_log_max_query_len;
+DO $$ BEGIN EXECUTE format('CREATE TABLE ddl_long (a int) /* %s */', repeat('x', 5000)); END $$;
+SELECT length(query), query_truncated, left(query, 30) AS starts
+FROM guardrails.ddl_log WHERE object_identity = 'public.ddl_long';
+SELECT query_truncated FROM guardrails.ddl_log
+WHERE object_identity = 'public.ddl_t' AND command_tag = 'CREATE TABLE' AND outcome = 'ok';
+
+-- a bad destination is refused, with the item named
+ALTER SYSTEM SET guardrails.ddl_log_destination = 'view, syslog';
+
+-- counters
+SELECT name, value > 0 AS positive FROM guardrails.status
+WHERE name IN ('ddl_log_next_seq', 'ddl_log_size', 'ddl_log_memory_bytes')
+ORDER BY name;
+
+-- privileges: another role's statement text is hidden, as in pg_stat_statements
+CREATE ROLE ddl_user;
+GRANT CREATE ON SCHEMA public TO ddl_user;
+SET ROLE ddl_user;
+CREATE TABLE ddl_user_t (a int);
+CREATE TABLE ddl_user_t (a int);
+SELECT role = 'ddl_user' AS own, object_identity, outcome, query, message
+FROM guardrails.ddl_log
+WHERE object_identity IN ('public.ddl_user_t', 'ddl_user_t', 'public.ddl_kept',
+						  'public.ddl_t', 'ddl_t')
+  AND command_tag = 'CREATE TABLE'
+ORDER BY seq;
+SELECT count(*) FROM guardrails.ddl_history;
+SELECT guardrails.ddl_log_reset();
+RESET ROLE;
+-- pg_read_all_stats sees every text
+GRANT pg_read_all_stats TO ddl_user;
+SET ROLE ddl_user;
+SELECT count(*) AS hidden FROM guardrails.ddl_log
+WHERE query = '<insufficient privilege>';
+RESET ROLE;
+
+DROP TABLE ddl_user_t;
+REVOKE CREATE ON SCHEMA public FROM ddl_user;
+DROP ROLE ddl_user;
+DROP TABLE ddl_t, ddl_kept, ddl_in_do, ddl_in_fn, ddl_multi2, ddl_serial, ddl_long;
+DROP FUNCTION ddl_fn();

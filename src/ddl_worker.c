@@ -1,0 +1,567 @@
+/*-------------------------------------------------------------------------
+ *
+ * ddl_worker.c
+ *		The background worker that copies the DDL ring into the durable
+ *		table guardrails.ddl_history.
+ *
+ * One worker per server, started once recovery has finished (a standby
+ * runs no DDL and cannot write), connected to the database named by
+ * guardrails.database.  It wakes once a second (and when a backend finds
+ * the reserved sequence numbers running low), and:
+ *
+ *	- waits, saying so once in the server log, while the extension is not
+ *	  created in its database;
+ *	- at its start, resumes after the highest sequence number of this
+ *	  server (system identifier) in the table, and makes sure new entries
+ *	  are numbered above it;
+ *	- stores the entries after that one, in order, a batch per transaction
+ *	  (with synchronous_commit off: an entry lost with the last commits
+ *	  before a crash is in the server log, and the next start counts it);
+ *	- reports numbers it wanted but that were no longer in the ring
+ *	  (overwritten, or lost in a crash) as a range in the server log and in
+ *	  guardrails.status, and entries it failed three times to store;
+ *	- settles rolled_back for entries whose transaction was still open when
+ *	  they were stored, from the commit log (pg_xact_status);
+ *	- deletes entries older than guardrails.ddl_history_retention.
+ *
+ * It also reserves blocks of sequence numbers (see ddl_audit.c).  It runs
+ * with guardrails.track = none, and pg_stat_statements.track = none when
+ * that is loaded: its statements are housekeeping, not the server's
+ * workload, and both extensions agree on what they count.  Backends never wait for it: they only set its latch.
+ *
+ * Copyright (c) 2026, pg_guardrails developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/xid8.h"
+
+#include "compat.h"
+#include "ddl_audit.h"
+#include "pg_guardrails.h"
+
+#define WORKER_NAME			"pg_guardrails ddl history"
+#define BATCH_SIZE			200 /* entries per transaction */
+#define MAX_ATTEMPTS		3	/* tries before an entry is given up */
+#define NAPTIME_MS			1000
+#define RETENTION_EVERY_MS	60000
+
+#define INSERT_SQL \
+	"INSERT INTO guardrails.ddl_history (system_identifier, seq, start_time, " \
+	"duration_ms, database, role, session_role, client_addr, " \
+	"application_name, pid, xid, statement_xid, toplevel, command_tag, " \
+	"object_type, object_identity, query, query_truncated, outcome, " \
+	"sqlstate, message, policy_warnings, lock_wait_ms, rolled_back) " \
+	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8::pg_catalog.inet, $9, $10, $11, " \
+	"$12, $13, $14, $15, $16, $17, $18, $19, $20, $21, " \
+	"pg_catalog.string_to_array($22, ','), $23, $24) " \
+	"ON CONFLICT DO NOTHING"
+#define INSERT_NARGS		24
+
+static uint64 system_id;
+static GrdDdlEntry *entry;
+static SPIPlanPtr insert_plan = NULL;
+static bool table_ready = false;	/* the extension was found */
+static bool said_missing = false;	/* "not created" was logged */
+static bool unsettled = true;	/* rows may wait for rolled_back */
+static uint64 stored_seq = 0;	/* the last entry dealt with */
+static uint64 failing_seq = 0;	/* the entry batches keep failing at */
+static int	attempts = 0;
+static TimestampTz last_retention = 0;
+
+static void worker_detach(int code, Datum arg);
+static void worker_cycle(void);
+static bool find_table(void);
+static int	store_batch(uint64 from, uint64 next, uint64 *last);
+static void report_missed(uint64 first, uint64 last);
+static void settle_rolled_back(void *arg);
+static void apply_retention(void *arg);
+
+/*
+ * Register the worker; called from _PG_init while shared_preload_libraries
+ * are loaded.
+ */
+void
+grd_ddl_audit_register_worker(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
+		BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 10;
+	strlcpy(worker.bgw_library_name, "pg_guardrails",
+			sizeof(worker.bgw_library_name));
+	strlcpy(worker.bgw_function_name, "grd_ddl_worker_main",
+			sizeof(worker.bgw_function_name));
+	strlcpy(worker.bgw_name, WORKER_NAME, sizeof(worker.bgw_name));
+	strlcpy(worker.bgw_type, WORKER_NAME, sizeof(worker.bgw_type));
+	RegisterBackgroundWorker(&worker);
+}
+
+/*
+ * The worker's main loop.
+ */
+void
+grd_ddl_worker_main(Datum main_arg)
+{
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	BackgroundWorkerInitializeConnection(grd_database, NULL, 0);
+	pgstat_report_appname(WORKER_NAME);
+	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	/* our own statements are not timed out by the server's defaults */
+	SetConfigOption("statement_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("guardrails.track", "none", PGC_SUSET, PGC_S_OVERRIDE);
+	if (GetConfigOption("pg_stat_statements.track", true, false) != NULL)
+		SetConfigOption("pg_stat_statements.track", "none", PGC_SUSET,
+						PGC_S_OVERRIDE);
+
+	system_id = GetSystemIdentifier();
+	entry = MemoryContextAlloc(TopMemoryContext, grd_ddl_entry_size());
+	grd_ddl_worker_attach(true);
+	on_shmem_exit(worker_detach, (Datum) 0);
+
+	for (;;)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		grd_ddl_reserve_seq();
+		if (grd_ddl_destinations & GRD_DDL_DEST_TABLE)
+			worker_cycle();
+
+		(void) WaitLatch(MyLatch,
+						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 NAPTIME_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+static void
+worker_detach(int code, Datum arg)
+{
+	grd_ddl_worker_attach(false);
+}
+
+/*
+ * Run fn in a transaction of its own with a snapshot and SPI; on an error,
+ * log it, roll back and return false.
+ */
+static bool
+run_in_transaction(void (*fn) (void *), void *arg)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	volatile bool ok = true;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PG_TRY();
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		PushActiveSnapshot(GetTransactionSnapshot());
+		fn(arg);
+		PopActiveSnapshot();
+		SPI_finish();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		HOLD_INTERRUPTS();
+		MemoryContextSwitchTo(oldcxt);
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		RESUME_INTERRUPTS();
+		ok = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcxt);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return ok;
+}
+
+/* Find the table, and where to resume. */
+static void
+find_table_tx(void *arg)
+{
+	bool	   *found = (bool *) arg;
+	Datum		values[1];
+	Oid			types[1] = {INT8OID};
+	bool		isnull;
+
+	pgstat_report_activity(STATE_RUNNING, "looking for guardrails.ddl_history");
+	if (SPI_execute("SELECT pg_catalog.to_regclass('guardrails.ddl_history') IS NOT NULL",
+					true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not look for guardrails.ddl_history");
+	*found = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+										SPI_tuptable->tupdesc, 1, &isnull));
+	if (!*found)
+		return;
+
+	values[0] = Int64GetDatum((int64) system_id);
+	if (SPI_execute_with_args("SELECT coalesce(pg_catalog.max(seq), 0) "
+							  "FROM guardrails.ddl_history "
+							  "WHERE system_identifier = $1",
+							  1, types, values, NULL, true, 1)
+		!= SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read guardrails.ddl_history");
+	stored_seq = (uint64) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+													  SPI_tuptable->tupdesc,
+													  1, &isnull));
+}
+
+/*
+ * Whether the table exists in our database; the first time it does, where
+ * to resume.  Its absence is logged once, not at every cycle.
+ */
+static bool
+find_table(void)
+{
+	bool		found = false;
+
+	if (table_ready)
+		return true;
+	if (!run_in_transaction(find_table_tx, &found))
+		return false;
+	if (!found)
+	{
+		if (!said_missing)
+			ereport(LOG,
+					(errmsg("pg_guardrails: extension \"pg_guardrails\" is not created in database \"%s\"",
+							grd_database),
+					 errdetail("DDL log entries stay in the ring and the server log until guardrails.ddl_history exists."),
+					 errhint("Run CREATE EXTENSION pg_guardrails in database \"%s\", or set guardrails.database.",
+							 grd_database)));
+		said_missing = true;
+		return false;
+	}
+	if (said_missing)
+		ereport(LOG,
+				(errmsg("pg_guardrails: storing the DDL log in database \"%s\"",
+						grd_database)));
+	said_missing = false;
+	table_ready = true;
+
+	/* number new entries above anything the table holds */
+	grd_ddl_raise_next_seq(stored_seq + 1);
+	grd_ddl_set_stored(stored_seq);
+	return true;
+}
+
+/*
+ * One wake-up: store what is new, then the housekeeping.
+ */
+static void
+worker_cycle(void)
+{
+	uint64		next;
+	uint64		oldest;
+
+	if (!find_table())
+		return;
+
+	next = grd_ddl_next_seq();
+	while (stored_seq + 1 < next)
+	{
+		uint64		last = 0;
+		int			stored;
+
+		/* numbers already gone from the ring */
+		oldest = grd_ddl_oldest_seq();
+		if (stored_seq + 1 < oldest)
+		{
+			report_missed(stored_seq + 1, oldest - 1);
+			stored_seq = oldest - 1;
+			grd_ddl_set_stored(stored_seq);
+			continue;
+		}
+
+		stored = store_batch(stored_seq + 1, next, &last);
+		if (stored < 0)
+		{
+			/* look for the table again: it may have been dropped */
+			table_ready = false;
+
+			/* the batch failed: after MAX_ATTEMPTS, give its first up */
+			if (failing_seq != stored_seq + 1)
+			{
+				failing_seq = stored_seq + 1;
+				attempts = 0;
+			}
+			if (++attempts < MAX_ATTEMPTS)
+				return;
+			ereport(LOG,
+					(errmsg("pg_guardrails: could not store DDL log entry " UINT64_FORMAT " in guardrails.ddl_history",
+							failing_seq),
+					 errdetail("The entry is in the server log, if guardrails.ddl_log_destination includes log.")));
+			grd_ddl_count(GRD_DDL_NOT_STORED, 1);
+			stored_seq = failing_seq;
+			grd_ddl_set_stored(stored_seq);
+			attempts = 0;
+			continue;
+		}
+		stored_seq = last;
+		grd_ddl_set_stored(stored_seq);
+		CHECK_FOR_INTERRUPTS();
+	}
+
+	if (unsettled)
+		(void) run_in_transaction(settle_rolled_back, NULL);
+	if (grd_ddl_history_retention > 0 &&
+		TimestampDifferenceExceeds(last_retention, GetCurrentTimestamp(),
+								   RETENTION_EVERY_MS))
+	{
+		last_retention = GetCurrentTimestamp();
+		(void) run_in_transaction(apply_retention, NULL);
+	}
+}
+
+typedef struct BatchArgs
+{
+	uint64		from;			/* first number to store */
+	uint64		next;			/* stop before this one */
+	uint64		last;			/* out: the last number dealt with */
+	int			stored;			/* out: rows inserted */
+	uint64		missed_first;	/* out: a range no longer in the ring */
+	uint64		missed_last;
+} BatchArgs;
+
+/* A text parameter, NULL when empty. */
+static void
+text_arg(Datum *values, char *nulls, int i, const char *s)
+{
+	if (s[0] == '\0')
+		nulls[i] = 'n';
+	else
+		values[i] = CStringGetTextDatum(s);
+}
+
+static void
+store_batch_tx(void *arg)
+{
+	BatchArgs  *b = (BatchArgs *) arg;
+	Datum		values[INSERT_NARGS];
+	char		nulls[INSERT_NARGS];
+
+	pgstat_report_activity(STATE_RUNNING, "storing the DDL log");
+	if (insert_plan == NULL)
+	{
+		Oid			types[INSERT_NARGS] = {INT8OID, INT8OID, TIMESTAMPTZOID,
+			FLOAT8OID, NAMEOID, NAMEOID, NAMEOID, TEXTOID, TEXTOID, INT4OID,
+			XID8OID, XID8OID, BOOLOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+		BOOLOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, FLOAT8OID, BOOLOID};
+		SPIPlanPtr	plan = SPI_prepare(INSERT_SQL, INSERT_NARGS, types);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s",
+				 SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		insert_plan = plan;
+	}
+
+	for (uint64 seq = b->from; seq < b->next && b->stored < BATCH_SIZE; seq++)
+	{
+		int			i = 0;
+
+		b->last = seq;
+		if (!grd_ddl_ring_read(seq, entry))
+		{
+			if (b->missed_first == 0)
+				b->missed_first = seq;
+			b->missed_last = seq;
+			continue;
+		}
+
+		memset(nulls, ' ', sizeof(nulls));
+		values[i++] = Int64GetDatum((int64) system_id);
+		values[i++] = Int64GetDatum((int64) entry->seq);
+		values[i++] = TimestampTzGetDatum(entry->start_time);
+		values[i++] = Float8GetDatum(entry->duration_us / 1000.0);
+		values[i++] = DirectFunctionCall1(namein, CStringGetDatum(entry->datname));
+		values[i++] = DirectFunctionCall1(namein, CStringGetDatum(entry->username));
+		values[i++] = DirectFunctionCall1(namein,
+										  CStringGetDatum(entry->session_username));
+		text_arg(values, nulls, i++, entry->client_addr);
+		values[i++] = CStringGetTextDatum(entry->application_name);
+		values[i++] = Int32GetDatum(entry->pid);
+		values[i] = FullTransactionIdGetDatum(FullTransactionIdFromU64(entry->xid));
+		if (entry->xid == 0)
+			nulls[i] = 'n';
+		i++;
+		values[i] = FullTransactionIdGetDatum(FullTransactionIdFromU64(entry->stmt_xid));
+		if (entry->stmt_xid == 0)
+			nulls[i] = 'n';
+		i++;
+		values[i++] = BoolGetDatum(entry->toplevel);
+		values[i++] = CStringGetTextDatum(entry->command_tag);
+		text_arg(values, nulls, i++, entry->object_type);
+		text_arg(values, nulls, i++, entry->object_identity);
+		values[i++] = CStringGetTextDatum(entry->query);
+		values[i++] = BoolGetDatum(entry->query_len < entry->query_full_len);
+		values[i++] = CStringGetTextDatum(grd_ddl_outcome_name(entry->outcome));
+		text_arg(values, nulls, i++, entry->sqlstate);
+		if (entry->outcome != GRD_DDL_OK)
+			text_arg(values, nulls, i, entry->message);
+		else
+			nulls[i] = 'n';
+		i++;
+		values[i++] = CStringGetTextDatum(entry->warnings);
+		values[i] = Float8GetDatum(entry->lock_wait_us / 1000.0);
+		if (entry->lock_wait_us < 0)
+			nulls[i] = 'n';
+		i++;
+
+		/*
+		 * Whether it was rolled back: a failed statement was; one that ran
+		 * in no transaction id wrote nothing that could be; otherwise it is
+		 * settled from the commit log once its transaction has ended.
+		 */
+		if (entry->outcome != GRD_DDL_OK)
+			values[i] = BoolGetDatum(true);
+		else if (entry->stmt_xid == 0)
+			values[i] = BoolGetDatum(false);
+		else
+		{
+			nulls[i] = 'n';
+			unsettled = true;
+		}
+		i++;
+		Assert(i == INSERT_NARGS);
+
+		if (SPI_execute_plan(insert_plan, values, nulls, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not insert into guardrails.ddl_history");
+		b->stored++;
+	}
+}
+
+/*
+ * Store entries from, up to next (excluded), at most BATCH_SIZE, in one
+ * transaction.  Returns how many were inserted (setting *last to the last
+ * number dealt with), or -1 if the transaction failed.
+ */
+static int
+store_batch(uint64 from, uint64 next, uint64 *last)
+{
+	BatchArgs	b;
+
+	memset(&b, 0, sizeof(b));
+	b.from = from;
+	b.next = next;
+	if (!run_in_transaction(store_batch_tx, &b))
+		return -1;
+	if (b.missed_first != 0)
+		report_missed(b.missed_first, b.missed_last);
+	grd_ddl_count(GRD_DDL_STORED, b.stored);
+	*last = b.last;
+	return b.stored;
+}
+
+/*
+ * Numbers first to last were wanted but were no longer in the ring.  Those
+ * below the first number given since a crash were lost with the server's
+ * memory (the range includes numbers reserved but never used); the others
+ * were overwritten when the ring overflowed.  Their entries are in the
+ * server log only.
+ */
+static void
+report_missed(uint64 first, uint64 last)
+{
+	uint64		crash_seq = grd_ddl_crash_seq();
+
+	if (first < crash_seq)
+	{
+		uint64		crash_last = Min(last, crash_seq - 1);
+
+		grd_ddl_count(GRD_DDL_CRASH_GAP, crash_last - first + 1);
+		ereport(LOG,
+				(errmsg("pg_guardrails: DDL log entries " UINT64_FORMAT " to " UINT64_FORMAT " were not stored in guardrails.ddl_history: the server crashed first",
+						first, crash_last),
+				 errdetail("Numbers in this range were either never used or given to statements that are only in the server log (\"pg_guardrails ddl:\" lines).")));
+		first = crash_last + 1;
+	}
+	if (first > last)
+		return;
+	grd_ddl_count(GRD_DDL_MISSED, last - first + 1);
+	ereport(LOG,
+			(errmsg("pg_guardrails: DDL log entries " UINT64_FORMAT " to " UINT64_FORMAT " were not stored in guardrails.ddl_history: the ring overflowed",
+					first, last),
+			 errdetail("They were overwritten before the worker could store them; they are in the server log (\"pg_guardrails ddl:\" lines), if guardrails.ddl_log_destination includes log."),
+			 errhint("Raise guardrails.ddl_log_size.")));
+}
+
+/*
+ * Entries stored while their transaction was open: rolled back or not,
+ * now that it has ended.
+ */
+static void
+settle_rolled_back(void *arg)
+{
+	bool		isnull;
+	Datum		values[1];
+	Oid			types[1] = {INT8OID};
+
+	pgstat_report_activity(STATE_RUNNING, "settling rolled_back in the DDL log");
+	values[0] = Int64GetDatum((int64) system_id);
+	if (SPI_execute_with_args("UPDATE guardrails.ddl_history "
+							  "SET rolled_back = pg_catalog.pg_xact_status(statement_xid) = 'aborted' "
+							  "WHERE rolled_back IS NULL AND system_identifier = $1 "
+							  "AND statement_xid IS NOT NULL "
+							  "AND pg_catalog.pg_xact_status(statement_xid) IN ('committed', 'aborted')",
+							  1, types, values, NULL, false, 0)
+		!= SPI_OK_UPDATE)
+		elog(ERROR, "could not update guardrails.ddl_history");
+
+	/* come back only while some transaction is still open */
+	if (SPI_execute_with_args("SELECT EXISTS (SELECT FROM guardrails.ddl_history "
+							  "WHERE rolled_back IS NULL AND system_identifier = $1 "
+							  "AND statement_xid IS NOT NULL "
+							  "AND pg_catalog.pg_xact_status(statement_xid) = 'in progress')",
+							  1, types, values, NULL, true, 1)
+		!= SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read guardrails.ddl_history");
+	unsettled = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/* Delete what is older than guardrails.ddl_history_retention. */
+static void
+apply_retention(void *arg)
+{
+	Datum		values[1];
+	Oid			types[1] = {INT4OID};
+
+	pgstat_report_activity(STATE_RUNNING, "applying the DDL history retention");
+	values[0] = Int32GetDatum(grd_ddl_history_retention);
+	if (SPI_execute_with_args("DELETE FROM guardrails.ddl_history "
+							  "WHERE start_time < pg_catalog.now() - pg_catalog.make_interval(mins => $1)",
+							  1, types, values, NULL, false, 0)
+		!= SPI_OK_DELETE)
+		elog(ERROR, "could not delete from guardrails.ddl_history");
+}
