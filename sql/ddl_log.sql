@@ -107,7 +107,21 @@ SELECT count(*) AS hidden FROM guardrails.ddl_log
 WHERE query = '<insufficient privilege>';
 RESET ROLE;
 
-DROP TABLE ddl_user_t;
+-- the schema-change policy: a rejection, and the warnings of statements
+-- that ran anyway
+CREATE TABLE ddl_policy_t AS SELECT g AS id FROM generate_series(1, 1000) g;
+SET guardrails.ddl_policy = enforce;
+CREATE INDEX ddl_policy_t_id ON ddl_policy_t (id);
+SET guardrails.ddl_policy = warn;
+SET client_min_messages = error;
+CREATE INDEX ddl_policy_t_id ON ddl_policy_t (id);
+ALTER TABLE ddl_policy_t ALTER COLUMN id TYPE bigint;
+RESET client_min_messages;
+RESET guardrails.ddl_policy;
+SELECT command_tag, outcome, sqlstate, policy_warnings, message
+FROM guardrails.ddl_log WHERE query LIKE '%ddl\_policy\_t%' ORDER BY seq;
+
+DROP TABLE ddl_user_t, ddl_policy_t;
 REVOKE CREATE ON SCHEMA public FROM ddl_user;
 DROP ROLE ddl_user;
 DROP TABLE ddl_t, ddl_kept, ddl_in_do, ddl_in_fn, ddl_multi2, ddl_serial, ddl_long;

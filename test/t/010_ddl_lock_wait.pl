@@ -72,6 +72,11 @@ like($err, qr/application_name "long_report", state "idle in transaction", trans
 cmp_ok($secs, '>=', 1.9, "after the 2 s budget ($secs s)");
 cmp_ok($secs, '<', 4, 'not much later');
 cmp_ok($slowest, '<', 0.5, "C's SELECTs were not delayed (slowest $slowest s)");
+is($node->safe_psql('postgres', q{
+	SELECT outcome || ' ' || sqlstate || ' ' || (lock_wait_ms >= 1900)
+	FROM guardrails.ddl_log WHERE command_tag = 'ALTER TABLE'
+	ORDER BY seq DESC LIMIT 1}), 'error 55P03 true',
+	'the DDL log records the lock timeout and the time spent waiting');
 
 # queue: PostgreSQL's behaviour, C waits behind B until B's timeout
 ($err, $secs, $slowest) = ddl_while_reading(q{SET guardrails.ddl_lock_wait = 'queue'},
