@@ -510,7 +510,10 @@ acquire(DdlTarget *targets, int n, int timeout_ms, int retries)
 
 	/* the usual case: nobody in the way */
 	if (lock_all_now(targets, n, &failed))
+	{
+		grd_ddl_audit_note_lock_wait(0);
 		return;
+	}
 	start = GetCurrentTimestamp();
 	ninitial = find_blockers(targets, n, &initial);
 
