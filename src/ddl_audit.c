@@ -5,8 +5,8 @@
  *		in a ring in shared memory, in the server log, and (through the
  *		background worker of ddl_worker.c) in a durable table.
  *
- * hooks.c calls grd_ddl_audit_begin() before every utility statement; for
- * DDL (as ddl_policy.c's grd_ddl_is_ddl() decides) it fills a GrdDdlAudit
+ * hooks.c calls grd_ddl_audit_begin() before every DDL statement (as
+ * ddl_policy.c's grd_ddl_is_ddl() decides); it fills a GrdDdlAudit
  * on the caller's stack with what can only be known at the start (time,
  * roles, object named by the statement) and pushes it on a backend-local
  * stack of open statements, so that statements nested in functions get
@@ -425,9 +425,9 @@ role_name(Oid roleid, char *buf)
 }
 
 /*
- * Before a utility statement.  Returns false, and there is nothing to do
- * afterwards, when it is not DDL, when PostgreSQL runs it as a piece of
- * another statement, or when the log goes nowhere.
+ * Before a DDL statement.  Returns false, and there is nothing to do
+ * afterwards, when PostgreSQL runs it as a piece of another statement, or
+ * when the log goes nowhere.
  */
 bool
 grd_ddl_audit_begin(PlannedStmt *pstmt, const char *queryString,
@@ -438,7 +438,7 @@ grd_ddl_audit_begin(PlannedStmt *pstmt, const char *queryString,
 	int			len = pstmt->stmt_len;
 
 	if (ddl_shared == NULL || grd_ddl_destinations == 0 ||
-		!pstmt->canSetTag || !grd_ddl_is_ddl(parsetree))
+		!pstmt->canSetTag)
 		return false;
 
 	backend_setup();

@@ -555,8 +555,8 @@ acquire(DdlTarget *targets, int n, int timeout_ms, int retries)
 }
 
 /*
- * Before a utility statement: if it is DDL, set lock_timeout for its
- * duration, in a GUC nesting level of its own recorded in *state for
+ * Before a DDL statement (hooks.c asks grd_ddl_is_ddl): set lock_timeout for
+ * its duration, in a GUC nesting level of its own recorded in *state for
  * grd_ddl_lock_end() (on an error, the (sub)transaction abort restores the
  * session's value), then take its target's lock as ddl_lock_wait says.
  */
@@ -568,8 +568,7 @@ grd_ddl_lock_begin(Node *parsetree, ProcessUtilityContext context,
 	int			ntargets;
 
 	state->guc_nest_level = -1;
-	if (grd_ddl_lock_timeout <= 0 || !grd_ddl_is_ddl(parsetree) ||
-		grd_ddl_is_concurrent(parsetree))
+	if (grd_ddl_lock_timeout <= 0 || grd_ddl_is_concurrent(parsetree))
 		return;
 
 	if (LockTimeout <= 0 || LockTimeout > grd_ddl_lock_timeout)

@@ -90,7 +90,8 @@ static void grd_utility_body(PlannedStmt *pstmt, const char *queryString,
 							 ProcessUtilityContext context,
 							 ParamListInfo params,
 							 QueryEnvironment *queryEnv,
-							 DestReceiver *dest, QueryCompletion *qc);
+							 DestReceiver *dest, QueryCompletion *qc,
+							 bool is_ddl);
 static void grd_relation_info(GRD_RELINFO_ARGS);
 static void grd_ClientAuthentication(Port *port, int status);
 
@@ -232,10 +233,11 @@ grd_ExecutorEnd(QueryDesc *queryDesc)
 }
 
 /*
- * A utility statement.  DDL is recorded by the audit log whatever happens
- * to it, so its record covers everything else we and the previous hook do:
- * a rejection by the policy or a lock timeout is recorded as its outcome.
- * Other statements pay for no extra PG_TRY.
+ * A utility statement.  Whether it is DDL is decided once, here.  DDL is
+ * recorded by the audit log whatever happens to it, so its record covers
+ * everything else we and the previous hook do: a rejection by the policy
+ * or a lock timeout is recorded as its outcome.  Other statements pay for
+ * no extra PG_TRY.
  */
 static void
 grd_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
@@ -243,19 +245,20 @@ grd_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				   ParamListInfo params, QueryEnvironment *queryEnv,
 				   DestReceiver *dest, QueryCompletion *qc)
 {
+	bool		is_ddl = grd_ddl_is_ddl(pstmt->utilityStmt);
 	GrdDdlAudit audit;
 
-	if (!grd_ddl_audit_begin(pstmt, queryString, &audit))
+	if (!is_ddl || !grd_ddl_audit_begin(pstmt, queryString, &audit))
 	{
 		grd_utility_body(pstmt, queryString, readOnlyTree, context, params,
-						 queryEnv, dest, qc);
+						 queryEnv, dest, qc, is_ddl);
 		return;
 	}
 
 	PG_TRY();
 	{
 		grd_utility_body(pstmt, queryString, readOnlyTree, context, params,
-						 queryEnv, dest, qc);
+						 queryEnv, dest, qc, is_ddl);
 	}
 	PG_CATCH();
 	{
@@ -275,14 +278,15 @@ static void
 grd_utility_body(PlannedStmt *pstmt, const char *queryString,
 				 bool readOnlyTree, ProcessUtilityContext context,
 				 ParamListInfo params, QueryEnvironment *queryEnv,
-				 DestReceiver *dest, QueryCompletion *qc)
+				 DestReceiver *dest, QueryCompletion *qc, bool is_ddl)
 {
 	GrdUtilityTimer timer;
 	bool		timed;
-	GrdDdlLock	ddl_lock;
+	GrdDdlLock	ddl_lock = {.guc_nest_level = -1};
 
 	grd_ddl_policy_check(pstmt->utilityStmt);
-	grd_ddl_lock_begin(pstmt->utilityStmt, context, &ddl_lock);
+	if (is_ddl)
+		grd_ddl_lock_begin(pstmt->utilityStmt, context, &ddl_lock);
 	timed = grd_latency_utility_start(pstmt, grd_nesting_level, &timer);
 
 	if (timed)
