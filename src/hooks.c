@@ -17,10 +17,11 @@
  *	ExecutorRun		-> latency: resume -> previous hook -> latency: pause
  *	ExecutorFinish	-> latency: resume -> previous hook -> latency: pause
  *	ExecutorEnd		-> latency: record completed -> previous hook
- *	ProcessUtility	-> ddl_audit: open a record, if DDL
+ *	ProcessUtility	-> ddl_policy: is it DDL? (decided once, here)
+ *					-> ddl_audit: open a record, if DDL
  *					   [ -> ddl_policy: schema-change rules (may reject)
- *						 -> ddl_lock: lock_timeout, take the target's lock
- *							(may time out)
+ *						 -> ddl_lock, if DDL: lock_timeout, take the
+ *							target's lock (may time out)
  *						 -> latency: start -> previous hook -> latency: record
  *						 -> ddl_lock: restore lock_timeout ]
  *					-> ddl_audit: record the outcome (ok, or error/rejected
