@@ -77,8 +77,25 @@ $standby->restart;
 is(uses_index($primary), 0, 'still disabled after a primary restart');
 is(uses_index($standby), 0, 'still disabled after a standby restart');
 
+# The DDL history: written by the primary's worker, replicated to the
+# standby, which runs no worker of its own.
+$primary->poll_query_until('postgres', q{
+	SELECT count(*) > 0 FROM guardrails.ddl_history
+	WHERE command_tag = 'CREATE TABLE' AND object_identity = 'public.orders'})
+  or die 'the DDL history never received CREATE TABLE orders';
+my $history = q{SELECT count(*) FROM guardrails.ddl_history
+	WHERE command_tag = 'CREATE TABLE' AND object_identity = 'public.orders'};
+$primary->wait_for_catchup($standby, 'replay');
+is($standby->safe_psql('postgres', $history), '1', 'the DDL history replicates to the standby');
+is($standby->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity
+	WHERE backend_type = 'pg_guardrails ddl history'}), '0',
+	'where no DDL history worker runs');
+is($primary->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity
+	WHERE backend_type = 'pg_guardrails ddl history'}), '1',
+	'as one does on the primary');
+
 # pg_dump and pg_restore carry the rule to another database, where the
-# index is created after the rows that name it.
+# index is created after the rows that name it; and the DDL history.
 my $dump = $primary->basedir . '/dump.custom';
 $primary->command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $primary->connstr('postgres') ],
 	'pg_dump');
@@ -91,6 +108,7 @@ is($primary->safe_psql('restored', q{
 	'orders_customer testing true', 'the rule is restored and points at the new index');
 is($primary->safe_psql('restored', $explain) =~ /orders_customer/ ? 1 : 0, 0,
 	'the restored index is disabled');
+is($primary->safe_psql('restored', $history), '1', 'the DDL history is in the dump');
 
 # DDL on a standby fails as PostgreSQL says, with no lock taken first and
 # no schema-change rule applied (the statement cannot write anyway).
