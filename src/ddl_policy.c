@@ -201,9 +201,10 @@ grd_ddl_relation_name(Oid relid)
 static char *
 pages_pretty(BlockNumber pages)
 {
-	return text_to_cstring(DatumGetTextPP(
-										  DirectFunctionCall1(pg_size_pretty,
-															  Int64GetDatum((int64) pages * BLCKSZ))));
+	Datum		bytes = Int64GetDatum((int64) pages * BLCKSZ);
+
+	return text_to_cstring(DatumGetTextPP(DirectFunctionCall1(pg_size_pretty,
+															  bytes)));
 }
 
 /* The relation a name designates now, looked up without a lock. */
