@@ -1053,8 +1053,11 @@ grd_digest_admit(QueryDesc *queryDesc, int eflags, GrdAdmission *admission)
 				{
 					pg_atomic_fetch_sub_u32(&state->running, 1);
 					snprintf(detail, sizeof(detail),
-							 "At most %d executions of it may run at once, and %u are running.",
-							 rule->max_concurrent, running - 1);
+							 rule->max_concurrent == 1 ?
+							 "At most %d execution of it may run at once, and %u %s running." :
+							 "At most %d executions of it may run at once, and %u %s running.",
+							 rule->max_concurrent, running - 1,
+							 running - 1 == 1 ? "is" : "are");
 					reject(state, rule, now, GRD_ERRCODE_DIGEST_LIMITED,
 						   "at its concurrency limit", detail);
 					continue;
