@@ -892,11 +892,6 @@ relation_identity(const RangeVar *rv, const char *relname, bool lookup,
 
 	if (relname == NULL)
 		relname = rv->relname;
-	if (rv->catalogname != NULL)
-	{
-		*resolved = true;
-		return quote_qualified_identifier(rv->schemaname, relname);
-	}
 	if (rv->schemaname != NULL)
 	{
 		*resolved = true;
@@ -937,23 +932,26 @@ object_name(Node *object)
 static char *
 relation_list_identity(List *names, bool lookup, bool *resolved)
 {
-	RangeVar	rv;
-
 	if (list_length(names) < 1 || list_length(names) > 3)
 	{
 		*resolved = true;
 		return NameListToQuotedString(names);
 	}
-	memset(&rv, 0, sizeof(rv));
-	rv.relname = strVal(llast(names));
-	if (list_length(names) == 2)
-		rv.schemaname = strVal(linitial(names));
-	else if (list_length(names) == 3)
-	{
-		rv.catalogname = strVal(linitial(names));
-		rv.schemaname = strVal(lsecond(names));
-	}
-	return relation_identity(&rv, NULL, lookup, resolved);
+	return relation_identity(makeRangeVarFromNameList(names), NULL, lookup,
+							 resolved);
+}
+
+/*
+ * The identity of what a statement that names either a relation or another
+ * object (RENAME, SET SCHEMA, OWNER TO) names.
+ */
+static char *
+relation_or_object(RangeVar *relation, Node *object, bool lookup,
+				   bool *resolved)
+{
+	if (relation != NULL)
+		return relation_identity(relation, NULL, lookup, resolved);
+	return object_name(object);
 }
 
 /*
@@ -1040,11 +1038,8 @@ describe_statement(GrdDdlAudit *audit, bool after)
 				RenameStmt *stmt = (RenameStmt *) tree;
 
 				type = objtype_name(stmt->renameType);
-				if (stmt->relation != NULL)
-					identity = relation_identity(stmt->relation, NULL, lookup,
-												 &resolved);
-				else
-					identity = object_name(stmt->object);
+				identity = relation_or_object(stmt->relation, stmt->object,
+											  lookup, &resolved);
 				break;
 			}
 		case T_AlterObjectSchemaStmt:
@@ -1052,11 +1047,8 @@ describe_statement(GrdDdlAudit *audit, bool after)
 				AlterObjectSchemaStmt *stmt = (AlterObjectSchemaStmt *) tree;
 
 				type = objtype_name(stmt->objectType);
-				if (stmt->relation != NULL)
-					identity = relation_identity(stmt->relation, NULL, lookup,
-												 &resolved);
-				else
-					identity = object_name(stmt->object);
+				identity = relation_or_object(stmt->relation, stmt->object,
+											  lookup, &resolved);
 				break;
 			}
 		case T_AlterOwnerStmt:
@@ -1064,11 +1056,8 @@ describe_statement(GrdDdlAudit *audit, bool after)
 				AlterOwnerStmt *stmt = (AlterOwnerStmt *) tree;
 
 				type = objtype_name(stmt->objectType);
-				if (stmt->relation != NULL)
-					identity = relation_identity(stmt->relation, NULL, lookup,
-												 &resolved);
-				else
-					identity = object_name(stmt->object);
+				identity = relation_or_object(stmt->relation, stmt->object,
+											  lookup, &resolved);
 				break;
 			}
 		case T_DropStmt:

@@ -329,16 +329,24 @@ report_index_build(Oid relid, BlockNumber pages, const char *hint)
 				   errhint("%s", hint)));
 }
 
-/* Rule table_rewrite, for a statement that always rewrites. */
+/*
+ * Rule table_rewrite, for a statement that always rewrites the table rv
+ * names (command says which statement).
+ */
 static void
-report_rewrite(Oid relid, BlockNumber pages, const char *command,
-			   const char *hint)
+check_rewrite(RangeVar *rv, const char *command, const char *hint)
 {
+	Oid			relid = grd_ddl_relid(rv);
+	BlockNumber pages = table_pages(relid);
+
+	if (pages == 0)
+		return;
 	POLICY_REPORT("table_rewrite",
 				  (errmsg("rewriting table \"%s\" violates schema-change rule \"table_rewrite\"",
 						  get_rel_name(relid)),
 				   errdetail("%s rewrites all %s of table \"%s\" under an ACCESS EXCLUSIVE lock.",
-							 command, pages_pretty(pages), grd_ddl_relation_name(relid)),
+							 command, pages_pretty(pages),
+							 grd_ddl_relation_name(relid)),
 				   errhint("%s", hint)));
 }
 
@@ -460,13 +468,8 @@ check_vacuum(VacuumStmt *stmt)
 								 get_database_name(MyDatabaseId)),
 					   errhint("%s", vacuum_full_hint)));
 	foreach(lc, stmt->rels)
-	{
-		Oid			relid = grd_ddl_relid(lfirst_node(VacuumRelation, lc)->relation);
-		BlockNumber pages = table_pages(relid);
-
-		if (pages > 0)
-			report_rewrite(relid, pages, "VACUUM FULL", vacuum_full_hint);
-	}
+		check_rewrite(lfirst_node(VacuumRelation, lc)->relation, "VACUUM FULL",
+					  vacuum_full_hint);
 }
 
 /* CREATE TABLE, CREATE TABLE AS, SELECT INTO: rule new_tables. */
@@ -520,37 +523,22 @@ grd_ddl_policy_check(Node *parsetree)
 			check_vacuum((VacuumStmt *) parsetree);
 			break;
 		case T_ClusterStmt:
-			{
-				ClusterStmt *stmt = (ClusterStmt *) parsetree;
-				Oid			relid = grd_ddl_relid(stmt->relation);
-				BlockNumber pages;
-
-				if (stmt->relation == NULL)
-				{
-					POLICY_REPORT("table_rewrite",
-								  (errmsg("rewriting every clustered table violates schema-change rule \"table_rewrite\""),
-								   errdetail("CLUSTER without a table rewrites every table clustered before, each under an ACCESS EXCLUSIVE lock."),
-								   errhint("%s", vacuum_full_hint)));
-					break;
-				}
-				pages = table_pages(relid);
-				if (pages > 0)
-					report_rewrite(relid, pages, "CLUSTER", vacuum_full_hint);
-				break;
-			}
+			if (((ClusterStmt *) parsetree)->relation == NULL)
+				POLICY_REPORT("table_rewrite",
+							  (errmsg("rewriting every clustered table violates schema-change rule \"table_rewrite\""),
+							   errdetail("CLUSTER without a table rewrites every table clustered before, each under an ACCESS EXCLUSIVE lock."),
+							   errhint("%s", vacuum_full_hint)));
+			else
+				check_rewrite(((ClusterStmt *) parsetree)->relation, "CLUSTER",
+							  vacuum_full_hint);
+			break;
 		case T_RefreshMatViewStmt:
 			{
 				RefreshMatViewStmt *stmt = (RefreshMatViewStmt *) parsetree;
-				Oid			relid = grd_ddl_relid(stmt->relation);
-				BlockNumber pages;
 
-				if (stmt->concurrent || stmt->skipData)
-					break;
-				pages = table_pages(relid);
-				if (pages > 0)
-					report_rewrite(relid, pages,
-								   "REFRESH MATERIALIZED VIEW",
-								   "Use REFRESH MATERIALIZED VIEW CONCURRENTLY, which needs a unique index on the materialized view.");
+				if (!stmt->concurrent && !stmt->skipData)
+					check_rewrite(stmt->relation, "REFRESH MATERIALIZED VIEW",
+								  "Use REFRESH MATERIALIZED VIEW CONCURRENTLY, which needs a unique index on the materialized view.");
 				break;
 			}
 		case T_CreateStmt:
