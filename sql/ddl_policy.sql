@@ -79,6 +79,16 @@ SET guardrails.ddl_policy = 'off';
 SET guardrails.allow_new_tables = on;
 RESET ROLE;
 
+-- bad values are refused, with the valid ones named
+SET guardrails.ddl_policy = 'strict';
+SET guardrails.ddl_lock_wait = 'wait';
+SET guardrails.ddl_lock_retries = -1;
+SET guardrails.ddl_lock_retries = 101;
+SET guardrails.ddl_lock_timeout = '-1s';
+SET guardrails.allow_new_tables = 'perhaps';
+-- the event trigger function is not for calling
+SELECT guardrails.ddl_policy_table_rewrite();
+
 --
 -- The schema-change policy: a realistic set of migrations on a table with
 -- data, each with its verdict under enforce.
