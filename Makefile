@@ -28,7 +28,15 @@ OBJS = \
 	src/ddl_worker.o
 PGFILEDESC = "pg_guardrails - latency percentiles and guardrails per query digest"
 
-DATA = $(wildcard $(EXTENSION)--*.sql)
+# Released scripts are never edited: 1.0 is installed as it shipped, and
+# each release step has its upgrade script.  The full script of the version
+# under development is built from the last release and the upgrade scripts
+# since, so that a fresh install and an upgraded one run the same SQL.
+DATA = $(EXTENSION)--1.0.sql $(EXTENSION)--1.0--1.1.sql
+DATA_built = $(EXTENSION)--1.1.sql
+
+$(EXTENSION)--1.1.sql: $(EXTENSION)--1.0.sql $(EXTENSION)--1.0--1.1.sql
+	{ echo '/* $@: built by the Makefile from $^ */'; cat $^; } > $@
 
 REGRESS = latency latency_input privileges index_visibility digest_limits ddl_policy ddl_log
 REGRESS_OPTS = \
