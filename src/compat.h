@@ -145,6 +145,20 @@ typedef get_relation_info_hook_type grd_relinfo_hook_type;
 #define grd_local_beentry(i)	pgstat_fetch_stat_local_beentry(i)
 #endif
 
+/*
+ * A check hook's extra is freed by core: with free() up to 15, with
+ * guc_free() (a pfree in GUC's memory context) from 16 on, so it must come
+ * from the matching allocator.  NULL on out-of-memory, reported at LOG.
+ */
+#include "utils/guc.h"
+#if PG_VERSION_NUM >= 160000
+#define grd_guc_malloc(size)	guc_malloc(LOG, (size))
+#define grd_guc_free(ptr)		guc_free(ptr)
+#else
+#define grd_guc_malloc(size)	malloc(size)
+#define grd_guc_free(ptr)		free(ptr)
+#endif
+
 static inline uint64
 grd_now_ns(void)
 {

@@ -1358,7 +1358,7 @@ grd_check_ddl_log_destination(char **newval, void **extra, GucSource source)
 	pfree(rawstring);
 	list_free(items);
 
-	result = (int *) malloc(sizeof(int));
+	result = (int *) grd_guc_malloc(sizeof(int));
 	if (result == NULL)
 		return false;
 	*result = dest;

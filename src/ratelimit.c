@@ -530,8 +530,8 @@ grd_check_connection_limits(char **newval, void **extra, GucSource source)
 	ConnLimitList *list;
 	int			item = 0;
 
-	list = malloc(offsetof(ConnLimitList, items) +
-				  sizeof(ConnLimit) * MAX_CONNECTION_LIMITS);
+	list = grd_guc_malloc(offsetof(ConnLimitList, items) +
+						  sizeof(ConnLimit) * MAX_CONNECTION_LIMITS);
 	if (list == NULL)
 		return false;
 	list->n = 0;
@@ -547,7 +547,7 @@ grd_check_connection_limits(char **newval, void **extra, GucSource source)
 		if (list->n == MAX_CONNECTION_LIMITS)
 		{
 			GUC_check_errdetail("At most %d limits can be set.", MAX_CONNECTION_LIMITS);
-			free(list);
+			grd_guc_free(list);
 			return false;
 		}
 		limit = &list->items[list->n];
@@ -565,7 +565,7 @@ grd_check_connection_limits(char **newval, void **extra, GucSource source)
 
 			GUC_check_errdetail("Item %d, \"%.*s\": %s.", item, len, start, problem);
 			GUC_check_errhint("Write limits as \"role:app=100/s burst 200, database:analytics=20/s\".");
-			free(list);
+			grd_guc_free(list);
 			return false;
 		}
 		list->n++;
@@ -606,7 +606,7 @@ grd_check_exempt_roles(char **newval, void **extra, GucSource source)
 	}
 	foreach(lc, names)
 		len += strlen(lfirst(lc)) + 1;
-	roles = malloc(offsetof(ExemptRoles, names) + len);
+	roles = grd_guc_malloc(offsetof(ExemptRoles, names) + len);
 	if (roles == NULL)
 		return false;
 	roles->n = list_length(names);
