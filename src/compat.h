@@ -14,7 +14,10 @@
 #ifndef GRD_COMPAT_H
 #define GRD_COMPAT_H
 
+#include <math.h>
+
 #include "executor/executor.h"
+#include "executor/instrument.h"
 #include "portability/instr_time.h"
 #include "storage/shmem.h"
 
@@ -157,6 +160,46 @@ typedef get_relation_info_hook_type grd_relinfo_hook_type;
 #else
 #define grd_guc_malloc(size)	malloc(size)
 #define grd_guc_free(ptr)		free(ptr)
+#endif
+
+/*
+ * The query-level instrumentation that pg_stat_statements and auto_explain
+ * ask the executor for: QueryDesc.totaltime, whose total is a double of
+ * seconds settled by InstrEndLoop, up to 18; QueryDesc.query_instr, whose
+ * total is an instr_time kept current by InstrStop, from 19 on.  NULL when
+ * nobody asked.
+ */
+#if PG_VERSION_NUM >= 190000
+#define GRD_QUERY_INSTR(queryDesc)	((queryDesc)->query_instr)
+static inline uint64
+grd_instr_total_ns(Instrumentation *instr)
+{
+	return (uint64) INSTR_TIME_GET_NANOSEC(instr->total);
+}
+#else
+#define GRD_QUERY_INSTR(queryDesc)	((queryDesc)->totaltime)
+static inline uint64
+grd_instr_total_ns(Instrumentation *instr)
+{
+	/* idempotent: several modules may do this */
+	InstrEndLoop(instr);
+	return (uint64) rint(instr->total * 1e9);
+}
+#endif
+
+/*
+ * Utility statements timed like pg_stat_statements times them: EXECUTE is
+ * timed by the executor hooks under the prepared statement's id, PREPARE
+ * not at all, and DEALLOCATE not at all up to 16; from 17 on core jumbles
+ * DEALLOCATE (all its names share one digest) and it is timed.
+ */
+#if PG_VERSION_NUM >= 170000
+#define GRD_UTILITY_IS_TIMED(parsetree) \
+	(!IsA(parsetree, ExecuteStmt) && !IsA(parsetree, PrepareStmt))
+#else
+#define GRD_UTILITY_IS_TIMED(parsetree) \
+	(!IsA(parsetree, ExecuteStmt) && !IsA(parsetree, PrepareStmt) && \
+	 !IsA(parsetree, DeallocateStmt))
 #endif
 
 static inline uint64

@@ -96,6 +96,7 @@
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/tuplestore.h"
 #include "utils/varlena.h"
 #include "utils/xid8.h"
 

@@ -12,9 +12,9 @@
  * pg_stat_statements exactly, so that calls and total times agree:
  * planned statements from ExecutorStart to ExecutorEnd, counting only the
  * time spent in ExecutorRun and ExecutorFinish; utility statements around
- * ProcessUtility, except EXECUTE, PREPARE and DEALLOCATE.  When another
- * module instruments an execution (queryDesc->totaltime), its clock is the
- * one we record, so both report the very same time.
+ * ProcessUtility, except EXECUTE, PREPARE and (up to 16) DEALLOCATE.
+ * When another module has the executor instrument an execution, its clock
+ * is the one we record, so both report the very same time.
  *
  * Unlike pg_stat_statements, executions that fail are recorded too, with
  * the time they ran before failing.  A timer is allocated in the query's
@@ -62,6 +62,7 @@
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
+#include "utils/tuplestore.h"
 
 #include "compat.h"
 #include "histogram.h"
@@ -280,9 +281,9 @@ grd_latency_exec_pause(GrdExecTimer *timer)
  * ExecutorEnd: record a completed execution.
  *
  * When another module instruments the execution too (pg_stat_statements
- * and auto_explain allocate queryDesc->totaltime, which the executor runs
- * over the same interval we time), take its total, so that both report
- * exactly the same time for the same execution.
+ * and auto_explain ask for the query-level instrumentation, which the
+ * executor runs over the same interval we time), take its total, so that
+ * both report exactly the same time for the same execution.
  */
 void
 grd_latency_exec_end(QueryDesc *queryDesc)
@@ -293,12 +294,8 @@ grd_latency_exec_end(QueryDesc *queryDesc)
 		{
 			uint64		ns = timer->elapsed_ns;
 
-			if (queryDesc->totaltime != NULL)
-			{
-				/* idempotent: several modules may do this */
-				InstrEndLoop(queryDesc->totaltime);
-				ns = (uint64) rint(queryDesc->totaltime->total * 1e9);
-			}
+			if (GRD_QUERY_INSTR(queryDesc) != NULL)
+				ns = grd_instr_total_ns(GRD_QUERY_INSTR(queryDesc));
 			timer->done = true;
 			latency_record(&timer->key, ns, false);
 			return;
@@ -348,12 +345,8 @@ grd_latency_utility_start(PlannedStmt *pstmt, int nesting_level,
 	if (!grd_track_utility || !latency_enabled(nesting_level))
 		return false;
 
-	/*
-	 * EXECUTE is timed by the executor hooks, under the prepared statement's
-	 * id; PREPARE and DEALLOCATE are not timed at all.
-	 */
-	if (IsA(parsetree, ExecuteStmt) || IsA(parsetree, PrepareStmt) ||
-		IsA(parsetree, DeallocateStmt))
+	/* EXECUTE, PREPARE and (up to 16) DEALLOCATE: see compat.h */
+	if (!GRD_UTILITY_IS_TIMED(parsetree))
 		return false;
 
 	/*

@@ -38,6 +38,7 @@
 #include "storage/ipc.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
+#include "utils/tuplestore.h"
 
 #include "ddl_audit.h"
 #include "latency.h"
