@@ -3,7 +3,11 @@
 -- which is loaded after pg_guardrails (test/regress.conf).
 --
 CREATE EXTENSION pg_guardrails;
-\dx pg_guardrails
+-- the version under development, in the schema the control file names
+SELECT e.extname, n.nspname, e.extversion = a.default_version AS is_default_version
+FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+     JOIN pg_available_extensions a ON a.name = e.extname
+WHERE e.extname = 'pg_guardrails';
 
 -- one statement resets both, so both record it the same way
 SELECT pg_stat_statements_reset() IS NOT NULL AS pgss_reset,

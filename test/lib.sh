@@ -83,6 +83,8 @@ grd_reexec_as_postgres() {
 	runuser -u postgres -- env PATH="$PATH" PG_MAJOR="$PG_MAJOR" \
 		${PG_CONFIG:+PG_CONFIG="$PG_CONFIG"} ${CI:+CI="$CI"} \
 		${BENCH_ROUNDS:+BENCH_ROUNDS="$BENCH_ROUNDS"} \
+		${GRD_PG_CONFIGS:+GRD_PG_CONFIGS="$GRD_PG_CONFIGS"} \
+		${GRD_SKIPPED_MAJORS:+GRD_SKIPPED_MAJORS="$GRD_SKIPPED_MAJORS"} \
 		${BENCH_SECONDS:+BENCH_SECONDS="$BENCH_SECONDS"} \
 		bash "$work/test/$(basename "$script")" "$@"
 	local rc=$?
