@@ -8,6 +8,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time);
+use IPC::Run;
 
 my $node = PostgreSQL::Test::Cluster->new('connlimits');
 $node->init(allows_streaming => 1);
@@ -47,8 +48,16 @@ sub flood
 	my $start = time;
 	while (time - $start < $seconds)
 	{
-		my ($ret, $stdout, $stderr) = $node->psql($db, 'SELECT 1',
-			extra_params => [ '-U', $user ]);
+		# The statement goes on the command line, not through psql's
+		# standard input: a refused connection ends psql before it reads
+		# it, and writing to it would then fail with EPIPE.
+		my ($stdout, $stderr);
+		my $ret = IPC::Run::run(
+			[
+				'psql', '-X', '-A', '-t', '-d', $node->connstr($db),
+				'-U', $user, '-c', 'SELECT 1'
+			],
+			'<', \undef, '>', \$stdout, '2>', \$stderr) ? 0 : 1;
 		if ($ret == 0) { $ok++ }
 		else { $refused++; $err = $stderr; }
 	}
