@@ -202,6 +202,18 @@ grd_instr_total_ns(Instrumentation *instr)
 	 !IsA(parsetree, DeallocateStmt))
 #endif
 
+/*
+ * Membership of pg_use_reserved_connections, the role that may use
+ * reserved_connections, from 16 on; before 16 only superusers could.
+ */
+#if PG_VERSION_NUM >= 160000
+#include "catalog/pg_authid_d.h"
+#define grd_uses_reserved_connections(roleid) \
+	has_privs_of_role((roleid), ROLE_PG_USE_RESERVED_CONNECTIONS)
+#else
+#define grd_uses_reserved_connections(roleid)	false
+#endif
+
 static inline uint64
 grd_now_ns(void)
 {

@@ -65,6 +65,7 @@ double		grd_connection_rate = 0;
 int			grd_connection_burst = 0;
 char	   *grd_connection_limits = NULL;
 char	   *grd_connection_limit_exempt_roles = NULL;
+bool		grd_connection_limit_exempt_superusers = true;
 
 static const struct config_enum_entry track_options[] =
 {
@@ -315,6 +316,15 @@ _PG_init(void)
 							   grd_check_exempt_roles,
 							   grd_assign_exempt_roles,
 							   NULL);
+
+	DefineCustomBoolVariable("guardrails.connection_limit_exempt_superusers",
+							 "Whether superusers and roles that may use reserved connections are exempt from connection limits.",
+							 "They are by default, so that an operator can always log in to lift a limit.",
+							 &grd_connection_limit_exempt_superusers,
+							 true,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("guardrails");
 

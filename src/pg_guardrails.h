@@ -70,5 +70,6 @@ extern double grd_connection_rate;
 extern int	grd_connection_burst;
 extern char *grd_connection_limits;
 extern char *grd_connection_limit_exempt_roles;
+extern bool grd_connection_limit_exempt_superusers;
 
 #endif							/* PG_GUARDRAILS_H */

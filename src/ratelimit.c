@@ -35,6 +35,7 @@
 #include "access/htup_details.h"
 #include "access/parallel.h"
 #include "access/relation.h"
+#include "catalog/pg_authid.h"
 #include "commands/trigger.h"
 #include "funcapi.h"
 #include "libpq/auth.h"
@@ -51,6 +52,7 @@
 #include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 #include "utils/tuplestore.h"
 #include "utils/varlena.h"
 
@@ -281,6 +283,35 @@ role_exempt(const char *role)
 	return false;
 }
 
+/*
+ * Whether a role is one that core keeps connection slots for: a superuser
+ * or (16+) a member of pg_use_reserved_connections.  During a connection
+ * storm the operator who must lift the limit has to be able to log in, so
+ * these roles are not limited unless
+ * guardrails.connection_limit_exempt_superusers is off.  Authentication
+ * runs inside a transaction, where the shared catalogs can be read.
+ */
+static bool
+role_reserved(const char *role)
+{
+	HeapTuple	tuple;
+	Form_pg_authid form;
+	bool		reserved;
+	Oid			roleid;
+
+	if (!grd_connection_limit_exempt_superusers || role == NULL ||
+		!IsTransactionState())
+		return false;
+	tuple = SearchSysCache1(AUTHNAME, PointerGetDatum(role));
+	if (!HeapTupleIsValid(tuple))
+		return false;			/* login fails later anyway */
+	form = (Form_pg_authid) GETSTRUCT(tuple);
+	reserved = form->rolsuper;
+	roleid = form->oid;
+	ReleaseSysCache(tuple);
+	return reserved || grd_uses_reserved_connections(roleid);
+}
+
 static double
 global_burst(void)
 {
@@ -323,7 +354,8 @@ grd_connection_check(Port *port, int status)
 		pg_atomic_fetch_add_u64(&rate_shared->accepted, 1);
 		return;
 	}
-	if (am_walsender || role_exempt(port->user_name))
+	if (am_walsender || role_exempt(port->user_name) ||
+		role_reserved(port->user_name))
 	{
 		pg_atomic_fetch_add_u64(&rate_shared->exempt, 1);
 		return;

@@ -38,6 +38,7 @@ my %values = (
 		"'role:app=100/s burst 200, database:analytics=20/s'",
 		"'role:\"Odd Role\"=5/s'", "''"
 	],
+	'guardrails.connection_limit_exempt_superusers' => [qw(on off on)],
 	'guardrails.connection_limit_exempt_roles' =>
 	  ["'postgres, monitor'", "'\"Odd Role\"'", "''"],);
 
