@@ -145,6 +145,16 @@ typedef get_relation_info_hook_type grd_relinfo_hook_type;
 #define grd_local_beentry(i)	pgstat_fetch_stat_local_beentry(i)
 #endif
 
+/*
+ * Keep a scanner started by scanner_init() from warning about backslashes
+ * in literals (the setting and the warning are gone in 19).
+ */
+#if PG_VERSION_NUM >= 190000
+#define grd_scanner_quiet(yyextra)	((void) (yyextra))
+#else
+#define grd_scanner_quiet(yyextra)	((yyextra)->escape_string_warning = false)
+#endif
+
 static inline uint64
 grd_now_ns(void)
 {
