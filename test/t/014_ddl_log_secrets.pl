@@ -64,6 +64,9 @@ my @ok = (
 	q{ALTER ROLE r1 SET myapp.password = 'Sekr1t-17'},
 	q{ALTER SYSTEM SET primary_conninfo = 'host=primary password=Sekr1t-18'},
 	q{ALTER SYSTEM RESET primary_conninfo},
+	q{ALTER SYSTEM SET primary_conninfo = "host=primary password=Sekr1t-24"},
+	q{ALTER SYSTEM RESET primary_conninfo},
+	q{ALTER DATABASE postgres SET myapp.api_token = 'Sekr1t-25'},
 );
 $node->safe_psql('postgres', $_) for @ok;
 
@@ -114,6 +117,9 @@ ALTER SUBSCRIPTION sub1 CONNECTION <REDACTED>
 ALTER ROLE r1 SET myapp.password = <REDACTED>
 ALTER SYSTEM SET primary_conninfo = <REDACTED>
 ALTER SYSTEM RESET primary_conninfo
+ALTER SYSTEM SET primary_conninfo = <REDACTED>
+ALTER SYSTEM RESET primary_conninfo
+ALTER DATABASE postgres SET myapp.api_token = <REDACTED>
 CREATE ROLE r4 PASSWORD <REDACTED>
 ALTER ROLE r4 PASSWORD <REDACTED>
 CREATE TABLE plain_t (a text DEFAULT 'visible')
