@@ -21,6 +21,11 @@
  *	- to the server log, one LOG line "pg_guardrails ddl: {json}", written
  *	  by the backend itself, outside any lock.
  *
+ * A statement that carries a secret (a password, a connection string) has
+ * it replaced in its text by grd_ddl_redact() (ddl_redact.c) at the start,
+ * before the text is copied anywhere; its error message, if it fails, is
+ * not kept.
+ *
  * Statements PostgreSQL runs on its own behalf as pieces of another
  * (CREATE TABLE's implicit indexes and sequences, CREATE SCHEMA's
  * elements) arrive with canSetTag = false, in PROCESS_UTILITY_SUBCOMMAND
@@ -538,6 +543,7 @@ audit_at_exit(int code, Datum arg)
 		memset(&edata, 0, sizeof(edata));
 		edata.sqlerrcode = ERRCODE_ADMIN_SHUTDOWN;
 		edata.message = "backend exited while the statement ran";
+		audit->redacted = false;	/* our message echoes nothing */
 		HOLD_INTERRUPTS();
 		record(audit, GRD_DDL_ERROR, &edata);
 		MemoryContextReset(audit_cxt);

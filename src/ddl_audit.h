@@ -31,7 +31,8 @@ typedef struct GrdDdlAudit
 {
 	struct GrdDdlAudit *outer;	/* the enclosing open statement, or NULL */
 	Node	   *parsetree;		/* the statement (valid until it ends) */
-	const char *query;			/* its text within the query string */
+	const char *query;			/* its text within the query string, or
+								 * its redacted copy */
 	int			query_len;		/* its length in bytes */
 	bool		redacted;		/* it carried a secret (ddl_redact.c) */
 	bool		toplevel;		/* issued by the client, not by a function */

@@ -59,6 +59,8 @@ my @ok = (
 	q{ALTER USER MAPPING FOR r1 SERVER s OPTIONS (SET password 'Sekr1t-12')},
 	q{ALTER USER MAPPING FOR r1 SERVER s OPTIONS (ADD sslpassword 'Sekr1t-13')},
 	q{CREATE USER MAPPING FOR PUBLIC SERVER s OPTIONS ("password" 'Sekr1t-14')},
+	q{CREATE FOREIGN TABLE ft (a int OPTIONS (column_name 'a', secret 'Sekr1t-26')) SERVER s OPTIONS (table_name 't', api_key 'Sekr1t-27')},
+	q{ALTER FOREIGN TABLE ft OPTIONS (ADD "Password" 'Sekr1t-28')},
 	q{CREATE SUBSCRIPTION sub1 CONNECTION 'host=localhost port=1 dbname=postgres password=Sekr1t-15' PUBLICATION p WITH (connect = false)},
 	q{ALTER SUBSCRIPTION sub1 CONNECTION 'dbname=postgres password=Sekr1t-16'},
 	q{ALTER ROLE r1 SET myapp.password = 'Sekr1t-17'},
@@ -112,6 +114,8 @@ CREATE USER MAPPING FOR r1 SERVER s OPTIONS (user <REDACTED>, password <REDACTED
 ALTER USER MAPPING FOR r1 SERVER s OPTIONS (SET password <REDACTED>)
 ALTER USER MAPPING FOR r1 SERVER s OPTIONS (ADD sslpassword <REDACTED>)
 CREATE USER MAPPING FOR PUBLIC SERVER s OPTIONS ("password" <REDACTED>)
+CREATE FOREIGN TABLE ft (a int OPTIONS (column_name 'a', secret <REDACTED>)) SERVER s OPTIONS (table_name 't', api_key <REDACTED>)
+ALTER FOREIGN TABLE ft OPTIONS (ADD "Password" <REDACTED>)
 CREATE SUBSCRIPTION sub1 CONNECTION <REDACTED> PUBLICATION p WITH (connect = false)
 ALTER SUBSCRIPTION sub1 CONNECTION <REDACTED>
 ALTER ROLE r1 SET myapp.password = <REDACTED>
