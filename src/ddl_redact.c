@@ -256,10 +256,12 @@ collect_secrets(Node *tree, SecretList *list)
 						false);
 			break;
 		case T_CreateSubscriptionStmt:
-			add_secret(list, ((CreateSubscriptionStmt *) tree)->conninfo, false);
+			add_secret(list, ((CreateSubscriptionStmt *) tree)->conninfo,
+					   false);
 			break;
 		case T_AlterSubscriptionStmt:
-			add_secret(list, ((AlterSubscriptionStmt *) tree)->conninfo, false);
+			add_secret(list, ((AlterSubscriptionStmt *) tree)->conninfo,
+					   false);
 			break;
 		case T_AlterSystemStmt:
 			add_setting(list, ((AlterSystemStmt *) tree)->setstmt);
