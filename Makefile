@@ -25,6 +25,7 @@ OBJS = \
 	src/ddl_lock.o \
 	src/ddl_policy.o \
 	src/ddl_audit.o \
+	src/ddl_redact.o \
 	src/ddl_worker.o
 PGFILEDESC = "pg_guardrails - latency percentiles and guardrails per query digest"
 

@@ -91,21 +91,47 @@ GRANT CREATE ON SCHEMA public TO ddl_user;
 SET ROLE ddl_user;
 CREATE TABLE ddl_user_t (a int);
 CREATE TABLE ddl_user_t (a int);
-SELECT role = 'ddl_user' AS own, object_identity, outcome, query, message
+SELECT object_identity, outcome, query, message, application_name
 FROM guardrails.ddl_log
-WHERE object_identity IN ('public.ddl_user_t', 'ddl_user_t', 'public.ddl_kept',
-						  'public.ddl_t', 'ddl_t')
-  AND command_tag = 'CREATE TABLE'
+WHERE role = 'ddl_user'
 ORDER BY seq;
+-- of other roles' entries, only what pg_stat_activity shows of other
+-- roles' sessions: database, roles, pid, xid (and seq, stored)
+SELECT count(*) > 0 AS others,
+	   bool_and(query = '<insufficient privilege>') AS query_hidden,
+	   bool_and(num_nonnulls(start_time, duration_ms, client_addr,
+							 application_name, toplevel, command_tag,
+							 object_type, object_identity, query_truncated,
+							 outcome, sqlstate, message, policy_warnings,
+							 lock_wait_ms, rolled_back) = 0) AS rest_hidden,
+	   bool_and(num_nulls(seq, database, role, session_role, pid,
+						  stored) = 0) AS shown
+FROM guardrails.ddl_log WHERE role <> 'ddl_user';
 SELECT count(*) FROM guardrails.ddl_history;
 SELECT guardrails.ddl_log_reset();
 RESET ROLE;
--- pg_read_all_stats sees every text
+-- pg_read_all_stats sees every entry whole
 GRANT pg_read_all_stats TO ddl_user;
 SET ROLE ddl_user;
 SELECT count(*) AS hidden FROM guardrails.ddl_log
-WHERE query = '<insufficient privilege>';
+WHERE query = '<insufficient privilege>' OR command_tag IS NULL;
 RESET ROLE;
+
+-- secrets are redacted from the text (and from the message of a failure,
+-- which may echo them); the rest of the statement is kept
+CREATE ROLE ddl_pw PASSWORD 'hunter2';
+ALTER ROLE ddl_pw ENCRYPTED PASSWORD E'hunter\'3' VALID UNTIL 'infinity';
+CREATE ROLE ddl_pw PASSWORD 'hunter4';
+ALTER ROLE ddl_pw PASSWORD NULL;
+-- parsed with one setting, scanned with another: the whole text goes
+SET standard_conforming_strings = on;
+SET standard_conforming_strings = off \; ALTER ROLE ddl_pw PASSWORD 'hunter5\';
+RESET standard_conforming_strings;
+SELECT command_tag, outcome, sqlstate, message, query
+FROM guardrails.ddl_log WHERE command_tag LIKE '% ROLE' AND query ~ 'ddl_pw|REDACTED'
+ORDER BY seq;
+SELECT count(*) AS leaks FROM guardrails.ddl_log l WHERE l::text ~ 'hunter';
+DROP ROLE ddl_pw;
 
 -- the schema-change policy: a rejection, and the warnings of statements
 -- that ran anyway

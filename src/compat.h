@@ -214,6 +214,16 @@ grd_instr_total_ns(Instrumentation *instr)
 #define grd_uses_reserved_connections(roleid)	false
 #endif
 
+/*
+ * Keep a scanner started by scanner_init() from warning about backslashes
+ * in literals (the setting and the warning are gone in 19).
+ */
+#if PG_VERSION_NUM >= 190000
+#define grd_scanner_quiet(yyextra)	((void) (yyextra))
+#else
+#define grd_scanner_quiet(yyextra)	((yyextra)->escape_string_warning = false)
+#endif
+
 static inline uint64
 grd_now_ns(void)
 {

@@ -21,6 +21,11 @@
  *	- to the server log, one LOG line "pg_guardrails ddl: {json}", written
  *	  by the backend itself, outside any lock.
  *
+ * A statement that carries a secret (a password, a connection string) has
+ * it replaced in its text by grd_ddl_redact() (ddl_redact.c) at the start,
+ * before the text is copied anywhere; its error message, if it fails, is
+ * not kept.
+ *
  * Statements PostgreSQL runs on its own behalf as pieces of another
  * (CREATE TABLE's implicit indexes and sequences, CREATE SCHEMA's
  * elements) arrive with canSetTag = false, in PROCESS_UTILITY_SUBCOMMAND
@@ -437,6 +442,7 @@ grd_ddl_audit_begin(PlannedStmt *pstmt, const char *queryString,
 	Node	   *parsetree = pstmt->utilityStmt;
 	int			location = pstmt->stmt_location;
 	int			len = pstmt->stmt_len;
+	char	   *redacted;
 
 	if (ddl_shared == NULL || grd_ddl_destinations == 0 ||
 		!pstmt->canSetTag)
@@ -451,6 +457,18 @@ grd_ddl_audit_begin(PlannedStmt *pstmt, const char *queryString,
 	audit->parsetree = parsetree;
 	audit->query = CleanQuerytext(queryString, &location, &len);
 	audit->query_len = len;
+
+	/*
+	 * Secrets go nowhere: the redacted copy lives in the caller's context,
+	 * like the parse tree, until the statement ends.
+	 */
+	redacted = grd_ddl_redact(parsetree, audit->query, len);
+	if (redacted != NULL)
+	{
+		audit->query = redacted;
+		audit->query_len = strlen(redacted);
+		audit->redacted = true;
+	}
 	audit->toplevel = (queryString == debug_query_string);
 	audit->start_time = GetCurrentTimestamp();
 	INSTR_TIME_SET_CURRENT(audit->start);
@@ -526,6 +544,7 @@ audit_at_exit(int code, Datum arg)
 		memset(&edata, 0, sizeof(edata));
 		edata.sqlerrcode = ERRCODE_ADMIN_SHUTDOWN;
 		edata.message = "backend exited while the statement ran";
+		audit->redacted = false;	/* our message echoes nothing */
 		HOLD_INTERRUPTS();
 		record(audit, GRD_DDL_ERROR, &edata);
 		MemoryContextReset(audit_cxt);
@@ -608,7 +627,13 @@ record(GrdDdlAudit *audit, char outcome, ErrorData *edata)
 	{
 		strlcpy(e->sqlstate, unpack_sql_state(edata->sqlerrcode),
 				sizeof(e->sqlstate));
-		copy_text(e->message, edata->message, sizeof(e->message));
+
+		/*
+		 * The message of a statement that carried a secret may echo part
+		 * of it (libpq quotes pieces of a bad connection string).
+		 */
+		copy_text(e->message, audit->redacted ? GRD_DDL_REDACTED :
+				  edata->message, sizeof(e->message));
 	}
 	strlcpy(e->datname, datname, sizeof(e->datname));
 	strlcpy(e->username, audit->username, sizeof(e->username));
@@ -1386,12 +1411,67 @@ xid8_datum(uint64 value, bool *isnull)
 	return FullTransactionIdGetDatum(FullTransactionIdFromU64(value));
 }
 
+/* Columns of guardrails.ddl_log_entries(). */
+typedef enum DdlLogColumn
+{
+	COL_SEQ,
+	COL_START_TIME,
+	COL_DURATION,
+	COL_DBID,
+	COL_DATABASE,
+	COL_USERID,
+	COL_ROLE,
+	COL_SESSION_ROLE,
+	COL_CLIENT_ADDR,
+	COL_APPLICATION_NAME,
+	COL_PID,
+	COL_XID,
+	COL_STATEMENT_XID,
+	COL_TOPLEVEL,
+	COL_COMMAND_TAG,
+	COL_OBJECT_TYPE,
+	COL_OBJECT_IDENTITY,
+	COL_QUERY,
+	COL_QUERY_TRUNCATED,
+	COL_OUTCOME,
+	COL_SQLSTATE,
+	COL_MESSAGE,
+	COL_POLICY_WARNINGS,
+	COL_LOCK_WAIT,
+	COL_STORED,
+	DDL_LOG_NCOLS
+} DdlLogColumn;
+
+/* The columns shown of every entry (see grd_ddl_log_entries). */
+static const bool shown_to_all[DDL_LOG_NCOLS] = {
+	[COL_SEQ] = true,
+	[COL_DBID] = true,
+	[COL_DATABASE] = true,
+	[COL_USERID] = true,
+	[COL_ROLE] = true,
+	[COL_SESSION_ROLE] = true,
+	[COL_PID] = true,
+	[COL_XID] = true,
+	[COL_QUERY] = true,			/* as "<insufficient privilege>" */
+	[COL_STORED] = true,
+};
+
 /*
  * guardrails.ddl_log_entries(): the entries of the ring after the last
- * ddl_log_reset(), oldest first, for the view guardrails.ddl_log.  The
- * text and error message of other roles' statements are shown only to
- * roles with the privileges of pg_read_all_stats, as pg_stat_statements
- * does.
+ * ddl_log_reset(), oldest first, for the view guardrails.ddl_log.
+ *
+ * Another role's entry shows what pg_stat_activity shows of another role's
+ * session (pg_stat_get_activity), with the same test: the reader sees
+ * everything when it has the privileges of pg_read_all_stats or of the
+ * role that ran the statement (superusers have both).  Otherwise only the
+ * columns pg_stat_activity shows to everyone remain: the database, the
+ * roles, the backend's pid and the transaction id, and ours that say
+ * nothing of the statement (seq, stored).  The statement reads
+ * "<insufficient privilege>"; its time (as query_start), client address,
+ * and what it did (command, object, outcome, error, warnings) are NULL.
+ * So is application_name, which pg_stat_activity does show: a session's
+ * name is shown there while it lives, but here it would stay, next to
+ * what that session changed, for as long as the entry.
  */
 PG_FUNCTION_INFO_V1(grd_ddl_log_entries);
 
@@ -1417,73 +1497,82 @@ grd_ddl_log_entries(PG_FUNCTION_ARGS)
 
 	for (uint64 seq = first; seq < next; seq++)
 	{
-		Datum		values[25];
-		bool		nulls[25];
-		int			i = 0;
+		Datum		values[DDL_LOG_NCOLS];
+		bool		nulls[DDL_LOG_NCOLS];
 		bool		visible;
 
 		if (!grd_ddl_ring_read(seq, e))
 			continue;
-		visible = read_all || e->userid == userid;
+		visible = read_all || has_privs_of_role(userid, e->userid);
 
 		memset(nulls, 0, sizeof(nulls));
-		values[i++] = Int64GetDatum((int64) e->seq);
-		values[i++] = TimestampTzGetDatum(e->start_time);
-		values[i++] = Float8GetDatum(e->duration_us / 1000.0);
-		values[i++] = ObjectIdGetDatum(e->dbid);
-		values[i] = DirectFunctionCall1(namein, CStringGetDatum(e->datname));
-		i++;
-		values[i++] = ObjectIdGetDatum(e->userid);
-		values[i++] = DirectFunctionCall1(namein, CStringGetDatum(e->username));
-		values[i++] = DirectFunctionCall1(namein,
-										  CStringGetDatum(e->session_username));
+
+		/* what pg_stat_activity shows to everyone (shown_to_all) */
+		values[COL_SEQ] = Int64GetDatum((int64) e->seq);
+		values[COL_DBID] = ObjectIdGetDatum(e->dbid);
+		values[COL_DATABASE] = DirectFunctionCall1(namein,
+												   CStringGetDatum(e->datname));
+		values[COL_USERID] = ObjectIdGetDatum(e->userid);
+		values[COL_ROLE] = DirectFunctionCall1(namein,
+											   CStringGetDatum(e->username));
+		values[COL_SESSION_ROLE] =
+			DirectFunctionCall1(namein, CStringGetDatum(e->session_username));
+		values[COL_PID] = Int32GetDatum(e->pid);
+		values[COL_XID] = xid8_datum(e->xid, &nulls[COL_XID]);
+		values[COL_STORED] = BoolGetDatum(e->seq <= stored);
+
+		if (!visible)
+		{
+			for (int i = 0; i < DDL_LOG_NCOLS; i++)
+				nulls[i] = nulls[i] || !shown_to_all[i];
+			values[COL_QUERY] = CStringGetTextDatum("<insufficient privilege>");
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
+								 values, nulls);
+			continue;
+		}
+
+		values[COL_START_TIME] = TimestampTzGetDatum(e->start_time);
+		values[COL_DURATION] = Float8GetDatum(e->duration_us / 1000.0);
 		if (e->client_addr[0] != '\0')
-			values[i] = DirectFunctionCall1(inet_in,
-											CStringGetDatum(e->client_addr));
+			values[COL_CLIENT_ADDR] =
+				DirectFunctionCall1(inet_in, CStringGetDatum(e->client_addr));
 		else
-			nulls[i] = true;
-		i++;
-		values[i++] = CStringGetTextDatum(e->application_name);
-		values[i++] = Int32GetDatum(e->pid);
-		values[i] = xid8_datum(e->xid, &nulls[i]);
-		i++;
-		values[i] = xid8_datum(e->stmt_xid, &nulls[i]);
-		i++;
-		values[i++] = BoolGetDatum(e->toplevel);
-		values[i++] = CStringGetTextDatum(e->command_tag);
+			nulls[COL_CLIENT_ADDR] = true;
+		values[COL_APPLICATION_NAME] =
+			CStringGetTextDatum(e->application_name);
+		values[COL_STATEMENT_XID] = xid8_datum(e->stmt_xid,
+											   &nulls[COL_STATEMENT_XID]);
+		values[COL_TOPLEVEL] = BoolGetDatum(e->toplevel);
+		values[COL_COMMAND_TAG] = CStringGetTextDatum(e->command_tag);
 		if (e->object_type[0] != '\0')
-			values[i] = CStringGetTextDatum(e->object_type);
+			values[COL_OBJECT_TYPE] = CStringGetTextDatum(e->object_type);
 		else
-			nulls[i] = true;
-		i++;
+			nulls[COL_OBJECT_TYPE] = true;
 		if (e->object_identity[0] != '\0')
-			values[i] = CStringGetTextDatum(e->object_identity);
+			values[COL_OBJECT_IDENTITY] =
+				CStringGetTextDatum(e->object_identity);
 		else
-			nulls[i] = true;
-		i++;
-		values[i++] = CStringGetTextDatum(visible ? e->query :
-										  "<insufficient privilege>");
-		values[i++] = BoolGetDatum(e->query_len < e->query_full_len);
-		values[i++] = CStringGetTextDatum(grd_ddl_outcome_name(e->outcome));
+			nulls[COL_OBJECT_IDENTITY] = true;
+		values[COL_QUERY] = CStringGetTextDatum(e->query);
+		values[COL_QUERY_TRUNCATED] =
+			BoolGetDatum(e->query_len < e->query_full_len);
+		values[COL_OUTCOME] =
+			CStringGetTextDatum(grd_ddl_outcome_name(e->outcome));
 		if (e->sqlstate[0] != '\0')
-			values[i] = CStringGetTextDatum(e->sqlstate);
+			values[COL_SQLSTATE] = CStringGetTextDatum(e->sqlstate);
 		else
-			nulls[i] = true;
-		i++;
-		if (e->outcome != GRD_DDL_OK && visible)
-			values[i] = CStringGetTextDatum(e->message);
+			nulls[COL_SQLSTATE] = true;
+		if (e->outcome != GRD_DDL_OK)
+			values[COL_MESSAGE] = CStringGetTextDatum(e->message);
 		else
-			nulls[i] = true;
-		i++;
-		values[i++] = CStringGetTextDatum(e->warnings);
+			nulls[COL_MESSAGE] = true;
+		values[COL_POLICY_WARNINGS] = CStringGetTextDatum(e->warnings);
 		if (e->lock_wait_us >= 0)
-			values[i] = Float8GetDatum(e->lock_wait_us / 1000.0);
+			values[COL_LOCK_WAIT] = Float8GetDatum(e->lock_wait_us / 1000.0);
 		else
-			nulls[i] = true;
-		i++;
-		values[i++] = BoolGetDatum(e->seq <= stored);
-		Assert(i == lengthof(values));
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			nulls[COL_LOCK_WAIT] = true;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
+							 values, nulls);
 	}
 	pfree(e);
 	return (Datum) 0;

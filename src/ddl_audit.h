@@ -31,8 +31,10 @@ typedef struct GrdDdlAudit
 {
 	struct GrdDdlAudit *outer;	/* the enclosing open statement, or NULL */
 	Node	   *parsetree;		/* the statement (valid until it ends) */
-	const char *query;			/* its text within the query string */
+	const char *query;			/* its text within the query string, or
+								 * its redacted copy */
 	int			query_len;		/* its length in bytes */
+	bool		redacted;		/* it carried a secret (ddl_redact.c) */
 	bool		toplevel;		/* issued by the client, not by a function */
 	bool		identity_resolved;	/* object_identity is schema-qualified,
 									 * or no lookup can improve it */
@@ -58,6 +60,10 @@ extern void grd_ddl_audit_end_error(GrdDdlAudit *audit);
 /* While a statement runs (ddl_policy.c). */
 extern void grd_ddl_audit_note_warning(const char *rule);
 extern void grd_ddl_audit_note_lock_wait(int64 usec);
+
+/* Secrets in statement texts (ddl_redact.c). */
+#define GRD_DDL_REDACTED		"<REDACTED>"
+extern char *grd_ddl_redact(Node *parsetree, const char *query, int len);
 
 /* Shared memory and the state file (shmem.c). */
 extern Size grd_ddl_audit_shmem_size(void);
