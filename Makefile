@@ -36,8 +36,6 @@ PGFILEDESC = "pg_guardrails - latency percentiles and guardrails per query diges
 DATA = $(EXTENSION)--1.0.sql $(EXTENSION)--1.0--1.1.sql
 DATA_built = $(EXTENSION)--1.1.sql
 
-$(EXTENSION)--1.1.sql: $(EXTENSION)--1.0.sql $(EXTENSION)--1.0--1.1.sql
-	{ echo '/* $@: built by the Makefile from $^ */'; cat $^; } > $@
 
 REGRESS = latency latency_input privileges index_visibility digest_limits ddl_policy ddl_log
 REGRESS_OPTS = \
@@ -54,6 +52,10 @@ EXTRA_CLEAN = tmp_check_regress test/test_histogram results regression.diffs reg
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# (after PGXS, so that its "all" stays the default goal)
+$(EXTENSION)--1.1.sql: $(EXTENSION)--1.0.sql $(EXTENSION)--1.0--1.1.sql
+	{ echo '/* $@: built by the Makefile from $^ */'; cat $^; } > $@
 
 # The bucket math is plain C and is tested without a server.
 test/test_histogram: test/test_histogram.c src/histogram.c src/histogram.h
