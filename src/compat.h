@@ -211,7 +211,7 @@ grd_instr_total_ns(Instrumentation *instr)
 #define grd_uses_reserved_connections(roleid) \
 	has_privs_of_role((roleid), ROLE_PG_USE_RESERVED_CONNECTIONS)
 #else
-#define grd_uses_reserved_connections(roleid)	false
+#define grd_uses_reserved_connections(roleid)	((void) (roleid), false)
 #endif
 
 /*
@@ -222,6 +222,49 @@ grd_instr_total_ns(Instrumentation *instr)
 #define grd_scanner_quiet(yyextra)	((void) (yyextra))
 #else
 #define grd_scanner_quiet(yyextra)	((yyextra)->escape_string_warning = false)
+#endif
+
+/*
+ * CLUSTER is a ClusterStmt up to 18.  From 19 on it is a form of REPACK
+ * (RepackStmt, whose relation is a VacuumRelation), and REPACK has a
+ * CONCURRENTLY option, under which it takes only SHARE UPDATE EXCLUSIVE.
+ * T_GrdClusterStmt is the node tag of either; the functions read it.
+ */
+#if PG_VERSION_NUM >= 190000
+#include "commands/defrem.h"
+#define T_GrdClusterStmt	T_RepackStmt
+static inline RangeVar *
+grd_cluster_relation(Node *stmt)
+{
+	VacuumRelation *rel = ((RepackStmt *) stmt)->relation;
+
+	return rel != NULL ? rel->relation : NULL;
+}
+static inline bool
+grd_cluster_concurrent(Node *stmt)
+{
+	ListCell   *lc;
+
+	foreach(lc, ((RepackStmt *) stmt)->params)
+	{
+		DefElem    *opt = lfirst_node(DefElem, lc);
+
+		if (strcmp(opt->defname, "concurrently") == 0)
+			return defGetBoolean(opt);
+	}
+	return false;
+}
+static inline const char *
+grd_cluster_command(Node *stmt)
+{
+	return ((RepackStmt *) stmt)->command == REPACK_COMMAND_CLUSTER ?
+		"CLUSTER" : "REPACK";
+}
+#else
+#define T_GrdClusterStmt	T_ClusterStmt
+#define grd_cluster_relation(stmt)		(((ClusterStmt *) (stmt))->relation)
+#define grd_cluster_concurrent(stmt)	false
+#define grd_cluster_command(stmt)		"CLUSTER"
 #endif
 
 static inline uint64

@@ -180,9 +180,10 @@ ddl_targets(Node *parsetree, DdlTarget *targets)
 				}
 				break;
 			}
-		case T_ClusterStmt:
-			add_target(targets, &n, grd_ddl_relid(((ClusterStmt *) parsetree)->relation),
-					   AccessExclusiveLock);
+		case T_GrdClusterStmt:
+			add_target(targets, &n, grd_ddl_relid(grd_cluster_relation(parsetree)),
+					   grd_cluster_concurrent(parsetree) ?
+					   ShareUpdateExclusiveLock : AccessExclusiveLock);
 			break;
 		case T_RefreshMatViewStmt:
 			{

@@ -522,15 +522,19 @@ grd_ddl_policy_check(Node *parsetree)
 		case T_VacuumStmt:
 			check_vacuum((VacuumStmt *) parsetree);
 			break;
-		case T_ClusterStmt:
-			if (((ClusterStmt *) parsetree)->relation == NULL)
+		case T_GrdClusterStmt:
+			/* REPACK CONCURRENTLY (19+) lets writes go on: no rule */
+			if (grd_cluster_concurrent(parsetree))
+				break;
+			if (grd_cluster_relation(parsetree) == NULL)
 				POLICY_REPORT("table_rewrite",
 							  (errmsg("rewriting every clustered table violates schema-change rule \"table_rewrite\""),
-							   errdetail("CLUSTER without a table rewrites every table clustered before, each under an ACCESS EXCLUSIVE lock."),
+							   errdetail("%s without a table rewrites every table clustered before, each under an ACCESS EXCLUSIVE lock.",
+										 grd_cluster_command(parsetree)),
 							   errhint("%s", vacuum_full_hint)));
 			else
-				check_rewrite(((ClusterStmt *) parsetree)->relation, "CLUSTER",
-							  vacuum_full_hint);
+				check_rewrite(grd_cluster_relation(parsetree),
+							  grd_cluster_command(parsetree), vacuum_full_hint);
 			break;
 		case T_RefreshMatViewStmt:
 			{
