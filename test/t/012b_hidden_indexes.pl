@@ -52,8 +52,9 @@ like($err, qr/invalid value for parameter "guardrails\.hidden_indexes"/,
 # postgresql.conf: the bad value is refused at reload, the old one kept.
 $node->append_conf('postgresql.conf',
 	"guardrails.hidden_indexes = 'otherdb.public.t1_v'\n");
+my $offset = -s $node->logfile;
 $node->reload;
-ok($node->wait_for_log(qr/invalid value for parameter "guardrails\.hidden_indexes"/),
+ok($node->wait_for_log(qr/invalid value for parameter "guardrails\.hidden_indexes"/, $offset),
 	'a bad value in postgresql.conf is reported');
 ($ret, $out, $err) = $node->psql('postgres', $query);
 is($ret, 0, 'and queries run');

@@ -129,7 +129,7 @@ $node->start;
 like(slurp_file($node->logfile, $offset),
 	qr/ignoring invalid pg_guardrails file "[^"]*pg_guardrails_ddl\.seq".*\n.*DETAIL:  The sequence number 18446744073709551360 is out of range/,
 	'a huge reserved number is reported');
-cmp_ok(next_seq(), '<', 2**40, 'and not used');
+ok(next_seq() > 0 && next_seq() < 2**40, 'and not used');
 
 # The file of the old format (8 bytes) with the same number.
 $node->stop('immediate');
@@ -140,7 +140,7 @@ $node->start;
 like(slurp_file($node->logfile, $offset),
 	qr/ignoring invalid pg_guardrails file "[^"]*pg_guardrails_ddl\.seq".*\n.*DETAIL:  The file has 8 bytes, expected 28/,
 	'a sequence file of the wrong size is reported');
-cmp_ok(next_seq(), '<', 2**40, 'and not used');
+ok(next_seq() > 0 && next_seq() < 2**40, 'and not used');
 
 # Random bytes in the sequence file.
 $node->stop('immediate');
