@@ -95,16 +95,16 @@ for my $table ('disabled_indexes', 'digest_limits')
 	like($err, qr/^$/, "and says nothing to the client ($table)");
 }
 my $log = slurp_file($node->logfile);
-unlike($log, qr/terminated by signal/, 'no process was terminated by a signal');
+ok($log !~ /terminated by signal/, 'no process was terminated by a signal');
 my $said = () = $log =~ /table "guardrails\.digest_limits" in database "bad_digest_limits" is not the one of extension "pg_guardrails"/g;
 is($said, 1, 'a bad look-alike is logged once per backend, not per query');
-like($log, qr/"guardrails\.disabled_indexes" in database "bad_disabled_indexes".*\n.*DETAIL:.*(extension|column)/,
+ok($log =~ /"guardrails\.disabled_indexes" in database "bad_disabled_indexes".*\n.*DETAIL:  Extension "pg_guardrails" is not created in this database/,
 	'with what is wrong with it');
 
 # The real tables keep working, in the database where the extension is.
 $node->safe_psql('postgres', q{
 	CREATE TABLE t (id int PRIMARY KEY);
-	SELECT guardrails.disable_index('t_pkey');
+	SELECT guardrails.disable_index('t_pkey', force => true);
 });
 like($node->safe_psql('postgres', q{
 	SET enable_seqscan = off;
