@@ -113,11 +113,11 @@ like($node->safe_psql('postgres', q{
 $node->safe_psql('postgres', "SELECT guardrails.block_digest($queryid)");
 ($ret, $out, $err) = $node->psql('postgres', $probe);
 like($err, qr/query digest -?\d+ is blocked/, 'and its own digest_limits');
+$node->safe_psql('postgres', "SELECT guardrails.unlimit_digest($queryid)");
 
 # The worker, with the look-alike ddl_history.
 # the worker started before ops existed: give it a fresh start
 $node->restart;
-$node->safe_psql('postgres', 'SELECT 1');
 $node->safe_psql('postgres', 'CREATE TABLE some_ddl (a int)');
 ok($node->poll_query_until('postgres', q{
 	SELECT count(*) > 0 FROM guardrails.ddl_log WHERE query ~ 'some_ddl'}),
