@@ -35,7 +35,7 @@ my $insert = $node->safe_psql('postgres', q{
 				int4, xid8, xid8, bool, text, text, text, text, bool, text,
 				text, text, text, float8, bool) AS
 	INSERT INTO guardrails.ddl_history (system_identifier, seq, start_time, duration_ms, database, role, session_role, client_addr, application_name, pid, xid, statement_xid, toplevel, command_tag, object_type, object_identity, query, query_truncated, outcome, sqlstate, message, policy_warnings, lock_wait_ms, rolled_back) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::pg_catalog.inet, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, pg_catalog.string_to_array($22, ','), $23, $24) ON CONFLICT DO NOTHING;
-	EXPLAIN (VERBOSE, COSTS OFF) EXECUTE ins(1, 1, now(), 0, '', '', '', '', '',
+	EXPLAIN (VERBOSE, COSTS OFF) EXECUTE ins(1, 1, now(), 0, '', '', '', NULL, '',
 		0, NULL, NULL, true, '', '', '', '', false, 'ok', '', '', '', 0, false);
 });
 ok($insert =~ /Query Identifier: (-?\d+)/, 'the digest of the worker\'s INSERT');
