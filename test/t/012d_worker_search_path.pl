@@ -48,19 +48,19 @@ $node->safe_psql('ops', q{
 # the worker picks the database's settings up when it connects
 $node->restart;
 
-# The test's own sessions in ops must not fall for it either.
+# The test's own sessions in ops must not fall for it either: they pin
+# their search_path or qualify their operators.
 $node->safe_psql('ops', q{
 	SET search_path = public, pg_catalog;
 	CREATE TABLE t1 (a int);
 	BEGIN; CREATE TABLE t2 (a int); SELECT pg_sleep(1.5); COMMIT;
 });
 ok($node->poll_query_until('ops', q{
-	SET search_path = pg_catalog;
-	SELECT count(*) = 2 FROM guardrails.ddl_history
-	WHERE object_identity IN ('public.t1', 'public.t2')}),
+	SELECT pg_catalog.count(*) OPERATOR(pg_catalog.=) 2
+	FROM guardrails.ddl_history
+	WHERE object_identity OPERATOR(pg_catalog.=) ANY ('{public.t1,public.t2}')}),
 	'the worker stores the DDL history');
 ok($node->poll_query_until('ops', q{
-	SET search_path = pg_catalog;
 	SELECT NOT EXISTS (SELECT FROM guardrails.ddl_history
 					   WHERE rolled_back IS NULL)}),
 	'and settles rolled_back');
