@@ -14,13 +14,24 @@
  * can restore it before the indexes themselves exist; event triggers in
  * the install script keep the names right across renames and delete rows
  * of dropped indexes.  Each backend resolves the names to OIDs when it
- * loads its copy (config.c says when), and a disabled partitioned index
- * hides the matching index of every partition.
+ * loads its copy (config.c's loader says when, and reads the table only
+ * if it is the extension's), and a disabled partitioned index hides the
+ * matching index of every partition.
  *
  * Two session settings allow experiments where no table can be written,
  * such as on a standby: guardrails.hidden_indexes hides more indexes for
  * this session, and guardrails.use_disabled_indexes lets it plan with the
  * disabled ones.
+ *
+ * Planning must never fail because of a name: the names of the table and
+ * of guardrails.hidden_indexes are resolved with lookups that cannot
+ * raise an error (a missing schema or index is skipped), and the setting
+ * is parsed once by its check hook, which refuses what could not be
+ * resolved that way (bad syntax, a database name), wherever the value
+ * comes from.  A value that was accepted from postgresql.conf,
+ * ALTER SYSTEM or PGOPTIONS in 1.0 and made every query touching an
+ * indexed table fail ("cross-database references are not implemented")
+ * is now refused when it is set.
  *
  * Copyright (c) 2026, pg_guardrails developers
  *
