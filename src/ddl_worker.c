@@ -45,8 +45,8 @@
  */
 #include "postgres.h"
 
-#include "access/xact.h"
 #include "access/relation.h"
+#include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
