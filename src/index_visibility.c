@@ -300,9 +300,9 @@ parse_hidden(const char *value, int *item, const char **start, int *len,
 		int			nparts = 0;
 
 		*why = NULL;
-		*start = p;
 		while (isspace((unsigned char) *p))
 			p++;
+		*start = p;
 		for (;;)
 		{
 			if (nparts == 3 || !parse_identifier(&p, parts[nparts]))
