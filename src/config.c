@@ -164,6 +164,15 @@ static Oid	said_relids[GRD_NUM_CONFIG_TABLES];
 static Oid *own_functions = NULL;
 static int	n_own_functions = 0;
 static bool own_functions_loaded = false;
+static Oid	own_functions_extoid = InvalidOid;	/* the extension they are of */
+
+/*
+ * Tables found to be members of the extension, and of which one: a later
+ * lookup that finds the same OIDs skips pg_depend.  (Membership changes
+ * without a new OID only by ALTER EXTENSION ... DROP TABLE.)
+ */
+static Oid	member_relids[GRD_NUM_CONFIG_TABLES];
+static Oid	member_extoid = InvalidOid;
 
 /* Bumped whenever any rules table may have changed. */
 uint64		grd_config_rules_changes = 1;
@@ -208,6 +217,14 @@ names_callback(Datum arg, int cacheid, uint32 hashvalue)
 	grd_config_name_changes++;
 }
 
+/* Functions changed: read the extension's functions again next time. */
+static void
+functions_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	own_functions_extoid = InvalidOid;
+	names_callback(arg, cacheid, hashvalue);
+}
+
 /*
  * Register the callbacks.  Called from _PG_init in the postmaster, so that
  * every backend inherits them.
@@ -218,7 +235,7 @@ grd_config_init(void)
 	CacheRegisterRelcacheCallback(relcache_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(NAMESPACEOID, names_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(RELNAMENSP, names_callback, (Datum) 0);
-	CacheRegisterSyscacheCallback(PROCOID, names_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(PROCOID, functions_callback, (Datum) 0);
 }
 
 /*
@@ -334,8 +351,10 @@ load_own_functions(Oid extoid)
 /*
  * Look the tables up: by name in the extension's schema, then kept only
  * if they are plain tables and members of the extension.  Also refreshes
- * the extension's functions.  Two index scans and a few syscache probes,
- * after a change of names only.
+ * the extension's functions when they may have changed.  After a change
+ * of names only (a temporary table created, say): an index scan of
+ * pg_extension and a few syscache probes when the OIDs found are the ones
+ * already checked, a scan of pg_depend per table otherwise.
  */
 static void
 lookup_tables(void)
@@ -367,13 +386,24 @@ lookup_tables(void)
 			continue;
 		if (get_rel_relkind(relid) != RELKIND_RELATION)
 			say_ignored(i, relid, "It is not a table.");
-		else if (getExtensionOfObject(RelationRelationId, relid) != extoid)
+		else if ((member_extoid != extoid || member_relids[i] != relid) &&
+				 getExtensionOfObject(RelationRelationId, relid) != extoid)
 			say_ignored(i, relid,
 						"It does not belong to extension \"" GRD_EXTENSION "\".");
 		else
 			table_relids[i] = relid;
 	}
-	load_own_functions(extoid);
+	for (int i = 0; i < GRD_NUM_CONFIG_TABLES; i++)
+		member_relids[i] = table_relids[i];
+	member_extoid = extoid;
+
+	/* the functions, when they or the extension changed */
+	if (!own_functions_loaded || own_functions_extoid != extoid ||
+		!OidIsValid(extoid))
+	{
+		load_own_functions(extoid);
+		own_functions_extoid = extoid;
+	}
 }
 
 /*
