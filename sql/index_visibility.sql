@@ -84,6 +84,7 @@ SELECT * FROM plan($$SELECT * FROM orders WHERE code = 'c1'$$);
 SET guardrails.hidden_indexes = 'no_such_index';
 SET guardrails.hidden_indexes = 'orders';
 SET guardrails.hidden_indexes = 'a,,b';
+SET guardrails.hidden_indexes = 'orders_customer, otherdb.public.orders_customer';
 RESET guardrails.hidden_indexes;
 SELECT * FROM plan($$SELECT * FROM orders WHERE customer = 42$$);
 

@@ -84,6 +84,7 @@
 #include "parser/parse_type.h"
 #include "pgstat.h"
 #include "port/atomics.h"
+#include "port/pg_crc32c.h"
 #include "storage/fd.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
@@ -114,6 +115,21 @@
 #define GRD_DDL_SEQ_FILE_TMP	GRD_DDL_SEQ_FILE ".tmp"
 #define GRD_DDL_SEQ_BLOCK		1024	/* numbers reserved at a time */
 #define GRD_DDL_SEQ_MARGIN		512 /* reserve again when fewer are left */
+
+/*
+ * Sequence numbers read from a file must be below this bound: far above
+ * anything a server can reach, and far enough below 2^63 (ddl_history.seq
+ * is a bigint) and 2^64 that adding blocks to them never wraps.
+ */
+#define GRD_DDL_SEQ_MAX			(UINT64CONST(1) << 62)
+
+/*
+ * The reservation file: magic, format version, PostgreSQL major, zero,
+ * the reserved number (8 bytes), then a CRC-32C of those 24 bytes.
+ */
+#define GRD_DDL_SEQ_FILE_MAGIC	0x47534551	/* "GSEQ" */
+#define GRD_DDL_SEQ_FILE_VERSION 1
+#define GRD_DDL_SEQ_FILE_SIZE	28
 
 #define GRD_DDL_FILE_MAGIC		0x4744444C	/* "GDDL" */
 
@@ -274,12 +290,57 @@ grd_ddl_audit_after_load(bool loaded)
  * ----------------------------------------------------------------
  */
 
-/* The highest reserved number, or 0 when there is no file. */
+/*
+ * What is wrong with the contents of a reservation file, or NULL; the
+ * number it holds in *reserved.
+ */
+static const char *
+seq_file_check(const char *buf, size_t len, uint64 *reserved)
+{
+	uint32		word[4];
+	pg_crc32c	crc;
+	pg_crc32c	stored;
+
+	if (len != GRD_DDL_SEQ_FILE_SIZE)
+		return psprintf(len > GRD_DDL_SEQ_FILE_SIZE ?
+						"The file has more than %zu bytes, expected %d." :
+						"The file has %zu bytes, expected %d.",
+						len > GRD_DDL_SEQ_FILE_SIZE ? (size_t) GRD_DDL_SEQ_FILE_SIZE : len,
+						GRD_DDL_SEQ_FILE_SIZE);
+	memcpy(word, buf, sizeof(word));
+	memcpy(reserved, buf + 16, sizeof(uint64));
+	memcpy(&stored, buf + 24, sizeof(stored));
+	if (word[0] != GRD_DDL_SEQ_FILE_MAGIC)
+		return "The file does not start with the magic number of pg_guardrails.";
+	if (word[1] != GRD_DDL_SEQ_FILE_VERSION)
+		return psprintf("The file has format version %u, this server reads version %d.",
+						word[1], GRD_DDL_SEQ_FILE_VERSION);
+	if (word[2] != PG_VERSION_NUM / 100)
+		return psprintf("The file was written by PostgreSQL %u, this server is %d.",
+						word[2] / 100, PG_VERSION_NUM / 10000);
+	INIT_CRC32C(crc);
+	COMP_CRC32C(crc, buf, 24);
+	FIN_CRC32C(crc);
+	if (crc != stored)
+		return "The checksum does not match its contents.";
+	if (*reserved >= GRD_DDL_SEQ_MAX)
+		return psprintf("The sequence number " UINT64_FORMAT " is out of range.",
+						*reserved);
+	return NULL;
+}
+
+/*
+ * The highest reserved number, or 0 when there is no file or it is not
+ * valid (then numbering starts over, as on a first start).
+ */
 static uint64
 seq_file_read(void)
 {
 	FILE	   *file;
+	char		buf[GRD_DDL_SEQ_FILE_SIZE + 1];
+	size_t		len;
 	uint64		reserved = 0;
+	const char *problem;
 
 	file = AllocateFile(GRD_DDL_SEQ_FILE, PG_BINARY_R);
 	if (file == NULL)
@@ -290,12 +351,16 @@ seq_file_read(void)
 					 errmsg("could not read file \"%s\": %m", GRD_DDL_SEQ_FILE)));
 		return 0;
 	}
-	if (!grd_file_read(file, &reserved, sizeof(reserved)))
+	len = fread(buf, 1, sizeof(buf), file);
+	problem = ferror(file) ? "The file could not be read." :
+		seq_file_check(buf, len, &reserved);
+	if (problem != NULL)
 	{
 		ereport(LOG,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("ignoring invalid pg_guardrails file \"%s\"",
-						GRD_DDL_SEQ_FILE)));
+						GRD_DDL_SEQ_FILE),
+				 errdetail_internal("%s", problem)));
 		reserved = 0;
 	}
 	FreeFile(file);
@@ -308,9 +373,20 @@ seq_file_write(uint64 reserved)
 {
 	FILE	   *file;
 	bool		ok;
+	char		buf[GRD_DDL_SEQ_FILE_SIZE];
+	uint32		word[4] = {GRD_DDL_SEQ_FILE_MAGIC, GRD_DDL_SEQ_FILE_VERSION,
+	PG_VERSION_NUM / 100, 0};
+	pg_crc32c	crc;
+
+	memcpy(buf, word, sizeof(word));
+	memcpy(buf + 16, &reserved, sizeof(uint64));
+	INIT_CRC32C(crc);
+	COMP_CRC32C(crc, buf, 24);
+	FIN_CRC32C(crc);
+	memcpy(buf + 24, &crc, sizeof(crc));
 
 	file = AllocateFile(GRD_DDL_SEQ_FILE_TMP, PG_BINARY_W);
-	ok = file != NULL && grd_file_write(file, &reserved, sizeof(reserved));
+	ok = file != NULL && fwrite(buf, 1, sizeof(buf), file) == sizeof(buf);
 	if (file != NULL && FreeFile(file) != 0)
 		ok = false;
 	if (ok)
@@ -1301,6 +1377,13 @@ grd_ddl_audit_load(FILE *file)
 	if (!grd_file_read(file, &header, sizeof(header)) ||
 		header.magic != GRD_DDL_FILE_MAGIC ||
 		header.entry_header_size != offsetof(GrdDdlEntry, query))
+		return false;
+	/* numbers a running server could have reached, consistent */
+	if (header.next_seq == 0 || header.next_seq >= GRD_DDL_SEQ_MAX ||
+		header.stored_seq >= header.next_seq ||
+		header.reset_seq >= header.next_seq ||
+		header.crash_seq > header.next_seq ||
+		header.nentries > header.next_seq - 1)
 		return false;
 
 	entry = palloc(offsetof(GrdDdlEntry, query) + 1024 * 1024 + 1);

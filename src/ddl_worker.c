@@ -24,6 +24,16 @@
  *	  they were stored, from the commit log (pg_xact_status);
  *	- deletes entries older than guardrails.ddl_history_retention.
  *
+ * It connects as the bootstrap superuser to a database whose owner may be
+ * anybody, so it trusts nothing there by name: search_path is pinned to
+ * pg_catalog, pg_temp for the whole process (above any ALTER DATABASE or
+ * ALTER ROLE setting), every function and operator in its SQL is
+ * qualified with pg_catalog, and guardrails.ddl_history is used only if
+ * config.c finds it to be the extension's table with the expected
+ * columns: each transaction locks it by OID, then checks that the name
+ * still leads to it, before running any statement on it.  Digest rules
+ * never apply to its statements (hooks.c).
+ *
  * It also reserves blocks of sequence numbers (see ddl_audit.c).  It runs
  * with guardrails.track = none, and pg_stat_statements.track = none when
  * that is loaded: its statements are housekeeping, not the server's
@@ -35,6 +45,7 @@
  */
 #include "postgres.h"
 
+#include "access/relation.h"
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
@@ -45,16 +56,20 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lmgr.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/xid8.h"
 
 #include "compat.h"
+#include "config.h"
 #include "ddl_audit.h"
+#include "hooks.h"
 #include "pg_guardrails.h"
 
 #define WORKER_NAME			"pg_guardrails ddl history"
@@ -129,6 +144,11 @@ grd_ddl_worker_main(Datum main_arg)
 
 	BackgroundWorkerInitializeConnection(grd_database, NULL, 0);
 	pgstat_report_appname(WORKER_NAME);
+	/* nothing the database's owner put on the search path runs here */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET,
+					PGC_S_OVERRIDE);
+	/* housekeeping: never refused by a digest rule */
+	grd_hooks_own_process();
 	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 	/* our own statements are not timed out by the server's defaults */
 	SetConfigOption("statement_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
@@ -206,6 +226,43 @@ run_in_transaction(void (*fn) (void *), void *arg)
 	return ok;
 }
 
+/*
+ * Lock guardrails.ddl_history for writing and make sure it is the
+ * extension's, before a statement of this transaction names it: found by
+ * OID, locked, then looked up again (a table renamed or dropped meanwhile
+ * is not ours any more), and its columns checked.  Returns false when the
+ * database has no such table of the extension.
+ */
+static bool
+lock_history(void)
+{
+	Oid			relid = grd_config_relid(GRD_CONFIG_DDL_HISTORY);
+	Relation	rel;
+	bool		ok;
+
+	if (!OidIsValid(relid))
+		return false;
+	LockRelationOid(relid, RowExclusiveLock);
+	if (grd_config_relid(GRD_CONFIG_DDL_HISTORY) != relid)
+		return false;
+	rel = try_relation_open(relid, NoLock);
+	if (rel == NULL)
+		return false;
+	ok = grd_config_columns_ok(GRD_CONFIG_DDL_HISTORY, rel);
+	relation_close(rel, NoLock);
+	return ok;
+}
+
+/* The table can only be used as the extension's. */
+static void
+require_history(void)
+{
+	if (!lock_history())
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table \"guardrails.ddl_history\" of extension \"pg_guardrails\" is not available")));
+}
+
 /* Find the table, and where to resume. */
 static void
 find_table_tx(void *arg)
@@ -216,18 +273,14 @@ find_table_tx(void *arg)
 	bool		isnull;
 
 	pgstat_report_activity(STATE_RUNNING, "looking for guardrails.ddl_history");
-	if (SPI_execute("SELECT pg_catalog.to_regclass('guardrails.ddl_history') IS NOT NULL",
-					true, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not look for guardrails.ddl_history");
-	*found = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-										SPI_tuptable->tupdesc, 1, &isnull));
+	*found = lock_history();
 	if (!*found)
 		return;
 
 	values[0] = Int64GetDatum((int64) system_id);
 	if (SPI_execute_with_args("SELECT coalesce(pg_catalog.max(seq), 0) "
 							  "FROM guardrails.ddl_history "
-							  "WHERE system_identifier = $1",
+							  "WHERE system_identifier OPERATOR(pg_catalog.=) $1",
 							  1, types, values, NULL, true, 1)
 		!= SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not read guardrails.ddl_history");
@@ -370,6 +423,7 @@ store_batch_tx(void *arg)
 	char		nulls[INSERT_NARGS];
 
 	pgstat_report_activity(STATE_RUNNING, "storing the DDL log");
+	require_history();
 	if (insert_plan == NULL)
 	{
 		Oid			types[INSERT_NARGS] = {INT8OID, INT8OID, TIMESTAMPTZOID,
@@ -528,21 +582,25 @@ settle_rolled_back(void *arg)
 	Oid			types[1] = {INT8OID};
 
 	pgstat_report_activity(STATE_RUNNING, "settling rolled_back in the DDL log");
+	require_history();
 	values[0] = Int64GetDatum((int64) system_id);
 	if (SPI_execute_with_args("UPDATE guardrails.ddl_history "
-							  "SET rolled_back = pg_catalog.pg_xact_status(statement_xid) = 'aborted' "
-							  "WHERE rolled_back IS NULL AND system_identifier = $1 "
+							  "SET rolled_back = pg_catalog.pg_xact_status(statement_xid) OPERATOR(pg_catalog.=) 'aborted' "
+							  "WHERE rolled_back IS NULL "
+							  "AND system_identifier OPERATOR(pg_catalog.=) $1 "
 							  "AND statement_xid IS NOT NULL "
-							  "AND pg_catalog.pg_xact_status(statement_xid) IN ('committed', 'aborted')",
+							  "AND pg_catalog.pg_xact_status(statement_xid) OPERATOR(pg_catalog.=) "
+							  "ANY ('{committed,aborted}'::pg_catalog.text[])",
 							  1, types, values, NULL, false, 0)
 		!= SPI_OK_UPDATE)
 		elog(ERROR, "could not update guardrails.ddl_history");
 
 	/* come back only while some transaction is still open */
 	if (SPI_execute_with_args("SELECT EXISTS (SELECT FROM guardrails.ddl_history "
-							  "WHERE rolled_back IS NULL AND system_identifier = $1 "
+							  "WHERE rolled_back IS NULL "
+							  "AND system_identifier OPERATOR(pg_catalog.=) $1 "
 							  "AND statement_xid IS NOT NULL "
-							  "AND pg_catalog.pg_xact_status(statement_xid) = 'in progress')",
+							  "AND pg_catalog.pg_xact_status(statement_xid) OPERATOR(pg_catalog.=) 'in progress')",
 							  1, types, values, NULL, true, 1)
 		!= SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not read guardrails.ddl_history");
@@ -558,9 +616,12 @@ apply_retention(void *arg)
 	Oid			types[1] = {INT4OID};
 
 	pgstat_report_activity(STATE_RUNNING, "applying the DDL history retention");
+	require_history();
 	values[0] = Int32GetDatum(grd_ddl_history_retention);
 	if (SPI_execute_with_args("DELETE FROM guardrails.ddl_history "
-							  "WHERE start_time < pg_catalog.now() - pg_catalog.make_interval(mins => $1)",
+							  "WHERE start_time OPERATOR(pg_catalog.<) "
+							  "(pg_catalog.now() OPERATOR(pg_catalog.-) "
+							  "pg_catalog.make_interval(mins => $1))",
 							  1, types, values, NULL, false, 0)
 		!= SPI_OK_DELETE)
 		elog(ERROR, "could not delete from guardrails.ddl_history");

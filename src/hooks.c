@@ -30,6 +30,32 @@
  *					-> previous hook -> ratelimit: connection limits
  *	get_relation_info (build_simple_rel in 19)
  *					-> previous hook -> index_visibility: hide disabled indexes
+ *	needs_fmgr_hook, fmgr_hook
+ *					-> previous hook -> count the extension's own functions
+ *					   running (config: which functions are ours)
+ *
+ * The extension's own statements are never limited.  Digest rules are
+ * for the server's workload; the extension's housekeeping must not be
+ * stopped by them, or an operator who blocks a digest could lose DDL
+ * history (the worker's INSERT) or lock everyone out of unlimit_digest()
+ * (its DELETE).  So ExecutorStart skips the digest rules while
+ * grd_own_code_depth > 0, which is the case:
+ *
+ *	- in the DDL-history worker, for its whole life (all its statements
+ *	  are the extension's);
+ *	- while a function of the extension written in SQL or PL/pgSQL runs
+ *	  (its event triggers and triggers included), with whatever it calls.
+ *	  needs_fmgr_hook asks config.c, which keeps the OIDs of those
+ *	  functions from pg_depend, refreshed with the rules tables' OIDs;
+ *	  fmgr_hook then counts their calls in and out, errors included
+ *	  (FHET_ABORT).  The cost is paid when the executor sets a function
+ *	  up, not per row: an OID comparison for a built-in function, a binary
+ *	  search in a handful of OIDs otherwise; ExecutorStart tests an int.
+ *
+ * The statement that calls the function is the caller's, and is still
+ * subject to the rules (SELECT guardrails.unlimit_digest(...) can be
+ * limited like any statement).  The alternative, a mark on the
+ * statements themselves, would need a catalog lookup per statement.
  *
  * Nesting: grd_nesting_level counts executor and utility calls in
  * progress, as pg_stat_statements' does (it is incremented around
@@ -46,12 +72,14 @@
 #include "postgres.h"
 
 #include "executor/executor.h"
+#include "fmgr.h"
 #include "libpq/auth.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "tcop/utility.h"
 
 #include "compat.h"
+#include "config.h"
 #include "ddl_audit.h"
 #include "ddl_lock.h"
 #include "ddl_policy.h"
@@ -70,6 +98,14 @@ static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 static grd_relinfo_hook_type prev_relinfo_hook = NULL;
 static ClientAuthentication_hook_type prev_ClientAuthentication = NULL;
+static needs_fmgr_hook_type prev_needs_fmgr_hook = NULL;
+static fmgr_hook_type prev_fmgr_hook = NULL;
+
+/*
+ * Functions of the extension running in this backend (or, in the worker,
+ * always 1): while above 0, no statement is subject to digest rules.
+ */
+static int	grd_own_code_depth = 0;
 
 /* Executor and utility calls in progress in this backend; 0 = top level. */
 static int	grd_nesting_level = 0;
@@ -95,6 +131,9 @@ static void grd_utility_body(PlannedStmt *pstmt, const char *queryString,
 							 bool is_ddl);
 static void grd_relation_info(GRD_RELINFO_ARGS);
 static void grd_ClientAuthentication(Port *port, int status);
+static bool grd_needs_fmgr_hook(Oid fn_oid);
+static void grd_fmgr_hook(FmgrHookEventType event, FmgrInfo *flinfo,
+						  Datum *private);
 
 /*
  * Called from _PG_init, in the postmaster, while shared_preload_libraries
@@ -124,6 +163,21 @@ grd_hooks_install(void)
 
 	prev_ClientAuthentication = ClientAuthentication_hook;
 	ClientAuthentication_hook = grd_ClientAuthentication;
+
+	prev_needs_fmgr_hook = needs_fmgr_hook;
+	needs_fmgr_hook = grd_needs_fmgr_hook;
+	prev_fmgr_hook = fmgr_hook;
+	fmgr_hook = grd_fmgr_hook;
+}
+
+/*
+ * For a process whose every statement is the extension's own (the
+ * DDL-history worker): digest rules never apply in it.
+ */
+void
+grd_hooks_own_process(void)
+{
+	grd_own_code_depth = 1;
 }
 
 static void
@@ -147,7 +201,10 @@ grd_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
 	GrdAdmission admission;
 
-	grd_digest_admit(queryDesc, eflags, &admission);
+	if (likely(grd_own_code_depth == 0))
+		grd_digest_admit(queryDesc, eflags, &admission);
+	else
+		admission.nheld = 0;	/* the extension's own statement */
 
 	if (admission.nheld == 0)
 	{
@@ -346,4 +403,35 @@ grd_ClientAuthentication(Port *port, int status)
 		prev_ClientAuthentication(port, status);
 
 	grd_connection_check(port, status);
+}
+
+/*
+ * Whether fmgr_hook must see calls of this function: the previous hook's
+ * functions, and the extension's own functions that run SQL.
+ */
+static bool
+grd_needs_fmgr_hook(Oid fn_oid)
+{
+	if (prev_needs_fmgr_hook && prev_needs_fmgr_hook(fn_oid))
+		return true;
+	return grd_config_own_function(fn_oid);
+}
+
+/*
+ * A hooked function starts, ends or fails: count the extension's own in
+ * and out.  Called for the previous hook's functions too, which are not
+ * counted.
+ */
+static void
+grd_fmgr_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
+{
+	if (prev_fmgr_hook)
+		prev_fmgr_hook(event, flinfo, private);
+
+	if (!grd_config_own_function(flinfo->fn_oid))
+		return;
+	if (event == FHET_START)
+		grd_own_code_depth++;
+	else if (grd_own_code_depth > 0)
+		grd_own_code_depth--;	/* FHET_END, FHET_ABORT */
 }

@@ -11,5 +11,6 @@
 #define GRD_HOOKS_H
 
 extern void grd_hooks_install(void);
+extern void grd_hooks_own_process(void);
 
 #endif							/* GRD_HOOKS_H */

@@ -14,13 +14,24 @@
  * can restore it before the indexes themselves exist; event triggers in
  * the install script keep the names right across renames and delete rows
  * of dropped indexes.  Each backend resolves the names to OIDs when it
- * loads its copy (config.c says when), and a disabled partitioned index
- * hides the matching index of every partition.
+ * loads its copy (config.c's loader says when, and reads the table only
+ * if it is the extension's), and a disabled partitioned index hides the
+ * matching index of every partition.
  *
  * Two session settings allow experiments where no table can be written,
  * such as on a standby: guardrails.hidden_indexes hides more indexes for
  * this session, and guardrails.use_disabled_indexes lets it plan with the
  * disabled ones.
+ *
+ * Planning must never fail because of a name: the names of the table and
+ * of guardrails.hidden_indexes are resolved with lookups that cannot
+ * raise an error (a missing schema or index is skipped), and the setting
+ * is parsed once by its check hook, which refuses what could not be
+ * resolved that way (bad syntax, a database name), wherever the value
+ * comes from.  A value that was accepted from postgresql.conf,
+ * ALTER SYSTEM or PGOPTIONS in 1.0 and made every query touching an
+ * indexed table fail ("cross-database references are not implemented")
+ * is now refused when it is set.
  *
  * Copyright (c) 2026, pg_guardrails developers
  *
@@ -40,6 +51,7 @@
 #include "commands/trigger.h"
 #include "miscadmin.h"
 #include "nodes/pathnodes.h"
+#include "parser/scansup.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -68,28 +80,9 @@ typedef struct OidSet
 	int			size;
 } OidSet;
 
-/* This backend's copy of the disabled indexes, and whether it is loaded. */
+/* This backend's copy of the disabled indexes, and when it was read. */
 static OidSet disabled = {NULL, 0, 0};
-static bool disabled_loaded = false;
-static bool disabled_any_partitioned = false;
-static Oid	loaded_relid = InvalidOid;
-static uint64 loaded_generation = 0;
-static uint64 loaded_name_generation = 0;
-static uint64 loaded_relcache_generation = 0;
-
-/*
- * Whether this backend's copy may be out of date (config.c's counters);
- * a partitioned index also depends on partitions attached since.
- */
-static inline bool
-disabled_stale(void)
-{
-	return !disabled_loaded ||
-		loaded_generation != grd_config_rules_changes ||
-		loaded_name_generation != grd_config_name_changes ||
-		(disabled_any_partitioned &&
-		 loaded_relcache_generation != grd_config_relcache_changes);
-}
+static GrdRulesCache disabled_cache;
 
 static bool
 oidset_contains(const OidSet *set, Oid oid)
@@ -157,171 +150,231 @@ lookup_index(const char *schema, const char *name)
 	return OidIsValid(nsp) ? get_relname_relid(name, nsp) : InvalidOid;
 }
 
+/* The set being built by load_disabled(). */
+typedef struct DisabledLoad
+{
+	OidSet		set;
+	bool		any_partitioned;
+} DisabledLoad;
+
+/* grd_rules_load() callback: one row of guardrails.disabled_indexes. */
+static void
+disabled_row(HeapTuple tuple, TupleDesc desc, void *arg)
+{
+	DisabledLoad *load = (DisabledLoad *) arg;
+	bool		null1,
+				null2;
+	Datum		schema = heap_getattr(tuple, Anum_index_schema, desc, &null1);
+	Datum		name = heap_getattr(tuple, Anum_index_name, desc, &null2);
+	Oid			indexoid;
+
+	if (null1 || null2)
+		return;
+	indexoid = lookup_index(NameStr(*DatumGetName(schema)),
+							NameStr(*DatumGetName(name)));
+	if (OidIsValid(indexoid))
+		load->any_partitioned |= add_index(&load->set, indexoid,
+										   TopMemoryContext);
+}
+
 /*
  * Read guardrails.disabled_indexes into this backend's set, if it may have
- * changed since the last time.  If the table is locked exclusively (say, a
- * TRUNCATE in a long transaction), keep the copy we have rather than make
- * every planning wait behind that lock; the next planning tries again.
+ * changed since the last time (config.c's loader says when, and checks
+ * that the table is the extension's).  A partitioned index also depends
+ * on the partitions attached since, so the set is then read again after
+ * any relcache invalidation.
  */
 static void
 load_disabled(void)
 {
-	Oid			relid;
-	Relation	rel;
-	SysScanDesc scan;
-	HeapTuple	tuple;
-	OidSet		set = {NULL, 0, 0};
-	bool		any_partitioned = false;
+	DisabledLoad load = {{NULL, 0, 0}, false};
 
-	relid = grd_config_relid(GRD_CONFIG_DISABLED_INDEXES);
-	loaded_name_generation = grd_config_name_changes;
-	if (disabled_loaded && relid == loaded_relid &&
-		loaded_generation == grd_config_rules_changes &&
-		(!disabled_any_partitioned ||
-		 loaded_relcache_generation == grd_config_relcache_changes))
-		return;				/* only names changed, not our table */
-
-	if (OidIsValid(relid) &&
-		!ConditionalLockRelationOid(relid, AccessShareLock))
-	{
-		if (disabled_loaded)
-			return;
-		relid = InvalidOid;		/* no copy yet: start empty */
-	}
-
-	/* Invalidations that arrive from here on trigger another load. */
-	loaded_generation = grd_config_rules_changes;
-	loaded_relcache_generation = grd_config_relcache_changes;
-
-	/* dropped since we looked it up (DROP EXTENSION): no rules */
-	rel = OidIsValid(relid) ? try_relation_open(relid, NoLock) : NULL;
-	if (rel == NULL && OidIsValid(relid))
-	{
-		UnlockRelationOid(relid, AccessShareLock);
-		relid = InvalidOid;
-	}
-	if (rel != NULL)
-	{
-		scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
-		while (HeapTupleIsValid(tuple = systable_getnext(scan)))
-		{
-			bool		null1,
-						null2;
-			Datum		schema = heap_getattr(tuple, Anum_index_schema,
-											  RelationGetDescr(rel), &null1);
-			Datum		name = heap_getattr(tuple, Anum_index_name,
-											RelationGetDescr(rel), &null2);
-			Oid			indexoid;
-
-			if (null1 || null2)
-				continue;
-			indexoid = lookup_index(NameStr(*DatumGetName(schema)),
-									NameStr(*DatumGetName(name)));
-			if (OidIsValid(indexoid))
-				any_partitioned |= add_index(&set, indexoid, TopMemoryContext);
-		}
-		systable_endscan(scan);
-		relation_close(rel, AccessShareLock);
-	}
-
-	oidset_sort(&set);
+	if (!grd_rules_load(GRD_CONFIG_DISABLED_INDEXES, &disabled_cache,
+						disabled_row, &load))
+		return;
+	oidset_sort(&load.set);
 	if (disabled.oids != NULL)
 		pfree(disabled.oids);
-	disabled = set;
-	disabled_loaded = true;
-	disabled_any_partitioned = any_partitioned;
-	loaded_relid = relid;
+	disabled = load.set;
+	disabled_cache.watch_relcache = load.any_partitioned;
 }
 
 /*
- * Split a comma-separated list of possibly qualified names, honouring
- * double quotes, into its names as written (for stringToQualifiedNameList,
- * which then cannot fail).  Returns false on bad syntax.
+ * guardrails.hidden_indexes, parsed once by its check hook (the GUC
+ * "extra"): names already folded or unquoted, each with its schema or
+ * none (then found through search_path when a query is planned).
+ */
+typedef struct HiddenName
+{
+	char		schema[NAMEDATALEN];	/* "" when unqualified */
+	char		name[NAMEDATALEN];
+} HiddenName;
+
+typedef struct HiddenNames
+{
+	int			n;
+	HiddenName	names[FLEXIBLE_ARRAY_MEMBER];
+} HiddenNames;
+
+static HiddenNames *hidden_names = NULL;
+
+/*
+ * One identifier at *p, plain (folded to lower case) or double-quoted,
+ * into out (truncated to NAMEDATALEN - 1 bytes, as the server does).
+ * Returns false on bad syntax.
  */
 static bool
-split_names(const char *value, List **names)
+parse_identifier(const char **p, char *out)
+{
+	StringInfoData buf;
+	char	   *folded;
+
+	initStringInfo(&buf);
+	if (**p == '"')
+	{
+		(*p)++;
+		for (;;)
+		{
+			if (**p == '\0')
+				return false;
+			if (**p == '"')
+			{
+				if ((*p)[1] != '"')
+					break;
+				(*p)++;
+			}
+			appendStringInfoChar(&buf, *(*p)++);
+		}
+		(*p)++;
+		if (buf.len == 0)
+			return false;
+		folded = buf.data;
+		truncate_identifier(folded, buf.len, false);
+	}
+	else if (isalpha((unsigned char) **p) || **p == '_' ||
+			 IS_HIGHBIT_SET(**p))
+	{
+		while (isalnum((unsigned char) **p) || **p == '_' || **p == '$' ||
+			   IS_HIGHBIT_SET(**p))
+			appendStringInfoChar(&buf, *(*p)++);
+		folded = downcase_truncate_identifier(buf.data, buf.len, false);
+	}
+	else
+		return false;
+	strlcpy(out, folded, NAMEDATALEN);
+	return true;
+}
+
+/*
+ * Parse guardrails.hidden_indexes: a comma-separated list of index names,
+ * each unqualified or qualified by its schema.  Returns the names in a
+ * HiddenNames allocated by the GUC allocator (grd_guc_malloc), or NULL
+ * with *item (1-based), *start, *len and *why saying which item is wrong
+ * and why; NULL with *item 0 when out of memory.
+ */
+static HiddenNames *
+parse_hidden(const char *value, int *item, const char **start, int *len,
+			 const char **why)
 {
 	const char *p = value;
+	int			count = 1;
+	HiddenNames *result;
 
-	*names = NIL;
+	*item = 0;
+	for (const char *q = value; *q; q++)
+		count += (*q == ',');	/* at least as many items as this */
+	result = grd_guc_malloc(offsetof(HiddenNames, names) +
+							sizeof(HiddenName) * count);
+	if (result == NULL)
+		return NULL;
+	result->n = 0;
+
 	while (isspace((unsigned char) *p))
 		p++;
 	if (*p == '\0')
-		return true;
+		return result;			/* empty: nothing hidden */
 	for (;;)
 	{
-		StringInfoData buf;
-		int			parts = 0;
+		HiddenName *hn = &result->names[result->n];
+		char		parts[3][NAMEDATALEN];
+		int			nparts = 0;
 
-		initStringInfo(&buf);
+		*why = NULL;
 		while (isspace((unsigned char) *p))
 			p++;
+		*start = p;
 		for (;;)
 		{
-			if (*p == '"')
+			if (nparts == 3 || !parse_identifier(&p, parts[nparts]))
 			{
-				appendStringInfoChar(&buf, *p++);
-				while (*p != '"' || p[1] == '"')
-				{
-					if (*p == '\0')
-						return false;
-					if (*p == '"')
-						appendStringInfoChar(&buf, *p++);
-					appendStringInfoChar(&buf, *p++);
-				}
-				appendStringInfoChar(&buf, *p++);
+				*why = "expected an index name, or a schema name, a dot and an index name";
+				break;
 			}
-			else if (isalpha((unsigned char) *p) || *p == '_' ||
-					 IS_HIGHBIT_SET(*p))
-			{
-				while (isalnum((unsigned char) *p) || *p == '_' || *p == '$' ||
-					   IS_HIGHBIT_SET(*p))
-					appendStringInfoChar(&buf, *p++);
-			}
-			else
-				return false;
-			if (++parts > 3)
-				return false;
+			nparts++;
 			if (*p != '.')
 				break;
-			appendStringInfoChar(&buf, *p++);
-		}
-		*names = lappend(*names, buf.data);
-		while (isspace((unsigned char) *p))
 			p++;
+		}
+		if (*why == NULL && nparts == 3)
+			*why = "a database name is not allowed: an index is named in the database of the session, as schema.index or index";
+		while (*why == NULL && isspace((unsigned char) *p))
+			p++;
+		if (*why == NULL && *p != ',' && *p != '\0')
+			*why = "expected a comma after the name";
+		if (*why != NULL)
+		{
+			const char *stop = strchr(*start, ',');
+
+			*item = result->n + 1;
+			*len = stop ? (int) (stop - *start) : (int) strlen(*start);
+			grd_guc_free(result);
+			return NULL;
+		}
+		if (nparts == 2)
+		{
+			strlcpy(hn->schema, parts[0], NAMEDATALEN);
+			strlcpy(hn->name, parts[1], NAMEDATALEN);
+		}
+		else
+		{
+			hn->schema[0] = '\0';
+			strlcpy(hn->name, parts[0], NAMEDATALEN);
+		}
+		result->n++;
 		if (*p == '\0')
-			return true;
-		if (*p++ != ',')
-			return false;
+			return result;
+		p++;					/* the comma */
 	}
 }
 
+/*
+ * The relation a parsed name leads to, or InvalidOid; never an error,
+ * whatever the name and search_path (it runs while planning any query).
+ */
 static Oid
-lookup_name(const char *name)
+lookup_hidden(const HiddenName *hn)
 {
-	List	   *qualified = grd_qualified_name_list(name);
+	Oid			nsp;
 
-	return RangeVarGetRelid(makeRangeVarFromNameList(qualified), NoLock, true);
+	if (hn->schema[0] == '\0')
+		return RelnameGetRelid(hn->name);
+	nsp = get_namespace_oid(hn->schema, true);
+	return OidIsValid(nsp) ? get_relname_relid(hn->name, nsp) : InvalidOid;
 }
 
 /*
  * The indexes of guardrails.hidden_indexes, resolved now (search_path may
- * have changed since it was set); NULL when the setting is empty.
+ * have changed since it was set).  Names that lead to no index are
+ * skipped: the setting may come from a file or another database.
  */
 static void
 session_hidden(OidSet *set)
 {
-	List	   *names;
-	ListCell   *lc;
-
-	if (grd_hidden_indexes == NULL || grd_hidden_indexes[0] == '\0')
+	if (hidden_names == NULL)
 		return;
-	if (!split_names(grd_hidden_indexes, &names))
-		return;					/* cannot happen: the check hook parsed it */
-
-	foreach(lc, names)
+	for (int i = 0; i < hidden_names->n; i++)
 	{
-		Oid			indexoid = lookup_name(lfirst(lc));
+		Oid			indexoid = lookup_hidden(&hidden_names->names[i]);
 
 		if (OidIsValid(indexoid))
 			add_index(set, indexoid, CurrentMemoryContext);
@@ -343,7 +396,7 @@ grd_indexvis_filter(PlannerInfo *root, Oid relid, RelOptInfo *rel)
 	if (rel->indexlist == NIL)
 		return;
 
-	if (!grd_use_disabled_indexes && disabled_stale())
+	if (!grd_use_disabled_indexes && grd_rules_stale(&disabled_cache))
 		load_disabled();
 	session_hidden(&session);
 	if (session.n == 0 && (grd_use_disabled_indexes || disabled.n == 0))
@@ -363,41 +416,67 @@ grd_indexvis_filter(PlannerInfo *root, Oid relid, RelOptInfo *rel)
 }
 
 /*
- * Check hook of guardrails.hidden_indexes: a list of possibly qualified
- * index names.  When set interactively, each must name an index now, so
- * that a typo is an error rather than an experiment that silently hides
- * nothing; in configuration files and ALTER ROLE/DATABASE SET, only the
- * syntax is checked (there may be no database to look in).
+ * Check hook of guardrails.hidden_indexes: a list of index names, each
+ * unqualified or schema.index, parsed once (the result is the "extra").
+ * A bad item is refused wherever the value comes from (configuration
+ * file, ALTER SYSTEM, PGOPTIONS, SET), naming it, so that no value can
+ * make planning fail later.  When set interactively, each name must also
+ * lead to an index now, so that a typo is an error rather than an
+ * experiment that silently hides nothing; elsewhere (there may be no
+ * database to look in) names that lead nowhere are skipped at planning.
  */
 bool
 grd_check_hidden_indexes(char **newval, void **extra, GucSource source)
 {
-	List	   *names;
-	ListCell   *lc;
+	HiddenNames *names;
+	int			item;
+	const char *start;
+	int			len;
+	const char *why;
 
-	if (!split_names(*newval, &names))
+	names = parse_hidden(*newval, &item, &start, &len, &why);
+	if (names == NULL)
 	{
-		GUC_check_errdetail("List syntax is invalid.");
+		if (item > 0)
+		{
+			GUC_check_errdetail("Item %d, \"%.*s\": %s.", item, len, start,
+								why);
+			GUC_check_errhint("Write index names as \"schema.index\" or \"index\", separated by commas.");
+		}
 		return false;
 	}
+	*extra = names;
 	if (source < PGC_S_INTERACTIVE || !IsTransactionState() ||
 		!OidIsValid(MyDatabaseId))
 		return true;
 
-	foreach(lc, names)
+	for (int i = 0; i < names->n; i++)
 	{
-		char	   *name = lfirst(lc);
-		Oid			relid = lookup_name(name);
+		HiddenName *hn = &names->names[i];
+		Oid			relid = lookup_hidden(hn);
 		char		kind = OidIsValid(relid) ? get_rel_relkind(relid) : '\0';
 
 		if (kind != RELKIND_INDEX && kind != RELKIND_PARTITIONED_INDEX)
 		{
 			GUC_check_errcode(ERRCODE_WRONG_OBJECT_TYPE);
-			GUC_check_errmsg("\"%s\" is not an index", name);
+			if (hn->schema[0] != '\0')
+				GUC_check_errmsg("\"%s.%s\" is not an index", hn->schema,
+								 hn->name);
+			else
+				GUC_check_errmsg("\"%s\" is not an index", hn->name);
 			return false;
 		}
 	}
 	return true;
+}
+
+/* Assign hook of guardrails.hidden_indexes: the parsed names. */
+void
+grd_assign_hidden_indexes(const char *newval, void *extra)
+{
+	hidden_names = (HiddenNames *) extra;
+	if (hidden_names != NULL && hidden_names->n == 0)
+		hidden_names = NULL;
 }
 
 /*

@@ -145,7 +145,7 @@ _PG_init(void)
 							   "",
 							   PGC_USERSET,
 							   GUC_LIST_INPUT,
-							   grd_check_hidden_indexes, NULL, NULL);
+							   grd_check_hidden_indexes, grd_assign_hidden_indexes, NULL);
 
 	DefineCustomBoolVariable("guardrails.use_disabled_indexes",
 							 "Let the planner use disabled indexes in this session.",

@@ -723,10 +723,7 @@ static HTAB *digest_hash = NULL;
 /* This backend's copy of the rules of its database. */
 static DigestRule *rules = NULL;
 static int	nrules = 0;
-static bool rules_loaded = false;
-static Oid	rules_relid = InvalidOid;
-static uint64 rules_generation = 0;
-static uint64 rules_name_generation = 0;
+static GrdRulesCache rules_cache;
 
 /* Executions holding slots, released when their executor state goes. */
 typedef struct HeldSlots
@@ -762,95 +759,75 @@ rule_cmp(const void *a, const void *b)
 	return x < y ? -1 : (x > y ? 1 : 0);
 }
 
+/* The array being built by load_rules(). */
+typedef struct RulesLoad
+{
+	DigestRule *rules;
+	int			n;
+	int			size;
+} RulesLoad;
+
+/* grd_rules_load() callback: one row of guardrails.digest_limits. */
+static void
+rules_row(HeapTuple tuple, TupleDesc desc, void *arg)
+{
+	RulesLoad  *load = (RulesLoad *) arg;
+	DigestRule *r;
+	bool		isnull;
+	Datum		d;
+	char	   *action;
+
+	if (load->n == load->size)
+	{
+		load->size = Max(16, load->size * 2);
+		load->rules = load->rules == NULL ?
+			MemoryContextAlloc(TopMemoryContext,
+							   load->size * sizeof(DigestRule)) :
+			repalloc(load->rules, load->size * sizeof(DigestRule));
+	}
+	r = &load->rules[load->n];
+	memset(r, 0, sizeof(DigestRule));
+	d = heap_getattr(tuple, Anum_dl_queryid, desc, &isnull);
+	if (isnull)
+		return;
+	r->queryid = (uint64) DatumGetInt64(d);
+	d = heap_getattr(tuple, Anum_dl_role, desc, &isnull);
+	r->roleid = isnull ? InvalidOid : DatumGetObjectId(d);
+	d = heap_getattr(tuple, Anum_dl_per_second, desc, &isnull);
+	r->rate = isnull ? 0 : DatumGetFloat8(d);
+	d = heap_getattr(tuple, Anum_dl_burst, desc, &isnull);
+	r->burst = isnull ? Max(1.0, ceil(r->rate)) : DatumGetInt32(d);
+	d = heap_getattr(tuple, Anum_dl_max_concurrent, desc, &isnull);
+	r->max_concurrent = isnull ? 0 : DatumGetInt32(d);
+	d = heap_getattr(tuple, Anum_dl_expires_at, desc, &isnull);
+	r->expires_at = isnull ? 0 : DatumGetTimestampTz(d);
+	d = heap_getattr(tuple, Anum_dl_created_at, desc, &isnull);
+	r->created_at = isnull ? 0 : DatumGetTimestampTz(d);
+	d = heap_getattr(tuple, Anum_dl_action, desc, &isnull);
+	action = isnull ? "limit" : TextDatumGetCString(d);
+	r->action = action[0] == 'b' ? 'b' : (action[0] == 'd' ? 'd' : 'l');
+	load->n++;
+}
+
 /*
- * Read guardrails.digest_limits if it changed since the last time; keep
- * the copy we have if the table is locked exclusively.
+ * Read guardrails.digest_limits if it changed since the last time
+ * (config.c's loader says when, and checks that the table is the
+ * extension's); keep the copy we have if the table is locked exclusively.
  */
 static void
 load_rules(void)
 {
-	Oid			relid = grd_config_relid(GRD_CONFIG_DIGEST_LIMITS);
-	Relation	rel;
-	SysScanDesc scan;
-	HeapTuple	tuple;
-	DigestRule *loaded = NULL;
-	int			n = 0;
-	int			size = 0;
+	RulesLoad	load = {NULL, 0, 0};
 
-	rules_name_generation = grd_config_name_changes;
-	if (rules_loaded && relid == rules_relid &&
-		rules_generation == grd_config_rules_changes)
+	if (!grd_rules_load(GRD_CONFIG_DIGEST_LIMITS, &rules_cache, rules_row,
+						&load))
 		return;
-	if (OidIsValid(relid) && !ConditionalLockRelationOid(relid, AccessShareLock))
-	{
-		if (rules_loaded)
-			return;
-		relid = InvalidOid;
-	}
-	rules_generation = grd_config_rules_changes;
-
-	/* dropped since we looked it up (DROP EXTENSION): no rules */
-	rel = OidIsValid(relid) ? try_relation_open(relid, NoLock) : NULL;
-	if (rel == NULL && OidIsValid(relid))
-	{
-		UnlockRelationOid(relid, AccessShareLock);
-		relid = InvalidOid;
-	}
-	if (rel != NULL)
-	{
-		TupleDesc	desc;
-
-		desc = RelationGetDescr(rel);
-		scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
-		while (HeapTupleIsValid(tuple = systable_getnext(scan)))
-		{
-			DigestRule *r;
-			bool		isnull;
-			Datum		d;
-			char	   *action;
-
-			if (n == size)
-			{
-				size = Max(16, size * 2);
-				loaded = loaded == NULL ?
-					MemoryContextAlloc(TopMemoryContext, size * sizeof(DigestRule)) :
-					repalloc(loaded, size * sizeof(DigestRule));
-			}
-			r = &loaded[n];
-			memset(r, 0, sizeof(DigestRule));
-			d = heap_getattr(tuple, Anum_dl_queryid, desc, &isnull);
-			if (isnull)
-				continue;
-			r->queryid = (uint64) DatumGetInt64(d);
-			d = heap_getattr(tuple, Anum_dl_role, desc, &isnull);
-			r->roleid = isnull ? InvalidOid : DatumGetObjectId(d);
-			d = heap_getattr(tuple, Anum_dl_per_second, desc, &isnull);
-			r->rate = isnull ? 0 : DatumGetFloat8(d);
-			d = heap_getattr(tuple, Anum_dl_burst, desc, &isnull);
-			r->burst = isnull ? Max(1.0, ceil(r->rate)) : DatumGetInt32(d);
-			d = heap_getattr(tuple, Anum_dl_max_concurrent, desc, &isnull);
-			r->max_concurrent = isnull ? 0 : DatumGetInt32(d);
-			d = heap_getattr(tuple, Anum_dl_expires_at, desc, &isnull);
-			r->expires_at = isnull ? 0 : DatumGetTimestampTz(d);
-			d = heap_getattr(tuple, Anum_dl_created_at, desc, &isnull);
-			r->created_at = isnull ? 0 : DatumGetTimestampTz(d);
-			d = heap_getattr(tuple, Anum_dl_action, desc, &isnull);
-			action = isnull ? "limit" : TextDatumGetCString(d);
-			r->action = action[0] == 'b' ? 'b' : (action[0] == 'd' ? 'd' : 'l');
-			n++;
-		}
-		systable_endscan(scan);
-		relation_close(rel, AccessShareLock);
-	}
-
-	if (n > 1)
-		qsort(loaded, n, sizeof(DigestRule), rule_cmp);
+	if (load.n > 1)
+		qsort(load.rules, load.n, sizeof(DigestRule), rule_cmp);
 	if (rules != NULL)
 		pfree(rules);
-	rules = loaded;
-	nrules = n;
-	rules_loaded = true;
-	rules_relid = relid;
+	rules = load.rules;
+	nrules = load.n;
 }
 
 /*
@@ -1018,9 +995,7 @@ grd_digest_admit(QueryDesc *queryDesc, int eflags, GrdAdmission *admission)
 	admission->nheld = 0;
 	if (IsParallelWorker() || (eflags & EXEC_FLAG_EXPLAIN_ONLY))
 		return;					/* a worker's leader was admitted */
-	if (unlikely(!rules_loaded ||
-				 rules_generation != grd_config_rules_changes ||
-				 rules_name_generation != grd_config_name_changes))
+	if (unlikely(grd_rules_stale(&rules_cache)))
 		load_rules();
 	if (nrules == 0 || queryid == UINT64CONST(0))
 		return;

@@ -23,17 +23,31 @@
  * background worker has not stored yet must survive), then the latency
  * histograms (when guardrails.save is on).
  *
+ * The file is trusted only after it is checked whole: a header (magic
+ * number, format version, PostgreSQL major, the latency layout, its total
+ * length), the sections, and a CRC-32C of the sections followed by the
+ * header.  The header's length is written last, so a file cut short at
+ * any point fails; the checksum catches changed bytes; then each module
+ * checks the values of its section (sequence numbers below their bound,
+ * sizes within the settings), and the sections must end exactly where
+ * the checksum begins.  A file that fails any check is reported with the
+ * reason and ignored as a whole, and the server starts without it, as
+ * after a crash.  The modules read and write through grd_file_read() and
+ * grd_file_write(), which keep the running checksum.
+ *
  * Copyright (c) 2026, pg_guardrails developers
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "port/pg_crc32c.h"
 #include "storage/fd.h"
 #include "storage/ipc.h"
 #include "storage/shmem.h"
@@ -50,8 +64,23 @@
 #define GRD_STATE_FILE		PGSTAT_STAT_PERMANENT_DIRECTORY "/pg_guardrails.stat"
 #define GRD_STATE_FILE_TMP	GRD_STATE_FILE ".tmp"
 #define GRD_FILE_MAGIC		0x47524431	/* "GRD1" */
-#define GRD_FILE_VERSION	2
+#define GRD_FILE_VERSION	3
 #define GRD_FILE_LATENCY	0x01	/* the file holds the latency section */
+
+/* The header of the state file; the CRC-32C follows the sections. */
+typedef struct GrdFileHeader
+{
+	uint32		magic;
+	uint32		version;
+	uint32		pg_major;		/* PG_VERSION_NUM / 100 */
+	uint32		latency_signature;
+	uint32		flags;
+	uint32		unused;
+	uint64		length;			/* of the whole file, checksum included */
+} GrdFileHeader;
+
+/* The checksum of what grd_file_read/grd_file_write passed so far. */
+static pg_crc32c file_crc;
 
 typedef struct GrdShared
 {
@@ -158,16 +187,35 @@ grd_lock(GrdLockId id)
 	return grd_shared->locks[id];
 }
 
+/*
+ * Write or read part of a state-file section, adding it to the running
+ * checksum (the postmaster alone reads and writes these files).
+ */
 bool
 grd_file_write(FILE *file, const void *data, size_t len)
 {
+	COMP_CRC32C(file_crc, data, len);
 	return fwrite(data, 1, len, file) == len;
 }
 
 bool
 grd_file_read(FILE *file, void *data, size_t len)
 {
-	return fread(data, 1, len, file) == len;
+	if (fread(data, 1, len, file) != len)
+		return false;
+	COMP_CRC32C(file_crc, data, len);
+	return true;
+}
+
+/* The checksum of the sections followed by the header. */
+static pg_crc32c
+file_checksum(pg_crc32c sections, const GrdFileHeader *header)
+{
+	pg_crc32c	crc = sections;
+
+	COMP_CRC32C(crc, header, sizeof(GrdFileHeader));
+	FIN_CRC32C(crc);
+	return crc;
 }
 
 /*
@@ -179,7 +227,9 @@ static void
 grd_state_save(int code, Datum arg)
 {
 	FILE	   *file;
-	uint32		header[4] = {GRD_FILE_MAGIC, GRD_FILE_VERSION, 0, 0};
+	GrdFileHeader header;
+	pg_crc32c	crc;
+	long		end;
 
 	if (code != 0 || grd_shared == NULL)
 		return;
@@ -187,11 +237,28 @@ grd_state_save(int code, Datum arg)
 	file = AllocateFile(GRD_STATE_FILE_TMP, PG_BINARY_W);
 	if (file == NULL)
 		goto error;
-	header[2] = (uint32) grd_latency_file_signature();
-	header[3] = grd_save ? GRD_FILE_LATENCY : 0;
-	if (!grd_file_write(file, header, sizeof(header)) ||
-		!grd_ddl_audit_save(file) ||
+	memset(&header, 0, sizeof(header));
+	header.magic = GRD_FILE_MAGIC;
+	header.version = GRD_FILE_VERSION;
+	header.pg_major = PG_VERSION_NUM / 100;
+	header.latency_signature = grd_latency_file_signature();
+	header.flags = grd_save ? GRD_FILE_LATENCY : 0;
+	if (fwrite(&header, 1, sizeof(header), file) != sizeof(header))
+		goto error;
+	INIT_CRC32C(file_crc);
+	if (!grd_ddl_audit_save(file) ||
 		(grd_save && !grd_latency_save(file)))
+		goto error;
+
+	/* the length last: a file cut short anywhere is seen as such */
+	end = ftell(file);
+	if (end < 0)
+		goto error;
+	header.length = (uint64) end + sizeof(pg_crc32c);
+	crc = file_checksum(file_crc, &header);
+	if (fwrite(&crc, 1, sizeof(crc), file) != sizeof(crc) ||
+		fseek(file, 0, SEEK_SET) != 0 ||
+		fwrite(&header, 1, sizeof(header), file) != sizeof(header))
 		goto error;
 	if (FreeFile(file) != 0)
 	{
@@ -211,6 +278,62 @@ error:
 }
 
 /*
+ * Check the state file whole before anything is taken from it: header,
+ * length and checksum.  Returns NULL, with the file positioned at its
+ * first section, or what is wrong.
+ */
+static const char *
+state_file_check(FILE *file, GrdFileHeader *header)
+{
+	struct stat st;
+	uint64		body;
+	pg_crc32c	crc;
+	pg_crc32c	stored;
+	char		buf[8192];
+
+	if (fstat(fileno(file), &st) != 0)
+		return psprintf("Could not stat it: %m.");
+	if (st.st_size < (off_t) (sizeof(GrdFileHeader) + sizeof(pg_crc32c)) ||
+		fread(header, 1, sizeof(GrdFileHeader), file) != sizeof(GrdFileHeader))
+		return psprintf("The file is truncated: it has %lld bytes.",
+						(long long) st.st_size);
+	if (header->magic != GRD_FILE_MAGIC)
+		return "The file does not start with the magic number of pg_guardrails.";
+	if (header->version != GRD_FILE_VERSION)
+		return psprintf("The file has format version %u, this server reads version %u.",
+						header->version, GRD_FILE_VERSION);
+	if (header->pg_major != PG_VERSION_NUM / 100)
+		return psprintf("The file was written by PostgreSQL %u, this server is %u.",
+						header->pg_major / 100, PG_VERSION_NUM / 10000);
+	if (header->length > (uint64) st.st_size)
+		return psprintf("The file is truncated: it has %lld bytes, its header says " UINT64_FORMAT ".",
+						(long long) st.st_size, header->length);
+	if (header->length != (uint64) st.st_size)
+		return psprintf("The file has %lld bytes, its header says " UINT64_FORMAT ".",
+						(long long) st.st_size, header->length);
+
+	/* the checksum of the sections, then of the header */
+	body = header->length - sizeof(GrdFileHeader) - sizeof(pg_crc32c);
+	INIT_CRC32C(crc);
+	while (body > 0)
+	{
+		size_t		n = Min(body, sizeof(buf));
+
+		if (fread(buf, 1, n, file) != n)
+			return "The file could not be read to its end.";
+		COMP_CRC32C(crc, buf, n);
+		body -= n;
+	}
+	if (fread(&stored, 1, sizeof(stored), file) != sizeof(stored))
+		return "The file could not be read to its end.";
+	if (file_checksum(crc, header) != stored)
+		return "The checksum does not match its contents.";
+	if (fseek(file, sizeof(GrdFileHeader), SEEK_SET) != 0)
+		return "The file could not be read again.";
+	return NULL;
+}
+
+/*
  * Read back what grd_state_save wrote, then remove the file.  A missing
  * file is normal (first start, crash restart); a damaged one is reported
  * and ignored.  Returns whether the DDL ring was loaded.
@@ -219,7 +342,8 @@ static bool
 grd_state_load(void)
 {
 	FILE	   *file;
-	uint32		header[4];
+	GrdFileHeader header;
+	const char *problem;
 	bool		ddl_loaded = false;
 
 	file = AllocateFile(GRD_STATE_FILE, PG_BINARY_R);
@@ -232,17 +356,30 @@ grd_state_load(void)
 		return false;
 	}
 
-	if (!grd_file_read(file, header, sizeof(header)) ||
-		header[0] != GRD_FILE_MAGIC || header[1] != GRD_FILE_VERSION ||
-		!(ddl_loaded = grd_ddl_audit_load(file)) ||
-		(grd_save && (header[3] & GRD_FILE_LATENCY) &&
-		 (header[2] != (uint32) grd_latency_file_signature() ||
-		  !grd_latency_load(file))))
+	problem = state_file_check(file, &header);
+	if (problem == NULL)
+	{
+		bool		has_latency = (header.flags & GRD_FILE_LATENCY) != 0;
+
+		INIT_CRC32C(file_crc);
+		if (!(ddl_loaded = grd_ddl_audit_load(file)))
+			problem = "Its DDL log section is invalid.";
+		else if (grd_save && has_latency &&
+				 header.latency_signature != grd_latency_file_signature())
+			problem = "Its latency section has the layout of another version of pg_guardrails.";
+		else if (grd_save && has_latency && !grd_latency_load(file))
+			problem = "Its latency section is invalid.";
+		else if ((grd_save || !has_latency) &&
+				 ftell(file) != (long) (header.length - sizeof(pg_crc32c)))
+			problem = "Its sections do not end where its checksum begins.";
+	}
+	if (problem != NULL)
 	{
 		ereport(LOG,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("ignoring invalid pg_guardrails state file \"%s\"",
-						GRD_STATE_FILE)));
+						GRD_STATE_FILE),
+				 errdetail_internal("%s", problem)));
 		grd_latency_clear();
 		ddl_loaded = false;
 	}
