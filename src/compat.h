@@ -113,28 +113,6 @@ typedef get_relation_info_hook_type grd_relinfo_hook_type;
 #define GRD_RELINFO_RELID		relationObjectId
 #endif
 
-/*
- * A check hook's "extra" (and what it frees on failure): from malloc up to
- * 15, where core frees it with free(); from guc_malloc from 16 on, where
- * core frees it with guc_free().
- */
-#include "utils/guc.h"
-#if PG_VERSION_NUM >= 160000
-#define grd_guc_malloc(size)	guc_malloc(LOG, (size))
-#define grd_guc_free(ptr)		guc_free(ptr)
-#else
-#define grd_guc_malloc(size)	malloc(size)
-#define grd_guc_free(ptr)		free(ptr)
-#endif
-
-/* stringToQualifiedNameList gains a soft-error context in 16. */
-#include "utils/regproc.h"
-#if PG_VERSION_NUM >= 160000
-#define grd_qualified_name_list(s)	stringToQualifiedNameList(s, NULL)
-#else
-#define grd_qualified_name_list(s)	stringToQualifiedNameList(s)
-#endif
-
 /* The backend's local transaction id moved into PGPROC.vxid in 17. */
 #include "storage/proc.h"
 #if PG_VERSION_NUM >= 170000
