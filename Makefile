@@ -38,7 +38,7 @@ DATA_built = $(EXTENSION)--1.1.sql
 $(EXTENSION)--1.1.sql: $(EXTENSION)--1.0.sql $(EXTENSION)--1.0--1.1.sql
 	{ echo '/* $@: built by the Makefile from $^ */'; cat $^; } > $@
 
-REGRESS = latency latency_input privileges index_visibility digest_limits ddl_policy ddl_log
+REGRESS = latency latency_input privileges index_visibility digest_limits ddl_policy ddl_log hardening
 REGRESS_OPTS = \
 	--temp-config=$(srcdir)/test/regress.conf \
 	--temp-instance=$(CURDIR)/tmp_check_regress \
