@@ -2,6 +2,9 @@
 -- Hardening: what guardrails_admin may disable, rules tables under a
 -- publication, utility statements' digests, and bad rule input.
 --
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS pg_guardrails;	-- when run alone
+RESET client_min_messages;
 -- Errors are shown through h_err(), with names that embed OIDs masked.
 CREATE FUNCTION h_err(sql text) RETURNS text
 LANGUAGE plpgsql AS $$
@@ -32,16 +35,20 @@ SET ROLE grd_h_admin;
 SELECT h_err($$SELECT guardrails.disable_index('pg_catalog.pg_class_relname_nsp_index')$$);
 SELECT h_err($$SELECT guardrails.disable_index('pg_catalog.pg_class_oid_index', force => true)$$);
 SELECT h_err($$SELECT guardrails.disable_index('pg_catalog.pg_statistic_relid_att_inh_index', force => true)$$);
-SELECT h_err(format($$SELECT guardrails.disable_index(%L, force => true)$$, :'toast_index'));
 SELECT h_err($$SELECT guardrails.disable_index('pg_catalog.pg_class')$$);
 SELECT h_err($$SELECT guardrails.disable_index('h_seq')$$);
 SELECT h_err($$INSERT INTO guardrails.disabled_indexes (index_schema, index_name) VALUES ('pg_catalog', 'pg_class_relname_nsp_index')$$);
 SELECT h_err($$INSERT INTO guardrails.disabled_indexes (index_schema, index_name) VALUES ('pg_catalog', 'no_such_index')$$);
 SELECT h_err(format($$INSERT INTO guardrails.disabled_indexes (index_schema, index_name) VALUES ('pg_toast', %L)$$, split_part(:'toast_index', '.', 2)));
-SELECT h_err($$UPDATE guardrails.disabled_indexes SET index_schema = 'pg_catalog'$$);
+RESET ROLE;
+-- not even a superuser, nor through a TOAST table's index
+SELECT h_err(format($$SELECT guardrails.disable_index(%L, force => true)$$, :'toast_index'));
+SELECT h_err($$SELECT guardrails.disable_index('pg_catalog.pg_class_oid_index', force => true)$$);
 SELECT count(*) AS disabled FROM guardrails.disabled_indexes;
--- an ordinary index still can be
+SET ROLE grd_h_admin;
+-- an ordinary index still can be, and not be moved onto a catalog's name
 SELECT guardrails.disable_index('h_t_k');
+SELECT h_err($$UPDATE guardrails.disabled_indexes SET index_schema = 'pg_catalog', index_name = 'pg_class_oid_index'$$);
 SELECT guardrails.enable_index('h_t_k');
 -- Temporary indexes are refused: their rows would outlive them, and name
 -- another session's index later.
@@ -107,11 +114,12 @@ INSERT INTO guardrails.digest_limits (queryid, role, action) VALUES (2003, 42949
 SELECT count(*) AS stored FROM guardrails.digest_limits WHERE queryid IN (2002, 2003);
 DELETE FROM guardrails.digest_limits;
 
--- Limits and blocks on utility statements' digests are enforced.
+-- Limits and blocks on utility statements' digests are enforced, at top
+-- level (the digest's number is in the message: show the SQLSTATE only).
 CREATE PROCEDURE h_proc() LANGUAGE sql AS $$ SELECT 1 $$;
+\set VERBOSITY sqlstate
 SELECT guardrails.block_query('VACUUM h_t') AS vacuum_id \gset
-SELECT h_err('VACUUM h_t');
-SELECT h_err('vacuum h_t');		-- another digest: only the same text matches
+VACUUM h_t;
 SELECT guardrails.unlimit_digest(:vacuum_id);
 VACUUM h_t;
 SELECT guardrails.limit_query('CALL h_proc()', per_second => 0.001, burst => 1) AS call_id \gset
@@ -119,12 +127,17 @@ CALL h_proc();
 CALL h_proc();
 SELECT action, admitted, rejected FROM guardrails.digest_limit_status WHERE queryid = :call_id;
 SELECT guardrails.unlimit_digest(:call_id);
+-- a concurrency cap
+SELECT guardrails.limit_query('CALL h_proc()', NULL, max_concurrent => 1) AS call_id \gset
+CALL h_proc();
+SELECT action, admitted, rejected, running FROM guardrails.digest_limit_status WHERE queryid = :call_id;
+SELECT guardrails.unlimit_digest(:call_id);
 -- a role-scoped block applies to its role only
 SELECT guardrails.block_query('TRUNCATE h_t', role => 'grd_h_admin') AS trunc_id \gset
 TRUNCATE h_t;
 GRANT ALL ON h_t TO grd_h_admin;
 SET ROLE grd_h_admin;
-SELECT h_err('TRUNCATE h_t');
+TRUNCATE h_t;
 RESET ROLE;
 SELECT guardrails.unlimit_digest(:trunc_id, 'grd_h_admin');
 -- EXPLAIN is never refused; transaction control is never limited, so a
@@ -140,6 +153,7 @@ BEGIN;
 ROLLBACK;
 SELECT count(*) AS rules, sum(admitted + rejected) AS counted FROM guardrails.digest_limit_status;
 DELETE FROM guardrails.digest_limits;
+\set VERBOSITY default
 
 DROP PROCEDURE h_proc();
 DROP TABLE h_t;

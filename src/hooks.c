@@ -19,11 +19,14 @@
  *	ExecutorEnd		-> latency: record completed -> previous hook
  *	ProcessUtility	-> ddl_policy: is it DDL? (decided once, here)
  *					-> ddl_audit: open a record, if DDL
- *					   [ -> ddl_policy: schema-change rules (may reject)
+ *					   [ -> ratelimit: digest limits and blocks (may
+ *							reject; concurrency slots held to the end)
+ *						 -> ddl_policy: schema-change rules (may reject)
  *						 -> ddl_lock, if DDL: lock_timeout, take the
  *							target's lock (may time out)
  *						 -> latency: start -> previous hook -> latency: record
- *						 -> ddl_lock: restore lock_timeout ]
+ *						 -> ddl_lock: restore lock_timeout
+ *						 -> ratelimit: release the slots ]
  *					-> ddl_audit: record the outcome (ok, or error/rejected
  *					   from a PG_CATCH around everything in brackets)
  *	ClientAuthentication
@@ -93,6 +96,13 @@ static void grd_utility_body(PlannedStmt *pstmt, const char *queryString,
 							 QueryEnvironment *queryEnv,
 							 DestReceiver *dest, QueryCompletion *qc,
 							 bool is_ddl);
+static void grd_utility_run(PlannedStmt *pstmt, const char *queryString,
+							bool readOnlyTree,
+							ProcessUtilityContext context,
+							ParamListInfo params,
+							QueryEnvironment *queryEnv,
+							DestReceiver *dest, QueryCompletion *qc,
+							bool is_ddl);
 static void grd_relation_info(GRD_RELINFO_ARGS);
 static void grd_ClientAuthentication(Port *port, int status);
 
@@ -271,15 +281,46 @@ grd_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 }
 
 /*
- * What grd_ProcessUtility runs, audited or not: the schema-change rules,
- * the lock timeout and lock wait of DDL, latency timing (with the nesting
- * level raised while it runs) and the previous hook.
+ * What grd_ProcessUtility runs, audited or not: the digest limits, then
+ * grd_utility_run() while the concurrency slots they took are held.
  */
 static void
 grd_utility_body(PlannedStmt *pstmt, const char *queryString,
 				 bool readOnlyTree, ProcessUtilityContext context,
 				 ParamListInfo params, QueryEnvironment *queryEnv,
 				 DestReceiver *dest, QueryCompletion *qc, bool is_ddl)
+{
+	GrdAdmission admission;
+
+	grd_digest_admit_utility(pstmt, grd_nesting_level, &admission);
+	if (admission.nheld == 0)
+	{
+		grd_utility_run(pstmt, queryString, readOnlyTree, context, params,
+						queryEnv, dest, qc, is_ddl);
+		return;
+	}
+	PG_TRY();
+	{
+		grd_utility_run(pstmt, queryString, readOnlyTree, context, params,
+						queryEnv, dest, qc, is_ddl);
+	}
+	PG_FINALLY();
+	{
+		grd_digest_release_utility(&admission);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * An admitted utility statement: the schema-change rules, the lock timeout
+ * and lock wait of DDL, latency timing (with the nesting level raised
+ * while it runs) and the previous hook.
+ */
+static void
+grd_utility_run(PlannedStmt *pstmt, const char *queryString,
+				bool readOnlyTree, ProcessUtilityContext context,
+				ParamListInfo params, QueryEnvironment *queryEnv,
+				DestReceiver *dest, QueryCompletion *qc, bool is_ddl)
 {
 	GrdUtilityTimer timer;
 	bool		timed;
