@@ -361,11 +361,18 @@ DECLARE
 	members text;
 	powers text;
 BEGIN
-	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension
-				   WHERE extname = 'pg_guardrails'
-					 AND xmin OPERATOR(pg_catalog.=)
+	-- A new install: the extension's dependency on its schema was made in
+	-- this transaction (ALTER EXTENSION UPDATE rewrites the pg_extension
+	-- row, but leaves that one alone).
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+						 JOIN pg_catalog.pg_extension e
+						   ON d.objid OPERATOR(pg_catalog.=) e.oid
+				   WHERE e.extname OPERATOR(pg_catalog.=) 'pg_guardrails'
+					 AND d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
+					 AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_namespace'::pg_catalog.regclass
+					 AND d.xmin OPERATOR(pg_catalog.=)
 						 pg_catalog.xid(pg_catalog.pg_current_xact_id())) THEN
-		RETURN;					-- ALTER EXTENSION UPDATE: not a new install
+		RETURN;
 	END IF;
 	SELECT a.oid, a.xmin OPERATOR(pg_catalog.=)
 				  pg_catalog.xid(pg_catalog.pg_current_xact_id()) AS created_now,
@@ -396,7 +403,7 @@ BEGIN
 		RETURN;
 	END IF;
 	RAISE WARNING 'role "guardrails_admin" already exists, and whoever holds it can change pg_guardrails'' rules in this database'
-		USING DETAIL = concat_ws(' ',
+		USING DETAIL = pg_catalog.concat_ws(' ',
 				'Members: ' || members || '.',
 				'The role itself has ' || powers || '.'),
 			  HINT = 'Roles are shared by every database of the server, so this is expected when pg_guardrails is created in another database. Otherwise, revoke the memberships that you did not grant (REVOKE guardrails_admin FROM ...).';

@@ -61,7 +61,7 @@ is($err, '', 'silently');
 # A role with more than NOLOGIN is reported even with no member.
 $node->safe_psql('db1', 'ALTER ROLE guardrails_admin LOGIN');
 ($ret, $out, $err) = $node->psql('db2', 'CREATE EXTENSION pg_guardrails');
-like($err, qr/DETAIL:  Members: alice .*The role itself has LOGIN\./s,
+like($err, qr/DETAIL:  The role itself has LOGIN\./,
 	'attributes beyond NOLOGIN are named');
 $node->safe_psql('db1', 'ALTER ROLE guardrails_admin NOLOGIN');
 
@@ -122,31 +122,18 @@ for my $order ('pg_guardrails, pg_stat_statements', 'pg_stat_statements, pg_guar
 	# a concurrency cap on CALL: the slot is held while the procedure runs,
 	# and given back when it ends, fails or its backend is terminated
 	my $call_id = $node->safe_psql('db2', q{
-		SELECT guardrails.limit_query('CALL nap(0.2)', NULL, max_concurrent => 1)});
-	my $running = qq{SELECT running FROM guardrails.digest_limit_status WHERE queryid = $call_id};
+		SELECT guardrails.limit_query('CALL nap(30)', NULL, max_concurrent => 1)});
+	my $running = qq{SELECT (SELECT running FROM guardrails.digest_limit_status WHERE queryid = $call_id)};
 	my $bg = $node->background_psql('db2');
 	$bg->query_until(qr/started/, q{\echo started
 CALL nap(30);
 });
-	# CALL nap(30) has the digest of CALL nap(0.2): constants are not part
-	# of a utility statement's digest from PostgreSQL 16 on, but are in 15
-	my $same = $node->safe_psql('db2', qq{SELECT guardrails.query_digest('CALL nap(30)') = $call_id});
-	if ($same eq 't')
-	{
-		$node->poll_query_until('db2', "$running = 1") or die 'the CALL holds no slot';
-		($ret, $out, $err) = $node->psql('db2', 'CALL nap(0.2)');
-		like($err, qr/at its concurrency limit/, "a second CALL is refused ($order)");
-	}
-	else
-	{
-		$node->safe_psql('db2', qq{SELECT guardrails.limit_query('CALL nap(30)', NULL, max_concurrent => 1)});
-		$call_id = $node->safe_psql('db2', q{SELECT guardrails.query_digest('CALL nap(30)')});
-		$running = qq{SELECT running FROM guardrails.digest_limit_status WHERE queryid = $call_id};
-		pass("15: the digest includes the constant ($order)");
-	}
-	my $pid = $node->safe_psql('db2', q{
-		SELECT pid FROM pg_stat_activity WHERE query = 'CALL nap(30);'});
 	$node->poll_query_until('db2', "$running = 1") or die 'the CALL holds no slot';
+	($ret, $out, $err) = $node->psql('db2', 'CALL nap(30)');
+	like($err, qr/is at its concurrency limit/, "a second CALL is refused ($order)");
+	my $pid = $node->safe_psql('db2', q{
+		SELECT pid FROM pg_stat_activity
+		WHERE query LIKE 'CALL nap(30)%' AND pid <> pg_backend_pid()});
 	$node->safe_psql('db2', "SELECT pg_terminate_backend($pid)");
 	$bg->quit;
 	ok($node->poll_query_until('db2', "$running = 0"),
@@ -162,7 +149,8 @@ CALL nap(30);
 		SELECT guardrails.block_query('COMMIT');
 		SELECT guardrails.block_query('ROLLBACK');
 	});
-	($ret, $out, $err) = $node->psql('db2', 'BEGIN; SELECT 1; COMMIT; BEGIN; SELECT 1/0; ROLLBACK; SELECT 2');
+	($ret, $out, $err) = $node->psql('db2', 'BEGIN; SELECT 1; COMMIT; BEGIN; SELECT 1/0; ROLLBACK; SELECT 2',
+		on_error_stop => 0);
 	is($out, "1\n2", "transaction control is never refused ($order)");
 	$node->safe_psql('db2', 'DELETE FROM guardrails.digest_limits');
 }
