@@ -68,6 +68,10 @@ BEGIN
 END
 $$;
 
+-- Called as the caller of disable_index() and the writer of the table.
+REVOKE ALL ON FUNCTION guardrails.disabled_indexes_check(name, name, oid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION guardrails.disabled_indexes_check(name, name, oid) TO guardrails_admin;
+
 CREATE OR REPLACE FUNCTION guardrails.disabled_indexes_resolve()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -262,6 +266,9 @@ BEGIN
 	END IF;
 END
 $$;
+
+REVOKE ALL ON FUNCTION guardrails.digest_limits_check_args(regrole, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION guardrails.digest_limits_check_args(regrole, timestamptz) TO guardrails_admin;
 
 CREATE OR REPLACE FUNCTION guardrails.limit_digest(
 	queryid bigint,
