@@ -11,7 +11,6 @@
 #define GRD_RATELIMIT_H
 
 #include "executor/execdesc.h"
-#include "nodes/plannodes.h"
 #include "libpq/libpq-be.h"
 #include "storage/s_lock.h"
 #include "utils/guc.h"
