@@ -11,6 +11,9 @@
  *
  *	shmem_request	-> shmem: reserve the segment and LWLocks
  *	shmem_startup	-> shmem: create or attach, load saved state
+ *	post_parse_analyze
+ *					-> previous hook -> ratelimit: read the digest rules if
+ *					   they changed, before a utility statement is timed
  *	ExecutorStart	-> ratelimit: digest limits and blocks (may reject)
  *					-> previous hook -> ratelimit: hold concurrency slots
  *					-> latency: open a timer
@@ -50,6 +53,7 @@
 
 #include "executor/executor.h"
 #include "libpq/auth.h"
+#include "access/xact.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "tcop/utility.h"
@@ -66,6 +70,7 @@
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static post_parse_analyze_hook_type prev_post_parse_analyze = NULL;
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 static ExecutorRun_hook_type prev_ExecutorRun = NULL;
 static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
@@ -79,6 +84,8 @@ static int	grd_nesting_level = 0;
 
 static void grd_shmem_request_hook(void);
 static void grd_shmem_startup_hook(void);
+static void grd_post_parse_analyze(ParseState *pstate, Query *query,
+								   GRD_JUMBLESTATE *jstate);
 static void grd_ExecutorStart(QueryDesc *queryDesc, int eflags);
 static void grd_ExecutorRun(GRD_EXECUTORRUN_ARGS);
 static void grd_ExecutorFinish(QueryDesc *queryDesc);
@@ -117,6 +124,8 @@ grd_hooks_install(void)
 	shmem_request_hook = grd_shmem_request_hook;
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = grd_shmem_startup_hook;
+	prev_post_parse_analyze = post_parse_analyze_hook;
+	post_parse_analyze_hook = grd_post_parse_analyze;
 
 	prev_ExecutorStart = ExecutorStart_hook;
 	ExecutorStart_hook = grd_ExecutorStart;
@@ -150,6 +159,28 @@ grd_shmem_startup_hook(void)
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 	grd_shmem_startup();
+}
+
+/*
+ * A statement has been analysed.  A utility statement's digest limits are
+ * applied inside ProcessUtility, where pg_stat_statements, when its hook
+ * runs around ours, times everything we do; the rules are read here
+ * instead when they changed (on a backend's first statement, a relcache
+ * entry is built), so that this is not counted as the statement's time.
+ * Not in an aborted transaction, where only ROLLBACK gets this far and no
+ * table can be read.
+ */
+static void
+grd_post_parse_analyze(ParseState *pstate, Query *query,
+					   GRD_JUMBLESTATE *jstate)
+{
+	if (prev_post_parse_analyze)
+		prev_post_parse_analyze(pstate, query, jstate);
+
+	if (query->utilityStmt != NULL &&
+		!IsA(query->utilityStmt, TransactionStmt) &&
+		!IsAbortedTransactionBlockState())
+		grd_digest_rules_prepare();
 }
 
 static void

@@ -1074,6 +1074,20 @@ utility_held_exit(int code, Datum arg)
 }
 
 /*
+ * Read the rules if they changed since the last time: called before a
+ * utility statement starts to be timed (see hooks.c), so that its
+ * admission finds them read.
+ */
+void
+grd_digest_rules_prepare(void)
+{
+	if (unlikely(!rules_loaded ||
+				 rules_generation != grd_config_rules_changes ||
+				 rules_name_generation != grd_config_name_changes))
+		load_rules();
+}
+
+/*
  * The admission of one execution of a digest, planned or utility: apply
  * every unexpired rule for it and the current role (and for every role).
  * Rejects with ERROR, or returns the concurrency slots taken.
