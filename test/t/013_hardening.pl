@@ -51,8 +51,30 @@ $node->safe_psql('db3', q{CREATE EXTENSION pg_guardrails VERSION '1.0'});
 is($ret, 0, 'ALTER EXTENSION UPDATE');
 unlike($err, qr/WARNING/, 'with no warning');
 
+# Indexes that 1.0 let anyone in guardrails_admin disable, and 1.1
+# refuses, are enabled again by the update, each with a warning.
+$node->safe_psql('postgres', 'CREATE DATABASE db4');
+$node->safe_psql('db4', q{
+	CREATE EXTENSION pg_guardrails VERSION '1.0';
+	CREATE TABLE t (k int);
+	CREATE INDEX t_k ON t (k);
+	SELECT guardrails.disable_index('pg_catalog.pg_class_relname_nsp_index');
+	SELECT guardrails.disable_index('t_k');
+	INSERT INTO guardrails.disabled_indexes (index_schema, index_name)
+	VALUES ('pg_temp_3', 'tmp_idx');
+});
+($ret, $out, $err) = $node->psql('db4', 'ALTER EXTENSION pg_guardrails UPDATE');
+is($ret, 0, 'ALTER EXTENSION UPDATE with catalog and temporary indexes disabled');
+like($err, qr/WARNING:  index "pg_catalog.pg_class_relname_nsp_index" is enabled again/,
+	'a catalog index is enabled again');
+like($err, qr/WARNING:  index "pg_temp_3.tmp_idx" is enabled again/,
+	'a temporary index is enabled again');
+is($node->safe_psql('db4', q{
+	SELECT string_agg(index_schema || '.' || index_name, ', ') FROM guardrails.disabled_indexes}),
+	'public.t_k', 'an ordinary index stays disabled');
+
 # A role created by CREATE EXTENSION itself: nothing to say.
-$node->safe_psql($_, 'DROP EXTENSION pg_guardrails') for qw(db1 db2 db3);
+$node->safe_psql($_, 'DROP EXTENSION pg_guardrails') for qw(db1 db2 db3 db4);
 $node->safe_psql('postgres', 'DROP ROLE guardrails_admin');
 ($ret, $out, $err) = $node->psql('db1', 'CREATE EXTENSION pg_guardrails');
 is($ret, 0, 'CREATE EXTENSION creates the role');
