@@ -160,6 +160,32 @@ BEGIN
 END
 $$;
 
+-- Rows that 1.0 accepted and the check refuses (a catalog, TOAST or
+-- temporary index) are removed on update, each with a WARNING: such an
+-- index is used by the planner again.  (A fresh install has no rows.)
+DO $$
+DECLARE
+	d record;
+BEGIN
+	FOR d IN SELECT index_schema, index_name, indexrelid
+			 FROM guardrails.disabled_indexes
+	LOOP
+		BEGIN
+			PERFORM guardrails.disabled_indexes_check(d.index_schema,
+													  d.index_name,
+													  d.indexrelid);
+		EXCEPTION WHEN insufficient_privilege OR feature_not_supported OR
+					   wrong_object_type THEN
+			DELETE FROM guardrails.disabled_indexes
+			WHERE index_schema = d.index_schema AND index_name = d.index_name;
+			RAISE WARNING 'index "%.%" is enabled again', d.index_schema, d.index_name
+				USING DETAIL = format('%s.', SQLERRM),
+					  HINT = 'pg_guardrails no longer disables indexes of system catalogs or TOAST tables, nor temporary indexes.';
+		END;
+	END LOOP;
+END
+$$;
+
 -- A disabled index renamed (or moved) onto a name that another row holds:
 -- that row names no index (names are unique), typically one inserted by
 -- hand ahead of the index.  The renamed index's own row wins, with a
