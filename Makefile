@@ -37,7 +37,7 @@ DATA = $(EXTENSION)--1.0.sql $(EXTENSION)--1.0--1.1.sql
 DATA_built = $(EXTENSION)--1.1.sql
 
 
-REGRESS = latency latency_input privileges index_visibility digest_limits ddl_policy ddl_log ddl_log_scs
+REGRESS = latency latency_input privileges index_visibility digest_limits ddl_policy ddl_log ddl_log_scs hardening
 REGRESS_OPTS = \
 	--temp-config=$(srcdir)/test/regress.conf \
 	--temp-instance=$(CURDIR)/tmp_check_regress \

@@ -24,3 +24,442 @@ CREATE OR REPLACE VIEW guardrails.ddl_log AS
 		   END AS rolled_back,
 		   stored
 	FROM guardrails.ddl_log_entries();
+
+-- Hardening (issue items 8 to 12): what guardrails_admin may disable, the
+-- role guardrails_admin when it already exists, replica identity of the
+-- rules tables, and bad rule input.
+
+-- Which indexes may be disabled, checked by disable_index() and by the
+-- trigger that resolves the rows of guardrails.disabled_indexes, so that a
+-- plain INSERT is held to the same rules.  Refused to everyone, superusers
+-- included: indexes of system catalogs and TOAST tables (PostgreSQL's own
+-- lookups and pg_dump's queries depend on them), temporary indexes (their
+-- row would outlive the session and name another session's index later),
+-- and relations that are not indexes.  A name that resolves to nothing
+-- (a restore, before the index exists) is checked by its schema only.
+CREATE FUNCTION guardrails.disabled_indexes_check(
+	index_schema name,
+	index_name name,
+	indexrelid oid)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	kind "char";
+	persistence "char";
+	builtin boolean;
+	table_kind "char";
+	table_schema name;
+BEGIN
+	IF indexrelid IS NOT NULL THEN
+		SELECT c.relkind, c.relpersistence, c.oid < 16384, t.relkind,
+			   tn.nspname
+		  INTO kind, persistence, builtin, table_kind, table_schema
+		FROM pg_class c
+			 LEFT JOIN pg_index i ON i.indexrelid = c.oid
+			 LEFT JOIN pg_class t ON t.oid = i.indrelid
+			 LEFT JOIN pg_namespace tn ON tn.oid = t.relnamespace
+		WHERE c.oid = disabled_indexes_check.indexrelid;
+	END IF;
+	IF kind NOT IN ('i', 'I') THEN
+		RAISE EXCEPTION '"%.%" is not an index', index_schema, index_name
+			USING ERRCODE = 'wrong_object_type',
+				  HINT = 'Only indexes can be disabled.';
+	END IF;
+	IF index_schema = 'pg_catalog' OR table_schema = 'pg_catalog' OR builtin THEN
+		RAISE EXCEPTION 'cannot disable index "%.%" of a system catalog',
+			index_schema, index_name
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'Only indexes of ordinary tables, partitioned tables and materialized views can be disabled.';
+	END IF;
+	IF index_schema = 'pg_toast' OR index_schema ~ '^pg_toast_temp_[0-9]+$' OR
+	   table_kind = 't' THEN
+		RAISE EXCEPTION 'cannot disable index "%.%" of a TOAST table',
+			index_schema, index_name
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'Only indexes of ordinary tables, partitioned tables and materialized views can be disabled.';
+	END IF;
+	IF index_schema ~ '^pg_temp_[0-9]+$' OR persistence = 't' THEN
+		RAISE EXCEPTION 'cannot disable temporary index "%"', index_name
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'A temporary index belongs to one session; its row would outlive it, and disable another session''s index of the same name.',
+				  HINT = 'In this session, hide it with SET guardrails.hidden_indexes instead.';
+	END IF;
+END
+$$;
+
+-- Called as the caller of disable_index() and the writer of the table.
+REVOKE ALL ON FUNCTION guardrails.disabled_indexes_check(name, name, oid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION guardrails.disabled_indexes_check(name, name, oid) TO guardrails_admin;
+
+CREATE OR REPLACE FUNCTION guardrails.disabled_indexes_resolve()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	SELECT c.oid INTO NEW.indexrelid
+	FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+	WHERE n.nspname = NEW.index_schema AND c.relname = NEW.index_name;
+	PERFORM guardrails.disabled_indexes_check(NEW.index_schema, NEW.index_name,
+											  NEW.indexrelid);
+	RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION guardrails.disable_index(
+	index regclass,
+	reason text DEFAULT NULL,
+	force boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	idx record;
+	fks text;
+BEGIN
+	IF index IS NULL THEN
+		RAISE EXCEPTION 'index must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT c.oid, c.relkind, c.relname, n.nspname, t.relname AS tablename
+	  INTO idx
+	FROM pg_class c
+		 JOIN pg_namespace n ON n.oid = c.relnamespace
+		 LEFT JOIN pg_index i ON i.indexrelid = c.oid
+		 LEFT JOIN pg_class t ON t.oid = i.indrelid
+	WHERE c.oid = index;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'relation with OID % does not exist', index::oid
+			USING ERRCODE = 'undefined_table';
+	END IF;
+	IF idx.relkind NOT IN ('i', 'I') THEN
+		RAISE EXCEPTION '"%" is not an index', index
+			USING ERRCODE = 'wrong_object_type',
+				  HINT = 'Only indexes can be disabled.';
+	END IF;
+	-- catalog, TOAST and temporary indexes: never, not even forced
+	PERFORM guardrails.disabled_indexes_check(idx.nspname, idx.relname, idx.oid);
+
+	-- Foreign-key checks are planned queries: hiding the index that a
+	-- primary key or a referenced unique key uses makes them scan.
+	IF EXISTS (SELECT 1 FROM pg_constraint
+			   WHERE conindid = index AND contype = 'p') THEN
+		IF NOT force THEN
+			RAISE EXCEPTION 'cannot disable index "%" because it is the primary key of table "%"',
+				idx.relname, idx.tablename
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+					  HINT = 'Lookups by primary key, foreign-key checks among them, would scan the table. Pass force => true to disable it anyway.';
+		END IF;
+		RAISE WARNING 'disabling index "%", the primary key of table "%"',
+			idx.relname, idx.tablename
+			USING DETAIL = 'Queries that look rows up by primary key will scan the table.';
+	END IF;
+	SELECT string_agg(format('%I on %s', conname, conrelid::regclass), ', ' ORDER BY conname)
+	  INTO fks
+	FROM pg_constraint WHERE conindid = index AND contype = 'f';
+	IF fks IS NOT NULL THEN
+		IF NOT force THEN
+			RAISE EXCEPTION 'cannot disable index "%" because foreign keys reference it', idx.relname
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+					  DETAIL = format('Foreign-key checks of %s use it.', fks),
+					  HINT = 'Every insert or update checked against it would scan the table. Pass force => true to disable it anyway.';
+		END IF;
+		RAISE WARNING 'foreign-key checks of % will scan table "%"', fks, idx.tablename
+			USING DETAIL = format('Index "%s" is disabled.', idx.relname);
+	END IF;
+
+	INSERT INTO guardrails.disabled_indexes
+		(index_schema, index_name, reason, scans_at_disable)
+	VALUES (idx.nspname, idx.relname, reason, pg_stat_get_numscans(index))
+	ON CONFLICT DO NOTHING;
+	IF NOT FOUND THEN
+		RAISE NOTICE 'index "%" is already disabled', index;
+	END IF;
+END
+$$;
+
+-- Rows that 1.0 accepted and the check refuses (a catalog, TOAST or
+-- temporary index) are removed on update, each with a WARNING: such an
+-- index is used by the planner again.  (A fresh install has no rows.)
+DO $$
+DECLARE
+	d record;
+BEGIN
+	FOR d IN SELECT index_schema, index_name, indexrelid
+			 FROM guardrails.disabled_indexes
+	LOOP
+		BEGIN
+			PERFORM guardrails.disabled_indexes_check(d.index_schema,
+													  d.index_name,
+													  d.indexrelid);
+		EXCEPTION WHEN insufficient_privilege OR feature_not_supported OR
+					   wrong_object_type THEN
+			DELETE FROM guardrails.disabled_indexes
+			WHERE index_schema = d.index_schema AND index_name = d.index_name;
+			RAISE WARNING 'index "%.%" is enabled again', d.index_schema, d.index_name
+				USING DETAIL = format('%s.', SQLERRM),
+					  HINT = 'pg_guardrails no longer disables indexes of system catalogs or TOAST tables, nor temporary indexes.';
+		END;
+	END LOOP;
+END
+$$;
+
+-- A disabled index renamed (or moved) onto a name that another row holds:
+-- that row names no index (names are unique), typically one inserted by
+-- hand ahead of the index.  The renamed index's own row wins, with a
+-- NOTICE, instead of a unique violation that would fail the rename.
+CREATE OR REPLACE FUNCTION guardrails.disabled_indexes_follow_ddl()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	gone record;
+BEGIN
+	-- the common case, and nothing can be renamed in a read-only transaction
+	IF NOT EXISTS (SELECT 1 FROM guardrails.disabled_indexes) OR
+	   current_setting('transaction_read_only')::boolean THEN
+		RETURN;
+	END IF;
+	FOR gone IN
+		DELETE FROM guardrails.disabled_indexes o
+		USING guardrails.disabled_indexes d,
+			  pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.oid = d.indexrelid
+		  AND (d.index_schema, d.index_name) IS DISTINCT FROM (n.nspname, c.relname)
+		  AND (o.index_schema, o.index_name) = (n.nspname, c.relname)
+		  AND o.indexrelid IS DISTINCT FROM c.oid
+		RETURNING o.index_schema, o.index_name, d.index_name AS old_name
+	LOOP
+		RAISE NOTICE 'the row of guardrails.disabled_indexes for "%.%" is replaced by that of index "%", renamed to it',
+			gone.index_schema, gone.index_name, gone.old_name;
+	END LOOP;
+	UPDATE guardrails.disabled_indexes d
+	SET index_schema = n.nspname, index_name = c.relname
+	FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+	WHERE c.oid = d.indexrelid
+	  AND (d.index_schema, d.index_name) IS DISTINCT FROM (n.nspname, c.relname);
+	UPDATE guardrails.disabled_indexes d
+	SET indexrelid = c.oid
+	FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+	WHERE d.indexrelid IS NULL
+	  AND n.nspname = d.index_schema AND c.relname = d.index_name;
+END
+$$;
+
+-- Replica identity: in a database with a publication FOR ALL TABLES (every
+-- CDC setup) a table without one refuses UPDATE and DELETE.
+-- disabled_indexes and ddl_history have primary keys.  digest_limits'
+-- rule key includes role, NULL for "every role", which no key index may
+-- hold; its whole row is its identity.  (A key column generated from role
+-- would not do: from PostgreSQL 18 a replica identity may not include a
+-- generated column that the publication does not publish.)
+ALTER TABLE guardrails.digest_limits REPLICA IDENTITY FULL;
+
+-- A rule whose role is dropped keeps the role's number.  It applies to
+-- nobody, and is not dumped: restoring it would name a role that the
+-- target cluster may give to someone else.  Rows naming no role are not
+-- stored either (a dump of 1.0 may hold them), with a WARNING, so that a
+-- restore never fails on one row and loses every rule.
+SELECT pg_catalog.pg_extension_config_dump('guardrails.digest_limits',
+	'WHERE role IS NULL OR role::pg_catalog.oid IN (SELECT oid FROM pg_catalog.pg_roles)');
+
+CREATE FUNCTION guardrails.digest_limits_check()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NEW.role IS NOT NULL AND
+	   NOT EXISTS (SELECT 1 FROM pg_roles WHERE oid = NEW.role) THEN
+		RAISE WARNING 'rule for query digest % not stored: role with OID % does not exist',
+			NEW.queryid, NEW.role::oid
+			USING HINT = 'Leave role NULL for a rule that applies to every role.';
+		RETURN NULL;
+	END IF;
+	RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER check_role BEFORE INSERT OR UPDATE ON guardrails.digest_limits
+	FOR EACH ROW EXECUTE FUNCTION guardrails.digest_limits_check();
+
+REVOKE ALL ON FUNCTION guardrails.digest_limits_check() FROM PUBLIC;
+
+-- The role argument of limit_digest() and block_digest(): NULL (every
+-- role) or an existing role.  regrole accepts any number.
+CREATE FUNCTION guardrails.digest_limits_check_args(
+	role regrole,
+	expires_at timestamptz)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF role IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_roles WHERE oid = role) THEN
+		RAISE EXCEPTION 'role with OID % does not exist', role::oid
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'Leave role NULL for a rule that applies to every role.';
+	END IF;
+	IF expires_at <= now() THEN
+		RAISE EXCEPTION 'expires_at must be in the future'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = format('It is %s, and the time is %s.', expires_at, now()),
+				  HINT = 'A rule that has expired never applies.';
+	END IF;
+END
+$$;
+
+REVOKE ALL ON FUNCTION guardrails.digest_limits_check_args(regrole, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION guardrails.digest_limits_check_args(regrole, timestamptz) TO guardrails_admin;
+
+CREATE OR REPLACE FUNCTION guardrails.limit_digest(
+	queryid bigint,
+	per_second double precision,
+	burst integer DEFAULT NULL,
+	max_concurrent integer DEFAULT NULL,
+	role regrole DEFAULT NULL,
+	action text DEFAULT 'limit',
+	expires_at timestamptz DEFAULT NULL,
+	note text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF queryid IS NULL THEN
+		RAISE EXCEPTION 'queryid must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF per_second IS NULL AND max_concurrent IS NULL THEN
+		RAISE EXCEPTION 'a limit needs per_second, max_concurrent or both'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'To refuse every execution, use guardrails.block_digest().';
+	END IF;
+	IF per_second IS NOT NULL AND
+	   (per_second <= 0 OR per_second = 'NaN' OR per_second = 'Infinity') THEN
+		RAISE EXCEPTION 'per_second must be a positive number, not %', per_second
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF burst IS NOT NULL AND burst < 1 THEN
+		RAISE EXCEPTION 'burst must be at least 1, not %', burst
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF max_concurrent IS NOT NULL AND max_concurrent < 1 THEN
+		RAISE EXCEPTION 'max_concurrent must be at least 1, not %', max_concurrent
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF action IS NULL OR action NOT IN ('limit', 'dry_run') THEN
+		RAISE EXCEPTION 'action must be ''limit'' or ''dry_run'', not %', coalesce(quote_literal(action), 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'To refuse every execution, use guardrails.block_digest().';
+	END IF;
+	PERFORM guardrails.digest_limits_check_args(role, expires_at);
+	-- one second's worth, as far as an integer goes
+	IF per_second IS NOT NULL AND burst IS NULL THEN
+		burst := least(greatest(1, ceil(per_second)), 2147483647);
+	END IF;
+	INSERT INTO guardrails.digest_limits AS l
+		(queryid, role, per_second, burst, max_concurrent, action, note, expires_at)
+	VALUES (limit_digest.queryid, limit_digest.role, limit_digest.per_second,
+			limit_digest.burst, limit_digest.max_concurrent, limit_digest.action,
+			limit_digest.note, limit_digest.expires_at)
+	ON CONFLICT ON CONSTRAINT digest_limits_rule DO UPDATE
+	SET per_second = EXCLUDED.per_second, burst = EXCLUDED.burst,
+		max_concurrent = EXCLUDED.max_concurrent, action = EXCLUDED.action,
+		note = EXCLUDED.note, expires_at = EXCLUDED.expires_at,
+		created_by = CURRENT_USER, created_at = now();
+END
+$$;
+
+CREATE OR REPLACE FUNCTION guardrails.block_digest(
+	queryid bigint,
+	role regrole DEFAULT NULL,
+	expires_at timestamptz DEFAULT NULL,
+	note text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF queryid IS NULL THEN
+		RAISE EXCEPTION 'queryid must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM guardrails.digest_limits_check_args(role, expires_at);
+	INSERT INTO guardrails.digest_limits AS l
+		(queryid, role, action, note, expires_at)
+	VALUES (block_digest.queryid, block_digest.role, 'block',
+			block_digest.note, block_digest.expires_at)
+	ON CONFLICT ON CONSTRAINT digest_limits_rule DO UPDATE
+	SET per_second = NULL, burst = NULL, max_concurrent = NULL,
+		action = 'block', note = EXCLUDED.note, expires_at = EXCLUDED.expires_at,
+		created_by = CURRENT_USER, created_at = now();
+END
+$$;
+
+-- guardrails_admin already existing when the extension is created: roles
+-- are shared by every database of the server, so it does whenever the
+-- extension is in another database, and its members then hold the same
+-- rights here.  But anyone with CREATEROLE can also create it beforehand,
+-- with members of their choosing, and PostgreSQL 15 does not record who
+-- created a role, so the two cannot be told apart: say who its members are
+-- (and what it can do beyond NOLOGIN), once, at CREATE EXTENSION.
+DO $$
+DECLARE
+	admin record;
+	members text;
+	powers text;
+BEGIN
+	-- A new install: the extension's dependency on its schema was made in
+	-- this transaction (ALTER EXTENSION UPDATE rewrites the pg_extension
+	-- row, but leaves that one alone).
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+						 JOIN pg_catalog.pg_extension e
+						   ON d.objid OPERATOR(pg_catalog.=) e.oid
+				   WHERE e.extname OPERATOR(pg_catalog.=) 'pg_guardrails'
+					 AND d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
+					 AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_namespace'::pg_catalog.regclass
+					 AND d.xmin OPERATOR(pg_catalog.=)
+						 pg_catalog.xid(pg_catalog.pg_current_xact_id())) THEN
+		RETURN;
+	END IF;
+	SELECT a.oid, a.xmin OPERATOR(pg_catalog.=)
+				  pg_catalog.xid(pg_catalog.pg_current_xact_id()) AS created_now,
+		   a.rolsuper, a.rolcanlogin, a.rolcreaterole, a.rolcreatedb,
+		   a.rolreplication, a.rolbypassrls
+	  INTO admin
+	FROM pg_catalog.pg_authid a WHERE a.rolname = 'guardrails_admin';
+	IF admin.created_now THEN
+		RETURN;
+	END IF;
+	SELECT pg_catalog.string_agg(pg_catalog.format('%I (granted by %s%s)',
+				m.rolname, coalesce(pg_catalog.quote_ident(g.rolname), '?'),
+				CASE WHEN am.admin_option THEN ', with admin option' ELSE '' END),
+				', ' ORDER BY m.rolname)
+	  INTO members
+	FROM pg_catalog.pg_auth_members am
+		 JOIN pg_catalog.pg_roles m ON m.oid OPERATOR(pg_catalog.=) am.member
+		 LEFT JOIN pg_catalog.pg_roles g ON g.oid OPERATOR(pg_catalog.=) am.grantor
+	WHERE am.roleid OPERATOR(pg_catalog.=) admin.oid;
+	SELECT pg_catalog.string_agg(p, ', ')
+	  INTO powers
+	FROM (VALUES (admin.rolsuper, 'SUPERUSER'), (admin.rolcanlogin, 'LOGIN'),
+				 (admin.rolcreaterole, 'CREATEROLE'), (admin.rolcreatedb, 'CREATEDB'),
+				 (admin.rolreplication, 'REPLICATION'),
+				 (admin.rolbypassrls, 'BYPASSRLS')) v(b, p)
+	WHERE b;
+	IF members IS NULL AND powers IS NULL THEN
+		RETURN;
+	END IF;
+	RAISE WARNING 'role "guardrails_admin" already exists, and whoever holds it can change pg_guardrails'' rules in this database'
+		USING DETAIL = pg_catalog.concat_ws(' ',
+				'Members: ' || members || '.',
+				'The role itself has ' || powers || '.'),
+			  HINT = 'Roles are shared by every database of the server, so this is expected when pg_guardrails is created in another database. Otherwise, revoke the memberships that you did not grant (REVOKE guardrails_admin FROM ...).';
+END
+$$;

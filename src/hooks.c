@@ -11,6 +11,9 @@
  *
  *	shmem_request	-> shmem: reserve the segment and LWLocks
  *	shmem_startup	-> shmem: create or attach, load saved state
+ *	post_parse_analyze
+ *					-> previous hook -> ratelimit: read the digest rules if
+ *					   they changed, before a utility statement is timed
  *	ExecutorStart	-> ratelimit: digest limits and blocks (may reject)
  *					-> previous hook -> ratelimit: hold concurrency slots
  *					-> latency: open a timer
@@ -19,11 +22,14 @@
  *	ExecutorEnd		-> latency: record completed -> previous hook
  *	ProcessUtility	-> ddl_policy: is it DDL? (decided once, here)
  *					-> ddl_audit: open a record, if DDL
- *					   [ -> ddl_policy: schema-change rules (may reject)
+ *					   [ -> ratelimit: digest limits and blocks (may
+ *							reject; concurrency slots held to the end)
+ *						 -> ddl_policy: schema-change rules (may reject)
  *						 -> ddl_lock, if DDL: lock_timeout, take the
  *							target's lock (may time out)
  *						 -> latency: start -> previous hook -> latency: record
- *						 -> ddl_lock: restore lock_timeout ]
+ *						 -> ddl_lock: restore lock_timeout
+ *						 -> ratelimit: release the slots ]
  *					-> ddl_audit: record the outcome (ok, or error/rejected
  *					   from a PG_CATCH around everything in brackets)
  *	ClientAuthentication
@@ -74,6 +80,7 @@
 #include "executor/executor.h"
 #include "fmgr.h"
 #include "libpq/auth.h"
+#include "access/xact.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "tcop/utility.h"
@@ -91,6 +98,7 @@
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static post_parse_analyze_hook_type prev_post_parse_analyze = NULL;
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 static ExecutorRun_hook_type prev_ExecutorRun = NULL;
 static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
@@ -112,6 +120,8 @@ static int	grd_nesting_level = 0;
 
 static void grd_shmem_request_hook(void);
 static void grd_shmem_startup_hook(void);
+static void grd_post_parse_analyze(ParseState *pstate, Query *query,
+								   GRD_JUMBLESTATE *jstate);
 static void grd_ExecutorStart(QueryDesc *queryDesc, int eflags);
 static void grd_ExecutorRun(GRD_EXECUTORRUN_ARGS);
 static void grd_ExecutorFinish(QueryDesc *queryDesc);
@@ -129,6 +139,13 @@ static void grd_utility_body(PlannedStmt *pstmt, const char *queryString,
 							 QueryEnvironment *queryEnv,
 							 DestReceiver *dest, QueryCompletion *qc,
 							 bool is_ddl);
+static void grd_utility_run(PlannedStmt *pstmt, const char *queryString,
+							bool readOnlyTree,
+							ProcessUtilityContext context,
+							ParamListInfo params,
+							QueryEnvironment *queryEnv,
+							DestReceiver *dest, QueryCompletion *qc,
+							bool is_ddl);
 static void grd_relation_info(GRD_RELINFO_ARGS);
 static void grd_ClientAuthentication(Port *port, int status);
 static bool grd_needs_fmgr_hook(Oid fn_oid);
@@ -146,6 +163,8 @@ grd_hooks_install(void)
 	shmem_request_hook = grd_shmem_request_hook;
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = grd_shmem_startup_hook;
+	prev_post_parse_analyze = post_parse_analyze_hook;
+	post_parse_analyze_hook = grd_post_parse_analyze;
 
 	prev_ExecutorStart = ExecutorStart_hook;
 	ExecutorStart_hook = grd_ExecutorStart;
@@ -194,6 +213,28 @@ grd_shmem_startup_hook(void)
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 	grd_shmem_startup();
+}
+
+/*
+ * A statement has been analysed.  A utility statement's digest limits are
+ * applied inside ProcessUtility, where pg_stat_statements, when its hook
+ * runs around ours, times everything we do; the rules are read here
+ * instead when they changed (on a backend's first statement, a relcache
+ * entry is built), so that this is not counted as the statement's time.
+ * Not in an aborted transaction, where only ROLLBACK gets this far and no
+ * table can be read.
+ */
+static void
+grd_post_parse_analyze(ParseState *pstate, Query *query,
+					   GRD_JUMBLESTATE *jstate)
+{
+	if (prev_post_parse_analyze)
+		prev_post_parse_analyze(pstate, query, jstate);
+
+	if (query->utilityStmt != NULL &&
+		!IsA(query->utilityStmt, TransactionStmt) &&
+		!IsAbortedTransactionBlockState())
+		grd_digest_rules_prepare();
 }
 
 static void
@@ -328,15 +369,49 @@ grd_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 }
 
 /*
- * What grd_ProcessUtility runs, audited or not: the schema-change rules,
- * the lock timeout and lock wait of DDL, latency timing (with the nesting
- * level raised while it runs) and the previous hook.
+ * What grd_ProcessUtility runs, audited or not: the digest limits, then
+ * grd_utility_run() while the concurrency slots they took are held.
  */
 static void
 grd_utility_body(PlannedStmt *pstmt, const char *queryString,
 				 bool readOnlyTree, ProcessUtilityContext context,
 				 ParamListInfo params, QueryEnvironment *queryEnv,
 				 DestReceiver *dest, QueryCompletion *qc, bool is_ddl)
+{
+	GrdAdmission admission;
+
+	if (likely(grd_own_code_depth == 0))
+		grd_digest_admit_utility(pstmt, grd_nesting_level, &admission);
+	else
+		admission.nheld = 0;	/* the extension's own statement */
+	if (admission.nheld == 0)
+	{
+		grd_utility_run(pstmt, queryString, readOnlyTree, context, params,
+						queryEnv, dest, qc, is_ddl);
+		return;
+	}
+	PG_TRY();
+	{
+		grd_utility_run(pstmt, queryString, readOnlyTree, context, params,
+						queryEnv, dest, qc, is_ddl);
+	}
+	PG_FINALLY();
+	{
+		grd_digest_release_utility(&admission);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * An admitted utility statement: the schema-change rules, the lock timeout
+ * and lock wait of DDL, latency timing (with the nesting level raised
+ * while it runs) and the previous hook.
+ */
+static void
+grd_utility_run(PlannedStmt *pstmt, const char *queryString,
+				bool readOnlyTree, ProcessUtilityContext context,
+				ParamListInfo params, QueryEnvironment *queryEnv,
+				DestReceiver *dest, QueryCompletion *qc, bool is_ddl)
 {
 	GrdUtilityTimer timer;
 	bool		timed;

@@ -36,17 +36,21 @@
 #include "access/parallel.h"
 #include "access/relation.h"
 #include "catalog/pg_authid.h"
+#include "commands/extension.h"
 #include "commands/trigger.h"
 #include "funcapi.h"
 #include "libpq/auth.h"
 #include "miscadmin.h"
+#include "nodes/parsenodes.h"
 #include "parser/analyze.h"
 #include "parser/parser.h"
 #include "port/atomics.h"
 #include "replication/walsender.h"
+#include "storage/ipc.h"
 #include "storage/lmgr.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
+#include "utils/backend_status.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -720,6 +724,16 @@ typedef struct GrdDigestState
 
 static HTAB *digest_hash = NULL;
 
+/*
+ * Admissions of the utility statements running in this backend that hold
+ * concurrency slots, innermost first (each lives in hooks.c's frame).
+ */
+static GrdAdmission *utility_held = NULL;
+static bool utility_exit_registered = false;
+
+static void digest_admit_queryid(uint64 queryid, GrdAdmission *admission);
+static void utility_held_exit(int code, Datum arg);
+
 /* This backend's copy of the rules of its database. */
 static DigestRule *rules = NULL;
 static int	nrules = 0;
@@ -986,15 +1000,114 @@ reject(GrdDigestState *state, const DigestRule *rule, TimestampTz now,
 void
 grd_digest_admit(QueryDesc *queryDesc, int eflags, GrdAdmission *admission)
 {
-	uint64		queryid = GRD_QUERYID(queryDesc->plannedstmt);
+	admission->nheld = 0;
+	if (IsParallelWorker() || (eflags & EXEC_FLAG_EXPLAIN_ONLY))
+		return;					/* a worker's leader was admitted */
+	digest_admit_queryid(GRD_QUERYID(queryDesc->plannedstmt), admission);
+}
+
+/*
+ * Before a utility statement: the same rules, for the digests of utility
+ * statements (CALL, VACUUM, TRUNCATE, CREATE ...), which guardrails.latency
+ * shows and an operator may pick during an incident.  The caller holds the
+ * slots taken until the statement ends, then releases them.
+ *
+ * Never limited: transaction control (a refused COMMIT or ROLLBACK would
+ * leave the session unable to end its transaction), EXPLAIN (never
+ * refused, so that a blocked statement can be examined; EXPLAIN ANALYZE's
+ * execution is admitted by the executor), EXECUTE (its statement is
+ * admitted by the executor, under its own digest), PREPARE, DEALLOCATE,
+ * and extension scripts.
+ *
+ * pg_stat_statements, when its hook runs before ours, zeroes the query id
+ * of utility statements: for a top-level statement the id survives in the
+ * backend's activity entry, where core reported it (as latency.c does).
+ */
+void
+grd_digest_admit_utility(PlannedStmt *pstmt, int nesting_level,
+						 GrdAdmission *admission)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+	uint64		queryid;
+
+	admission->nheld = 0;
+	if (IsA(parsetree, TransactionStmt) || IsA(parsetree, ExplainStmt) ||
+		IsA(parsetree, ExecuteStmt) || IsA(parsetree, PrepareStmt) ||
+		IsA(parsetree, DeallocateStmt) || creating_extension)
+		return;
+	queryid = GRD_QUERYID(pstmt);
+	if (queryid == UINT64CONST(0) && nesting_level == 0)
+		queryid = (uint64) pgstat_get_my_query_id();
+	digest_admit_queryid(queryid, admission);
+	if (admission->nheld == 0)
+		return;
+
+	/* remembered until released, in case the backend exits first */
+	if (!utility_exit_registered)
+	{
+		before_shmem_exit(utility_held_exit, (Datum) 0);
+		utility_exit_registered = true;
+	}
+	admission->outer = utility_held;
+	utility_held = admission;
+}
+
+/*
+ * After a utility statement admitted with slots, normally or from an error
+ * handler: give them back.  Statements nest, and end innermost first.
+ */
+void
+grd_digest_release_utility(GrdAdmission *admission)
+{
+	if (admission->nheld == 0)
+		return;
+	Assert(utility_held == admission);
+	utility_held = admission->outer;
+	grd_digest_release(admission);
+}
+
+/*
+ * The backend exits (FATAL, pg_terminate_backend) while utility statements
+ * hold slots: their error handlers never run, and their admissions are
+ * still on the stack that proc_exit() was called from.
+ */
+static void
+utility_held_exit(int code, Datum arg)
+{
+	while (utility_held != NULL)
+	{
+		GrdAdmission *admission = utility_held;
+
+		utility_held = admission->outer;
+		grd_digest_release(admission);
+	}
+}
+
+/*
+ * Read the rules if they changed since the last time: called before a
+ * utility statement starts to be timed (see hooks.c), so that its
+ * admission finds them read.
+ */
+void
+grd_digest_rules_prepare(void)
+{
+	if (unlikely(grd_rules_stale(&rules_cache)))
+		load_rules();
+}
+
+/*
+ * The admission of one execution of a digest, planned or utility: apply
+ * every unexpired rule for it and the current role (and for every role).
+ * Rejects with ERROR, or returns the concurrency slots taken.
+ */
+static void
+digest_admit_queryid(uint64 queryid, GrdAdmission *admission)
+{
 	Oid			userid;
 	TimestampTz now = 0;
 	int			lo,
 				hi;
 
-	admission->nheld = 0;
-	if (IsParallelWorker() || (eflags & EXEC_FLAG_EXPLAIN_ONLY))
-		return;					/* a worker's leader was admitted */
 	if (unlikely(grd_rules_stale(&rules_cache)))
 		load_rules();
 	if (nrules == 0 || queryid == UINT64CONST(0))

@@ -67,11 +67,16 @@ typedef struct GrdAdmission
 {
 	int			nheld;
 	struct GrdDigestState *held[GRD_MAX_HELD];
+	struct GrdAdmission *outer; /* utility statements: the enclosing one */
 } GrdAdmission;
 
 extern Size grd_digest_shmem_size(void);
 extern void grd_digest_shmem_startup(bool found);
 extern void grd_digest_admit(QueryDesc *queryDesc, int eflags,
 							 GrdAdmission *admission);
+extern void grd_digest_rules_prepare(void);
+extern void grd_digest_admit_utility(PlannedStmt *pstmt, int nesting_level,
+									 GrdAdmission *admission);
+extern void grd_digest_release_utility(GrdAdmission *admission);
 extern void grd_digest_hold(QueryDesc *queryDesc, GrdAdmission *admission);
 extern void grd_digest_release(GrdAdmission *admission);
