@@ -113,14 +113,6 @@ typedef get_relation_info_hook_type grd_relinfo_hook_type;
 #define GRD_RELINFO_RELID		relationObjectId
 #endif
 
-/* post_parse_analyze_hook's JumbleState is const from 19 on. */
-#include "parser/analyze.h"
-#if PG_VERSION_NUM >= 190000
-#define GRD_JUMBLESTATE		const JumbleState
-#else
-#define GRD_JUMBLESTATE		JumbleState
-#endif
-
 /* The backend's local transaction id moved into PGPROC.vxid in 17. */
 #include "storage/proc.h"
 #if PG_VERSION_NUM >= 170000

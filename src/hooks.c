@@ -11,9 +11,6 @@
  *
  *	shmem_request	-> shmem: reserve the segment and LWLocks
  *	shmem_startup	-> shmem: create or attach, load saved state
- *	post_parse_analyze
- *					-> previous hook -> ratelimit: read the digest rules if
- *					   they changed, before a utility statement is timed
  *	ExecutorStart	-> ratelimit: digest limits and blocks (may reject)
  *					-> previous hook -> ratelimit: hold concurrency slots
  *					-> latency: open a timer
@@ -21,17 +18,19 @@
  *	ExecutorFinish	-> latency: resume -> previous hook -> latency: pause
  *	ExecutorEnd		-> latency: record completed -> previous hook
  *	ProcessUtility	-> ddl_policy: is it DDL? (decided once, here)
+ *					-> latency: start timing
  *					-> ddl_audit: open a record, if DDL
  *					   [ -> ratelimit: digest limits and blocks (may
  *							reject; concurrency slots held to the end)
  *						 -> ddl_policy: schema-change rules (may reject)
  *						 -> ddl_lock, if DDL: lock_timeout, take the
  *							target's lock (may time out)
- *						 -> latency: start -> previous hook -> latency: record
+ *						 -> previous hook
  *						 -> ddl_lock: restore lock_timeout
  *						 -> ratelimit: release the slots ]
  *					-> ddl_audit: record the outcome (ok, or error/rejected
  *					   from a PG_CATCH around everything in brackets)
+ *					-> latency: record the time (completed or failed)
  *	ClientAuthentication
  *					-> previous hook -> ratelimit: connection limits
  *	get_relation_info (build_simple_rel in 19)
@@ -80,7 +79,6 @@
 #include "executor/executor.h"
 #include "fmgr.h"
 #include "libpq/auth.h"
-#include "access/xact.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "tcop/utility.h"
@@ -98,7 +96,6 @@
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-static post_parse_analyze_hook_type prev_post_parse_analyze = NULL;
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 static ExecutorRun_hook_type prev_ExecutorRun = NULL;
 static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
@@ -120,8 +117,6 @@ static int	grd_nesting_level = 0;
 
 static void grd_shmem_request_hook(void);
 static void grd_shmem_startup_hook(void);
-static void grd_post_parse_analyze(ParseState *pstate, Query *query,
-								   GRD_JUMBLESTATE *jstate);
 static void grd_ExecutorStart(QueryDesc *queryDesc, int eflags);
 static void grd_ExecutorRun(GRD_EXECUTORRUN_ARGS);
 static void grd_ExecutorFinish(QueryDesc *queryDesc);
@@ -138,14 +133,14 @@ static void grd_utility_body(PlannedStmt *pstmt, const char *queryString,
 							 ParamListInfo params,
 							 QueryEnvironment *queryEnv,
 							 DestReceiver *dest, QueryCompletion *qc,
-							 bool is_ddl);
+							 bool is_ddl, bool timed);
 static void grd_utility_run(PlannedStmt *pstmt, const char *queryString,
 							bool readOnlyTree,
 							ProcessUtilityContext context,
 							ParamListInfo params,
 							QueryEnvironment *queryEnv,
 							DestReceiver *dest, QueryCompletion *qc,
-							bool is_ddl);
+							bool is_ddl, bool timed);
 static void grd_relation_info(GRD_RELINFO_ARGS);
 static void grd_ClientAuthentication(Port *port, int status);
 static bool grd_needs_fmgr_hook(Oid fn_oid);
@@ -163,8 +158,6 @@ grd_hooks_install(void)
 	shmem_request_hook = grd_shmem_request_hook;
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = grd_shmem_startup_hook;
-	prev_post_parse_analyze = post_parse_analyze_hook;
-	post_parse_analyze_hook = grd_post_parse_analyze;
 
 	prev_ExecutorStart = ExecutorStart_hook;
 	ExecutorStart_hook = grd_ExecutorStart;
@@ -213,28 +206,6 @@ grd_shmem_startup_hook(void)
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 	grd_shmem_startup();
-}
-
-/*
- * A statement has been analysed.  A utility statement's digest limits are
- * applied inside ProcessUtility, where pg_stat_statements, when its hook
- * runs around ours, times everything we do; the rules are read here
- * instead when they changed (on a backend's first statement, a relcache
- * entry is built), so that this is not counted as the statement's time.
- * Not in an aborted transaction, where only ROLLBACK gets this far and no
- * table can be read.
- */
-static void
-grd_post_parse_analyze(ParseState *pstate, Query *query,
-					   GRD_JUMBLESTATE *jstate)
-{
-	if (prev_post_parse_analyze)
-		prev_post_parse_analyze(pstate, query, jstate);
-
-	if (query->utilityStmt != NULL &&
-		!IsA(query->utilityStmt, TransactionStmt) &&
-		!IsAbortedTransactionBlockState())
-		grd_digest_rules_prepare();
 }
 
 static void
@@ -332,11 +303,15 @@ grd_ExecutorEnd(QueryDesc *queryDesc)
 }
 
 /*
- * A utility statement.  Whether it is DDL is decided once, here.  DDL is
- * recorded by the audit log whatever happens to it, so its record covers
- * everything else we and the previous hook do: a rejection by the policy
- * or a lock timeout is recorded as its outcome.  Other statements pay for
- * no extra PG_TRY.
+ * A utility statement.  Whether it is DDL is decided once, here.  Its time
+ * is taken around everything we do, as pg_stat_statements takes it around
+ * everything its hook calls, so that the two agree in either order of
+ * shared_preload_libraries; a statement refused by a digest rule or the
+ * schema-change policy, or timed out on its lock, is recorded as failed.
+ * DDL is recorded by the audit log whatever happens to it, so its record
+ * covers everything else we and the previous hook do: a rejection by the
+ * policy or a lock timeout is recorded as its outcome.  A statement that
+ * is neither timed nor audited pays for no PG_TRY.
  */
 static void
 grd_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
@@ -345,27 +320,39 @@ grd_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				   DestReceiver *dest, QueryCompletion *qc)
 {
 	bool		is_ddl = grd_ddl_is_ddl(pstmt->utilityStmt);
+	GrdUtilityTimer timer;
+	bool		timed;
 	GrdDdlAudit audit;
+	bool		audited;
 
-	if (!is_ddl || !grd_ddl_audit_begin(pstmt, queryString, &audit))
+	timed = grd_latency_utility_start(pstmt, grd_nesting_level, &timer);
+	audited = is_ddl && grd_ddl_audit_begin(pstmt, queryString, &audit);
+
+	if (!timed && !audited)
 	{
 		grd_utility_body(pstmt, queryString, readOnlyTree, context, params,
-						 queryEnv, dest, qc, is_ddl);
+						 queryEnv, dest, qc, is_ddl, false);
 		return;
 	}
 
 	PG_TRY();
 	{
 		grd_utility_body(pstmt, queryString, readOnlyTree, context, params,
-						 queryEnv, dest, qc, is_ddl);
+						 queryEnv, dest, qc, is_ddl, timed);
 	}
 	PG_CATCH();
 	{
-		grd_ddl_audit_end_error(&audit);
+		if (audited)
+			grd_ddl_audit_end_error(&audit);
+		if (timed)
+			grd_latency_utility_end(&timer, true);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	grd_ddl_audit_end(&audit);
+	if (audited)
+		grd_ddl_audit_end(&audit);
+	if (timed)
+		grd_latency_utility_end(&timer, false);
 }
 
 /*
@@ -376,7 +363,8 @@ static void
 grd_utility_body(PlannedStmt *pstmt, const char *queryString,
 				 bool readOnlyTree, ProcessUtilityContext context,
 				 ParamListInfo params, QueryEnvironment *queryEnv,
-				 DestReceiver *dest, QueryCompletion *qc, bool is_ddl)
+				 DestReceiver *dest, QueryCompletion *qc, bool is_ddl,
+				 bool timed)
 {
 	GrdAdmission admission;
 
@@ -387,13 +375,13 @@ grd_utility_body(PlannedStmt *pstmt, const char *queryString,
 	if (admission.nheld == 0)
 	{
 		grd_utility_run(pstmt, queryString, readOnlyTree, context, params,
-						queryEnv, dest, qc, is_ddl);
+						queryEnv, dest, qc, is_ddl, timed);
 		return;
 	}
 	PG_TRY();
 	{
 		grd_utility_run(pstmt, queryString, readOnlyTree, context, params,
-						queryEnv, dest, qc, is_ddl);
+						queryEnv, dest, qc, is_ddl, timed);
 	}
 	PG_FINALLY();
 	{
@@ -404,23 +392,22 @@ grd_utility_body(PlannedStmt *pstmt, const char *queryString,
 
 /*
  * An admitted utility statement: the schema-change rules, the lock timeout
- * and lock wait of DDL, latency timing (with the nesting level raised
- * while it runs) and the previous hook.
+ * and lock wait of DDL, and the previous hook, with the nesting level
+ * raised while it runs when the statement is timed (as pg_stat_statements
+ * raises its own).
  */
 static void
 grd_utility_run(PlannedStmt *pstmt, const char *queryString,
 				bool readOnlyTree, ProcessUtilityContext context,
 				ParamListInfo params, QueryEnvironment *queryEnv,
-				DestReceiver *dest, QueryCompletion *qc, bool is_ddl)
+				DestReceiver *dest, QueryCompletion *qc, bool is_ddl,
+				bool timed)
 {
-	GrdUtilityTimer timer;
-	bool		timed;
 	GrdDdlLock	ddl_lock = {.guc_nest_level = -1};
 
 	grd_ddl_policy_check(pstmt->utilityStmt);
 	if (is_ddl)
 		grd_ddl_lock_begin(pstmt->utilityStmt, context, &ddl_lock);
-	timed = grd_latency_utility_start(pstmt, grd_nesting_level, &timer);
 
 	if (timed)
 		grd_nesting_level++;
@@ -433,22 +420,12 @@ grd_utility_run(PlannedStmt *pstmt, const char *queryString,
 			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 									params, queryEnv, dest, qc);
 	}
-	PG_CATCH();
+	PG_FINALLY();
 	{
 		if (timed)
-		{
 			grd_nesting_level--;
-			grd_latency_utility_end(&timer, true);
-		}
-		PG_RE_THROW();
 	}
 	PG_END_TRY();
-
-	if (timed)
-	{
-		grd_nesting_level--;
-		grd_latency_utility_end(&timer, false);
-	}
 	grd_ddl_lock_end(&ddl_lock);
 }
 

@@ -1084,18 +1084,6 @@ utility_held_exit(int code, Datum arg)
 }
 
 /*
- * Read the rules if they changed since the last time: called before a
- * utility statement starts to be timed (see hooks.c), so that its
- * admission finds them read.
- */
-void
-grd_digest_rules_prepare(void)
-{
-	if (unlikely(grd_rules_stale(&rules_cache)))
-		load_rules();
-}
-
-/*
  * The admission of one execution of a digest, planned or utility: apply
  * every unexpired rule for it and the current role (and for every role).
  * Rejects with ERROR, or returns the concurrency slots taken.

@@ -74,7 +74,6 @@ extern Size grd_digest_shmem_size(void);
 extern void grd_digest_shmem_startup(bool found);
 extern void grd_digest_admit(QueryDesc *queryDesc, int eflags,
 							 GrdAdmission *admission);
-extern void grd_digest_rules_prepare(void);
 extern void grd_digest_admit_utility(PlannedStmt *pstmt, int nesting_level,
 									 GrdAdmission *admission);
 extern void grd_digest_release_utility(GrdAdmission *admission);

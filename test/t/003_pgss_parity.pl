@@ -85,14 +85,27 @@ for my $order ('pg_guardrails, pg_stat_statements', 'pg_stat_statements, pg_guar
 		'', "calls equal pg_stat_statements.calls for every queryid ($order)");
 	cmp_ok($node->safe_psql('postgres', $compare . 'count(*) FROM both_ WHERE grd_calls > 0'),
 		'>=', 15, "many digests compared ($order)");
+	# Planned statements: both read the executor's own clock, so the times
+	# agree within 1%.  Utility statements are timed by each extension
+	# around its whole hook, which for DDL includes pg_guardrails' own work
+	# (the audit record, the schema-change rules, taking the lock): the
+	# outer of the two counts the inner one's work too, which on a loaded
+	# machine can reach a millisecond for one statement.
+	my $planned = q{pgss_calls > 0 AND query ~* '^\s*(select|insert|update|delete|with|values|table) '};
 	my ($pgss_total, $grd_total) = split /\|/, $node->safe_psql('postgres',
-		$compare . 'sum(pgss_ms), sum(grd_ms) FROM both_');
+		$compare . "sum(pgss_ms), sum(grd_ms) FROM both_ WHERE $planned");
+	cmp_ok($pgss_total, '>', 0, "planned statements compared ($order)");
 	cmp_ok(abs($pgss_total - $grd_total), '<=', 0.01 * $pgss_total,
-		"total_ms within 1% of total_exec_time: $grd_total vs $pgss_total ($order)");
-	is($node->safe_psql('postgres', $compare . q{
+		"planned statements' total_ms within 1% of total_exec_time: $grd_total vs $pgss_total ($order)");
+	is($node->safe_psql('postgres', $compare . qq{
 		string_agg(format('%s: %s vs %s', query, pgss_ms, grd_ms), E'\n')
-		FROM both_ WHERE abs(pgss_ms - grd_ms) > 0.01 * pgss_ms + 1}),
-		'', "per-digest total times agree ($order)");
+		FROM both_ WHERE $planned AND abs(pgss_ms - grd_ms) > 0.01 * pgss_ms + 0.1}),
+		'', "per-digest total times of planned statements agree ($order)");
+	is($node->safe_psql('postgres', $compare . qq{
+		string_agg(format('%s: %s vs %s', query, pgss_ms, grd_ms), E'\n')
+		FROM both_ WHERE NOT ($planned)
+		  AND abs(pgss_ms - grd_ms) > 0.01 * pgss_ms + 2 * pgss_calls}),
+		'', "per-digest total times of utility statements agree within 2 ms a call ($order)");
 	is($node->safe_psql('postgres', q{
 		SELECT sum(failed) FROM guardrails.latency}),
 		'4', "errors and cancels counted as failed ($order)");
