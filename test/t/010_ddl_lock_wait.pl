@@ -77,6 +77,11 @@ is($node->safe_psql('postgres', q{
 	FROM guardrails.ddl_log WHERE command_tag = 'ALTER TABLE'
 	ORDER BY seq DESC LIMIT 1}), 'error 55P03 true',
 	'the DDL log records the lock timeout and the time spent waiting');
+is($node->safe_psql('postgres', q{
+	SELECT failed || ' ' || (max_ms >= 1900)
+	FROM guardrails.latency l
+	WHERE queryid = guardrails.query_digest('ALTER TABLE t ADD COLUMN c int')}),
+	'1 true', "the latency histogram counts the timed-out DDL as failed, with its wait");
 
 # queue: PostgreSQL's behaviour, C waits behind B until B's timeout
 ($err, $secs, $slowest) = ddl_while_reading(q{SET guardrails.ddl_lock_wait = 'queue'},
