@@ -460,6 +460,6 @@ BEGIN
 		USING DETAIL = pg_catalog.concat_ws(' ',
 				'Members: ' || members || '.',
 				'The role itself has ' || powers || '.'),
-			  HINT = 'Roles are shared by every database of the server, so this is expected when pg_guardrails is created in another database. Otherwise, revoke the memberships that you did not grant (REVOKE guardrails_admin FROM ...).';
+			  HINT = 'Roles are shared by every database of the server, so this is expected when pg_guardrails is created in another database. Otherwise, revoke the memberships that you did not grant (REVOKE guardrails_admin FROM member GRANTED BY grantor).';
 END
 $$;
