@@ -230,11 +230,11 @@ grd_log "summary"
 printf '%-20s' "metadata"
 echo "$meta"
 printf '%-20s' "step \\ PostgreSQL"
-for m in "${tested[@]}"; do printf '%-26s' "$m"; done
+for m in "${tested[@]}"; do printf '%-30s' "$m"; done
 echo
 for s in "${steps[@]}"; do
 	printf '%-20s' "$s"
-	for m in "${tested[@]}"; do printf '%-26s' "${cell[$m/$s]:--}"; done
+	for m in "${tested[@]}"; do printf '%-30s' "${cell[$m/$s]:--}"; done
 	echo
 done
 [ -z "${GRD_SKIPPED_MAJORS:-}" ] || echo "not tested: ${GRD_SKIPPED_MAJORS%; }"
