@@ -192,6 +192,33 @@ FROM guardrails.ddl_history"
 echo "the same entries in the server log, one JSON line each; the last one:"
 grep 'pg_guardrails ddl:' "$DATA/pgdata/server.log" | tail -1 | sed 's/^.*pg_guardrails ddl: /    /'
 
+grd_log "no secret in the DDL log, and another role sees only what pg_stat_activity would show"
+"${PSQL[@]}" <<'SQL'
+\pset footer off
+CREATE ROLE demo_app LOGIN PASSWORD 'correct horse battery staple';
+CREATE ROLE demo_reader LOGIN;
+SELECT command_tag, query FROM guardrails.ddl_log WHERE command_tag = 'CREATE ROLE';
+SET ROLE demo_reader;
+SELECT seq, role, command_tag, object_identity, query
+FROM guardrails.ddl_log ORDER BY seq DESC LIMIT 3;
+RESET ROLE;
+SQL
+
+grd_log "a connection storm at guardrails.connection_rate = 2: the application is refused, the operator gets in"
+"${PSQL[@]}" -qc "ALTER SYSTEM SET guardrails.connection_rate = 2" -c "SELECT pg_reload_conf()" >/dev/null
+sleep 1
+refused=0
+for i in $(seq 20); do
+	"$GRD_BINDIR/psql" -X -U demo_app -c 'SELECT 1' </dev/null >/dev/null 2>&1 || refused=$((refused + 1))
+done
+ok=0
+for i in $(seq 5); do
+	"$GRD_BINDIR/psql" -X -U postgres -Atc 'SELECT 1' </dev/null >/dev/null 2>&1 && ok=$((ok + 1))
+done
+echo "    demo_app: $refused of 20 new connections refused; the superuser: $ok of 5 logins in"
+{ "$GRD_BINDIR/psql" -X -U demo_app -c 'SELECT 1' </dev/null 2>&1 || true; } | sed 's/^/    /' | head -3
+"${PSQL[@]}" -qc "ALTER SYSTEM RESET guardrails.connection_rate" -c "SELECT pg_reload_conf()" >/dev/null
+
 grd_log "guardrails.status"
 "${PSQL[@]}" -c '\pset footer off' -c 'SELECT * FROM guardrails.status'
 
