@@ -74,6 +74,7 @@
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
 #include "commands/dbcommands.h"
+#include "commands/extension.h"
 #include "common/ip.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
@@ -520,8 +521,14 @@ grd_ddl_audit_begin(PlannedStmt *pstmt, const char *queryString,
 	int			len = pstmt->stmt_len;
 	char	   *redacted;
 
+	/*
+	 * Statements of extension scripts are the extension's own, fixed by
+	 * files a superuser installed: the CREATE or ALTER EXTENSION statement
+	 * that ran them is recorded, rather than tens of entries (and log
+	 * lines) for each one.
+	 */
 	if (ddl_shared == NULL || grd_ddl_destinations == 0 ||
-		!pstmt->canSetTag)
+		!pstmt->canSetTag || creating_extension)
 		return false;
 
 	backend_setup();
@@ -1293,6 +1300,16 @@ void
 grd_ddl_set_stored(uint64 seq)
 {
 	pg_atomic_write_u64(&ddl_shared->stored_seq, seq);
+}
+
+/*
+ * The last entry the worker is done with, as saved with the ring at a clean
+ * shutdown (0 after a crash, until the worker sets it).
+ */
+uint64
+grd_ddl_stored_seq(void)
+{
+	return pg_atomic_read_u64(&ddl_shared->stored_seq);
 }
 
 /* See crash_seq; 0 when the ring was loaded from a clean shutdown's file. */

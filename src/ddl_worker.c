@@ -287,6 +287,14 @@ find_table_tx(void *arg)
 	stored_seq = (uint64) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 													  SPI_tuptable->tupdesc,
 													  1, &isnull));
+
+	/*
+	 * Entries the worker dealt with before a clean shutdown without storing
+	 * them (a crash gap, an overflow, an entry that failed) were reported
+	 * then: the ring saved with them says so, and they are not reported
+	 * again at every restart.  (After a crash it is 0.)
+	 */
+	stored_seq = Max(stored_seq, grd_ddl_stored_seq());
 }
 
 /*
