@@ -80,7 +80,8 @@ unlike($err, qr/42G01|schema-change rule|holds/, 'and no policy message, no size
 like($err, qr/must be owner of table orders/, 'ALTER TABLE: the permission error');
 unlike($err, qr/schema-change rule/, 'ALTER TABLE: no policy message');
 ($ret, $out, $err) = $node->psql('postgres',
-	q{SET guardrails.allow_new_tables = off; CREATE SCHEMA closed; SET ROLE stranger; CREATE TABLE closed.t (a int)});
+	q{SET guardrails.allow_new_tables = off; CREATE SCHEMA closed; GRANT USAGE ON SCHEMA closed TO stranger;
+	  SET ROLE stranger; SET search_path = closed; CREATE TABLE t (a int)});
 like($err, qr/permission denied for schema closed/, 'new_tables: the permission error');
 unlike($err, qr/schema-change rule/, 'new_tables: no policy message');
 ($ret, $out, $err) = $node->psql('postgres', 'CREATE INDEX ON orders (amount)');
@@ -129,6 +130,59 @@ is($node->safe_psql('postgres', qq{SELECT rejected FROM guardrails.digest_limit_
 $node->safe_psql('postgres', qq{SELECT guardrails.block_digest($q2, note => 'replaced')});
 is($node->safe_psql('postgres', qq{SELECT rejected FROM guardrails.digest_limit_status WHERE queryid = $q2}),
 	'0', 'a replaced rule shows zero at once, before the digest runs again');
+
+# The DDL history's database: CREATE EXTENSION elsewhere says so.
+$node->safe_psql('postgres', 'CREATE DATABASE other');
+($ret, $out, $err) = $node->psql('other', 'CREATE EXTENSION pg_guardrails');
+like($err, qr/NOTICE:  guardrails.ddl_history is written in database "postgres" only/,
+	'CREATE EXTENSION outside guardrails.database says where the history is');
+($ret, $out, $err) = $node->psql('postgres', 'DROP EXTENSION pg_guardrails; CREATE EXTENSION pg_guardrails');
+unlike($err, qr/NOTICE/, 'and nothing in guardrails.database itself');
+
+# Messages: counts of one in the singular.
+my $one = $node->safe_psql('postgres', q{
+	SELECT guardrails.limit_query('SELECT count(*) FROM tiny', 1, burst => 1)});
+($ret, $out, $err) = $node->psql('postgres',
+	'SELECT count(*) FROM tiny; SELECT count(*) FROM tiny');
+like($err, qr/DETAIL:  The limit is 1 execution per second with bursts of 1; 2 were attempted in the last second\./,
+	'a rate of one is "1 execution"');
+$node->safe_psql('postgres', qq{SELECT guardrails.unlimit_digest($one)});
+$node->append_conf('postgresql.conf', "guardrails.connection_rate = 1\n");
+$node->reload;
+$node->safe_psql('postgres', 'CREATE ROLE app LOGIN');
+my $refused = '';
+for (1 .. 3)
+{
+	($ret, $out, $err) = $node->psql('postgres', 'SELECT 1', extra_params => ['-U', 'app']);
+	$refused .= $err;
+}
+like($refused, qr/DETAIL:  At most 1 new connection per second is allowed, with bursts of 1\./,
+	'a rate of one is "1 new connection"');
+$node->append_conf('postgresql.conf', "guardrails.connection_rate = 0\n");
+$node->reload;
+
+# A crash gap (here: numbers reserved and never used) is reported once,
+# not again at the next clean restart.
+$node->safe_psql('postgres', 'CREATE TABLE before_crash (a int)');
+$node->poll_query_until('postgres', q{
+	SELECT count(*) = 0 FROM guardrails.ddl_log WHERE NOT stored});
+$node->stop('immediate');
+$node->start;
+my $gap = qr/were not stored in guardrails.ddl_history: the server crashed first/;
+ok($node->poll_query_until('postgres', q{SELECT true}), 'restarted after the crash');
+for (1 .. 100)
+{
+	last if $node->log_contains($gap);
+	select(undef, undef, undef, 0.1);
+}
+ok($node->log_contains($gap), 'the crash gap is reported');
+$node->restart;
+$node->safe_psql('postgres', 'CREATE TABLE after_clean_restart (a int)');
+ok($node->poll_query_until('postgres', q{
+	SELECT count(*) = 1 FROM guardrails.ddl_history
+	WHERE object_identity = 'public.after_clean_restart'}), 'the worker stores again');
+my $reports = () = slurp_file($node->logfile) =~ /$gap/g;
+is($reports, 1, 'a clean restart does not report the crash gap again');
 
 $node->stop;
 done_testing();
