@@ -554,13 +554,15 @@ GRANT SELECT ON guardrails.digest_limit_status TO PUBLIC;
 
 -- The DDL history is written in one database, guardrails.database: say so
 -- where the extension is created in another, whose ddl_history stays
--- empty.  (Without the preload the setting is unknown and nothing is said.)
+-- empty.  A WARNING: PostgreSQL runs extension scripts with
+-- client_min_messages at WARNING at least, so a NOTICE would never be
+-- seen.  (Without the preload the setting is unknown and nothing is said.)
 DO $$
 DECLARE
 	db text := pg_catalog.current_setting('guardrails.database', true);
 BEGIN
 	IF db IS NOT NULL AND db OPERATOR(pg_catalog.<>) pg_catalog.current_database() THEN
-		RAISE NOTICE 'guardrails.ddl_history is written in database "%" only', db
+		RAISE WARNING 'guardrails.ddl_history is written in database "%" only', db
 			USING DETAIL = pg_catalog.format('The DDL statements of every database are stored there, by the background worker; guardrails.ddl_history in database "%s" stays empty. guardrails.ddl_log shows the recent ones in every database.', pg_catalog.current_database()),
 				  HINT = pg_catalog.format('Create the extension in database "%s" too, or set guardrails.database.', db);
 	END IF;

@@ -1302,16 +1302,6 @@ grd_ddl_set_stored(uint64 seq)
 	pg_atomic_write_u64(&ddl_shared->stored_seq, seq);
 }
 
-/*
- * The last entry the worker is done with, as saved with the ring at a clean
- * shutdown (0 after a crash, until the worker sets it).
- */
-uint64
-grd_ddl_stored_seq(void)
-{
-	return pg_atomic_read_u64(&ddl_shared->stored_seq);
-}
-
 /* See crash_seq; 0 when the ring was loaded from a clean shutdown's file. */
 uint64
 grd_ddl_crash_seq(void)

@@ -136,7 +136,6 @@ extern uint64 grd_ddl_oldest_seq(void);
 extern void grd_ddl_set_stored(uint64 seq);
 extern void grd_ddl_count(int counter, uint64 n);
 extern uint64 grd_ddl_crash_seq(void);
-extern uint64 grd_ddl_stored_seq(void);
 extern void grd_ddl_reserve_seq(void);
 extern void grd_ddl_worker_attach(bool attach);
 
