@@ -1,7 +1,8 @@
 # The README stays true: every ```sql block of its reference sections
-# ("SQL reference" and "Operating it") runs, in order, against a server
-# with pg_guardrails preloaded and a small fixture naming the tables,
-# indexes and roles the examples use.  A block may fail only if it says so:
+# ("Installing on a server", "Configuration", "SQL reference" and
+# "Operating it") runs, in order, against a server with pg_guardrails
+# preloaded and a small fixture naming the tables, indexes and roles the
+# examples use (the first block creates the extension).  A block may fail only if it says so:
 # a line "-- ERROR:  ..." in the block, the convention the README uses to
 # show an error, whose text must then appear in the error.
 use strict;
@@ -15,7 +16,8 @@ $readme //= slurp_file('README.md');
 
 # the reference sections: from a "## " title to the next one
 my $sql_text = '';
-for my $section ('SQL reference', 'Operating it')
+for my $section ('Installing on a server', 'Configuration', 'SQL reference',
+	'Operating it')
 {
 	$readme =~ /^## \Q$section\E\n(.*?)(?=^## )/ms
 	  or die "README has no section \"$section\"";
@@ -33,15 +35,18 @@ $node->start;
 $node->safe_psql('postgres', q{
 	CREATE DATABASE app;
 	CREATE ROLE reporting; CREATE ROLE migrations; CREATE ROLE maintenance;
-	CREATE ROLE alice;
+	CREATE ROLE alice; CREATE ROLE ops;
 	CREATE EXTENSION pg_stat_statements;
-	CREATE EXTENSION pg_guardrails;
+	CREATE SCHEMA archive;
+	CREATE TABLE archive.orders (created_at timestamptz);
+	CREATE INDEX orders_created_idx ON archive.orders (created_at);
 	CREATE TABLE customers (id int PRIMARY KEY, email text);
 	CREATE UNIQUE INDEX customers_email_key ON customers (email);
 	CREATE TABLE customer_refs (email text REFERENCES customers (email));
 	CREATE TABLE orders (id int PRIMARY KEY, customer_id int, amount int,
 						 created_at timestamptz);
 	CREATE INDEX orders_created_at_idx ON orders (created_at);
+	CREATE INDEX orders_customer_idx ON orders (customer_id);
 	CREATE TABLE counters (id int PRIMARY KEY, n int);
 	CREATE TABLE feed (user_id int);
 	SELECT count(*) FROM orders;
