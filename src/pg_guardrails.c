@@ -233,7 +233,7 @@ _PG_init(void)
 
 	DefineCustomIntVariable("guardrails.ddl_log_max_query_len",
 							"Longest statement text the DDL log keeps; longer ones are truncated.",
-							"Each entry of the ring takes this much shared memory, plus about 1.6 kB.",
+							"Each entry of the ring takes this much shared memory, plus about 1.5 kB.",
 							&grd_ddl_log_max_query_len,
 							4096,
 							64,
