@@ -552,19 +552,11 @@ CREATE VIEW guardrails.digest_limit_status AS
 
 GRANT SELECT ON guardrails.digest_limit_status TO PUBLIC;
 
--- The DDL history is written in one database, guardrails.database: say so
--- where the extension is created in another, whose ddl_history stays
--- empty.  A WARNING: PostgreSQL runs extension scripts with
--- client_min_messages at WARNING at least, so a NOTICE would never be
--- seen.  (Without the preload the setting is unknown and nothing is said.)
-DO $$
-DECLARE
-	db text := pg_catalog.current_setting('guardrails.database', true);
-BEGIN
-	IF db IS NOT NULL AND db OPERATOR(pg_catalog.<>) pg_catalog.current_database() THEN
-		RAISE WARNING 'guardrails.ddl_history is written in database "%" only', db
-			USING DETAIL = pg_catalog.format('The DDL statements of every database are stored there, by the background worker; guardrails.ddl_history in database "%s" stays empty. guardrails.ddl_log shows the recent ones in every database.', pg_catalog.current_database()),
-				  HINT = pg_catalog.format('Create the extension in database "%s" too, or set guardrails.database.', db);
-	END IF;
-END
-$$;
+-- The DDL history is written in one database, guardrails.database, and
+-- stays empty in the others.  Said where a reader of the table looks (\d+,
+-- \dt+, any catalog browser), rather than at CREATE EXTENSION: a NOTICE of
+-- an extension script is never shown (PostgreSQL raises
+-- client_min_messages to WARNING while one runs), and a WARNING would
+-- fire in every database whose rules the extension serves, the normal case.
+COMMENT ON TABLE guardrails.ddl_history IS
+	'DDL statements of every database of the server, stored by pg_guardrails'' background worker in the database named by the setting guardrails.database only (SHOW guardrails.database); in any other database this table stays empty. guardrails.ddl_log shows the recent statements in every database.';
