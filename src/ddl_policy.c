@@ -38,6 +38,7 @@
  * own permission error.  Reporting first would show the table's size to a
  * role that may not touch it, and, under enforce, replace the permission
  * error's SQLSTATE by ours.
+ *
  * All but table_rewrite are decided from the statement before it runs, so
  * before it takes any lock; ALTER TABLE's rewrites are decided by
  * PostgreSQL only once it has analysed the commands, so we are told by an
@@ -459,12 +460,21 @@ check_reindex(ReindexStmt *stmt)
 			break;
 		case REINDEX_OBJECT_SCHEMA:
 		case REINDEX_OBJECT_DATABASE:
-			/* whoever may not run it gets PostgreSQL's error, not ours */
-			if (!grd_role_maintains_all(GetUserId()) &&
-				(stmt->kind == REINDEX_OBJECT_SCHEMA ?
-				 !grd_namespace_ownercheck(get_namespace_oid(stmt->name, true),
-										   GetUserId()) :
-				 !grd_database_ownercheck(MyDatabaseId, GetUserId())))
+			/*
+			 * Whoever may not run it (or names no schema that exists) gets
+			 * PostgreSQL's error, not ours.
+			 */
+			if (stmt->kind == REINDEX_OBJECT_SCHEMA)
+			{
+				Oid			nspid = get_namespace_oid(stmt->name, true);
+
+				if (!OidIsValid(nspid) ||
+					!(grd_namespace_ownercheck(nspid, GetUserId()) ||
+					  grd_role_maintains_all(GetUserId())))
+					return;
+			}
+			else if (!(grd_database_ownercheck(MyDatabaseId, GetUserId()) ||
+					   grd_role_maintains_all(GetUserId())))
 				return;
 			POLICY_REPORT("index_concurrently",
 						  (errmsg("rebuilding indexes without CONCURRENTLY violates schema-change rule \"index_concurrently\""),

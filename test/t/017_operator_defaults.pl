@@ -84,6 +84,12 @@ unlike($err, qr/schema-change rule/, 'ALTER TABLE: no policy message');
 	  SET ROLE stranger; SET search_path = closed; CREATE TABLE t (a int)});
 like($err, qr/permission denied for schema closed/, 'new_tables: the permission error');
 unlike($err, qr/schema-change rule/, 'new_tables: no policy message');
+($ret, $out, $err) = $node->psql('postgres',
+	'SET ROLE stranger; REINDEX SCHEMA public');
+like($err, qr/must be owner of schema public/, 'REINDEX SCHEMA: the permission error');
+unlike($err, qr/schema-change rule/, 'REINDEX SCHEMA: no policy message');
+($ret, $out, $err) = $node->psql('postgres', 'REINDEX SCHEMA no_such_schema');
+like($err, qr/schema "no_such_schema" does not exist/, 'REINDEX SCHEMA of no schema: PostgreSQL\'s error');
 ($ret, $out, $err) = $node->psql('postgres', 'CREATE INDEX ON orders (amount)');
 like($err, qr/violates schema-change rule "index_concurrently"/, 'the owner still gets the policy');
 
