@@ -463,3 +463,100 @@ BEGIN
 			  HINT = 'Roles are shared by every database of the server, so this is expected when pg_guardrails is created in another database. Otherwise, revoke the memberships that you did not grant (REVOKE guardrails_admin FROM member GRANTED BY grantor).';
 END
 $$;
+
+-- Operator experience: whether the library is preloaded, and when each
+-- digest rule last matched.
+
+-- Whether this server loaded the library via shared_preload_libraries:
+-- without it, rules are stored (the triggers of the rules tables say so
+-- with a WARNING) but nothing enforces them, and the views fail.
+CREATE FUNCTION guardrails.preloaded()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'grd_preloaded_sql'
+LANGUAGE C STRICT STABLE PARALLEL SAFE;
+
+-- digest_limit_stats() gains the creation time of the rule its counters
+-- are for (a replaced rule's counters are not shown as the new rule's) and
+-- when the rule last matched an execution.  The view warns about a rule
+-- that has not matched since a schema change ran in this database: adding
+-- a column to a table changes the digest of a statement that reads it with
+-- SELECT *, and dropping and creating a table changes every digest that
+-- names it, so the rule may no longer match the statement it was made for.
+DROP VIEW guardrails.digest_limit_status;
+DROP FUNCTION guardrails.digest_limit_stats();
+
+CREATE FUNCTION guardrails.digest_limit_stats(
+	OUT queryid bigint,
+	OUT roleid oid,
+	OUT tokens double precision,
+	OUT refilled_at timestamptz,
+	OUT running integer,
+	OUT admitted bigint,
+	OUT rejected bigint,
+	OUT last_rejection timestamptz,
+	OUT rule_created_at timestamptz,
+	OUT last_matched_at timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'grd_digest_limit_stats'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
+CREATE VIEW guardrails.digest_limit_status AS
+	WITH schema_changes AS MATERIALIZED (
+		-- (names in a view are bound when it is created, under the script's
+		-- search_path: nothing here can be redirected later)
+		SELECT d.start_time, d.command_tag, d.object_identity
+		FROM guardrails.ddl_log d
+		WHERE d.database = pg_catalog.current_database()
+		  AND d.outcome = 'ok' AND d.rolled_back IS NOT TRUE
+		  AND d.command_tag ~ '^(CREATE|ALTER|DROP) (TABLE|VIEW|MATERIALIZED VIEW|FOREIGN TABLE|TYPE|FUNCTION)'
+	)
+	SELECT l.queryid, l.role, l.action, l.per_second, l.burst,
+		   l.max_concurrent, l.expires_at,
+		   coalesce(l.expires_at <= pg_catalog.now(), false) AS expired,
+		   coalesce(s.admitted, 0) AS admitted,
+		   coalesce(s.rejected, 0) AS rejected,
+		   CASE WHEN l.per_second IS NULL THEN NULL
+				WHEN s.refilled_at IS NULL THEN l.burst::double precision
+				ELSE least(l.burst, s.tokens + l.per_second *
+						   extract(epoch FROM pg_catalog.clock_timestamp() - s.refilled_at))
+		   END AS tokens,
+		   coalesce(s.running, 0) AS running,
+		   s.last_rejection, l.note, l.created_by, l.created_at,
+		   s.last_matched_at,
+		   CASE WHEN l.role IS NOT NULL AND NOT EXISTS
+					 (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.oid = l.role::oid)
+				THEN pg_catalog.format('role %s was dropped: the rule applies to nobody',
+									   l.role::oid)
+				WHEN c.changes > 0
+				THEN pg_catalog.format('not matched since %s, and %s schema %s ran in this database since (the last: %s %s at %s): if one changed a table that the statement reads, the statement has a new digest, which this rule does not match',
+									   coalesce(s.last_matched_at::text, 'the rule was created'),
+									   c.changes,
+									   CASE WHEN c.changes = 1 THEN 'change' ELSE 'changes' END,
+									   c.command_tag, coalesce(c.object_identity, '?'),
+									   c.start_time)
+		   END AS warning
+	FROM guardrails.digest_limits l
+		 LEFT JOIN guardrails.digest_limit_stats() s
+				ON s.queryid = l.queryid
+			   AND s.roleid IS NOT DISTINCT FROM l.role::oid
+			   AND s.rule_created_at = l.created_at
+		 LEFT JOIN LATERAL (
+			SELECT pg_catalog.count(*) OVER () AS changes, x.start_time,
+				   x.command_tag, x.object_identity
+			FROM schema_changes x
+			WHERE x.start_time > coalesce(s.last_matched_at,
+										  greatest(l.created_at,
+												   pg_catalog.pg_postmaster_start_time()))
+			ORDER BY x.start_time DESC LIMIT 1) c
+				ON l.expires_at IS NULL OR l.expires_at > pg_catalog.now();
+
+GRANT SELECT ON guardrails.digest_limit_status TO PUBLIC;
+
+-- The DDL history is written in one database, guardrails.database, and
+-- stays empty in the others.  Said where a reader of the table looks (\d+,
+-- \dt+, any catalog browser), rather than at CREATE EXTENSION: a NOTICE of
+-- an extension script is never shown (PostgreSQL raises
+-- client_min_messages to WARNING while one runs), and a WARNING would
+-- fire in every database whose rules the extension serves, the normal case.
+COMMENT ON TABLE guardrails.ddl_history IS
+	'DDL statements of every database of the server, stored by pg_guardrails'' background worker in the database named by the setting guardrails.database only (SHOW guardrails.database); in any other database this table stays empty. guardrails.ddl_log shows the recent statements in every database.';

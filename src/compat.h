@@ -132,6 +132,39 @@ typedef get_relation_info_hook_type grd_relinfo_hook_type;
 	pg_class_ownercheck(relid, roleid)
 #endif
 
+/*
+ * Ownership of a schema and of a database (16 made the checks generic), and
+ * the MAINTAIN privilege of 17, which lets a role that does not own a table
+ * VACUUM, CLUSTER, REINDEX or REFRESH it.
+ */
+#if PG_VERSION_NUM >= 160000
+#include "catalog/pg_database.h"
+#include "catalog/pg_namespace.h"
+#define grd_namespace_ownercheck(nspid, roleid) \
+	object_ownercheck(NamespaceRelationId, nspid, roleid)
+#define grd_database_ownercheck(dbid, roleid) \
+	object_ownercheck(DatabaseRelationId, dbid, roleid)
+#define grd_namespace_may_create(nspid, roleid) \
+	(object_aclcheck(NamespaceRelationId, nspid, roleid, ACL_CREATE) == ACLCHECK_OK)
+#else
+#define grd_namespace_ownercheck(nspid, roleid) \
+	pg_namespace_ownercheck(nspid, roleid)
+#define grd_database_ownercheck(dbid, roleid) \
+	pg_database_ownercheck(dbid, roleid)
+#define grd_namespace_may_create(nspid, roleid) \
+	(pg_namespace_aclcheck(nspid, roleid, ACL_CREATE) == ACLCHECK_OK)
+#endif
+#if PG_VERSION_NUM >= 170000
+#include "catalog/pg_authid.h"
+#define grd_relation_may_maintain(relid, roleid) \
+	(pg_class_aclcheck(relid, roleid, ACL_MAINTAIN) == ACLCHECK_OK)
+#define grd_role_maintains_all(roleid) \
+	has_privs_of_role(roleid, ROLE_PG_MAINTAIN)
+#else
+#define grd_relation_may_maintain(relid, roleid)	((void) (relid), false)
+#define grd_role_maintains_all(roleid)	((void) (roleid), false)
+#endif
+
 /* The local copy of the activity of backend i (1-based), renamed in 16. */
 #include "utils/backend_status.h"
 #if PG_VERSION_NUM >= 160000

@@ -74,6 +74,7 @@
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
 #include "commands/dbcommands.h"
+#include "commands/extension.h"
 #include "common/ip.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
@@ -520,8 +521,14 @@ grd_ddl_audit_begin(PlannedStmt *pstmt, const char *queryString,
 	int			len = pstmt->stmt_len;
 	char	   *redacted;
 
+	/*
+	 * Statements of extension scripts are the extension's own, fixed by
+	 * files a superuser installed: the CREATE or ALTER EXTENSION statement
+	 * that ran them is recorded, rather than tens of entries (and log
+	 * lines) for each one.
+	 */
 	if (ddl_shared == NULL || grd_ddl_destinations == 0 ||
-		!pstmt->canSetTag)
+		!pstmt->canSetTag || creating_extension)
 		return false;
 
 	backend_setup();

@@ -27,8 +27,18 @@
  *						guardrails.allow_new_tables is off
  *
  * The first four apply to existing tables with data: a temporary table, a
- * table created in the current transaction and a table without a data page
- * are exempt, since nobody else can see them or there is nothing to scan.
+ * table created in the current transaction and a table smaller than
+ * guardrails.ddl_policy_min_size (by default 1 MB, which is scanned or
+ * copied in milliseconds) are exempt, since nobody else can see them or
+ * there is next to nothing to scan.
+ *
+ * The policy applies only to statements the user may run: on a relation
+ * the user does not own (nor, from 17, may maintain, for the statements
+ * that privilege allows), nothing is reported, and PostgreSQL raises its
+ * own permission error.  Reporting first would show the table's size to a
+ * role that may not touch it, and, under enforce, replace the permission
+ * error's SQLSTATE by ours.
+ *
  * All but table_rewrite are decided from the statement before it runs, so
  * before it takes any lock; ALTER TABLE's rewrites are decided by
  * PostgreSQL only once it has analysed the commands, so we are told by an
@@ -157,31 +167,49 @@ relation_pages(Oid relid, bool *exempt)
 }
 
 /*
+ * Whether the current user may run a statement on a relation: owns it (a
+ * superuser owns everything), or, for the statements that PostgreSQL 17's
+ * MAINTAIN privilege allows (maintain true), holds that privilege.
+ */
+static bool
+may_change(Oid relid, bool maintain)
+{
+	Oid			userid = GetUserId();
+
+	return grd_relation_ownercheck(relid, userid) ||
+		(maintain && grd_relation_may_maintain(relid, userid));
+}
+
+/*
  * The data pages a table holds, counting every partition of a partitioned
- * table; 0 for a table the rules exempt, or one that does not exist.
+ * table; 0 for a table the rules exempt (see the file header: the user may
+ * not run the statement on it, or it is temporary, new or smaller than
+ * guardrails.ddl_policy_min_size), or one that does not exist.
  */
 static BlockNumber
-table_pages(Oid relid)
+table_pages(Oid relid, bool maintain)
 {
 	BlockNumber pages;
 	bool		exempt;
 	List	   *rels;
 	ListCell   *lc;
 
-	if (!OidIsValid(relid))
+	if (!OidIsValid(relid) || !may_change(relid, maintain))
 		return 0;
 	pages = relation_pages(relid, &exempt);
-	if (exempt || get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE)
-		return pages;
-
-	rels = find_all_inheritors(relid, NoLock, NULL);
-	foreach(lc, rels)
+	if (!exempt && get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE)
 	{
-		BlockNumber partpages = relation_pages(lfirst_oid(lc), &exempt);
+		rels = find_all_inheritors(relid, NoLock, NULL);
+		foreach(lc, rels)
+		{
+			BlockNumber partpages = relation_pages(lfirst_oid(lc), &exempt);
 
-		if (!exempt)
-			pages += partpages;
+			if (!exempt)
+				pages += partpages;
+		}
 	}
+	if ((double) pages * BLCKSZ < (double) grd_ddl_policy_min_size * 1024.0)
+		return 0;
 	return pages;
 }
 
@@ -263,8 +291,12 @@ check_new_column(Oid relid, BlockNumber pages, ColumnDef *col)
 {
 	bool		not_null = col->is_not_null;
 	bool		has_default = false;
-	bool		per_row = is_serial(col->typeName);
+	const char *per_row = NULL; /* why its value is computed per row */
 	ListCell   *lc;
+
+	if (is_serial(col->typeName))
+		per_row = psprintf("of type %s",
+						   strVal(linitial(col->typeName->names)));
 
 	foreach(lc, col->constraints)
 	{
@@ -279,23 +311,25 @@ check_new_column(Oid relid, BlockNumber pages, ColumnDef *col)
 			case CONSTR_DEFAULT:
 				has_default = true;
 				if (con->raw_expr && default_is_volatile(con->raw_expr))
-					per_row = true;
+					per_row = "with a volatile default";
 				break;
 			case CONSTR_IDENTITY:
+				per_row = "as an identity column";
+				break;
 			case CONSTR_GENERATED:
-				per_row = true;
+				per_row = "as a stored generated column";
 				break;
 			default:
 				break;
 		}
 	}
 
-	if (per_row)
+	if (per_row != NULL)
 	{
 		rewrite_reported = relid;
 		POLICY_REPORT("new_column",
-					  (errmsg("adding column \"%s\" with a volatile default violates schema-change rule \"new_column\"",
-							  col->colname),
+					  (errmsg("adding column \"%s\" %s violates schema-change rule \"new_column\"",
+							  col->colname, per_row),
 					   errdetail("Its value would be computed for every row, rewriting all %s of table \"%s\" under an ACCESS EXCLUSIVE lock.",
 								 pages_pretty(pages), grd_ddl_relation_name(relid)),
 					   errhint("Add the column without a default or with a constant one, then fill it in batches.")));
@@ -337,7 +371,7 @@ static void
 check_rewrite(RangeVar *rv, const char *command, const char *hint)
 {
 	Oid			relid = grd_ddl_relid(rv);
-	BlockNumber pages = table_pages(relid);
+	BlockNumber pages = table_pages(relid, true);
 
 	if (pages == 0)
 		return;
@@ -358,7 +392,7 @@ static void
 check_alter_table(AlterTableStmt *stmt)
 {
 	Oid			relid = grd_ddl_relid(stmt->relation);
-	BlockNumber pages = table_pages(relid);
+	BlockNumber pages = table_pages(relid, false);
 	ListCell   *lc;
 
 	if (pages == 0)
@@ -426,6 +460,22 @@ check_reindex(ReindexStmt *stmt)
 			break;
 		case REINDEX_OBJECT_SCHEMA:
 		case REINDEX_OBJECT_DATABASE:
+			/*
+			 * Whoever may not run it (or names no schema that exists) gets
+			 * PostgreSQL's error, not ours.
+			 */
+			if (stmt->kind == REINDEX_OBJECT_SCHEMA)
+			{
+				Oid			nspid = get_namespace_oid(stmt->name, true);
+
+				if (!OidIsValid(nspid) ||
+					!(grd_namespace_ownercheck(nspid, GetUserId()) ||
+					  grd_role_maintains_all(GetUserId())))
+					return;
+			}
+			else if (!(grd_database_ownercheck(MyDatabaseId, GetUserId()) ||
+					   grd_role_maintains_all(GetUserId())))
+				return;
 			POLICY_REPORT("index_concurrently",
 						  (errmsg("rebuilding indexes without CONCURRENTLY violates schema-change rule \"index_concurrently\""),
 						   errdetail("REINDEX %s \"%s\" rebuilds every index in it, blocking writes to each table in turn.",
@@ -436,7 +486,7 @@ check_reindex(ReindexStmt *stmt)
 		default:
 			return;				/* SYSTEM has no concurrent form */
 	}
-	pages = table_pages(relid);
+	pages = table_pages(relid, true);
 	if (pages > 0)
 		report_index_build(relid, pages,
 						   "Rebuild it with REINDEX CONCURRENTLY.");
@@ -472,12 +522,35 @@ check_vacuum(VacuumStmt *stmt)
 					  vacuum_full_hint);
 }
 
-/* CREATE TABLE, CREATE TABLE AS, SELECT INTO: rule new_tables. */
+/*
+ * The schema a new relation would be created in, without an error: the one
+ * named, or the first of search_path; InvalidOid if there is none.
+ */
+static Oid
+creation_namespace(RangeVar *rv)
+{
+	List	   *path;
+
+	if (rv->schemaname != NULL)
+		return get_namespace_oid(rv->schemaname, true);
+	path = fetch_search_path(false);
+	return path == NIL ? InvalidOid : linitial_oid(path);
+}
+
+/*
+ * CREATE TABLE, CREATE TABLE AS, SELECT INTO: rule new_tables, for users
+ * who may create a table in the schema (others get PostgreSQL's error).
+ */
 static void
 check_new_table(RangeVar *rv, bool is_partition)
 {
+	Oid			nspid;
+
 	if (grd_allow_new_tables || rv->relpersistence == RELPERSISTENCE_TEMP ||
 		is_partition || OidIsValid(grd_ddl_relid(rv)))
+		return;
+	nspid = creation_namespace(rv);
+	if (!OidIsValid(nspid) || !grd_namespace_may_create(nspid, GetUserId()))
 		return;
 	POLICY_REPORT("new_tables",
 				  (errmsg("creating table \"%s\" violates schema-change rule \"new_tables\"",
@@ -511,7 +584,7 @@ grd_ddl_policy_check(Node *parsetree)
 
 				if (stmt->concurrent)
 					break;
-				pages = table_pages(relid);
+				pages = table_pages(relid, false);
 				if (pages > 0)
 					report_index_build(relid, pages, NULL);
 				break;
@@ -602,7 +675,7 @@ grd_ddl_policy_table_rewrite(PG_FUNCTION_ARGS)
 	reason = DatumGetInt32(pg_event_trigger_table_rewrite_reason(fcinfo));
 	if (relid == rewrite_reported)
 		PG_RETURN_VOID();
-	pages = table_pages(relid);
+	pages = table_pages(relid, false);
 	if (pages == 0)
 		PG_RETURN_VOID();
 

@@ -555,9 +555,9 @@ report_missed(uint64 first, uint64 last)
 
 		grd_ddl_count(GRD_DDL_CRASH_GAP, crash_last - first + 1);
 		ereport(LOG,
-				(errmsg("pg_guardrails: DDL log entries " UINT64_FORMAT " to " UINT64_FORMAT " were not stored in guardrails.ddl_history: the server crashed first",
+				(errmsg("pg_guardrails: DDL log entries " UINT64_FORMAT " to " UINT64_FORMAT " were not stored in guardrails.ddl_history: the server started without the ring saved at its last shutdown",
 						first, crash_last),
-				 errdetail("Numbers in this range were either never used or given to statements that are only in the server log (\"pg_guardrails ddl:\" lines).")));
+				 errdetail("The server crashed, or its state file was missing or could not be used (the server log says so at startup). Numbers in this range were either never used (they are reserved in blocks, to survive a crash) or given to statements that are only in the server log (\"pg_guardrails ddl:\" lines).")));
 		first = crash_last + 1;
 	}
 	if (first > last)

@@ -64,6 +64,7 @@
 #include "config.h"
 #include "index_visibility.h"
 #include "pg_guardrails.h"
+#include "shmem.h"
 
 /* Columns of guardrails.disabled_indexes that name the index. */
 #define Anum_index_schema	1
@@ -532,6 +533,7 @@ grd_disabled_indexes_changed(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("function \"disabled_indexes_changed\" must be fired AFTER")));
 
+	grd_warn_not_enforced("the change to guardrails.disabled_indexes");
 	CacheInvalidateRelcache(trigdata->tg_relation);
 	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
 	{

@@ -51,6 +51,7 @@ int			grd_ddl_lock_retries = 0;
 /* ddl_policy.c */
 int			grd_ddl_policy = GRD_DDL_POLICY_WARN;
 bool		grd_allow_new_tables = true;
+int			grd_ddl_policy_min_size = 1024;
 
 /* ddl_audit.c */
 int			grd_ddl_log_size = 1000;
@@ -208,6 +209,17 @@ _PG_init(void)
 							 0,
 							 NULL, NULL, NULL);
 
+	DefineCustomIntVariable("guardrails.ddl_policy_min_size",
+							"Tables smaller than this are exempt from the schema-change policy.",
+							"Scanning or copying a small table takes milliseconds; 0 applies the rules to every table with data.",
+							&grd_ddl_policy_min_size,
+							1024,
+							0,
+							INT_MAX,
+							PGC_SUSET,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
 	DefineCustomIntVariable("guardrails.ddl_log_size",
 							"Number of DDL statements the shared ring of the DDL log holds.",
 							"guardrails.ddl_log shows them; the oldest is overwritten when it is full.",
@@ -221,7 +233,7 @@ _PG_init(void)
 
 	DefineCustomIntVariable("guardrails.ddl_log_max_query_len",
 							"Longest statement text the DDL log keeps; longer ones are truncated.",
-							"Each entry of the ring takes this much shared memory, plus about 1.6 kB.",
+							"Each entry of the ring takes this much shared memory, plus about 1.5 kB.",
 							&grd_ddl_log_max_query_len,
 							4096,
 							64,

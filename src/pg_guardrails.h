@@ -56,6 +56,7 @@ extern int	grd_ddl_lock_retries;
 /* ddl_policy.c */
 extern int	grd_ddl_policy;
 extern bool grd_allow_new_tables;
+extern int	grd_ddl_policy_min_size;
 
 /* ddl_audit.c */
 extern int	grd_ddl_log_size;

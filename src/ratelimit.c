@@ -331,6 +331,9 @@ refuse(const char *what, double rate, double burst)
 	ereport(FATAL,
 			(errcode(ERRCODE_TOO_MANY_CONNECTIONS),
 			 errmsg("connection rate limit exceeded for %s", what),
+			 rate == 1 ?
+			 errdetail("At most 1 new connection per second is allowed, with bursts of %g.",
+					   burst) :
 			 errdetail("At most %g new connections per second are allowed, with bursts of %g.",
 					   rate, burst),
 			 errhint("Retry after a pause that grows with each attempt, reuse connections through a pool, or raise the limit.")));
@@ -718,7 +721,9 @@ typedef struct GrdDigestState
 	pg_atomic_uint64 admitted;
 	pg_atomic_uint64 rejected;
 	pg_atomic_uint64 last_rejection;	/* TimestampTz */
-	pg_atomic_uint64 last_used; /* TimestampTz, to recycle entries */
+	pg_atomic_uint64 last_used; /* TimestampTz: when the rule last matched
+								 * an execution (or was created); recycles
+								 * entries, and is shown as last_matched_at */
 	pg_atomic_uint64 rule_created_at;	/* the rule the counters are for */
 } GrdDigestState;
 
@@ -1149,8 +1154,11 @@ digest_admit_queryid(uint64 queryid, GrdAdmission *admission)
 			if (rule->rate > 0 && !take_token(state, rule, now, &observed))
 			{
 				snprintf(detail, sizeof(detail),
-						 "The limit is %g executions per second with bursts of %g; %u were attempted in the last second.",
-						 rule->rate, rule->burst, observed);
+						 "The limit is %g %s per second with bursts of %g; %u %s attempted in the last second.",
+						 rule->rate,
+						 rule->rate == 1 ? "execution" : "executions",
+						 rule->burst, observed,
+						 observed == 1 ? "was" : "were");
 				reject(state, rule, now, GRD_ERRCODE_DIGEST_LIMITED, "rate limited", detail);
 				continue;
 			}
@@ -1242,8 +1250,8 @@ grd_digest_limit_stats(PG_FUNCTION_ARGS)
 	hash_seq_init(&seq, digest_hash);
 	while ((s = hash_seq_search(&seq)) != NULL)
 	{
-		Datum		values[8];
-		bool		nulls[8] = {false, false, false, false, false, false, false, false};
+		Datum		values[10];
+		bool		nulls[10] = {0};
 		TimestampTz last;
 
 		if (s->key.dbid != MyDatabaseId)
@@ -1262,6 +1270,12 @@ grd_digest_limit_stats(PG_FUNCTION_ARGS)
 		last = (TimestampTz) pg_atomic_read_u64(&s->last_rejection);
 		values[7] = TimestampTzGetDatum(last);
 		nulls[7] = last == 0;
+		/* which rule the counters are for: the view hides a replaced one's */
+		values[8] = TimestampTzGetDatum((TimestampTz)
+										pg_atomic_read_u64(&s->rule_created_at));
+		/* set whenever the rule matched an execution, admitted or not */
+		values[9] = TimestampTzGetDatum((TimestampTz)
+										pg_atomic_read_u64(&s->last_used));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	LWLockRelease(lock);
@@ -1321,6 +1335,7 @@ grd_digest_limits_changed(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("function \"digest_limits_changed\" was not called by trigger manager")));
+	grd_warn_not_enforced("the change to guardrails.digest_limits");
 	CacheInvalidateRelcache(trigdata->tg_relation);
 	return PointerGetDatum(NULL);
 }

@@ -44,16 +44,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "commands/extension.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "port/pg_crc32c.h"
 #include "storage/fd.h"
 #include "storage/ipc.h"
+#include "storage/proc.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
 #include "utils/tuplestore.h"
 
+#include "compat.h"
 #include "ddl_audit.h"
 #include "latency.h"
 #include "pg_guardrails.h"
@@ -178,6 +181,44 @@ bool
 grd_preloaded(void)
 {
 	return grd_shared != NULL;
+}
+
+/*
+ * guardrails.preloaded(): whether this server loaded the library through
+ * shared_preload_libraries, so that an operator (or a monitoring check) can
+ * tell whether the rules of this database are enforced here.
+ */
+PG_FUNCTION_INFO_V1(grd_preloaded_sql);
+
+Datum
+grd_preloaded_sql(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(grd_preloaded());
+}
+
+/*
+ * Said by the triggers of the rules tables when a rule is written on a
+ * server that did not preload the library: the row is stored (it applies on
+ * any server that preloads it, a standby replaying it included, and from
+ * the next start of this one once it is preloaded), but nothing enforces
+ * it here now.  A WARNING, not an error: rules are data, restored by
+ * pg_restore and written on a primary whose standbys do the enforcing.
+ * Once per transaction, however many rows change.  Extension scripts say
+ * nothing.
+ */
+void
+grd_warn_not_enforced(const char *what)
+{
+	static LocalTransactionId warned = InvalidLocalTransactionId;
+
+	if (grd_preloaded() || creating_extension || warned == GRD_MY_LXID)
+		return;
+	warned = GRD_MY_LXID;
+	ereport(WARNING,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("%s is stored, but not enforced on this server", what),
+			 errdetail("pg_guardrails is not loaded via \"shared_preload_libraries\" on this server."),
+			 errhint("Add pg_guardrails to \"shared_preload_libraries\" in postgresql.conf and restart the server; servers that preload it (a standby replaying this change included) apply it.")));
 }
 
 LWLock *

@@ -29,6 +29,7 @@ extern void grd_shmem_request(void);
 extern void grd_shmem_startup(void);
 extern void grd_require_preload(void);
 extern bool grd_preloaded(void);
+extern void grd_warn_not_enforced(const char *what);
 extern LWLock *grd_lock(GrdLockId id);
 
 /* A status report under construction: see grd_status(). */

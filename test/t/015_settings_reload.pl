@@ -25,6 +25,7 @@ my %values = (
 	'guardrails.ddl_lock_retries' => [qw(0 3 1)],
 	'guardrails.ddl_policy' => [qw(warn enforce off)],
 	'guardrails.allow_new_tables' => [qw(on off on)],
+	'guardrails.ddl_policy_min_size' => [qw(1MB 0 64kB)],
 	'guardrails.ddl_log_size' => ['100'],
 	'guardrails.ddl_log_max_query_len' => ['1024'],
 	'guardrails.ddl_log_destination' =>
