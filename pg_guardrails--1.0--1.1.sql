@@ -463,3 +463,27 @@ BEGIN
 			  HINT = 'Roles are shared by every database of the server, so this is expected when pg_guardrails is created in another database. Otherwise, revoke the memberships that you did not grant (REVOKE guardrails_admin FROM ...).';
 END
 $$;
+
+-- digest_limit_status with a rule of an absurdly small rate (the smallest
+-- double is a valid per_second): the refill, rate times elapsed seconds,
+-- rounds to zero, which float8 multiplication reports as an underflow
+-- error, and the view failed for every reader.  Below 1e-300 per second a
+-- rate refills nothing that could be seen, so the refill is computed with
+-- at least that.
+CREATE OR REPLACE VIEW guardrails.digest_limit_status AS
+	SELECT l.queryid, l.role, l.action, l.per_second, l.burst,
+		   l.max_concurrent, l.expires_at,
+		   coalesce(l.expires_at <= pg_catalog.now(), false) AS expired,
+		   coalesce(s.admitted, 0) AS admitted,
+		   coalesce(s.rejected, 0) AS rejected,
+		   CASE WHEN l.per_second IS NULL THEN NULL
+				WHEN s.refilled_at IS NULL THEN l.burst::double precision
+				ELSE least(l.burst, s.tokens +
+						   greatest(l.per_second, 1e-300::double precision) *
+						   extract(epoch FROM pg_catalog.clock_timestamp() - s.refilled_at))
+		   END AS tokens,
+		   coalesce(s.running, 0) AS running,
+		   s.last_rejection, l.note, l.created_by, l.created_at
+	FROM guardrails.digest_limits l
+		 LEFT JOIN guardrails.digest_limit_stats() s
+				ON s.queryid = l.queryid AND s.roleid IS NOT DISTINCT FROM l.role::oid;
