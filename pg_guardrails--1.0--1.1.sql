@@ -482,6 +482,11 @@ LANGUAGE C STRICT STABLE PARALLEL SAFE;
 -- a column to a table changes the digest of a statement that reads it with
 -- SELECT *, and dropping and creating a table changes every digest that
 -- names it, so the rule may no longer match the statement it was made for.
+-- (A rule of an absurdly small rate, the smallest double being a valid
+-- per_second, refills by an amount that rounds to zero, which float8
+-- multiplication reports as an underflow error, failing the view for every
+-- reader: the refill is computed with at least 1e-300 per second, which
+-- changes nothing that could be seen.)
 DROP VIEW guardrails.digest_limit_status;
 DROP FUNCTION guardrails.digest_limit_stats();
 
@@ -517,7 +522,8 @@ CREATE VIEW guardrails.digest_limit_status AS
 		   coalesce(s.rejected, 0) AS rejected,
 		   CASE WHEN l.per_second IS NULL THEN NULL
 				WHEN s.refilled_at IS NULL THEN l.burst::double precision
-				ELSE least(l.burst, s.tokens + l.per_second *
+				ELSE least(l.burst, s.tokens +
+						   greatest(l.per_second, 1e-300::double precision) *
 						   extract(epoch FROM pg_catalog.clock_timestamp() - s.refilled_at))
 		   END AS tokens,
 		   coalesce(s.running, 0) AS running,

@@ -27,7 +27,9 @@
  * It connects as the bootstrap superuser to a database whose owner may be
  * anybody, so it trusts nothing there by name: search_path is pinned to
  * pg_catalog, pg_temp for the whole process (above any ALTER DATABASE or
- * ALTER ROLE setting), every function and operator in its SQL is
+ * ALTER ROLE setting), and so are the settings that would make it run as
+ * another role, read-only or under a timeout (pin_settings()), every
+ * function and operator in its SQL is
  * qualified with pg_catalog, and guardrails.ddl_history is used only if
  * config.c finds it to be the extension's table with the expected
  * columns: each transaction locks it by OID, then checks that the name
@@ -101,6 +103,7 @@ static uint64 failing_seq = 0;	/* the entry batches keep failing at */
 static int	attempts = 0;
 static TimestampTz last_retention = 0;
 
+static void pin_settings(void);
 static void worker_detach(int code, Datum arg);
 static void worker_cycle(void);
 static bool find_table(void);
@@ -133,6 +136,58 @@ grd_ddl_audit_register_worker(void)
 }
 
 /*
+ * The settings the worker runs with, above any other source.  Connecting,
+ * it takes the settings of its database (ALTER DATABASE ... SET), and the
+ * owner of that database, who may be anybody, can set every setting of
+ * context user there: a session user or role of their own (the worker
+ * would then run with their rights and fail to write the history), a
+ * read-only default, lock
+ * and transaction timeouts that kill the worker's transactions, a
+ * search_path where their functions and operators are found.  Settings
+ * this server does not have (transaction_timeout before PostgreSQL 17) are
+ * skipped.
+ */
+static void
+pin_settings(void)
+{
+	static const char *const pinned[][2] = {
+		/* the user it connected as, not a role set for the database */
+		{"role", "none"},
+		/* nothing the database's owner put on the search path runs here */
+		{"search_path", "pg_catalog, pg_temp"},
+		{"default_transaction_read_only", "off"},
+		{"default_transaction_isolation", "read committed"},
+		/* nor is it timed out by the server's or the database's defaults */
+		{"statement_timeout", "0"},
+		{"lock_timeout", "0"},
+		{"idle_in_transaction_session_timeout", "0"},
+		{"transaction_timeout", "0"},
+		{"synchronous_commit", "off"},
+		/* housekeeping, not the server's workload */
+		{"guardrails.track", "none"},
+		{"pg_stat_statements.track", "none"},
+	};
+
+	/*
+	 * The session's user first, which role = none returns to: it may have
+	 * been made the owner's (session_authorization), and naming the user
+	 * the worker connected as takes a catalog lookup.
+	 */
+	StartTransactionCommand();
+	SetConfigOption("session_authorization",
+					GetUserNameFromId(GetAuthenticatedUserId(), false),
+					PGC_SUSET, PGC_S_OVERRIDE);
+	CommitTransactionCommand();
+
+	for (int i = 0; i < lengthof(pinned); i++)
+	{
+		if (GetConfigOption(pinned[i][0], true, false) != NULL)
+			SetConfigOption(pinned[i][0], pinned[i][1], PGC_SUSET,
+							PGC_S_OVERRIDE);
+	}
+}
+
+/*
  * The worker's main loop.
  */
 void
@@ -144,18 +199,9 @@ grd_ddl_worker_main(Datum main_arg)
 
 	BackgroundWorkerInitializeConnection(grd_database, NULL, 0);
 	pgstat_report_appname(WORKER_NAME);
-	/* nothing the database's owner put on the search path runs here */
-	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET,
-					PGC_S_OVERRIDE);
+	pin_settings();
 	/* housekeeping: never refused by a digest rule */
 	grd_hooks_own_process();
-	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
-	/* our own statements are not timed out by the server's defaults */
-	SetConfigOption("statement_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
-	SetConfigOption("guardrails.track", "none", PGC_SUSET, PGC_S_OVERRIDE);
-	if (GetConfigOption("pg_stat_statements.track", true, false) != NULL)
-		SetConfigOption("pg_stat_statements.track", "none", PGC_SUSET,
-						PGC_S_OVERRIDE);
 
 	system_id = GetSystemIdentifier();
 	entry = MemoryContextAlloc(TopMemoryContext, grd_ddl_entry_size());
