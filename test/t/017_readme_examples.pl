@@ -34,6 +34,8 @@ shared_preload_libraries = 'pg_guardrails, pg_stat_statements'
 $node->start;
 $node->safe_psql('postgres', q{
 	CREATE DATABASE app;
+	CREATE DATABASE ops;
+	CREATE ROLE mallory;
 	CREATE ROLE reporting; CREATE ROLE migrations; CREATE ROLE maintenance;
 	CREATE ROLE alice; CREATE ROLE ops;
 	CREATE EXTENSION pg_stat_statements;

@@ -349,6 +349,7 @@ my %function_privs = (
 	'guardrails.quantile(bigint,double precision,oid,oid)' => [ 'all', '(1, 0.5)' ],
 	'guardrails.latency_histogram(bigint,oid,oid,integer)' => [ 'all', '(1)' ],
 	'guardrails.query_digest(text)' => [ 'all', q{('SELECT 1')} ],
+	'guardrails.preloaded()' => [ 'all', '()' ],
 	'guardrails.latency_reset()' => [ 'admin', '()' ],
 	'guardrails.latency_reset(bigint)' => [ 'admin', '(1)' ],
 	'guardrails.ddl_log_reset()' => [ 'admin', '()' ],
