@@ -463,3 +463,15 @@ BEGIN
 			  HINT = 'Roles are shared by every database of the server, so this is expected when pg_guardrails is created in another database. Otherwise, revoke the memberships that you did not grant (REVOKE guardrails_admin FROM ...).';
 END
 $$;
+
+-- DDL audit log, identity across a fleet: an entry is identified by the
+-- server's system identifier, the timeline it was stored on and its
+-- number.  A standby has its primary's system identifier; once promoted
+-- it stores on a timeline of its own, so that its numbers never collide
+-- with those the old primary used and stored, whatever its sequence file
+-- says.  Rows stored before 1.1 were on timeline 1 as far as can be told.
+ALTER TABLE guardrails.ddl_history ADD COLUMN timeline integer NOT NULL DEFAULT 1;
+ALTER TABLE guardrails.ddl_history ALTER COLUMN timeline DROP DEFAULT;
+ALTER TABLE guardrails.ddl_history DROP CONSTRAINT ddl_history_pkey;
+ALTER TABLE guardrails.ddl_history
+	ADD CONSTRAINT ddl_history_pkey PRIMARY KEY (system_identifier, timeline, seq);

@@ -71,6 +71,7 @@
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "common/string.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
 #include "commands/dbcommands.h"
@@ -131,7 +132,8 @@
 #define GRD_DDL_SEQ_FILE_VERSION 1
 #define GRD_DDL_SEQ_FILE_SIZE	28
 
-#define GRD_DDL_FILE_MAGIC		0x4744444C	/* "GDDL" */
+#define GRD_DDL_FILE_MAGIC		0x47444C32	/* "GDL2": entries carry their
+											 * encoding */
 
 typedef struct GrdDdlShared
 {
@@ -140,6 +142,9 @@ typedef struct GrdDdlShared
 									 * file */
 	pg_atomic_uint64 stored_seq;	/* the worker is done with every entry
 									 * up to this one */
+	pg_atomic_uint32 stored_known;	/* stored_seq is the worker's progress
+									 * (not known after a crash until the
+									 * worker read the table) */
 	pg_atomic_uint64 reset_seq; /* ddl_log shows entries after this one */
 	pg_atomic_uint64 overwritten;	/* entries overwritten before the worker
 									 * stored them */
@@ -163,6 +168,7 @@ typedef struct GrdDdlFileHeader
 	uint64		overwritten;
 	uint64		counters[GRD_DDL_NCOUNTERS];
 	uint64		crash_seq;
+	uint32		stored_known;
 	uint32		nentries;
 } GrdDdlFileHeader;
 
@@ -240,6 +246,7 @@ grd_ddl_audit_shmem_startup(bool found)
 	pg_atomic_init_u64(&ddl_shared->next_seq, 1);
 	pg_atomic_init_u64(&ddl_shared->reserved_seq, 0);
 	pg_atomic_init_u64(&ddl_shared->stored_seq, 0);
+	pg_atomic_init_u32(&ddl_shared->stored_known, 0);
 	pg_atomic_init_u64(&ddl_shared->reset_seq, 0);
 	pg_atomic_init_u64(&ddl_shared->overwritten, 0);
 	for (int i = 0; i < GRD_DDL_NCOUNTERS; i++)
@@ -266,6 +273,7 @@ grd_ddl_audit_after_load(bool loaded)
 		memset(ddl_shared->ring, 0, mul_size(entry_size, grd_ddl_log_size));
 		pg_atomic_write_u64(&ddl_shared->next_seq, reserved + 1);
 		pg_atomic_write_u64(&ddl_shared->stored_seq, 0);
+		pg_atomic_write_u32(&ddl_shared->stored_known, 0);
 		pg_atomic_write_u64(&ddl_shared->reset_seq, 0);
 		pg_atomic_write_u64(&ddl_shared->overwritten, 0);
 		for (int i = 0; i < GRD_DDL_NCOUNTERS; i++)
@@ -555,6 +563,9 @@ grd_ddl_audit_begin(PlannedStmt *pstmt, const char *queryString,
 	role_name(audit->session_userid, audit->session_username);
 	strlcpy(audit->command_tag, GetCommandTagName(CreateCommandTag(parsetree)),
 			sizeof(audit->command_tag));
+	/* a failed concurrent build leaves its invalid index behind */
+	audit->leaves_behind = IsA(parsetree, IndexStmt) &&
+		((IndexStmt *) parsetree)->concurrent;
 	describe_statement(audit, false);
 
 	audit->outer = open_audit;
@@ -564,16 +575,31 @@ grd_ddl_audit_begin(PlannedStmt *pstmt, const char *queryString,
 
 /*
  * The statement succeeded.  Objects it created can now be found, so names
- * left unqualified at the start are looked up again.
+ * left unqualified at the start are looked up again.  The lookup runs with
+ * interrupts held, so that a cancel cannot land between the statement's
+ * success and its entry; if it fails all the same, the entry is written
+ * with the names found at the start before the error goes on.
  */
 void
 grd_ddl_audit_end(GrdDdlAudit *audit)
 {
 	open_audit = audit->outer;
-	if (!audit->identity_resolved && IsTransactionState())
-		describe_statement(audit, true);
-
 	HOLD_INTERRUPTS();
+	if (!audit->identity_resolved && IsTransactionState())
+	{
+		PG_TRY();
+		{
+			describe_statement(audit, true);
+		}
+		PG_CATCH();
+		{
+			record(audit, GRD_DDL_OK, NULL);
+			MemoryContextReset(audit_cxt);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+	}
+
 	record(audit, GRD_DDL_OK, NULL);
 	MemoryContextReset(audit_cxt);
 	RESUME_INTERRUPTS();
@@ -647,12 +673,15 @@ grd_ddl_audit_note_warning(const char *rule)
 }
 
 /*
- * ddl_policy.c: the innermost open statement waited this long for its lock.
+ * ddl_lock.c: statement parsetree waited this long for its lock.  Only the
+ * innermost open statement's own wait is its: a piece PostgreSQL runs on
+ * its behalf (the index of a PRIMARY KEY) has no entry, and its lock is
+ * not the one the statement waited for.
  */
 void
-grd_ddl_audit_note_lock_wait(int64 usec)
+grd_ddl_audit_note_lock_wait(Node *parsetree, int64 usec)
 {
-	if (open_audit != NULL)
+	if (open_audit != NULL && open_audit->parsetree == parsetree)
 		open_audit->lock_wait_us = usec;
 }
 
@@ -697,8 +726,10 @@ record(GrdDdlAudit *audit, char outcome, ErrorData *edata)
 	e->userid = audit->userid;
 	e->session_userid = audit->session_userid;
 	e->pid = MyProcPid;
+	e->encoding = GetDatabaseEncoding();
 	e->toplevel = audit->toplevel;
 	e->outcome = outcome;
+	e->leaves_behind = outcome != GRD_DDL_OK && audit->leaves_behind;
 	if (edata != NULL)
 	{
 		strlcpy(e->sqlstate, unpack_sql_state(edata->sqlerrcode),
@@ -1065,7 +1096,9 @@ relation_or_object(RangeVar *relation, Node *object, bool lookup,
  * that make a name disappear (DROP, RENAME, SET SCHEMA) look it up: any
  * other lookup there would only warm caches for the statement, moving its
  * cost out of the time that guardrails.latency and pg_stat_statements
- * measure for it.  A failed statement therefore names most objects as it
+ * measure for it.  CREATE INDEX CONCURRENTLY looks up too: if it fails,
+ * its invalid index remains, and the entry must name it (the lookup is
+ * nothing next to a concurrent build).  A failed statement therefore names most objects as it
  * wrote them.  Only relation names are qualified; other objects are named
  * as the statement writes them.
  */
@@ -1077,7 +1110,8 @@ describe_statement(GrdDdlAudit *audit, bool after)
 	char	   *identity = "";
 	bool		resolved = true;
 	bool		lookup = after || IsA(tree, DropStmt) ||
-		IsA(tree, RenameStmt) || IsA(tree, AlterObjectSchemaStmt);
+		IsA(tree, RenameStmt) || IsA(tree, AlterObjectSchemaStmt) ||
+		(IsA(tree, IndexStmt) && ((IndexStmt *) tree)->concurrent);
 
 	switch (nodeTag(tree))
 	{
@@ -1293,6 +1327,88 @@ void
 grd_ddl_set_stored(uint64 seq)
 {
 	pg_atomic_write_u64(&ddl_shared->stored_seq, seq);
+	pg_atomic_write_u32(&ddl_shared->stored_known, 1);
+}
+
+/*
+ * The worker's progress, kept in shared memory across its restarts and in
+ * the state file across clean restarts; false when it is not known (after
+ * a crash, or before a worker ever ran), and the table must tell.
+ */
+bool
+grd_ddl_stored_known(uint64 *seq)
+{
+	*seq = pg_atomic_read_u64(&ddl_shared->stored_seq);
+	return pg_atomic_read_u32(&ddl_shared->stored_known) != 0;
+}
+
+/*
+ * A text of an entry, written in encoding (that of the database where the
+ * statement ran), as a palloc'd string valid in this database's encoding,
+ * as pg_stat_statements converts its texts; a character that cannot be
+ * converted (or is not valid) becomes '?', so that nothing invalid is
+ * ever shown or stored (pg_dump would copy it, and the restore fail).
+ * Runs in a transaction: the conversion is looked up in the catalog.
+ */
+char *
+grd_ddl_convert(const char *s, int encoding)
+{
+	int			target = GetDatabaseEncoding();
+	int			len = strlen(s);
+	const char *p = s;
+	const char *end = s + len;
+	StringInfoData buf;
+	Oid			proc = InvalidOid;
+	unsigned char *out = NULL;
+
+	/* every server encoding is a superset of ASCII */
+	if (pg_is_ascii(s) || target == PG_SQL_ASCII)
+		return pstrdup(s);
+	if (encoding != target && encoding != PG_SQL_ASCII &&
+		PG_VALID_BE_ENCODING(encoding))
+	{
+		proc = FindDefaultConversionProc(encoding, target);
+		out = palloc((Size) len * MAX_CONVERSION_GROWTH + 1);
+	}
+
+	initStringInfo(&buf);
+	while (p < end)
+	{
+		int			done;
+		int			skip;
+
+		if (encoding == target)
+		{
+			done = pg_encoding_verifymbstr(target, p, end - p);
+			appendBinaryStringInfo(&buf, p, done);
+		}
+		else if (OidIsValid(proc))
+		{
+			done = pg_do_encoding_conversion_buf(proc, encoding, target,
+												 (unsigned char *) p, end - p,
+												 out, (end - p) * MAX_CONVERSION_GROWTH + 1,
+												 true);
+			appendStringInfoString(&buf, (char *) out);
+		}
+		else
+		{
+			/* no conversion (SQL_ASCII): only ASCII is known to be text */
+			for (done = 0; p + done < end && !IS_HIGHBIT_SET(p[done]); done++)
+				;
+			appendBinaryStringInfo(&buf, p, done);
+		}
+		p += done;
+		if (p >= end)
+			break;
+		/* one character that could not be taken */
+		appendStringInfoChar(&buf, '?');
+		skip = (encoding == PG_SQL_ASCII || !PG_VALID_BE_ENCODING(encoding)) ?
+			1 : pg_encoding_mblen_bounded(encoding, p);
+		p += Max(1, Min(skip, end - p));
+	}
+	if (out != NULL)
+		pfree(out);
+	return buf.data;
 }
 
 /* See crash_seq; 0 when the ring was loaded from a clean shutdown's file. */
@@ -1344,6 +1460,7 @@ grd_ddl_audit_save(FILE *file)
 	for (int i = 0; i < GRD_DDL_NCOUNTERS; i++)
 		header.counters[i] = pg_atomic_read_u64(&ddl_shared->counters[i]);
 	header.crash_seq = ddl_shared->crash_seq;
+	header.stored_known = pg_atomic_read_u32(&ddl_shared->stored_known);
 	for (uint64 seq = first; seq < next; seq++)
 		if (ring_slot(seq)->seq == seq)
 			header.nentries++;
@@ -1417,6 +1534,7 @@ grd_ddl_audit_load(FILE *file)
 	for (int i = 0; i < GRD_DDL_NCOUNTERS; i++)
 		pg_atomic_write_u64(&ddl_shared->counters[i], header.counters[i]);
 	ddl_shared->crash_seq = header.crash_seq;
+	pg_atomic_write_u32(&ddl_shared->stored_known, header.stored_known != 0);
 	return true;
 }
 
@@ -1541,7 +1659,9 @@ static const bool shown_to_all[DDL_LOG_NCOLS] = {
 
 /*
  * guardrails.ddl_log_entries(): the entries of the ring after the last
- * ddl_log_reset(), oldest first, for the view guardrails.ddl_log.
+ * ddl_log_reset(), oldest first, for the view guardrails.ddl_log.  Texts
+ * are converted from the encoding of the database each statement ran in
+ * to the reader's (grd_ddl_convert).
  *
  * Another role's entry shows what pg_stat_activity shows of another role's
  * session (pg_stat_get_activity), with the same test: the reader sees
@@ -1594,12 +1714,13 @@ grd_ddl_log_entries(PG_FUNCTION_ARGS)
 		values[COL_SEQ] = Int64GetDatum((int64) e->seq);
 		values[COL_DBID] = ObjectIdGetDatum(e->dbid);
 		values[COL_DATABASE] = DirectFunctionCall1(namein,
-												   CStringGetDatum(e->datname));
+												   CStringGetDatum(grd_ddl_convert(e->datname, e->encoding)));
 		values[COL_USERID] = ObjectIdGetDatum(e->userid);
 		values[COL_ROLE] = DirectFunctionCall1(namein,
-											   CStringGetDatum(e->username));
+											   CStringGetDatum(grd_ddl_convert(e->username, e->encoding)));
 		values[COL_SESSION_ROLE] =
-			DirectFunctionCall1(namein, CStringGetDatum(e->session_username));
+			DirectFunctionCall1(namein, CStringGetDatum(grd_ddl_convert(e->session_username,
+																  e->encoding)));
 		values[COL_PID] = Int32GetDatum(e->pid);
 		values[COL_XID] = xid8_datum(e->xid, &nulls[COL_XID]);
 		values[COL_STORED] = BoolGetDatum(e->seq <= stored);
@@ -1633,10 +1754,12 @@ grd_ddl_log_entries(PG_FUNCTION_ARGS)
 			nulls[COL_OBJECT_TYPE] = true;
 		if (e->object_identity[0] != '\0')
 			values[COL_OBJECT_IDENTITY] =
-				CStringGetTextDatum(e->object_identity);
+				CStringGetTextDatum(grd_ddl_convert(e->object_identity,
+													 e->encoding));
 		else
 			nulls[COL_OBJECT_IDENTITY] = true;
-		values[COL_QUERY] = CStringGetTextDatum(e->query);
+		values[COL_QUERY] = CStringGetTextDatum(grd_ddl_convert(e->query,
+																  e->encoding));
 		values[COL_QUERY_TRUNCATED] =
 			BoolGetDatum(e->query_len < e->query_full_len);
 		values[COL_OUTCOME] =
@@ -1646,10 +1769,12 @@ grd_ddl_log_entries(PG_FUNCTION_ARGS)
 		else
 			nulls[COL_SQLSTATE] = true;
 		if (e->outcome != GRD_DDL_OK)
-			values[COL_MESSAGE] = CStringGetTextDatum(e->message);
+			values[COL_MESSAGE] =
+				CStringGetTextDatum(grd_ddl_convert(e->message, e->encoding));
 		else
 			nulls[COL_MESSAGE] = true;
-		values[COL_POLICY_WARNINGS] = CStringGetTextDatum(e->warnings);
+		values[COL_POLICY_WARNINGS] =
+			CStringGetTextDatum(grd_ddl_convert(e->warnings, e->encoding));
 		if (e->lock_wait_us >= 0)
 			values[COL_LOCK_WAIT] = Float8GetDatum(e->lock_wait_us / 1000.0);
 		else
@@ -1714,4 +1839,6 @@ grd_ddl_audit_status(GrdStatus *status)
 				   (int64) pg_atomic_read_u64(&ddl_shared->counters[GRD_DDL_MISSED]));
 	grd_status_put(status, "ddl_history_crash_gap",
 				   (int64) pg_atomic_read_u64(&ddl_shared->counters[GRD_DDL_CRASH_GAP]));
+	grd_status_put(status, "ddl_history_collided",
+				   (int64) pg_atomic_read_u64(&ddl_shared->counters[GRD_DDL_COLLIDED]));
 }

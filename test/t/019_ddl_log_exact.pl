@@ -143,10 +143,11 @@ ok(caught_up(), 'caught up before the collision');
 my $stored = status('ddl_history_stored');
 my $next = status('ddl_log_next_seq');
 $node->safe_psql('postgres', qq{
-	INSERT INTO guardrails.ddl_history (system_identifier, seq, start_time,
-		duration_ms, command_tag, outcome)
-	SELECT system_identifier, s, now(), 0, 'IMPOSTOR', 'ok'
-	FROM pg_control_system(), generate_series($next, $next + 1) s});
+	INSERT INTO guardrails.ddl_history (system_identifier, timeline, seq,
+		start_time, duration_ms, command_tag, outcome)
+	SELECT system_identifier, timeline_id, s, now(), 0, 'IMPOSTOR', 'ok'
+	FROM pg_control_system(), pg_control_checkpoint(),
+		 generate_series($next, $next + 1) s});
 $node->safe_psql('postgres', 'CREATE TABLE coll_1 (a int)');
 $node->safe_psql('postgres', 'CREATE TABLE coll_2 (a int)');
 ok(caught_up(), 'caught up after the collision');
