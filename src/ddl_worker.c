@@ -109,6 +109,8 @@ static uint64 table_max = 0;	/* highest number of this server and
 static uint64 stored_seq = 0;	/* the last entry dealt with */
 static uint64 failing_seq = 0;	/* the entry that last failed to insert */
 static int	attempts = 0;
+static uint64 missed_first = 0; /* a range of missed numbers not yet */
+static uint64 missed_last = 0;	/* reported, while it may still grow */
 static TimestampTz last_retention = 0;
 
 static void worker_detach(int code, Datum arg);
@@ -132,7 +134,8 @@ typedef struct BatchArgs
 } BatchArgs;
 
 static int	store_batch(uint64 from, uint64 next, BatchArgs *b);
-static void report_missed(uint64 first, uint64 last);
+static void note_missed(uint64 first, uint64 last);
+static void report_missed(void);
 static void settle_rolled_back(void *arg);
 static void apply_retention(void *arg);
 
@@ -213,6 +216,7 @@ grd_ddl_worker_main(Datum main_arg)
 static void
 worker_detach(int code, Datum arg)
 {
+	report_missed();
 	grd_ddl_worker_attach(false);
 }
 
@@ -415,7 +419,7 @@ worker_cycle(void)
 		oldest = grd_ddl_oldest_seq();
 		if (stored_seq + 1 < oldest)
 		{
-			report_missed(stored_seq + 1, oldest - 1);
+			note_missed(stored_seq + 1, oldest - 1);
 			stored_seq = oldest - 1;
 			grd_ddl_set_stored(stored_seq);
 			continue;
@@ -449,6 +453,7 @@ worker_cycle(void)
 			}
 			if (++attempts < MAX_ATTEMPTS || failing_seq != stored_seq + 1)
 				return;
+			report_missed();
 			ereport(LOG,
 					(errmsg("pg_guardrails: could not store DDL log entry " UINT64_FORMAT " in guardrails.ddl_history",
 							failing_seq),
@@ -464,6 +469,9 @@ worker_cycle(void)
 		grd_ddl_set_stored(stored_seq);
 		CHECK_FOR_INTERRUPTS();
 	}
+	/* caught up: what was missed is all there will be of that range */
+	if (stored_seq + 1 >= grd_ddl_next_seq())
+		report_missed();
 
 	if (unsettled)
 		(void) run_in_transaction(settle_rolled_back, NULL);
@@ -626,8 +634,11 @@ store_batch(uint64 from, uint64 next, BatchArgs *b)
 	b->next = next;
 	if (!run_in_transaction(store_batch_tx, b))
 		return -1;
+	/* a batch's missing numbers come before the entries it found */
 	if (b->missed_first != 0)
-		report_missed(b->missed_first, b->missed_last);
+		note_missed(b->missed_first, b->missed_last);
+	if (b->stored + b->ncollided > 0)
+		report_missed();
 	grd_ddl_count(GRD_DDL_STORED, b->stored);
 	for (int i = 0; i < b->ncollided; i++)
 		ereport(LOG,
@@ -639,16 +650,37 @@ store_batch(uint64 from, uint64 next, BatchArgs *b)
 }
 
 /*
- * Numbers first to last were wanted but were no longer in the ring.  Those
- * below the first number given since a crash were lost with the server's
- * memory (the range includes numbers reserved but never used); the others
- * were overwritten when the ring overflowed.  Their entries are in the
- * server log only.
+ * Numbers first to last were wanted but were no longer in the ring.  They
+ * are reported when the range can grow no more (an entry after it was
+ * found, or the worker caught up), so that one overflow is one line, and
+ * counted then, once.
  */
 static void
-report_missed(uint64 first, uint64 last)
+note_missed(uint64 first, uint64 last)
+{
+	if (missed_first != 0 && first != missed_last + 1)
+		report_missed();
+	if (missed_first == 0)
+		missed_first = first;
+	missed_last = last;
+}
+
+/*
+ * Report the range of missed numbers noted.  Those below the first number
+ * given since a crash were lost with the server's memory (the range
+ * includes numbers reserved but never used); the others were overwritten
+ * when the ring overflowed.  Their entries are in the server log only.
+ */
+static void
+report_missed(void)
 {
 	uint64		crash_seq = grd_ddl_crash_seq();
+	uint64		first = missed_first;
+	uint64		last = missed_last;
+
+	if (first == 0)
+		return;
+	missed_first = missed_last = 0;
 
 	if (first < crash_seq)
 	{

@@ -89,7 +89,7 @@ $node->safe_psql('postgres', 'DROP DATABASE restored');
 # same batch, are stored.
 ok(caught_up(), 'caught up before the poisoned entry');
 $node->safe_psql('postgres', q{
-	ALTER TABLE guardrails.ddl_history ADD CONSTRAINT no_poison
+	ALTER TABLE guardrails.ddl_history ADD CONSTRAINT refuse_some
 	CHECK (query NOT LIKE '%' || 'poi' || 'son' || '%')});
 ok(caught_up(), 'caught up after adding the constraint');
 my $not_stored = status('ddl_history_not_stored');
@@ -134,7 +134,7 @@ is($node->safe_psql('postgres', q{
 	SELECT count(*) FROM guardrails.ddl_history WHERE query LIKE 'CREATE TABLE over_%'}),
 	'7', 'the 7 still in the ring are stored');
 $node->safe_psql('postgres',
-	'ALTER TABLE guardrails.ddl_history DROP CONSTRAINT no_poison');
+	'ALTER TABLE guardrails.ddl_history DROP CONSTRAINT refuse_some');
 $locker->quit;
 
 # 3. A number that collides with a row already in ddl_history is not
