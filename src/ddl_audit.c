@@ -763,6 +763,7 @@ record(GrdDdlAudit *audit, char outcome, ErrorData *edata)
 	e->query_len = len;
 	e->query_full_len = audit->query_len;
 
+	e->destinations = (uint8) destinations;
 	e->seq = ring_put(e);
 	if (destinations & GRD_DDL_DEST_LOG)
 		log_entry(e);
@@ -770,30 +771,36 @@ record(GrdDdlAudit *audit, char outcome, ErrorData *edata)
 }
 
 /*
- * Give the entry its number and, when the ring is in use, copy it into its
- * slot.  Returns the number.
+ * Give the entry its number and copy it into its slot.  Returns the
+ * number.
+ *
+ * The slot is written even when the entry goes to neither the view nor the
+ * table (entry->destinations says where it goes), so that the worker finds
+ * every number and can tell an entry that was not for the table from one
+ * that was overwritten.  An entry not for the table that comes when the
+ * worker has stored everything before it is done with at once: the worker
+ * may be idle (guardrails.ddl_log_destination without table) for as long
+ * as the ring takes to wrap around.  What is overwritten before the worker
+ * stored it is counted only if it was for the table.
  */
 static uint64
 ring_put(GrdDdlEntry *entry)
 {
-	int			destinations = grd_ddl_destinations;
-	bool		use_ring = (destinations &
-							(GRD_DDL_DEST_VIEW | GRD_DDL_DEST_TABLE)) != 0;
 	GrdDdlEntry *slot;
 	uint64		seq;
+	uint64		stored;
 
 	LWLockAcquire(ring_lock, LW_EXCLUSIVE);
 	seq = pg_atomic_fetch_add_u64(&ddl_shared->next_seq, 1);
-	if (use_ring)
-	{
-		slot = ring_slot(seq);
-		if (slot->seq != 0 &&
-			slot->seq > pg_atomic_read_u64(&ddl_shared->stored_seq) &&
-			(destinations & GRD_DDL_DEST_TABLE))
-			pg_atomic_fetch_add_u64(&ddl_shared->overwritten, 1);
-		entry->seq = seq;
-		memcpy(slot, entry, offsetof(GrdDdlEntry, query) + entry->query_len + 1);
-	}
+	stored = pg_atomic_read_u64(&ddl_shared->stored_seq);
+	slot = ring_slot(seq);
+	if (slot->seq != 0 && slot->seq > stored &&
+		(slot->destinations & GRD_DDL_DEST_TABLE))
+		pg_atomic_fetch_add_u64(&ddl_shared->overwritten, 1);
+	entry->seq = seq;
+	memcpy(slot, entry, offsetof(GrdDdlEntry, query) + entry->query_len + 1);
+	if (!(entry->destinations & GRD_DDL_DEST_TABLE) && stored + 1 == seq)
+		grd_ddl_set_stored(seq);
 	LWLockRelease(ring_lock);
 	return seq;
 }
@@ -1323,10 +1330,18 @@ grd_ddl_ring_read(uint64 seq, GrdDdlEntry *entry)
 	return found;
 }
 
+/*
+ * The worker is done with every entry up to seq.  Only ever moves forward:
+ * ring_put() advances it too, over entries not meant for the table.
+ */
 void
 grd_ddl_set_stored(uint64 seq)
 {
-	pg_atomic_write_u64(&ddl_shared->stored_seq, seq);
+	uint64		old = pg_atomic_read_u64(&ddl_shared->stored_seq);
+
+	while (old < seq &&
+		   !pg_atomic_compare_exchange_u64(&ddl_shared->stored_seq, &old, seq))
+		;
 	pg_atomic_write_u32(&ddl_shared->stored_known, 1);
 }
 
@@ -1704,7 +1719,8 @@ grd_ddl_log_entries(PG_FUNCTION_ARGS)
 		bool		nulls[DDL_LOG_NCOLS];
 		bool		visible;
 
-		if (!grd_ddl_ring_read(seq, e))
+		if (!grd_ddl_ring_read(seq, e) ||
+			!(e->destinations & (GRD_DDL_DEST_VIEW | GRD_DDL_DEST_TABLE)))
 			continue;
 		visible = read_all || has_privs_of_role(userid, e->userid);
 

@@ -112,6 +112,8 @@ typedef struct GrdDdlEntry
 	char		outcome;		/* GRD_DDL_OK, _ERROR or _REJECTED */
 	bool		leaves_behind;	/* failed, but not rolled back: what it
 								 * built remains (an invalid index) */
+	uint8		destinations;	/* guardrails.ddl_log_destination when it
+								 * was recorded (GRD_DDL_DEST_*) */
 	char		sqlstate[6];
 	char		datname[NAMEDATALEN];
 	char		username[NAMEDATALEN];

@@ -408,6 +408,10 @@ worker_cycle(void)
 	if (!find_table())
 		return;
 
+	/* entries not for the table may have been passed over meanwhile */
+	if (grd_ddl_stored_known(&next) && next > stored_seq)
+		stored_seq = next;
+
 	next = grd_ddl_next_seq();
 	while (stored_seq + 1 < next)
 	{
@@ -545,6 +549,9 @@ store_batch_tx(void *arg)
 			b->missed_last = seq;
 			continue;
 		}
+		/* recorded while guardrails.ddl_log_destination left out table */
+		if (!(entry->destinations & GRD_DDL_DEST_TABLE))
+			continue;
 
 		b->inserting = seq;
 		memset(nulls, ' ', sizeof(nulls));

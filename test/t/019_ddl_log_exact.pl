@@ -181,5 +181,47 @@ is($node->safe_psql('postgres', q{
 	'CREATE TABLE|null,ALTER TABLE|0',
 	'CREATE TABLE took no lock of its own; ALTER TABLE waited 0 ms');
 
+# 6. ddl_history emptied by hand, then the worker restarts: it goes on
+# where it was, re-inserts nothing and reports no gap.
+ok(caught_up(), 'caught up before emptying the table');
+my $gaps = status('ddl_history_missed') . '|' . status('ddl_history_crash_gap');
+$log_offset = -s $node->logfile;
+$node->safe_psql('postgres', 'DELETE FROM guardrails.ddl_history');
+my $worker_sql = q{SELECT pid FROM pg_stat_activity
+	WHERE backend_type = 'pg_guardrails ddl history'};
+my $worker = $node->safe_psql('postgres', $worker_sql);
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($worker)");
+ok(wait_for(qq{SELECT count(*) = 1 FROM pg_stat_activity
+	WHERE backend_type = 'pg_guardrails ddl history' AND pid <> $worker}, 60),
+	'the worker restarts');
+$node->safe_psql('postgres', 'CREATE TABLE after_delete (a int)');
+ok(caught_up(), 'and stores what comes next');
+is($node->safe_psql('postgres', 'SELECT string_agg(query, \',\') FROM guardrails.ddl_history'),
+	'CREATE TABLE after_delete (a int)', 'and nothing deleted comes back');
+is(status('ddl_history_missed') . '|' . status('ddl_history_crash_gap'), $gaps,
+	'no gap is counted');
+unlike(substr(slurp_file($node->logfile), $log_offset),
+	qr/were not stored in guardrails\.ddl_history/, 'nor logged');
+
+# 7. While ddl_log_destination leaves out the table (and the view), the
+# ring wraps around: that is no overflow.
+$missed = status('ddl_history_missed');
+$log_offset = -s $node->logfile;
+$node->safe_psql('postgres', q{ALTER SYSTEM SET guardrails.ddl_log_destination = 'log'});
+$node->reload;
+$node->safe_psql('postgres', "CREATE TABLE log_only_$_ (a int)") for 1 .. 20;
+$node->safe_psql('postgres', 'ALTER SYSTEM RESET guardrails.ddl_log_destination');
+$node->reload;
+$node->safe_psql('postgres', 'CREATE TABLE table_again (a int)');
+ok(wait_for(q{SELECT count(*) = 1 FROM guardrails.ddl_history
+	WHERE query = 'CREATE TABLE table_again (a int)'}), 'the table is written again');
+sleep 2;
+is(status('ddl_history_missed') - $missed, 0, 'no overflow is counted');
+unlike(substr(slurp_file($node->logfile), $log_offset),
+	qr/the ring overflowed/, 'nor logged');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM guardrails.ddl_history WHERE query LIKE 'CREATE TABLE log_only_%'}),
+	'0', 'what went to the log only is not stored');
+
 $node->stop;
 done_testing();
