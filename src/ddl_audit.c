@@ -152,6 +152,9 @@ typedef struct GrdDdlShared
 	uint64		crash_seq;		/* numbers below this one and above the
 								 * last stored one were lost in a crash;
 								 * set by the postmaster at start */
+	uint64		skip_from;		/* the last run of numbers given to entries
+								 * not for the table (under the ring lock) */
+	uint64		skip_to;
 	slock_t		mutex;			/* protects worker_latch */
 	Latch	   *worker_latch;	/* the worker's, while it runs */
 	char		ring[FLEXIBLE_ARRAY_MEMBER];	/* grd_ddl_log_size slots */
@@ -252,6 +255,8 @@ grd_ddl_audit_shmem_startup(bool found)
 	for (int i = 0; i < GRD_DDL_NCOUNTERS; i++)
 		pg_atomic_init_u64(&ddl_shared->counters[i], 0);
 	ddl_shared->crash_seq = 0;
+	ddl_shared->skip_from = 0;
+	ddl_shared->skip_to = 0;
 	SpinLockInit(&ddl_shared->mutex);
 	ddl_shared->worker_latch = NULL;
 	memset(ddl_shared->ring, 0, mul_size(entry_size, grd_ddl_log_size));
@@ -777,7 +782,11 @@ record(GrdDdlAudit *audit, char outcome, ErrorData *edata)
  * The slot is written even when the entry goes to neither the view nor the
  * table (entry->destinations says where it goes), so that the worker finds
  * every number and can tell an entry that was not for the table from one
- * that was overwritten.  An entry not for the table that comes when the
+ * that was overwritten; but an entry for the log only does not overwrite
+ * one the worker has still to store.  Each entry also carries the last
+ * run of numbers given to entries not for the table, so that the worker
+ * knows them even once they are overwritten (grd_ddl_ring_never_for_table).
+ * An entry not for the table that comes when the
  * worker has stored everything before it is done with at once: the worker
  * may be idle (guardrails.ddl_log_destination without table) for as long
  * as the ring takes to wrap around.  What is overwritten before the worker
@@ -789,16 +798,32 @@ ring_put(GrdDdlEntry *entry)
 	GrdDdlEntry *slot;
 	uint64		seq;
 	uint64		stored;
+	bool		unstored;
 
 	LWLockAcquire(ring_lock, LW_EXCLUSIVE);
 	seq = pg_atomic_fetch_add_u64(&ddl_shared->next_seq, 1);
 	stored = pg_atomic_read_u64(&ddl_shared->stored_seq);
 	slot = ring_slot(seq);
-	if (slot->seq != 0 && slot->seq > stored &&
-		(slot->destinations & GRD_DDL_DEST_TABLE))
-		pg_atomic_fetch_add_u64(&ddl_shared->overwritten, 1);
+	unstored = slot->seq != 0 && slot->seq > stored &&
+		(slot->destinations & GRD_DDL_DEST_TABLE);
+	if (!(entry->destinations & GRD_DDL_DEST_TABLE))
+	{
+		if (ddl_shared->skip_to == 0 || ddl_shared->skip_to + 1 != seq)
+			ddl_shared->skip_from = seq;
+		ddl_shared->skip_to = seq;
+	}
 	entry->seq = seq;
-	memcpy(slot, entry, offsetof(GrdDdlEntry, query) + entry->query_len + 1);
+	entry->skip_from = ddl_shared->skip_from;
+	entry->skip_to = ddl_shared->skip_to;
+
+	/* an entry for the log only never costs one for the table */
+	if ((entry->destinations & (GRD_DDL_DEST_VIEW | GRD_DDL_DEST_TABLE)) ||
+		!unstored)
+	{
+		if (unstored)
+			pg_atomic_fetch_add_u64(&ddl_shared->overwritten, 1);
+		memcpy(slot, entry, offsetof(GrdDdlEntry, query) + entry->query_len + 1);
+	}
 	if (!(entry->destinations & GRD_DDL_DEST_TABLE) && stored + 1 == seq)
 		grd_ddl_set_stored(seq);
 	LWLockRelease(ring_lock);
@@ -1334,6 +1359,29 @@ grd_ddl_ring_read(uint64 seq, GrdDdlEntry *entry)
  * The worker is done with every entry up to seq.  Only ever moves forward:
  * ring_put() advances it too, over entries not meant for the table.
  */
+/*
+ * Number seq is not in the ring: whether it was given to an entry that
+ * was not for the table (the worker passes over it) rather than to one
+ * overwritten before the worker stored it (a loss).  Its slot holds an
+ * older number when the entry was not written (for the log only), or a
+ * newer entry that knows the last run of numbers not for the table; an
+ * older run, cut by entries for the table and overwritten since, cannot
+ * be told, and counts as a loss.
+ */
+bool
+grd_ddl_ring_never_for_table(uint64 seq)
+{
+	GrdDdlEntry *slot;
+	bool		result;
+
+	LWLockAcquire(ring_lock, LW_SHARED);
+	slot = ring_slot(seq);
+	result = (slot->seq < seq) ||
+		(slot->seq > seq && slot->skip_from <= seq && seq <= slot->skip_to);
+	LWLockRelease(ring_lock);
+	return result;
+}
+
 void
 grd_ddl_set_stored(uint64 seq)
 {

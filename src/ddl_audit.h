@@ -114,6 +114,9 @@ typedef struct GrdDdlEntry
 								 * built remains (an invalid index) */
 	uint8		destinations;	/* guardrails.ddl_log_destination when it
 								 * was recorded (GRD_DDL_DEST_*) */
+	uint64		skip_from;		/* the last run of numbers given to entries
+								 * not for the table, as of this one */
+	uint64		skip_to;
 	char		sqlstate[6];
 	char		datname[NAMEDATALEN];
 	char		username[NAMEDATALEN];
@@ -139,6 +142,7 @@ extern Size grd_ddl_entry_size(void);
 extern uint64 grd_ddl_next_seq(void);
 extern void grd_ddl_raise_next_seq(uint64 seq);
 extern bool grd_ddl_ring_read(uint64 seq, GrdDdlEntry *entry);
+extern bool grd_ddl_ring_never_for_table(uint64 seq);
 extern uint64 grd_ddl_oldest_seq(void);
 extern void grd_ddl_set_stored(uint64 seq);
 extern bool grd_ddl_stored_known(uint64 *seq);

@@ -403,7 +403,7 @@ static void
 worker_cycle(void)
 {
 	uint64		next;
-	uint64		oldest;
+	uint64		crash_seq;
 
 	if (!find_table())
 		return;
@@ -419,12 +419,16 @@ worker_cycle(void)
 		uint64		until = next;
 		int			stored;
 
-		/* numbers already gone from the ring */
-		oldest = grd_ddl_oldest_seq();
-		if (stored_seq + 1 < oldest)
+		/*
+		 * Numbers lost with the ring in a crash.  (Those gone since, by an
+		 * overflow, are found one by one: some may have been given to
+		 * entries not for the table.)
+		 */
+		crash_seq = grd_ddl_crash_seq();
+		if (stored_seq + 1 < crash_seq)
 		{
-			note_missed(stored_seq + 1, oldest - 1);
-			stored_seq = oldest - 1;
+			note_missed(stored_seq + 1, crash_seq - 1);
+			stored_seq = crash_seq - 1;
 			grd_ddl_set_stored(stored_seq);
 			continue;
 		}
@@ -544,6 +548,13 @@ store_batch_tx(void *arg)
 		b->last = seq;
 		if (!grd_ddl_ring_read(seq, entry))
 		{
+			if (grd_ddl_ring_never_for_table(seq))
+				continue;
+			if (b->missed_first != 0 && b->missed_last + 1 != seq)
+			{
+				b->last = seq - 1;
+				break;			/* one range per batch */
+			}
 			if (b->missed_first == 0)
 				b->missed_first = seq;
 			b->missed_last = seq;
