@@ -198,7 +198,7 @@ static uint64 ring_put(GrdDdlEntry *entry);
 static void wake_worker(void);
 static inline bool seq_low(void);
 static void log_entry(GrdDdlEntry *entry);
-static void seq_reserve(void);
+static bool seq_reserve(void);
 static uint64 seq_file_read(void);
 static bool seq_file_write(uint64 reserved);
 static GrdDdlEntry *ring_slot(uint64 seq);
@@ -428,7 +428,8 @@ grd_ddl_reserve_seq(void)
 		seq_reserve();
 }
 
-static void
+/* Reserve the next block; false if the file could not be written. */
+static bool
 seq_reserve(void)
 {
 	uint64		target;
@@ -438,7 +439,7 @@ seq_reserve(void)
 	if (!seq_low())
 	{
 		LWLockRelease(grd_lock(GRD_LOCK_DDL_SEQ));
-		return;					/* another process did it */
+		return true;			/* another process did it */
 	}
 	target = pg_atomic_read_u64(&ddl_shared->next_seq) + GRD_DDL_SEQ_BLOCK;
 	ok = seq_file_write(target);
@@ -454,6 +455,7 @@ seq_reserve(void)
 				 errmsg("could not write file \"%s\": %m", GRD_DDL_SEQ_FILE_TMP),
 				 errdetail("DDL log sequence numbers may repeat after a crash.")));
 	}
+	return ok;
 }
 
 /* ----------------------------------------------------------------
@@ -800,7 +802,26 @@ ring_put(GrdDdlEntry *entry)
 	uint64		stored;
 	bool		unstored;
 
-	LWLockAcquire(ring_lock, LW_EXCLUSIVE);
+	/*
+	 * Never a number beyond the reserved block: concurrent statements that
+	 * all passed the check of grd_ddl_audit_begin() could otherwise run
+	 * past it, and a crash would hand those numbers out again.  The file
+	 * is written outside the ring lock; if it cannot be written, the
+	 * number is taken all the same (that was logged).
+	 */
+	for (;;)
+	{
+		LWLockAcquire(ring_lock, LW_EXCLUSIVE);
+		if (pg_atomic_read_u64(&ddl_shared->next_seq) <=
+			pg_atomic_read_u64(&ddl_shared->reserved_seq))
+			break;
+		LWLockRelease(ring_lock);
+		if (!seq_reserve())
+		{
+			LWLockAcquire(ring_lock, LW_EXCLUSIVE);
+			break;
+		}
+	}
 	seq = pg_atomic_fetch_add_u64(&ddl_shared->next_seq, 1);
 	stored = pg_atomic_read_u64(&ddl_shared->stored_seq);
 	slot = ring_slot(seq);
