@@ -45,9 +45,14 @@
  * background worker, which the ring writer wakes when the block runs low;
  * a backend writes it itself (before its statement runs, outside the ring
  * lock) only if the block is used up.  After a crash numbering resumes
- * after the reserved block, leaving a gap.  The worker also raises the
- * next number above the highest one in the table (a promoted standby
- * continues its primary's numbering).
+ * after the reserved block, leaving a gap; no number is handed out
+ * beyond the block (ring_put).  The worker also raises the next number
+ * above the highest one of this server's timeline in the table (the
+ * sequence file was lost).  Entries are stored as (system identifier,
+ * timeline, seq): a promoted standby needs no number of its primary's.
+ *
+ * Each entry keeps the encoding of its database; its texts are converted
+ * to the reader's (grd_ddl_convert) by the view and by the worker.
  *
  * Locking protocol:
  *	- GRD_LOCK_DDL_RING protects the slots.  A writer holds it exclusive
