@@ -57,13 +57,19 @@ $node->safe_psql('postgres', qq{
 		END LOOP;
 	END \$\$});
 is(status('ddl_log_next_seq'), $reserved - 1, 'one number is left in the block');
+is($node->safe_psql('postgres', "SELECT count(*) FROM guardrails.ddl_log WHERE outcome <> 'ok'"),
+	'0', 'nothing failed');
 my @runs;
 for my $i (1 .. 4)
 {
 	push @runs, IPC::Run::start([ 'psql', '-XAtq', '-d', $node->connstr('postgres'),
-		'-c', "CREATE TABLE slow_$i AS SELECT pg_sleep(2)" ]);
+		'-c', "CREATE TABLE slow_$i AS SELECT 1 AS a FROM pg_sleep(2)" ]);
 }
 $_->finish for @runs;
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM guardrails.ddl_log
+	WHERE query LIKE 'CREATE TABLE slow_%' AND outcome = 'ok' AND duration_ms > 1500}),
+	'4', 'the four statements ran together');
 my $highest = $node->safe_psql('postgres', 'SELECT max(seq) FROM guardrails.ddl_log');
 cmp_ok($highest, '>=', $reserved + 1, 'the four statements took numbers past the first block');
 cmp_ok(reserved(), '>=', $highest, 'every number handed out is reserved in the file');
@@ -71,9 +77,12 @@ cmp_ok(reserved(), '>=', $highest, 'every number handed out is reserved in the f
 # 4. A crash, and the sequence file is lost: numbering starts over, and
 # the first entries' numbers are in the table already.  They are counted
 # and logged, not skipped.
-$node->stop('immediate');
+my $victim = $node->background_psql('postgres');
+my $victim_pid = $victim->query_safe('SELECT pg_backend_pid()');
 unlink($node->data_dir . '/pg_stat/pg_guardrails_ddl.seq') or die "unlink: $!";
-$node->start;
+kill 'KILL', $victim_pid;
+eval { $victim->quit };
+$node->poll_query_until('postgres', 'SELECT true') or die 'no recovery after the crash';
 $node->safe_psql('postgres', "CREATE TABLE again_$_ (a int)") for 1 .. 3;
 is($node->safe_psql('postgres', q{
 	SELECT string_agg(seq::text, ',' ORDER BY seq) FROM guardrails.ddl_log
