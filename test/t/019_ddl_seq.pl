@@ -17,6 +17,7 @@ $node->init;
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'pg_guardrails'
 max_prepared_transactions = 2
+restart_after_crash = on
 guardrails.ddl_log_size = 4000
 });
 $node->start;
@@ -44,6 +45,11 @@ sub status
 $node->safe_psql('postgres', q{
 	BEGIN; LOCK TABLE guardrails.ddl_history IN ACCESS EXCLUSIVE MODE;
 	PREPARE TRANSACTION 'hold_history'});
+$node->safe_psql('postgres', 'CREATE TABLE wake_worker (a int)');
+ok($node->poll_query_until('postgres', q{
+	SELECT count(*) = 1 FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+	WHERE NOT l.granted AND a.backend_type = 'pg_guardrails ddl history'}),
+	'the worker waits for the lock, and reserves nothing meanwhile');
 
 # 5. Use the block up to its last number but one, then let four
 # statements start at once and end together.
