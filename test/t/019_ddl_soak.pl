@@ -28,7 +28,7 @@ $node->init;
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'pg_guardrails'
 restart_after_crash = on
-guardrails.ddl_log_size = 500
+guardrails.ddl_log_size = 100
 max_connections = 40
 });
 $node->start;
@@ -131,7 +131,7 @@ sleep($duration / 4);
 my $locker = $node->background_psql('postgres');
 $locker->query_safe('BEGIN; LOCK TABLE guardrails.ddl_history IN ACCESS EXCLUSIVE MODE');
 my $t0 = time;
-until (status('ddl_log_next_seq') - status('ddl_history_stored_seq') > 500 + 20
+until (status('ddl_log_next_seq') - status('ddl_history_stored_seq') > 100 + 20
 	   || time - $t0 > 60)
 {
 	sleep 0.2;
