@@ -1156,8 +1156,8 @@ relation_or_object(RangeVar *relation, Node *object, bool lookup,
  * cost out of the time that guardrails.latency and pg_stat_statements
  * measure for it.  CREATE INDEX CONCURRENTLY looks up too: if it fails,
  * its invalid index remains, and the entry must name it (the lookup is
- * nothing next to a concurrent build).  A failed statement therefore names most objects as it
- * wrote them.  Only relation names are qualified; other objects are named
+ * nothing next to a concurrent build).  A failed statement therefore
+ * names most objects as it wrote them.  Only relation names are qualified; other objects are named
  * as the statement writes them.
  */
 static void
@@ -1701,6 +1701,14 @@ xid8_datum(uint64 value, bool *isnull)
 	return FullTransactionIdGetDatum(FullTransactionIdFromU64(value));
 }
 
+/* A name column, converted from the encoding of the entry's database. */
+static Datum
+name_datum(const char *s, int encoding)
+{
+	return DirectFunctionCall1(namein,
+							   CStringGetDatum(grd_ddl_convert(s, encoding)));
+}
+
 /* Columns of guardrails.ddl_log_entries(). */
 typedef enum DdlLogColumn
 {
@@ -1803,14 +1811,11 @@ grd_ddl_log_entries(PG_FUNCTION_ARGS)
 		/* what pg_stat_activity shows to everyone (shown_to_all) */
 		values[COL_SEQ] = Int64GetDatum((int64) e->seq);
 		values[COL_DBID] = ObjectIdGetDatum(e->dbid);
-		values[COL_DATABASE] = DirectFunctionCall1(namein,
-												   CStringGetDatum(grd_ddl_convert(e->datname, e->encoding)));
+		values[COL_DATABASE] = name_datum(e->datname, e->encoding);
 		values[COL_USERID] = ObjectIdGetDatum(e->userid);
-		values[COL_ROLE] = DirectFunctionCall1(namein,
-											   CStringGetDatum(grd_ddl_convert(e->username, e->encoding)));
-		values[COL_SESSION_ROLE] =
-			DirectFunctionCall1(namein, CStringGetDatum(grd_ddl_convert(e->session_username,
-																  e->encoding)));
+		values[COL_ROLE] = name_datum(e->username, e->encoding);
+		values[COL_SESSION_ROLE] = name_datum(e->session_username,
+											  e->encoding);
 		values[COL_PID] = Int32GetDatum(e->pid);
 		values[COL_XID] = xid8_datum(e->xid, &nulls[COL_XID]);
 		values[COL_STORED] = BoolGetDatum(e->seq <= stored);
