@@ -566,3 +566,15 @@ GRANT SELECT ON guardrails.digest_limit_status TO PUBLIC;
 -- fire in every database whose rules the extension serves, the normal case.
 COMMENT ON TABLE guardrails.ddl_history IS
 	'DDL statements of every database of the server, stored by pg_guardrails'' background worker in the database named by the setting guardrails.database only (SHOW guardrails.database); in any other database this table stays empty. guardrails.ddl_log shows the recent statements in every database.';
+
+-- DDL audit log, identity across a fleet: an entry is identified by the
+-- server's system identifier, the timeline it was stored on and its
+-- number.  A standby has its primary's system identifier; once promoted
+-- it stores on a timeline of its own, so that its numbers never collide
+-- with those the old primary used and stored, whatever its sequence file
+-- says.  Rows stored before 1.1 were on timeline 1 as far as can be told.
+ALTER TABLE guardrails.ddl_history ADD COLUMN timeline integer NOT NULL DEFAULT 1;
+ALTER TABLE guardrails.ddl_history ALTER COLUMN timeline DROP DEFAULT;
+ALTER TABLE guardrails.ddl_history DROP CONSTRAINT ddl_history_pkey;
+ALTER TABLE guardrails.ddl_history
+	ADD CONSTRAINT ddl_history_pkey PRIMARY KEY (system_identifier, timeline, seq);

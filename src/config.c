@@ -132,6 +132,7 @@ static const GrdColumn ddl_history_columns[] = {
 	{"policy_warnings", TEXTARRAYOID},
 	{"lock_wait_ms", FLOAT8OID},
 	{"rolled_back", BOOLOID},
+	{"timeline", INT4OID},
 };
 
 typedef struct GrdTableSpec

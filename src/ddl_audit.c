@@ -45,9 +45,14 @@
  * background worker, which the ring writer wakes when the block runs low;
  * a backend writes it itself (before its statement runs, outside the ring
  * lock) only if the block is used up.  After a crash numbering resumes
- * after the reserved block, leaving a gap.  The worker also raises the
- * next number above the highest one in the table (a promoted standby
- * continues its primary's numbering).
+ * after the reserved block, leaving a gap; no number is handed out
+ * beyond the block (ring_put).  The worker also raises the next number
+ * above the highest one of this server's timeline in the table (the
+ * sequence file was lost).  Entries are stored as (system identifier,
+ * timeline, seq): a promoted standby needs no number of its primary's.
+ *
+ * Each entry keeps the encoding of its database; its texts are converted
+ * to the reader's (grd_ddl_convert) by the view and by the worker.
  *
  * Locking protocol:
  *	- GRD_LOCK_DDL_RING protects the slots.  A writer holds it exclusive
@@ -71,6 +76,7 @@
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "common/string.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
 #include "commands/dbcommands.h"
@@ -132,7 +138,8 @@
 #define GRD_DDL_SEQ_FILE_VERSION 1
 #define GRD_DDL_SEQ_FILE_SIZE	28
 
-#define GRD_DDL_FILE_MAGIC		0x4744444C	/* "GDDL" */
+#define GRD_DDL_FILE_MAGIC		0x47444C32	/* "GDL2": entries carry their
+											 * encoding */
 
 typedef struct GrdDdlShared
 {
@@ -141,6 +148,9 @@ typedef struct GrdDdlShared
 									 * file */
 	pg_atomic_uint64 stored_seq;	/* the worker is done with every entry
 									 * up to this one */
+	pg_atomic_uint32 stored_known;	/* stored_seq is the worker's progress
+									 * (not known after a crash until the
+									 * worker read the table) */
 	pg_atomic_uint64 reset_seq; /* ddl_log shows entries after this one */
 	pg_atomic_uint64 overwritten;	/* entries overwritten before the worker
 									 * stored them */
@@ -148,6 +158,9 @@ typedef struct GrdDdlShared
 	uint64		crash_seq;		/* numbers below this one and above the
 								 * last stored one were lost in a crash;
 								 * set by the postmaster at start */
+	uint64		skip_from;		/* the last run of numbers given to entries
+								 * not for the table (under the ring lock) */
+	uint64		skip_to;
 	slock_t		mutex;			/* protects worker_latch */
 	Latch	   *worker_latch;	/* the worker's, while it runs */
 	char		ring[FLEXIBLE_ARRAY_MEMBER];	/* grd_ddl_log_size slots */
@@ -164,6 +177,7 @@ typedef struct GrdDdlFileHeader
 	uint64		overwritten;
 	uint64		counters[GRD_DDL_NCOUNTERS];
 	uint64		crash_seq;
+	uint32		stored_known;
 	uint32		nentries;
 } GrdDdlFileHeader;
 
@@ -190,7 +204,7 @@ static uint64 ring_put(GrdDdlEntry *entry);
 static void wake_worker(void);
 static inline bool seq_low(void);
 static void log_entry(GrdDdlEntry *entry);
-static void seq_reserve(void);
+static bool seq_reserve(void);
 static uint64 seq_file_read(void);
 static bool seq_file_write(uint64 reserved);
 static GrdDdlEntry *ring_slot(uint64 seq);
@@ -241,11 +255,14 @@ grd_ddl_audit_shmem_startup(bool found)
 	pg_atomic_init_u64(&ddl_shared->next_seq, 1);
 	pg_atomic_init_u64(&ddl_shared->reserved_seq, 0);
 	pg_atomic_init_u64(&ddl_shared->stored_seq, 0);
+	pg_atomic_init_u32(&ddl_shared->stored_known, 0);
 	pg_atomic_init_u64(&ddl_shared->reset_seq, 0);
 	pg_atomic_init_u64(&ddl_shared->overwritten, 0);
 	for (int i = 0; i < GRD_DDL_NCOUNTERS; i++)
 		pg_atomic_init_u64(&ddl_shared->counters[i], 0);
 	ddl_shared->crash_seq = 0;
+	ddl_shared->skip_from = 0;
+	ddl_shared->skip_to = 0;
 	SpinLockInit(&ddl_shared->mutex);
 	ddl_shared->worker_latch = NULL;
 	memset(ddl_shared->ring, 0, mul_size(entry_size, grd_ddl_log_size));
@@ -267,6 +284,7 @@ grd_ddl_audit_after_load(bool loaded)
 		memset(ddl_shared->ring, 0, mul_size(entry_size, grd_ddl_log_size));
 		pg_atomic_write_u64(&ddl_shared->next_seq, reserved + 1);
 		pg_atomic_write_u64(&ddl_shared->stored_seq, 0);
+		pg_atomic_write_u32(&ddl_shared->stored_known, 0);
 		pg_atomic_write_u64(&ddl_shared->reset_seq, 0);
 		pg_atomic_write_u64(&ddl_shared->overwritten, 0);
 		for (int i = 0; i < GRD_DDL_NCOUNTERS; i++)
@@ -416,7 +434,8 @@ grd_ddl_reserve_seq(void)
 		seq_reserve();
 }
 
-static void
+/* Reserve the next block; false if the file could not be written. */
+static bool
 seq_reserve(void)
 {
 	uint64		target;
@@ -426,7 +445,7 @@ seq_reserve(void)
 	if (!seq_low())
 	{
 		LWLockRelease(grd_lock(GRD_LOCK_DDL_SEQ));
-		return;					/* another process did it */
+		return true;			/* another process did it */
 	}
 	target = pg_atomic_read_u64(&ddl_shared->next_seq) + GRD_DDL_SEQ_BLOCK;
 	ok = seq_file_write(target);
@@ -442,6 +461,7 @@ seq_reserve(void)
 				 errmsg("could not write file \"%s\": %m", GRD_DDL_SEQ_FILE_TMP),
 				 errdetail("DDL log sequence numbers may repeat after a crash.")));
 	}
+	return ok;
 }
 
 /* ----------------------------------------------------------------
@@ -562,6 +582,9 @@ grd_ddl_audit_begin(PlannedStmt *pstmt, const char *queryString,
 	role_name(audit->session_userid, audit->session_username);
 	strlcpy(audit->command_tag, GetCommandTagName(CreateCommandTag(parsetree)),
 			sizeof(audit->command_tag));
+	/* a failed concurrent build leaves its invalid index behind */
+	audit->leaves_behind = IsA(parsetree, IndexStmt) &&
+		((IndexStmt *) parsetree)->concurrent;
 	describe_statement(audit, false);
 
 	audit->outer = open_audit;
@@ -571,16 +594,31 @@ grd_ddl_audit_begin(PlannedStmt *pstmt, const char *queryString,
 
 /*
  * The statement succeeded.  Objects it created can now be found, so names
- * left unqualified at the start are looked up again.
+ * left unqualified at the start are looked up again.  The lookup runs with
+ * interrupts held, so that a cancel cannot land between the statement's
+ * success and its entry; if it fails all the same, the entry is written
+ * with the names found at the start before the error goes on.
  */
 void
 grd_ddl_audit_end(GrdDdlAudit *audit)
 {
 	open_audit = audit->outer;
-	if (!audit->identity_resolved && IsTransactionState())
-		describe_statement(audit, true);
-
 	HOLD_INTERRUPTS();
+	if (!audit->identity_resolved && IsTransactionState())
+	{
+		PG_TRY();
+		{
+			describe_statement(audit, true);
+		}
+		PG_CATCH();
+		{
+			record(audit, GRD_DDL_OK, NULL);
+			MemoryContextReset(audit_cxt);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+	}
+
 	record(audit, GRD_DDL_OK, NULL);
 	MemoryContextReset(audit_cxt);
 	RESUME_INTERRUPTS();
@@ -654,12 +692,15 @@ grd_ddl_audit_note_warning(const char *rule)
 }
 
 /*
- * ddl_policy.c: the innermost open statement waited this long for its lock.
+ * ddl_lock.c: statement parsetree waited this long for its lock.  Only the
+ * innermost open statement's own wait is its: a piece PostgreSQL runs on
+ * its behalf (the index of a PRIMARY KEY) has no entry, and its lock is
+ * not the one the statement waited for.
  */
 void
-grd_ddl_audit_note_lock_wait(int64 usec)
+grd_ddl_audit_note_lock_wait(Node *parsetree, int64 usec)
 {
-	if (open_audit != NULL)
+	if (open_audit != NULL && open_audit->parsetree == parsetree)
 		open_audit->lock_wait_us = usec;
 }
 
@@ -704,8 +745,10 @@ record(GrdDdlAudit *audit, char outcome, ErrorData *edata)
 	e->userid = audit->userid;
 	e->session_userid = audit->session_userid;
 	e->pid = MyProcPid;
+	e->encoding = GetDatabaseEncoding();
 	e->toplevel = audit->toplevel;
 	e->outcome = outcome;
+	e->leaves_behind = outcome != GRD_DDL_OK && audit->leaves_behind;
 	if (edata != NULL)
 	{
 		strlcpy(e->sqlstate, unpack_sql_state(edata->sqlerrcode),
@@ -739,6 +782,7 @@ record(GrdDdlAudit *audit, char outcome, ErrorData *edata)
 	e->query_len = len;
 	e->query_full_len = audit->query_len;
 
+	e->destinations = (uint8) destinations;
 	e->seq = ring_put(e);
 	if (destinations & GRD_DDL_DEST_LOG)
 		log_entry(e);
@@ -746,30 +790,75 @@ record(GrdDdlAudit *audit, char outcome, ErrorData *edata)
 }
 
 /*
- * Give the entry its number and, when the ring is in use, copy it into its
- * slot.  Returns the number.
+ * Give the entry its number and copy it into its slot.  Returns the
+ * number.
+ *
+ * The slot is written even when the entry goes to neither the view nor the
+ * table (entry->destinations says where it goes), so that the worker finds
+ * every number and can tell an entry that was not for the table from one
+ * that was overwritten; but an entry for the log only does not overwrite
+ * one the worker has still to store.  Each entry also carries the last
+ * run of numbers given to entries not for the table, so that the worker
+ * knows them even once they are overwritten (grd_ddl_ring_never_for_table).
+ * An entry not for the table that comes when the
+ * worker has stored everything before it is done with at once: the worker
+ * may be idle (guardrails.ddl_log_destination without table) for as long
+ * as the ring takes to wrap around.  What is overwritten before the worker
+ * stored it is counted only if it was for the table.
  */
 static uint64
 ring_put(GrdDdlEntry *entry)
 {
-	int			destinations = grd_ddl_destinations;
-	bool		use_ring = (destinations &
-							(GRD_DDL_DEST_VIEW | GRD_DDL_DEST_TABLE)) != 0;
 	GrdDdlEntry *slot;
 	uint64		seq;
+	uint64		stored;
+	bool		unstored;
 
-	LWLockAcquire(ring_lock, LW_EXCLUSIVE);
-	seq = pg_atomic_fetch_add_u64(&ddl_shared->next_seq, 1);
-	if (use_ring)
+	/*
+	 * Never a number beyond the reserved block: concurrent statements that
+	 * all passed the check of grd_ddl_audit_begin() could otherwise run
+	 * past it, and a crash would hand those numbers out again.  The file
+	 * is written outside the ring lock; if it cannot be written, the
+	 * number is taken all the same (that was logged).
+	 */
+	for (;;)
 	{
-		slot = ring_slot(seq);
-		if (slot->seq != 0 &&
-			slot->seq > pg_atomic_read_u64(&ddl_shared->stored_seq) &&
-			(destinations & GRD_DDL_DEST_TABLE))
+		LWLockAcquire(ring_lock, LW_EXCLUSIVE);
+		if (pg_atomic_read_u64(&ddl_shared->next_seq) <=
+			pg_atomic_read_u64(&ddl_shared->reserved_seq))
+			break;
+		LWLockRelease(ring_lock);
+		if (!seq_reserve())
+		{
+			LWLockAcquire(ring_lock, LW_EXCLUSIVE);
+			break;
+		}
+	}
+	seq = pg_atomic_fetch_add_u64(&ddl_shared->next_seq, 1);
+	stored = pg_atomic_read_u64(&ddl_shared->stored_seq);
+	slot = ring_slot(seq);
+	unstored = slot->seq != 0 && slot->seq > stored &&
+		(slot->destinations & GRD_DDL_DEST_TABLE);
+	if (!(entry->destinations & GRD_DDL_DEST_TABLE))
+	{
+		if (ddl_shared->skip_to == 0 || ddl_shared->skip_to + 1 != seq)
+			ddl_shared->skip_from = seq;
+		ddl_shared->skip_to = seq;
+	}
+	entry->seq = seq;
+	entry->skip_from = ddl_shared->skip_from;
+	entry->skip_to = ddl_shared->skip_to;
+
+	/* an entry for the log only never costs one for the table */
+	if ((entry->destinations & (GRD_DDL_DEST_VIEW | GRD_DDL_DEST_TABLE)) ||
+		!unstored)
+	{
+		if (unstored)
 			pg_atomic_fetch_add_u64(&ddl_shared->overwritten, 1);
-		entry->seq = seq;
 		memcpy(slot, entry, offsetof(GrdDdlEntry, query) + entry->query_len + 1);
 	}
+	if (!(entry->destinations & GRD_DDL_DEST_TABLE) && stored + 1 == seq)
+		grd_ddl_set_stored(seq);
 	LWLockRelease(ring_lock);
 	return seq;
 }
@@ -1072,8 +1161,10 @@ relation_or_object(RangeVar *relation, Node *object, bool lookup,
  * that make a name disappear (DROP, RENAME, SET SCHEMA) look it up: any
  * other lookup there would only warm caches for the statement, moving its
  * cost out of the time that guardrails.latency and pg_stat_statements
- * measure for it.  A failed statement therefore names most objects as it
- * wrote them.  Only relation names are qualified; other objects are named
+ * measure for it.  CREATE INDEX CONCURRENTLY looks up too: if it fails,
+ * its invalid index remains, and the entry must name it (the lookup is
+ * nothing next to a concurrent build).  A failed statement therefore
+ * names most objects as it wrote them.  Only relation names are qualified; other objects are named
  * as the statement writes them.
  */
 static void
@@ -1084,7 +1175,8 @@ describe_statement(GrdDdlAudit *audit, bool after)
 	char	   *identity = "";
 	bool		resolved = true;
 	bool		lookup = after || IsA(tree, DropStmt) ||
-		IsA(tree, RenameStmt) || IsA(tree, AlterObjectSchemaStmt);
+		IsA(tree, RenameStmt) || IsA(tree, AlterObjectSchemaStmt) ||
+		(IsA(tree, IndexStmt) && ((IndexStmt *) tree)->concurrent);
 
 	switch (nodeTag(tree))
 	{
@@ -1296,10 +1388,123 @@ grd_ddl_ring_read(uint64 seq, GrdDdlEntry *entry)
 	return found;
 }
 
+/*
+ * The worker is done with every entry up to seq.  Only ever moves forward:
+ * ring_put() advances it too, over entries not meant for the table.
+ */
+/*
+ * Number seq is not in the ring: whether it was given to an entry that
+ * was not for the table (the worker passes over it) rather than to one
+ * overwritten before the worker stored it (a loss).  Its slot holds an
+ * older number when the entry was not written (for the log only), or a
+ * newer entry that knows the last run of numbers not for the table; an
+ * older run, cut by entries for the table and overwritten since, cannot
+ * be told, and counts as a loss.
+ */
+bool
+grd_ddl_ring_never_for_table(uint64 seq)
+{
+	GrdDdlEntry *slot;
+	bool		result;
+
+	LWLockAcquire(ring_lock, LW_SHARED);
+	slot = ring_slot(seq);
+	result = (slot->seq < seq) ||
+		(slot->seq > seq && slot->skip_from <= seq && seq <= slot->skip_to);
+	LWLockRelease(ring_lock);
+	return result;
+}
+
 void
 grd_ddl_set_stored(uint64 seq)
 {
-	pg_atomic_write_u64(&ddl_shared->stored_seq, seq);
+	uint64		old = pg_atomic_read_u64(&ddl_shared->stored_seq);
+
+	while (old < seq &&
+		   !pg_atomic_compare_exchange_u64(&ddl_shared->stored_seq, &old, seq))
+		;
+	pg_atomic_write_u32(&ddl_shared->stored_known, 1);
+}
+
+/*
+ * The worker's progress, kept in shared memory across its restarts and in
+ * the state file across clean restarts; false when it is not known (after
+ * a crash, or before a worker ever ran), and the table must tell.
+ */
+bool
+grd_ddl_stored_known(uint64 *seq)
+{
+	*seq = pg_atomic_read_u64(&ddl_shared->stored_seq);
+	return pg_atomic_read_u32(&ddl_shared->stored_known) != 0;
+}
+
+/*
+ * A text of an entry, written in encoding (that of the database where the
+ * statement ran), as a palloc'd string valid in this database's encoding,
+ * as pg_stat_statements converts its texts; a character that cannot be
+ * converted (or is not valid) becomes '?', so that nothing invalid is
+ * ever shown or stored (pg_dump would copy it, and the restore fail).
+ * Runs in a transaction: the conversion is looked up in the catalog.
+ */
+char *
+grd_ddl_convert(const char *s, int encoding)
+{
+	int			target = GetDatabaseEncoding();
+	int			len = strlen(s);
+	const char *p = s;
+	const char *end = s + len;
+	StringInfoData buf;
+	Oid			proc = InvalidOid;
+	unsigned char *out = NULL;
+
+	/* every server encoding is a superset of ASCII */
+	if (pg_is_ascii(s) || target == PG_SQL_ASCII)
+		return pstrdup(s);
+	if (encoding != target && encoding != PG_SQL_ASCII &&
+		PG_VALID_BE_ENCODING(encoding))
+	{
+		proc = FindDefaultConversionProc(encoding, target);
+		out = palloc((Size) len * MAX_CONVERSION_GROWTH + 1);
+	}
+
+	initStringInfo(&buf);
+	while (p < end)
+	{
+		int			done;
+		int			skip;
+
+		if (encoding == target)
+		{
+			done = pg_encoding_verifymbstr(target, p, end - p);
+			appendBinaryStringInfo(&buf, p, done);
+		}
+		else if (OidIsValid(proc))
+		{
+			done = pg_do_encoding_conversion_buf(proc, encoding, target,
+												 (unsigned char *) p, end - p,
+												 out, (end - p) * MAX_CONVERSION_GROWTH + 1,
+												 true);
+			appendStringInfoString(&buf, (char *) out);
+		}
+		else
+		{
+			/* no conversion (SQL_ASCII): only ASCII is known to be text */
+			for (done = 0; p + done < end && !IS_HIGHBIT_SET(p[done]); done++)
+				;
+			appendBinaryStringInfo(&buf, p, done);
+		}
+		p += done;
+		if (p >= end)
+			break;
+		/* one character that could not be taken */
+		appendStringInfoChar(&buf, '?');
+		skip = (encoding == PG_SQL_ASCII || !PG_VALID_BE_ENCODING(encoding)) ?
+			1 : pg_encoding_mblen_bounded(encoding, p);
+		p += Max(1, Min(skip, end - p));
+	}
+	if (out != NULL)
+		pfree(out);
+	return buf.data;
 }
 
 /* See crash_seq; 0 when the ring was loaded from a clean shutdown's file. */
@@ -1351,6 +1556,7 @@ grd_ddl_audit_save(FILE *file)
 	for (int i = 0; i < GRD_DDL_NCOUNTERS; i++)
 		header.counters[i] = pg_atomic_read_u64(&ddl_shared->counters[i]);
 	header.crash_seq = ddl_shared->crash_seq;
+	header.stored_known = pg_atomic_read_u32(&ddl_shared->stored_known);
 	for (uint64 seq = first; seq < next; seq++)
 		if (ring_slot(seq)->seq == seq)
 			header.nentries++;
@@ -1424,6 +1630,7 @@ grd_ddl_audit_load(FILE *file)
 	for (int i = 0; i < GRD_DDL_NCOUNTERS; i++)
 		pg_atomic_write_u64(&ddl_shared->counters[i], header.counters[i]);
 	ddl_shared->crash_seq = header.crash_seq;
+	pg_atomic_write_u32(&ddl_shared->stored_known, header.stored_known != 0);
 	return true;
 }
 
@@ -1501,6 +1708,14 @@ xid8_datum(uint64 value, bool *isnull)
 	return FullTransactionIdGetDatum(FullTransactionIdFromU64(value));
 }
 
+/* A name column, converted from the encoding of the entry's database. */
+static Datum
+name_datum(const char *s, int encoding)
+{
+	return DirectFunctionCall1(namein,
+							   CStringGetDatum(grd_ddl_convert(s, encoding)));
+}
+
 /* Columns of guardrails.ddl_log_entries(). */
 typedef enum DdlLogColumn
 {
@@ -1548,7 +1763,9 @@ static const bool shown_to_all[DDL_LOG_NCOLS] = {
 
 /*
  * guardrails.ddl_log_entries(): the entries of the ring after the last
- * ddl_log_reset(), oldest first, for the view guardrails.ddl_log.
+ * ddl_log_reset(), oldest first, for the view guardrails.ddl_log.  Texts
+ * are converted from the encoding of the database each statement ran in
+ * to the reader's (grd_ddl_convert).
  *
  * Another role's entry shows what pg_stat_activity shows of another role's
  * session (pg_stat_get_activity), with the same test: the reader sees
@@ -1591,7 +1808,8 @@ grd_ddl_log_entries(PG_FUNCTION_ARGS)
 		bool		nulls[DDL_LOG_NCOLS];
 		bool		visible;
 
-		if (!grd_ddl_ring_read(seq, e))
+		if (!grd_ddl_ring_read(seq, e) ||
+			!(e->destinations & (GRD_DDL_DEST_VIEW | GRD_DDL_DEST_TABLE)))
 			continue;
 		visible = read_all || has_privs_of_role(userid, e->userid);
 
@@ -1600,13 +1818,11 @@ grd_ddl_log_entries(PG_FUNCTION_ARGS)
 		/* what pg_stat_activity shows to everyone (shown_to_all) */
 		values[COL_SEQ] = Int64GetDatum((int64) e->seq);
 		values[COL_DBID] = ObjectIdGetDatum(e->dbid);
-		values[COL_DATABASE] = DirectFunctionCall1(namein,
-												   CStringGetDatum(e->datname));
+		values[COL_DATABASE] = name_datum(e->datname, e->encoding);
 		values[COL_USERID] = ObjectIdGetDatum(e->userid);
-		values[COL_ROLE] = DirectFunctionCall1(namein,
-											   CStringGetDatum(e->username));
-		values[COL_SESSION_ROLE] =
-			DirectFunctionCall1(namein, CStringGetDatum(e->session_username));
+		values[COL_ROLE] = name_datum(e->username, e->encoding);
+		values[COL_SESSION_ROLE] = name_datum(e->session_username,
+											  e->encoding);
 		values[COL_PID] = Int32GetDatum(e->pid);
 		values[COL_XID] = xid8_datum(e->xid, &nulls[COL_XID]);
 		values[COL_STORED] = BoolGetDatum(e->seq <= stored);
@@ -1640,10 +1856,12 @@ grd_ddl_log_entries(PG_FUNCTION_ARGS)
 			nulls[COL_OBJECT_TYPE] = true;
 		if (e->object_identity[0] != '\0')
 			values[COL_OBJECT_IDENTITY] =
-				CStringGetTextDatum(e->object_identity);
+				CStringGetTextDatum(grd_ddl_convert(e->object_identity,
+													 e->encoding));
 		else
 			nulls[COL_OBJECT_IDENTITY] = true;
-		values[COL_QUERY] = CStringGetTextDatum(e->query);
+		values[COL_QUERY] = CStringGetTextDatum(grd_ddl_convert(e->query,
+																  e->encoding));
 		values[COL_QUERY_TRUNCATED] =
 			BoolGetDatum(e->query_len < e->query_full_len);
 		values[COL_OUTCOME] =
@@ -1653,10 +1871,12 @@ grd_ddl_log_entries(PG_FUNCTION_ARGS)
 		else
 			nulls[COL_SQLSTATE] = true;
 		if (e->outcome != GRD_DDL_OK)
-			values[COL_MESSAGE] = CStringGetTextDatum(e->message);
+			values[COL_MESSAGE] =
+				CStringGetTextDatum(grd_ddl_convert(e->message, e->encoding));
 		else
 			nulls[COL_MESSAGE] = true;
-		values[COL_POLICY_WARNINGS] = CStringGetTextDatum(e->warnings);
+		values[COL_POLICY_WARNINGS] =
+			CStringGetTextDatum(grd_ddl_convert(e->warnings, e->encoding));
 		if (e->lock_wait_us >= 0)
 			values[COL_LOCK_WAIT] = Float8GetDatum(e->lock_wait_us / 1000.0);
 		else
@@ -1721,4 +1941,6 @@ grd_ddl_audit_status(GrdStatus *status)
 				   (int64) pg_atomic_read_u64(&ddl_shared->counters[GRD_DDL_MISSED]));
 	grd_status_put(status, "ddl_history_crash_gap",
 				   (int64) pg_atomic_read_u64(&ddl_shared->counters[GRD_DDL_CRASH_GAP]));
+	grd_status_put(status, "ddl_history_collided",
+				   (int64) pg_atomic_read_u64(&ddl_shared->counters[GRD_DDL_COLLIDED]));
 }

@@ -38,6 +38,8 @@ typedef struct GrdDdlAudit
 	bool		toplevel;		/* issued by the client, not by a function */
 	bool		identity_resolved;	/* object_identity is schema-qualified,
 									 * or no lookup can improve it */
+	bool		leaves_behind;	/* if it fails, what it built so far
+								 * remains (CREATE INDEX CONCURRENTLY) */
 	TimestampTz start_time;
 	instr_time	start;
 	int64		lock_wait_us;	/* -1: not known */
@@ -59,7 +61,7 @@ extern void grd_ddl_audit_end_error(GrdDdlAudit *audit);
 
 /* While a statement runs (ddl_policy.c). */
 extern void grd_ddl_audit_note_warning(const char *rule);
-extern void grd_ddl_audit_note_lock_wait(int64 usec);
+extern void grd_ddl_audit_note_lock_wait(Node *parsetree, int64 usec);
 
 /* Secrets in statement texts (ddl_redact.c). */
 #define GRD_DDL_REDACTED		"<REDACTED>"
@@ -103,10 +105,18 @@ typedef struct GrdDdlEntry
 	Oid			userid;
 	Oid			session_userid;
 	int32		pid;
+	int32		encoding;		/* of the database it ran in: its texts */
 	bool		toplevel;
 	int32		query_len;		/* bytes of query[] kept */
 	int32		query_full_len; /* bytes of the statement's text */
 	char		outcome;		/* GRD_DDL_OK, _ERROR or _REJECTED */
+	bool		leaves_behind;	/* failed, but not rolled back: what it
+								 * built remains (an invalid index) */
+	uint8		destinations;	/* guardrails.ddl_log_destination when it
+								 * was recorded (GRD_DDL_DEST_*) */
+	uint64		skip_from;		/* the last run of numbers given to entries
+								 * not for the table, as of this one */
+	uint64		skip_to;
 	char		sqlstate[6];
 	char		datname[NAMEDATALEN];
 	char		username[NAMEDATALEN];
@@ -132,8 +142,11 @@ extern Size grd_ddl_entry_size(void);
 extern uint64 grd_ddl_next_seq(void);
 extern void grd_ddl_raise_next_seq(uint64 seq);
 extern bool grd_ddl_ring_read(uint64 seq, GrdDdlEntry *entry);
+extern bool grd_ddl_ring_never_for_table(uint64 seq);
 extern uint64 grd_ddl_oldest_seq(void);
 extern void grd_ddl_set_stored(uint64 seq);
+extern bool grd_ddl_stored_known(uint64 *seq);
+extern char *grd_ddl_convert(const char *s, int encoding);
 extern void grd_ddl_count(int counter, uint64 n);
 extern uint64 grd_ddl_crash_seq(void);
 extern void grd_ddl_reserve_seq(void);
@@ -146,7 +159,9 @@ extern void grd_ddl_worker_attach(bool attach);
 								 * the worker could store them */
 #define GRD_DDL_CRASH_GAP	3	/* numbers lost in a crash (or reserved
 								 * and never used) */
-#define GRD_DDL_NCOUNTERS	4
+#define GRD_DDL_COLLIDED	4	/* entries whose number a row of the table
+								 * already had (not stored) */
+#define GRD_DDL_NCOUNTERS	5
 
 /* The background worker's entry point (ddl_worker.c). */
 extern PGDLLEXPORT void grd_ddl_worker_main(Datum main_arg);

@@ -498,10 +498,12 @@ describe_blockers(DdlTarget *targets, int n, Blocker *initial, int ninitial)
 
 /*
  * Take the targets' locks within timeout_ms, in the configured way, with
- * up to retries retries.  Errors out with 55P03 when all are spent.
+ * up to retries retries.  Errors out with 55P03 when all are spent.  The
+ * wait is noted in the audit entry of parsetree, if it has one of its own.
  */
 static void
-acquire(DdlTarget *targets, int n, int timeout_ms, int retries)
+acquire(Node *parsetree, DdlTarget *targets, int n, int timeout_ms,
+		int retries)
 {
 	int			attempt;
 	int			failed = 0;
@@ -512,7 +514,7 @@ acquire(DdlTarget *targets, int n, int timeout_ms, int retries)
 	/* the usual case: nobody in the way */
 	if (lock_all_now(targets, n, &failed))
 	{
-		grd_ddl_audit_note_lock_wait(0);
+		grd_ddl_audit_note_lock_wait(parsetree, 0);
 		return;
 	}
 	start = GetCurrentTimestamp();
@@ -528,7 +530,8 @@ acquire(DdlTarget *targets, int n, int timeout_ms, int retries)
 			got = lock_retrying(targets, n, timeout_ms, &failed);
 		else
 			got = lock_queued(targets, n, &failed);
-		grd_ddl_audit_note_lock_wait(GetCurrentTimestamp() - start);
+		grd_ddl_audit_note_lock_wait(parsetree,
+									 GetCurrentTimestamp() - start);
 		if (got)
 			return;
 
@@ -592,7 +595,7 @@ grd_ddl_lock_begin(Node *parsetree, ProcessUtilityContext context,
 		return;
 	ntargets = ddl_targets(parsetree, targets);
 	if (ntargets > 0)
-		acquire(targets, ntargets, LockTimeout,
+		acquire(parsetree, targets, ntargets, LockTimeout,
 				(context == PROCESS_UTILITY_TOPLEVEL && !IsTransactionBlock()) ?
 				grd_ddl_lock_retries : 0);
 }

@@ -11,15 +11,21 @@
  *
  *	- waits, saying so once in the server log, while the extension is not
  *	  created in its database;
- *	- at its start, resumes after the highest sequence number of this
- *	  server (system identifier) in the table, and makes sure new entries
- *	  are numbered above it;
+ *	- at its start, resumes where the worker before it left off (shared
+ *	  memory), or after a crash after the highest sequence number of this
+ *	  server (system identifier) and timeline in the table (see resume()),
+ *	  and makes sure new entries are numbered above it;
  *	- stores the entries after that one, in order, a batch per transaction
  *	  (with synchronous_commit off: an entry lost with the last commits
- *	  before a crash is in the server log, and the next start counts it);
+ *	  before a crash is in the server log, and the next start counts it),
+ *	  each as (system identifier, timeline, seq): a promoted standby stores
+ *	  on a timeline of its own, and never collides with its old primary;
  *	- reports numbers it wanted but that were no longer in the ring
  *	  (overwritten, or lost in a crash) as a range in the server log and in
- *	  guardrails.status, and entries it failed three times to store;
+ *	  guardrails.status, each range once; an entry it failed three times
+ *	  to store is given up alone (the entries around it are stored) and
+ *	  for good; an entry whose number a row already has is counted as a
+ *	  collision, not as stored;
  *	- settles rolled_back for entries whose transaction was still open when
  *	  they were stored, from the commit log (pg_xact_status);
  *	- deletes entries older than guardrails.ddl_history_retention.
@@ -85,30 +91,54 @@
 	"duration_ms, database, role, session_role, client_addr, " \
 	"application_name, pid, xid, statement_xid, toplevel, command_tag, " \
 	"object_type, object_identity, query, query_truncated, outcome, " \
-	"sqlstate, message, policy_warnings, lock_wait_ms, rolled_back) " \
+	"sqlstate, message, policy_warnings, lock_wait_ms, rolled_back, timeline) " \
 	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8::pg_catalog.inet, $9, $10, $11, " \
 	"$12, $13, $14, $15, $16, $17, $18, $19, $20, $21, " \
-	"pg_catalog.string_to_array($22, ','), $23, $24) " \
+	"pg_catalog.string_to_array($22, ','), $23, $24, $25) " \
 	"ON CONFLICT DO NOTHING"
-#define INSERT_NARGS		24
+#define INSERT_NARGS		25
 
 static uint64 system_id;
+static TimeLineID timeline;		/* this server's, as a primary */
 static GrdDdlEntry *entry;
 static SPIPlanPtr insert_plan = NULL;
 static bool table_ready = false;	/* the extension was found */
 static bool said_missing = false;	/* "not created" was logged */
 static bool unsettled = true;	/* rows may wait for rolled_back */
+static bool resumed = false;	/* stored_seq was set at the start */
+static uint64 table_max = 0;	/* highest number of this server and
+								 * timeline in the table, when last read */
 static uint64 stored_seq = 0;	/* the last entry dealt with */
-static uint64 failing_seq = 0;	/* the entry batches keep failing at */
+static uint64 failing_seq = 0;	/* the entry that last failed to insert */
 static int	attempts = 0;
+static uint64 missed_first = 0; /* a range of missed numbers not yet */
+static uint64 missed_last = 0;	/* reported, while it may still grow */
 static TimestampTz last_retention = 0;
 
 static void pin_settings(void);
 static void worker_detach(int code, Datum arg);
 static void worker_cycle(void);
 static bool find_table(void);
-static int	store_batch(uint64 from, uint64 next, uint64 *last);
-static void report_missed(uint64 first, uint64 last);
+static void resume(void);
+
+/* One batch: what store_batch_tx() is asked to do, and what it did. */
+typedef struct BatchArgs
+{
+	uint64		from;			/* first number to store */
+	uint64		next;			/* stop before this one */
+	uint64		last;			/* out: the last number dealt with */
+	uint64		inserting;		/* out: the entry being inserted when the
+								 * transaction failed, or 0 */
+	int			stored;			/* out: rows inserted */
+	int			ncollided;		/* out: entries whose number a row had */
+	uint64		collided[BATCH_SIZE];
+	uint64		missed_first;	/* out: a range no longer in the ring */
+	uint64		missed_last;
+} BatchArgs;
+
+static int	store_batch(uint64 from, uint64 next, BatchArgs *b);
+static void note_missed(uint64 first, uint64 last);
+static void report_missed(void);
 static void settle_rolled_back(void *arg);
 static void apply_retention(void *arg);
 
@@ -204,6 +234,7 @@ grd_ddl_worker_main(Datum main_arg)
 	grd_hooks_own_process();
 
 	system_id = GetSystemIdentifier();
+	timeline = GetWALInsertionTimeLine();
 	entry = MemoryContextAlloc(TopMemoryContext, grd_ddl_entry_size());
 	grd_ddl_worker_attach(true);
 	on_shmem_exit(worker_detach, (Datum) 0);
@@ -231,6 +262,7 @@ grd_ddl_worker_main(Datum main_arg)
 static void
 worker_detach(int code, Datum arg)
 {
+	report_missed();
 	grd_ddl_worker_attach(false);
 }
 
@@ -314,8 +346,8 @@ static void
 find_table_tx(void *arg)
 {
 	bool	   *found = (bool *) arg;
-	Datum		values[1];
-	Oid			types[1] = {INT8OID};
+	Datum		values[2];
+	Oid			types[2] = {INT8OID, INT4OID};
 	bool		isnull;
 
 	pgstat_report_activity(STATE_RUNNING, "looking for guardrails.ddl_history");
@@ -324,15 +356,17 @@ find_table_tx(void *arg)
 		return;
 
 	values[0] = Int64GetDatum((int64) system_id);
+	values[1] = Int32GetDatum((int32) timeline);
 	if (SPI_execute_with_args("SELECT coalesce(pg_catalog.max(seq), 0) "
 							  "FROM guardrails.ddl_history "
-							  "WHERE system_identifier OPERATOR(pg_catalog.=) $1",
-							  1, types, values, NULL, true, 1)
+							  "WHERE system_identifier OPERATOR(pg_catalog.=) $1 "
+							  "AND timeline OPERATOR(pg_catalog.=) $2",
+							  2, types, values, NULL, true, 1)
 		!= SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not read guardrails.ddl_history");
-	stored_seq = (uint64) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-													  SPI_tuptable->tupdesc,
-													  1, &isnull));
+	table_max = (uint64) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+													 SPI_tuptable->tupdesc,
+													 1, &isnull));
 }
 
 /*
@@ -368,9 +402,44 @@ find_table(void)
 	table_ready = true;
 
 	/* number new entries above anything the table holds */
-	grd_ddl_raise_next_seq(stored_seq + 1);
-	grd_ddl_set_stored(stored_seq);
+	grd_ddl_raise_next_seq(table_max + 1);
+	if (!resumed)
+	{
+		resume();
+		resumed = true;
+	}
 	return true;
+}
+
+/*
+ * Where to resume, once per worker process.  The worker's progress, kept
+ * in shared memory (and across a clean restart in the state file), is
+ * where it left off: a worker restart neither goes back (after rows were
+ * deleted) nor skips.  It is not known after a crash, nor before a worker
+ * ever ran on this server (a standby); then the table tells, for this
+ * server and timeline:
+ *
+ *	- rows below the first number given since the server started: it
+ *	  crashed, and the numbers after the last stored row up to that first
+ *	  one are a crash gap, which the cycle reports;
+ *	- no row (a timeline that began with this server's promotion, or a
+ *	  table emptied), or rows at or above that first number (the sequence
+ *	  file was lost): every entry the ring holds since the start is stored,
+ *	  and one whose number a row already has is counted as a collision;
+ *	  nothing before the start can be told apart, so no gap is reported.
+ */
+static void
+resume(void)
+{
+	uint64		first = Max(grd_ddl_crash_seq(), 1);
+
+	if (grd_ddl_stored_known(&stored_seq))
+		return;
+	if (table_max > 0 && table_max < first)
+		stored_seq = table_max;
+	else
+		stored_seq = first - 1;
+	grd_ddl_set_stored(stored_seq);
 }
 
 /*
@@ -380,41 +449,65 @@ static void
 worker_cycle(void)
 {
 	uint64		next;
-	uint64		oldest;
+	uint64		crash_seq;
 
 	if (!find_table())
 		return;
 
+	/* entries not for the table may have been passed over meanwhile */
+	if (grd_ddl_stored_known(&next) && next > stored_seq)
+		stored_seq = next;
+
 	next = grd_ddl_next_seq();
 	while (stored_seq + 1 < next)
 	{
-		uint64		last = 0;
+		BatchArgs	b;
+		uint64		until = next;
 		int			stored;
 
-		/* numbers already gone from the ring */
-		oldest = grd_ddl_oldest_seq();
-		if (stored_seq + 1 < oldest)
+		/*
+		 * Numbers lost with the ring in a crash.  (Those gone since, by an
+		 * overflow, are found one by one: some may have been given to
+		 * entries not for the table.)
+		 */
+		crash_seq = grd_ddl_crash_seq();
+		if (stored_seq + 1 < crash_seq)
 		{
-			report_missed(stored_seq + 1, oldest - 1);
-			stored_seq = oldest - 1;
+			note_missed(stored_seq + 1, crash_seq - 1);
+			stored_seq = crash_seq - 1;
 			grd_ddl_set_stored(stored_seq);
 			continue;
 		}
 
-		stored = store_batch(stored_seq + 1, next, &last);
+		/* the entries before one that failed go in without it */
+		if (failing_seq > stored_seq + 1 && failing_seq < next)
+			until = failing_seq;
+		stored = store_batch(stored_seq + 1, until, &b);
 		if (stored < 0)
 		{
 			/* look for the table again: it may have been dropped */
 			table_ready = false;
 
-			/* the batch failed: after MAX_ATTEMPTS, give its first up */
-			if (failing_seq != stored_seq + 1)
+			/*
+			 * Not an entry's fault (the table is missing or locked): try
+			 * again at the next tick, for as long as it takes.
+			 */
+			if (b.inserting == 0)
+				return;
+
+			/*
+			 * That entry failed: it is tried MAX_ATTEMPTS times, one tick
+			 * apart, then given up; and given up it stays, as the worker's
+			 * progress never goes back.
+			 */
+			if (failing_seq != b.inserting)
 			{
-				failing_seq = stored_seq + 1;
+				failing_seq = b.inserting;
 				attempts = 0;
 			}
-			if (++attempts < MAX_ATTEMPTS)
+			if (++attempts < MAX_ATTEMPTS || failing_seq != stored_seq + 1)
 				return;
+			report_missed();
 			ereport(LOG,
 					(errmsg("pg_guardrails: could not store DDL log entry " UINT64_FORMAT " in guardrails.ddl_history",
 							failing_seq),
@@ -422,13 +515,17 @@ worker_cycle(void)
 			grd_ddl_count(GRD_DDL_NOT_STORED, 1);
 			stored_seq = failing_seq;
 			grd_ddl_set_stored(stored_seq);
+			failing_seq = 0;
 			attempts = 0;
 			continue;
 		}
-		stored_seq = last;
+		stored_seq = b.last;
 		grd_ddl_set_stored(stored_seq);
 		CHECK_FOR_INTERRUPTS();
 	}
+	/* caught up: what was missed is all there will be of that range */
+	if (stored_seq + 1 >= grd_ddl_next_seq())
+		report_missed();
 
 	if (unsettled)
 		(void) run_in_transaction(settle_rolled_back, NULL);
@@ -441,24 +538,26 @@ worker_cycle(void)
 	}
 }
 
-typedef struct BatchArgs
-{
-	uint64		from;			/* first number to store */
-	uint64		next;			/* stop before this one */
-	uint64		last;			/* out: the last number dealt with */
-	int			stored;			/* out: rows inserted */
-	uint64		missed_first;	/* out: a range no longer in the ring */
-	uint64		missed_last;
-} BatchArgs;
 
-/* A text parameter, NULL when empty. */
+/*
+ * A text parameter of the current entry, NULL when empty, converted from
+ * the encoding of the database it ran in to this one's.
+ */
 static void
 text_arg(Datum *values, char *nulls, int i, const char *s)
 {
 	if (s[0] == '\0')
 		nulls[i] = 'n';
 	else
-		values[i] = CStringGetTextDatum(s);
+		values[i] = CStringGetTextDatum(grd_ddl_convert(s, entry->encoding));
+}
+
+/* A name parameter of the current entry, converted likewise. */
+static Datum
+name_arg(const char *s)
+{
+	return DirectFunctionCall1(namein,
+							   CStringGetDatum(grd_ddl_convert(s, entry->encoding)));
 }
 
 static void
@@ -475,7 +574,8 @@ store_batch_tx(void *arg)
 		Oid			types[INSERT_NARGS] = {INT8OID, INT8OID, TIMESTAMPTZOID,
 			FLOAT8OID, NAMEOID, NAMEOID, NAMEOID, TEXTOID, TEXTOID, INT4OID,
 			XID8OID, XID8OID, BOOLOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-		BOOLOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, FLOAT8OID, BOOLOID};
+			BOOLOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, FLOAT8OID, BOOLOID,
+		INT4OID};
 		SPIPlanPtr	plan = SPI_prepare(INSERT_SQL, INSERT_NARGS, types);
 
 		if (plan == NULL)
@@ -486,28 +586,39 @@ store_batch_tx(void *arg)
 		insert_plan = plan;
 	}
 
-	for (uint64 seq = b->from; seq < b->next && b->stored < BATCH_SIZE; seq++)
+	for (uint64 seq = b->from;
+		 seq < b->next && b->stored + b->ncollided < BATCH_SIZE; seq++)
 	{
 		int			i = 0;
 
 		b->last = seq;
 		if (!grd_ddl_ring_read(seq, entry))
 		{
+			if (grd_ddl_ring_never_for_table(seq))
+				continue;
+			if (b->missed_first != 0 && b->missed_last + 1 != seq)
+			{
+				b->last = seq - 1;
+				break;			/* one range per batch */
+			}
 			if (b->missed_first == 0)
 				b->missed_first = seq;
 			b->missed_last = seq;
 			continue;
 		}
+		/* recorded while guardrails.ddl_log_destination left out table */
+		if (!(entry->destinations & GRD_DDL_DEST_TABLE))
+			continue;
 
+		b->inserting = seq;
 		memset(nulls, ' ', sizeof(nulls));
 		values[i++] = Int64GetDatum((int64) system_id);
 		values[i++] = Int64GetDatum((int64) entry->seq);
 		values[i++] = TimestampTzGetDatum(entry->start_time);
 		values[i++] = Float8GetDatum(entry->duration_us / 1000.0);
-		values[i++] = DirectFunctionCall1(namein, CStringGetDatum(entry->datname));
-		values[i++] = DirectFunctionCall1(namein, CStringGetDatum(entry->username));
-		values[i++] = DirectFunctionCall1(namein,
-										  CStringGetDatum(entry->session_username));
+		values[i++] = name_arg(entry->datname);
+		values[i++] = name_arg(entry->username);
+		values[i++] = name_arg(entry->session_username);
 		text_arg(values, nulls, i++, entry->client_addr);
 		values[i++] = CStringGetTextDatum(entry->application_name);
 		values[i++] = Int32GetDatum(entry->pid);
@@ -523,7 +634,8 @@ store_batch_tx(void *arg)
 		values[i++] = CStringGetTextDatum(entry->command_tag);
 		text_arg(values, nulls, i++, entry->object_type);
 		text_arg(values, nulls, i++, entry->object_identity);
-		values[i++] = CStringGetTextDatum(entry->query);
+		values[i++] = CStringGetTextDatum(grd_ddl_convert(entry->query,
+														  entry->encoding));
 		values[i++] = BoolGetDatum(entry->query_len < entry->query_full_len);
 		values[i++] = CStringGetTextDatum(grd_ddl_outcome_name(entry->outcome));
 		text_arg(values, nulls, i++, entry->sqlstate);
@@ -532,19 +644,22 @@ store_batch_tx(void *arg)
 		else
 			nulls[i] = 'n';
 		i++;
-		values[i++] = CStringGetTextDatum(entry->warnings);
+		values[i++] = CStringGetTextDatum(grd_ddl_convert(entry->warnings,
+														  entry->encoding));
 		values[i] = Float8GetDatum(entry->lock_wait_us / 1000.0);
 		if (entry->lock_wait_us < 0)
 			nulls[i] = 'n';
 		i++;
 
 		/*
-		 * Whether it was rolled back: a failed statement was; one that ran
-		 * in no transaction id wrote nothing that could be; otherwise it is
-		 * settled from the commit log once its transaction has ended.
+		 * Whether it was rolled back: a failed statement was, unless what
+		 * it built remains (the invalid index of a failed CREATE INDEX
+		 * CONCURRENTLY, which runs in no transaction block); one that ran
+		 * in no transaction id wrote nothing that could be; otherwise it
+		 * is settled from the commit log once its transaction has ended.
 		 */
 		if (entry->outcome != GRD_DDL_OK)
-			values[i] = BoolGetDatum(true);
+			values[i] = BoolGetDatum(!entry->leaves_behind);
 		else if (entry->stmt_xid == 0)
 			values[i] = BoolGetDatum(false);
 		else
@@ -553,47 +668,83 @@ store_batch_tx(void *arg)
 			unsettled = true;
 		}
 		i++;
+		values[i++] = Int32GetDatum((int32) timeline);
 		Assert(i == INSERT_NARGS);
 
 		if (SPI_execute_plan(insert_plan, values, nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not insert into guardrails.ddl_history");
-		b->stored++;
+		/* ON CONFLICT DO NOTHING: a row had this number already */
+		if (SPI_processed == 0)
+			b->collided[b->ncollided++] = seq;
+		else
+			b->stored++;
+		b->inserting = 0;
 	}
 }
 
 /*
  * Store entries from, up to next (excluded), at most BATCH_SIZE, in one
- * transaction.  Returns how many were inserted (setting *last to the last
- * number dealt with), or -1 if the transaction failed.
+ * transaction.  Returns how many were inserted (b->last is the last number
+ * dealt with), or -1 if the transaction failed (b->inserting is the entry
+ * whose insert failed, 0 if the failure was not an entry's).  What is
+ * reported and counted is so only once the transaction committed: a batch
+ * that fails is tried again.
  */
 static int
-store_batch(uint64 from, uint64 next, uint64 *last)
+store_batch(uint64 from, uint64 next, BatchArgs *b)
 {
-	BatchArgs	b;
-
-	memset(&b, 0, sizeof(b));
-	b.from = from;
-	b.next = next;
-	if (!run_in_transaction(store_batch_tx, &b))
+	memset(b, 0, sizeof(BatchArgs));
+	b->from = from;
+	b->next = next;
+	if (!run_in_transaction(store_batch_tx, b))
 		return -1;
-	if (b.missed_first != 0)
-		report_missed(b.missed_first, b.missed_last);
-	grd_ddl_count(GRD_DDL_STORED, b.stored);
-	*last = b.last;
-	return b.stored;
+	/* a batch's missing numbers come before the entries it found */
+	if (b->missed_first != 0)
+		note_missed(b->missed_first, b->missed_last);
+	if (b->stored + b->ncollided > 0)
+		report_missed();
+	grd_ddl_count(GRD_DDL_STORED, b->stored);
+	for (int i = 0; i < b->ncollided; i++)
+		ereport(LOG,
+				(errmsg("pg_guardrails: DDL log entry " UINT64_FORMAT " collides with a row of guardrails.ddl_history",
+						b->collided[i]),
+				 errdetail("A row with the same system identifier, timeline and number was stored before; the entry is in the server log only, if guardrails.ddl_log_destination includes log.")));
+	grd_ddl_count(GRD_DDL_COLLIDED, b->ncollided);
+	return b->stored;
 }
 
 /*
- * Numbers first to last were wanted but were no longer in the ring.  Those
- * below the first number given since a crash were lost with the server's
- * memory (the range includes numbers reserved but never used); the others
- * were overwritten when the ring overflowed.  Their entries are in the
- * server log only.
+ * Numbers first to last were wanted but were no longer in the ring.  They
+ * are reported when the range can grow no more (an entry after it was
+ * found, or the worker caught up), so that one overflow is one line, and
+ * counted then, once.
  */
 static void
-report_missed(uint64 first, uint64 last)
+note_missed(uint64 first, uint64 last)
+{
+	if (missed_first != 0 && first != missed_last + 1)
+		report_missed();
+	if (missed_first == 0)
+		missed_first = first;
+	missed_last = last;
+}
+
+/*
+ * Report the range of missed numbers noted.  Those below the first number
+ * given since a crash were lost with the server's memory (the range
+ * includes numbers reserved but never used); the others were overwritten
+ * when the ring overflowed.  Their entries are in the server log only.
+ */
+static void
+report_missed(void)
 {
 	uint64		crash_seq = grd_ddl_crash_seq();
+	uint64		first = missed_first;
+	uint64		last = missed_last;
+
+	if (first == 0)
+		return;
+	missed_first = missed_last = 0;
 
 	if (first < crash_seq)
 	{
