@@ -22,10 +22,14 @@ guardrails.ddl_log_size = 4000
 });
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION pg_guardrails');
+# CREATE EXTENSION is one entry; two more make numbers 1 to 3 stored.
 $node->safe_psql('postgres', 'CREATE TABLE first (a int)');
+$node->safe_psql('postgres', 'CREATE TABLE second (a int)');
 ok($node->poll_query_until('postgres', q{
-	SELECT count(*) = 1 FROM guardrails.ddl_history WHERE query = 'CREATE TABLE first (a int)'}),
+	SELECT count(*) = 1 FROM guardrails.ddl_history WHERE query = 'CREATE TABLE second (a int)'}),
 	'the worker stores');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM guardrails.ddl_history WHERE seq <= 3'),
+	'3', 'numbers 1 to 3 are in the table');
 
 # The highest reserved number, as the sequence file says.
 sub reserved

@@ -189,7 +189,7 @@ my @gaps;
 my ($missed_after, $crash_after) = (0, 0);
 $log =~ /server process \(PID $victim_pid\) was terminated by signal 9/ or die 'no crash in the log';
 my $crash_log_offset = $-[0];
-while ($log =~ /DDL log entries (\d+) to (\d+) were not stored in guardrails\.ddl_history: the (ring overflowed|server crashed first)/g)
+while ($log =~ /DDL log entries (\d+) to (\d+) were not stored in guardrails\.ddl_history: the (ring overflowed|server started without the ring saved at its last shutdown)/g)
 {
 	push @gaps, [ $1, $2 ];
 	if ($-[0] > $crash_log_offset)
@@ -234,7 +234,7 @@ is(status('ddl_history_crash_gap'), $crash_after,
 is(status('ddl_history_not_stored') . '|' . status('ddl_history_collided'), '0|0',
 	'nothing was given up, nothing collided');
 my $first_after = 0;
-while ($log =~ /DDL log entries \d+ to (\d+) were not stored in guardrails\.ddl_history: the server crashed first/g)
+while ($log =~ /DDL log entries \d+ to (\d+) were not stored in guardrails\.ddl_history: the server started without the ring saved at its last shutdown/g)
 {
 	$first_after = $1 + 1;
 }
