@@ -187,7 +187,9 @@ while ($log =~ /pg_guardrails ddl: (\{.*\})$/mg)
 }
 my @gaps;
 my ($missed_after, $crash_after) = (0, 0);
-$log =~ /server process \(PID $victim_pid\) was terminated by signal 9/ or die 'no crash in the log';
+# ("server process" up to 17, the backend type, "client backend", from 18)
+$log =~ /(?:server process|client backend) \(PID $victim_pid\) was terminated by signal 9/
+  or die 'no crash in the log';
 my $crash_log_offset = $-[0];
 while ($log =~ /DDL log entries (\d+) to (\d+) were not stored in guardrails\.ddl_history: the (ring overflowed|server started without the ring saved at its last shutdown)/g)
 {
