@@ -43,8 +43,8 @@
  * for the server's workload; the extension's housekeeping must not be
  * stopped by them, or an operator who blocks a digest could lose DDL
  * history (the worker's INSERT) or lock everyone out of unlimit_digest()
- * (its DELETE).  So ExecutorStart skips the digest rules while
- * grd_own_code_depth > 0, which is the case:
+ * (its DELETE).  So ExecutorStart and ProcessUtility skip the digest
+ * rules while grd_own_code_depth > 0, which is the case:
  *
  *	- in the DDL-history worker, for its whole life (all its statements
  *	  are the extension's);
