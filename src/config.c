@@ -74,6 +74,7 @@
 #include "utils/syscache.h"
 
 #include "config.h"
+#include "module.h"
 
 #define GRD_EXTENSION	"pg_guardrails"
 
@@ -230,8 +231,8 @@ functions_callback(Datum arg, int cacheid, uint32 hashvalue)
  * Register the callbacks.  Called from _PG_init in the postmaster, so that
  * every backend inherits them.
  */
-void
-grd_config_init(void)
+static void
+config_init(void)
 {
 	CacheRegisterRelcacheCallback(relcache_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(NAMESPACEOID, names_callback, (Datum) 0);
@@ -566,3 +567,8 @@ grd_config_own_function(Oid fnoid)
 		bsearch(&fnoid, own_functions, n_own_functions, sizeof(Oid),
 				oid_cmp) != NULL;
 }
+
+const GrdModule grd_config_module = {
+	.name = "extension objects",
+	.init = config_init,
+};

@@ -66,7 +66,6 @@ grd_rules_stale(const GrdRulesCache *cache)
 /* Called by grd_rules_load() for each row of a rules table. */
 typedef void (*GrdRulesRowFn) (HeapTuple tuple, TupleDesc desc, void *arg);
 
-extern void grd_config_init(void);
 extern Oid	grd_config_relid(GrdConfigTable table);
 extern bool grd_config_columns_ok(GrdConfigTable table, Relation rel);
 extern bool grd_rules_load(GrdConfigTable table, GrdRulesCache *cache,

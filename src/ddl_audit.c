@@ -116,7 +116,7 @@
 #include "compat.h"
 #include "ddl_audit.h"
 #include "ddl_policy.h"
-#include "pg_guardrails.h"
+#include "module.h"
 
 #define GRD_DDL_SEQ_FILE		PGSTAT_STAT_PERMANENT_DIRECTORY "/pg_guardrails_ddl.seq"
 #define GRD_DDL_SEQ_FILE_TMP	GRD_DDL_SEQ_FILE ".tmp"
@@ -209,6 +209,11 @@ static uint64 seq_file_read(void);
 static bool seq_file_write(uint64 reserved);
 static GrdDdlEntry *ring_slot(uint64 seq);
 
+/* settings */
+static int	grd_ddl_log_size = 1000;
+static int	grd_ddl_log_max_query_len = 4096;
+static char *grd_ddl_log_destination = NULL;
+
 /* ----------------------------------------------------------------
  *		Shared memory
  * ----------------------------------------------------------------
@@ -222,8 +227,8 @@ grd_ddl_entry_size(void)
 					grd_ddl_log_max_query_len + 1);
 }
 
-Size
-grd_ddl_audit_shmem_size(void)
+static Size
+ddl_log_shmem_size(void)
 {
 	return add_size(MAXALIGN(offsetof(GrdDdlShared, ring)),
 					mul_size(grd_ddl_entry_size(), grd_ddl_log_size));
@@ -238,16 +243,16 @@ ring_slot(uint64 seq)
 
 /*
  * Create or attach to the ring.  The postmaster then loads the state file
- * (shmem.c) and calls grd_ddl_audit_after_load().
+ * (shmem.c) and calls ddl_log_after_load().
  */
-void
-grd_ddl_audit_shmem_startup(bool found)
+static void
+ddl_log_shmem_startup(bool found)
 {
 	bool		found_ring;
 
 	entry_size = grd_ddl_entry_size();
 	ddl_shared = ShmemInitStruct("pg_guardrails ddl log",
-								 grd_ddl_audit_shmem_size(), &found_ring);
+								 ddl_log_shmem_size(), &found_ring);
 	ring_lock = grd_lock(GRD_LOCK_DDL_RING);
 	if (found_ring)
 		return;
@@ -273,8 +278,8 @@ grd_ddl_audit_shmem_startup(bool found)
  * from it) or not (first start, crash restart, damaged file): without a
  * saved ring, start empty, numbering after the last reserved number.
  */
-void
-grd_ddl_audit_after_load(bool loaded)
+static void
+ddl_log_after_load(bool loaded)
 {
 	uint64		reserved = seq_file_read();
 	uint64		next;
@@ -1539,8 +1544,8 @@ grd_ddl_worker_attach(bool attach)
  * Write the ring's entries, oldest first, and the counters.  Called by the
  * postmaster at shutdown, when no backend is left.
  */
-bool
-grd_ddl_audit_save(FILE *file)
+static bool
+ddl_log_save(FILE *file)
 {
 	GrdDdlFileHeader header;
 	uint64		next = pg_atomic_read_u64(&ddl_shared->next_seq);
@@ -1576,12 +1581,12 @@ grd_ddl_audit_save(FILE *file)
 }
 
 /*
- * Read back what grd_ddl_audit_save wrote, in the postmaster at start.  A
+ * Read back what ddl_log_save wrote, in the postmaster at start.  A
  * ring made smaller keeps the newest entries; texts longer than the
  * current guardrails.ddl_log_max_query_len are cut.
  */
-bool
-grd_ddl_audit_load(FILE *file)
+static bool
+ddl_log_load(FILE *file, uint32 version, uint64 length)
 {
 	GrdDdlFileHeader header;
 	GrdDdlEntry *entry;
@@ -1643,8 +1648,8 @@ grd_ddl_audit_load(FILE *file)
  * Check hook of guardrails.ddl_log_destination: a list of view, log and
  * table; any other item is named in the error.
  */
-bool
-grd_check_ddl_log_destination(char **newval, void **extra, GucSource source)
+static bool
+check_ddl_log_destination(char **newval, void **extra, GucSource source)
 {
 	char	   *rawstring = pstrdup(*newval);
 	List	   *items;
@@ -1689,8 +1694,8 @@ grd_check_ddl_log_destination(char **newval, void **extra, GucSource source)
 	return true;
 }
 
-void
-grd_assign_ddl_log_destination(const char *newval, void *extra)
+static void
+assign_ddl_log_destination(const char *newval, void *extra)
 {
 	grd_ddl_destinations = *((int *) extra);
 }
@@ -1917,14 +1922,14 @@ grd_ddl_log_reset(PG_FUNCTION_ARGS)
 /*
  * Rows of guardrails.status owned by this module.
  */
-void
-grd_ddl_audit_status(GrdStatus *status)
+static void
+ddl_log_status(GrdStatus *status)
 {
 	uint64		next = pg_atomic_read_u64(&ddl_shared->next_seq);
 	uint64		stored = pg_atomic_read_u64(&ddl_shared->stored_seq);
 
 	grd_status_put(status, "ddl_log_memory_bytes",
-				   (int64) grd_ddl_audit_shmem_size());
+				   (int64) ddl_log_shmem_size());
 	grd_status_put(status, "ddl_log_size", grd_ddl_log_size);
 	grd_status_put(status, "ddl_log_next_seq", (int64) next);
 	grd_status_put(status, "ddl_log_overwritten",
@@ -1944,3 +1949,57 @@ grd_ddl_audit_status(GrdStatus *status)
 	grd_status_put(status, "ddl_history_collided",
 				   (int64) pg_atomic_read_u64(&ddl_shared->counters[GRD_DDL_COLLIDED]));
 }
+
+/*
+ * The settings of the DDL log; in _PG_init.
+ */
+static void
+ddl_log_init(void)
+{
+	DefineCustomIntVariable("guardrails.ddl_log_size",
+							"Number of DDL statements the shared ring of the DDL log holds.",
+							"guardrails.ddl_log shows them; the oldest is overwritten when it is full.",
+							&grd_ddl_log_size,
+							1000,
+							1,
+							1000000,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("guardrails.ddl_log_max_query_len",
+							"Longest statement text the DDL log keeps; longer ones are truncated.",
+							"Each entry of the ring takes this much shared memory, plus about 1.5 kB.",
+							&grd_ddl_log_max_query_len,
+							4096,
+							64,
+							1024 * 1024,
+							PGC_POSTMASTER,
+							GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("guardrails.ddl_log_destination",
+							   "Where DDL statements are recorded: view, log and table.",
+							   "view: the ring shown by guardrails.ddl_log; log: one line per statement in the server log; "
+							   "table: guardrails.ddl_history, filled from the ring by a background worker. Empty: nowhere.",
+							   &grd_ddl_log_destination,
+							   "view, log, table",
+							   PGC_SIGHUP,
+							   GUC_LIST_INPUT,
+							   check_ddl_log_destination,
+							   assign_ddl_log_destination,
+							   NULL);
+}
+
+const GrdModule grd_ddl_log_module = {
+	.name = "DDL log",
+	.init = ddl_log_init,
+	.shmem_size = ddl_log_shmem_size,
+	.shmem_startup = ddl_log_shmem_startup,
+	.section_tag = GRD_SECTION_TAG('D', 'D', 'L', 'R'),
+	.section_version = 1,
+	.save = ddl_log_save,
+	.load = ddl_log_load,
+	.after_load = ddl_log_after_load,
+	.status = ddl_log_status,
+};

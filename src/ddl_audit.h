@@ -67,20 +67,6 @@ extern void grd_ddl_audit_note_lock_wait(Node *parsetree, int64 usec);
 #define GRD_DDL_REDACTED		"<REDACTED>"
 extern char *grd_ddl_redact(Node *parsetree, const char *query, int len);
 
-/* Shared memory and the state file (shmem.c). */
-extern Size grd_ddl_audit_shmem_size(void);
-extern void grd_ddl_audit_shmem_startup(bool found);
-extern void grd_ddl_audit_after_load(bool loaded);
-extern bool grd_ddl_audit_save(FILE *file);
-extern bool grd_ddl_audit_load(FILE *file);
-extern void grd_ddl_audit_status(GrdStatus *status);
-
-/* Settings (pg_guardrails.c). */
-extern bool grd_check_ddl_log_destination(char **newval, void **extra,
-										  GucSource source);
-extern void grd_assign_ddl_log_destination(const char *newval, void *extra);
-extern void grd_ddl_audit_register_worker(void);
-
 /* guardrails.ddl_log_destination, parsed: a set of these bits. */
 #define GRD_DDL_DEST_VIEW		0x01
 #define GRD_DDL_DEST_LOG		0x02

@@ -67,7 +67,26 @@
 #include "ddl_audit.h"
 #include "ddl_lock.h"
 #include "ddl_policy.h"
-#include "pg_guardrails.h"
+#include "module.h"
+
+/* guardrails.ddl_lock_wait: how DDL waits for its lock */
+typedef enum GrdDdlLockWait
+{
+	GRD_DDL_LOCK_WAIT_QUEUE,	/* in the lock queue, as PostgreSQL does */
+	GRD_DDL_LOCK_WAIT_RETRY		/* conditional attempts, never queued */
+} GrdDdlLockWait;
+
+static const struct config_enum_entry ddl_lock_wait_options[] =
+{
+	{"queue", GRD_DDL_LOCK_WAIT_QUEUE, false},
+	{"retry", GRD_DDL_LOCK_WAIT_RETRY, false},
+	{NULL, 0, false}
+};
+
+/* settings */
+static int	grd_ddl_lock_timeout = 5000;
+static int	grd_ddl_lock_wait = GRD_DDL_LOCK_WAIT_RETRY;
+static int	grd_ddl_lock_retries = 0;
 
 /* A statement locks at most this many relations that we take for it. */
 #define GRD_MAX_TARGETS		8
@@ -612,3 +631,48 @@ grd_ddl_lock_end(GrdDdlLock *state)
 	if (state->guc_nest_level >= 0 && GRD_MY_LXID == state->lxid)
 		AtEOXact_GUC(true, state->guc_nest_level);
 }
+
+/*
+ * The settings of the DDL lock guard; in _PG_init.
+ */
+static void
+ddl_lock_init(void)
+{
+	DefineCustomIntVariable("guardrails.ddl_lock_timeout",
+							"Longest time a DDL statement may wait for a lock.",
+							"DDL runs with the smaller of this and the session's lock_timeout; 0 turns it off.",
+							&grd_ddl_lock_timeout,
+							5000,
+							0,
+							INT_MAX,
+							PGC_SUSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("guardrails.ddl_lock_wait",
+							 "How a DDL statement waits for the lock on its table.",
+							 "retry: short conditional attempts that never join the lock queue, "
+							 "so queries never wait behind it; queue: in the lock queue, as PostgreSQL does.",
+							 &grd_ddl_lock_wait,
+							 GRD_DDL_LOCK_WAIT_RETRY,
+							 ddl_lock_wait_options,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("guardrails.ddl_lock_retries",
+							"How many times a DDL statement that timed out on its lock is retried.",
+							"Only top-level statements outside a transaction block are retried.",
+							&grd_ddl_lock_retries,
+							0,
+							0,
+							100,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+}
+
+const GrdModule grd_ddl_lock_module = {
+	.name = "DDL lock guard",
+	.init = ddl_lock_init,
+};

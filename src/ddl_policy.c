@@ -79,8 +79,28 @@
 #include "compat.h"
 #include "ddl_audit.h"
 #include "ddl_policy.h"
-#include "pg_guardrails.h"
-#include "shmem.h"
+#include "module.h"
+
+/* guardrails.ddl_policy: what a schema-change rule violation does */
+typedef enum GrdDdlPolicy
+{
+	GRD_DDL_POLICY_OFF,
+	GRD_DDL_POLICY_WARN,
+	GRD_DDL_POLICY_ENFORCE
+} GrdDdlPolicy;
+
+static const struct config_enum_entry ddl_policy_options[] =
+{
+	{"off", GRD_DDL_POLICY_OFF, false},
+	{"warn", GRD_DDL_POLICY_WARN, false},
+	{"enforce", GRD_DDL_POLICY_ENFORCE, false},
+	{NULL, 0, false}
+};
+
+/* settings */
+static int	grd_ddl_policy = GRD_DDL_POLICY_WARN;
+static bool grd_allow_new_tables = true;
+static int	grd_ddl_policy_min_size = 1024;
 
 PG_FUNCTION_INFO_V1(grd_ddl_policy_table_rewrite);
 
@@ -688,3 +708,45 @@ grd_ddl_policy_table_rewrite(PG_FUNCTION_ARGS)
 				   errhint("Make the change without a rewrite (for example, a new column backfilled in batches), or make it in a maintenance window with guardrails.ddl_policy set to off.")));
 	PG_RETURN_VOID();
 }
+
+/*
+ * The settings of the schema-change policy; in _PG_init.
+ */
+static void
+ddl_policy_init(void)
+{
+	DefineCustomEnumVariable("guardrails.ddl_policy",
+							 "What a schema change that breaks a rule does: off, warn or enforce.",
+							 NULL,
+							 &grd_ddl_policy,
+							 GRD_DDL_POLICY_WARN,
+							 ddl_policy_options,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("guardrails.allow_new_tables",
+							 "Whether new tables may be created.",
+							 "Temporary tables and new partitions of existing tables are always allowed.",
+							 &grd_allow_new_tables,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("guardrails.ddl_policy_min_size",
+							"Tables smaller than this are exempt from the schema-change policy.",
+							"Scanning or copying a small table takes milliseconds; 0 applies the rules to every table with data.",
+							&grd_ddl_policy_min_size,
+							1024,
+							0,
+							INT_MAX,
+							PGC_SUSET,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+}
+
+const GrdModule grd_ddl_policy_module = {
+	.name = "DDL policy",
+	.init = ddl_policy_init,
+};

@@ -78,7 +78,7 @@
 #include "config.h"
 #include "ddl_audit.h"
 #include "hooks.h"
-#include "pg_guardrails.h"
+#include "module.h"
 
 #define WORKER_NAME			"pg_guardrails ddl history"
 #define BATCH_SIZE			200 /* entries per transaction */
@@ -142,14 +142,38 @@ static void report_missed(void);
 static void settle_rolled_back(void *arg);
 static void apply_retention(void *arg);
 
+/* settings */
+static char *grd_database = NULL;
+static int	grd_ddl_history_retention = 90 * 24 * 60;
+
 /*
- * Register the worker; called from _PG_init while shared_preload_libraries
- * are loaded.
+ * The worker's settings, and its registration; in _PG_init, while
+ * shared_preload_libraries are loaded.
  */
-void
-grd_ddl_audit_register_worker(void)
+static void
+ddl_history_init(void)
 {
 	BackgroundWorker worker;
+
+	DefineCustomStringVariable("guardrails.database",
+							   "Database where the background worker stores guardrails.ddl_history.",
+							   "The extension must be created in it.",
+							   &grd_database,
+							   "postgres",
+							   PGC_POSTMASTER,
+							   0,
+							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("guardrails.ddl_history_retention",
+							"How long guardrails.ddl_history keeps a statement; 0 keeps it forever.",
+							NULL,
+							&grd_ddl_history_retention,
+							90 * 24 * 60,
+							0,
+							INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_MIN,
+							NULL, NULL, NULL);
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
@@ -823,3 +847,8 @@ apply_retention(void *arg)
 		!= SPI_OK_DELETE)
 		elog(ERROR, "could not delete from guardrails.ddl_history");
 }
+
+const GrdModule grd_ddl_history_module = {
+	.name = "DDL history",
+	.init = ddl_history_init,
+};

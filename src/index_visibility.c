@@ -63,8 +63,11 @@
 #include "compat.h"
 #include "config.h"
 #include "index_visibility.h"
-#include "pg_guardrails.h"
-#include "shmem.h"
+#include "module.h"
+
+/* settings */
+static char *grd_hidden_indexes = NULL;
+static bool grd_use_disabled_indexes = false;
 
 /* Columns of guardrails.disabled_indexes that name the index. */
 #define Anum_index_schema	1
@@ -426,8 +429,8 @@ grd_indexvis_filter(PlannerInfo *root, Oid relid, RelOptInfo *rel)
  * experiment that silently hides nothing; elsewhere (there may be no
  * database to look in) names that lead nowhere are skipped at planning.
  */
-bool
-grd_check_hidden_indexes(char **newval, void **extra, GucSource source)
+static bool
+check_hidden_indexes(char **newval, void **extra, GucSource source)
 {
 	HiddenNames *names;
 	int			item;
@@ -472,8 +475,8 @@ grd_check_hidden_indexes(char **newval, void **extra, GucSource source)
 }
 
 /* Assign hook of guardrails.hidden_indexes: the parsed names. */
-void
-grd_assign_hidden_indexes(const char *newval, void *extra)
+static void
+assign_hidden_indexes(const char *newval, void *extra)
 {
 	hidden_names = (HiddenNames *) extra;
 	if (hidden_names != NULL && hidden_names->n == 0)
@@ -549,3 +552,33 @@ grd_disabled_indexes_changed(PG_FUNCTION_ARGS)
 		invalidate_index_tables(trigdata->tg_newtuple, desc);
 	return PointerGetDatum(NULL);
 }
+
+/*
+ * The settings of index visibility; in _PG_init.
+ */
+static void
+index_visibility_init(void)
+{
+	DefineCustomStringVariable("guardrails.hidden_indexes",
+							   "Indexes the planner must not use in this session, besides the disabled ones.",
+							   "A comma-separated list of index names, schema-qualified or found through search_path.",
+							   &grd_hidden_indexes,
+							   "",
+							   PGC_USERSET,
+							   GUC_LIST_INPUT,
+							   check_hidden_indexes, assign_hidden_indexes, NULL);
+
+	DefineCustomBoolVariable("guardrails.use_disabled_indexes",
+							 "Let the planner use disabled indexes in this session.",
+							 "For comparing plans with and without them; other sessions are not affected.",
+							 &grd_use_disabled_indexes,
+							 false,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+}
+
+const GrdModule grd_index_visibility_module = {
+	.name = "index visibility",
+	.init = index_visibility_init,
+};

@@ -14,8 +14,5 @@
 #include "utils/guc.h"
 
 extern void grd_indexvis_filter(PlannerInfo *root, Oid relid, RelOptInfo *rel);
-extern bool grd_check_hidden_indexes(char **newval, void **extra,
-									 GucSource source);
-extern void grd_assign_hidden_indexes(const char *newval, void *extra);
 
 #endif							/* GRD_INDEX_VISIBILITY_H */

@@ -60,6 +60,7 @@
 #include "storage/shmem.h"
 #include "utils/backend_status.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
@@ -67,7 +68,35 @@
 #include "compat.h"
 #include "histogram.h"
 #include "latency.h"
-#include "pg_guardrails.h"
+#include "module.h"
+
+/* guardrails.track: which statements get a latency histogram */
+typedef enum GrdTrackLevel
+{
+	GRD_TRACK_NONE,				/* none */
+	GRD_TRACK_TOP,				/* top-level statements only */
+	GRD_TRACK_ALL				/* also statements run by functions */
+} GrdTrackLevel;
+
+static const struct config_enum_entry track_options[] =
+{
+	{"none", GRD_TRACK_NONE, false},
+	{"top", GRD_TRACK_TOP, false},
+	{"all", GRD_TRACK_ALL, false},
+	{NULL, 0, false}
+};
+
+/* settings */
+static int	grd_max_digests = 5000;
+static int	grd_track = GRD_TRACK_TOP;
+static bool grd_track_utility = true;
+static bool grd_save = true;
+
+/*
+ * The format of the module's section of the state file.  It changes with
+ * the bucket layout; add 1000000 when GrdLatencyRecord changes.
+ */
+#define LATENCY_SECTION_VERSION	(GRD_HIST_NBUCKETS * 1000 + GRD_HIST_PER_OCTAVE)
 
 /* Fraction of the table freed when it is full, and the usage decay. */
 #define EVICT_FRACTION	0.05
@@ -168,16 +197,16 @@ latency_key_hash(const void *key, Size keysize)
 									 murmurhash32(k->userid)));
 }
 
-Size
-grd_latency_shmem_size(void)
+static Size
+latency_shmem_size(void)
 {
 	return add_size(MAXALIGN(sizeof(GrdLatencyShared)),
 					hash_estimate_size(grd_max_digests,
 									   sizeof(GrdLatencyEntry)));
 }
 
-void
-grd_latency_shmem_startup(bool found)
+static void
+latency_shmem_startup(bool found)
 {
 	HASHCTL		info;
 	bool		found_shared;
@@ -536,13 +565,6 @@ entry_evict(void)
  * ----------------------------------------------------------------
  */
 
-/* Changes whenever the layout of what grd_latency_save writes changes. */
-uint32
-grd_latency_file_signature(void)
-{
-	return (uint32) (GRD_HIST_NBUCKETS * 1000 + GRD_HIST_PER_OCTAVE);
-}
-
 typedef struct GrdLatencyRecord
 {
 	GrdLatencyKey key;
@@ -563,17 +585,20 @@ typedef struct GrdBucketRecord
 } GrdBucketRecord;
 
 /*
- * Write every entry, with only its non-empty buckets.  Called by the
- * postmaster at shutdown, when no backend is left to change anything.
+ * Write every entry, with only its non-empty buckets; nothing when
+ * guardrails.save is off.  Called by the postmaster at shutdown, when no
+ * backend is left to change anything.
  */
-bool
-grd_latency_save(FILE *file)
+static bool
+latency_save(FILE *file)
 {
 	HASH_SEQ_STATUS status;
 	GrdLatencyEntry *entry;
 	uint64		counters[2];
 	uint32		nentries = (uint32) hash_get_num_entries(lat_hash);
 
+	if (!grd_save)
+		return true;
 	counters[0] = pg_atomic_read_u64(&lat_shared->evictions);
 	counters[1] = pg_atomic_read_u64(&lat_shared->dropped);
 	if (!grd_file_write(file, counters, sizeof(counters)) ||
@@ -618,16 +643,18 @@ grd_latency_save(FILE *file)
 }
 
 /*
- * Read back what grd_latency_save wrote.  Called by the postmaster at
- * start, before any backend exists.  Entries beyond guardrails.max_digests
- * (if it was lowered) are skipped.
+ * Read back what latency_save wrote, unless guardrails.save is now off.
+ * Called by the postmaster at start, before any backend exists.  Entries
+ * beyond guardrails.max_digests (if it was lowered) are skipped.
  */
-bool
-grd_latency_load(FILE *file)
+static bool
+latency_load(FILE *file, uint32 version, uint64 length)
 {
 	uint64		counters[2];
 	uint32		nentries;
 
+	if (!grd_save)
+		return true;
 	if (!grd_file_read(file, counters, sizeof(counters)) ||
 		!grd_file_read(file, &nentries, sizeof(nentries)))
 		return false;
@@ -674,15 +701,17 @@ grd_latency_load(FILE *file)
 }
 
 /*
- * Remove every entry.  Used when a state file turns out to be damaged,
- * while the postmaster is alone.
+ * After the state file was read: a latency section that was not read
+ * leaves no entries behind.
  */
-void
-grd_latency_clear(void)
+static void
+latency_after_load(bool loaded)
 {
 	HASH_SEQ_STATUS status;
 	GrdLatencyEntry *entry;
 
+	if (loaded)
+		return;
 	hash_seq_init(&status, lat_hash);
 	while ((entry = hash_seq_search(&status)) != NULL)
 		hash_search(lat_hash, &entry->key, HASH_REMOVE, NULL);
@@ -1100,8 +1129,8 @@ grd_latency_reset_queryid(PG_FUNCTION_ARGS)
 /*
  * Rows of guardrails.status owned by this module.
  */
-void
-grd_latency_status(GrdStatus *status)
+static void
+latency_status(GrdStatus *status)
 {
 	HASH_SEQ_STATUS seq;
 	GrdLatencyEntry *entry;
@@ -1120,7 +1149,7 @@ grd_latency_status(GrdStatus *status)
 	LWLockRelease(lat_lock);
 
 	grd_status_put(status, "latency_memory_bytes",
-				   (int64) grd_latency_shmem_size());
+				   (int64) latency_shmem_size());
 	grd_status_put(status, "latency_digests", digests);
 	grd_status_put(status, "latency_max_digests", grd_max_digests);
 	grd_status_put(status, "latency_evictions",
@@ -1130,3 +1159,65 @@ grd_latency_status(GrdStatus *status)
 	grd_status_put(status, "latency_values_below_range", below);
 	grd_status_put(status, "latency_values_above_range", above);
 }
+
+/*
+ * The settings of latency recording; in _PG_init.
+ */
+static void
+latency_init(void)
+{
+	grd_hist_init();
+
+	DefineCustomIntVariable("guardrails.max_digests",
+							"Maximum number of query digests with a latency histogram.",
+							"Each digest takes about 9.4 kB of shared memory.",
+							&grd_max_digests,
+							5000,
+							100,
+							INT_MAX / 2,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("guardrails.track",
+							 "Which statements get a latency histogram.",
+							 "top: statements issued by clients; all: also "
+							 "statements run inside functions; none: nothing.",
+							 &grd_track,
+							 GRD_TRACK_TOP,
+							 track_options,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("guardrails.track_utility",
+							 "Whether utility statements get a latency histogram.",
+							 NULL,
+							 &grd_track_utility,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("guardrails.save",
+							 "Save latency histograms across server shutdowns.",
+							 NULL,
+							 &grd_save,
+							 true,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+}
+
+const GrdModule grd_latency_module = {
+	.name = "latency",
+	.init = latency_init,
+	.shmem_size = latency_shmem_size,
+	.shmem_startup = latency_shmem_startup,
+	.section_tag = GRD_SECTION_TAG('L', 'A', 'T', 'N'),
+	.section_version = LATENCY_SECTION_VERSION,
+	.save = latency_save,
+	.load = latency_load,
+	.after_load = latency_after_load,
+	.status = latency_status,
+};

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * latency.h
- *		Per-digest latency histograms: what hooks.c and shmem.c call.
+ *		Per-digest latency histograms: what hooks.c calls.
  *
  * Copyright (c) 2026, pg_guardrails developers
  *
@@ -14,15 +14,6 @@
 #include "nodes/plannodes.h"
 
 #include "shmem.h"
-
-/* shared memory and the state file (shmem.c) */
-extern Size grd_latency_shmem_size(void);
-extern void grd_latency_shmem_startup(bool found);
-extern uint32 grd_latency_file_signature(void);
-extern bool grd_latency_save(FILE *file);
-extern bool grd_latency_load(FILE *file);
-extern void grd_latency_clear(void);
-extern void grd_latency_status(GrdStatus *status);
 
 /*
  * Timing of planned statements (hooks.c).  An execution is timed while it

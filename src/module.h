@@ -20,9 +20,7 @@
 #ifndef GRD_MODULE_H
 #define GRD_MODULE_H
 
-#include <stdio.h>
-
-typedef struct GrdStatus GrdStatus;
+#include "shmem.h"
 
 typedef struct GrdModule
 {

@@ -62,7 +62,7 @@
 
 #include "compat.h"
 #include "config.h"
-#include "pg_guardrails.h"
+#include "module.h"
 #include "ratelimit.h"
 
 /* At most this many per-role and per-database limits. */
@@ -119,6 +119,14 @@ typedef struct ExemptRoles
 
 static ExemptRoles *exempt_roles = NULL;
 
+/* settings */
+static int	grd_max_digest_limits = 2000;
+static double grd_connection_rate = 0;
+static int	grd_connection_burst = 0;
+static char *grd_connection_limits = NULL;
+static char *grd_connection_limit_exempt_roles = NULL;
+static bool grd_connection_limit_exempt_superusers = true;
+
 /* ----------------------------------------------------------------
  *		Token buckets
  * ----------------------------------------------------------------
@@ -172,14 +180,14 @@ grd_bucket_give_back(GrdTokenBucket *bucket, double burst)
  * ----------------------------------------------------------------
  */
 
-Size
-grd_ratelimit_shmem_size(void)
+static Size
+connection_limits_shmem_size(void)
 {
 	return MAXALIGN(sizeof(GrdRateShared));
 }
 
-void
-grd_ratelimit_shmem_startup(bool found)
+static void
+connection_limits_shmem_startup(bool found)
 {
 	bool		found_shared;
 
@@ -416,8 +424,8 @@ grd_connection_check(Port *port, int status)
 /*
  * Rows of guardrails.status owned by this module.
  */
-void
-grd_ratelimit_status(GrdStatus *status)
+static void
+connection_limits_status(GrdStatus *status)
 {
 	LWLock	   *lock = grd_lock(GRD_LOCK_RATELIMIT);
 
@@ -563,8 +571,8 @@ parse_limit(const char **p, ConnLimit *limit)
  * the item that is wrong; the server keeps the old value when a reload
  * brings a bad one.
  */
-bool
-grd_check_connection_limits(char **newval, void **extra, GucSource source)
+static bool
+check_connection_limits(char **newval, void **extra, GucSource source)
 {
 	const char *p = *newval;
 	ConnLimitList *list;
@@ -617,8 +625,8 @@ grd_check_connection_limits(char **newval, void **extra, GucSource source)
 	return true;
 }
 
-void
-grd_assign_connection_limits(const char *newval, void *extra)
+static void
+assign_connection_limits(const char *newval, void *extra)
 {
 	ConnLimitList *list = (ConnLimitList *) extra;
 
@@ -629,8 +637,8 @@ grd_assign_connection_limits(const char *newval, void *extra)
  * Check hook of guardrails.connection_limit_exempt_roles: parse the list
  * once, so that authentication only compares names.
  */
-bool
-grd_check_exempt_roles(char **newval, void **extra, GucSource source)
+static bool
+check_exempt_roles(char **newval, void **extra, GucSource source)
 {
 	char	   *raw = pstrdup(*newval);
 	List	   *names;
@@ -660,8 +668,8 @@ grd_check_exempt_roles(char **newval, void **extra, GucSource source)
 	return true;
 }
 
-void
-grd_assign_exempt_roles(const char *newval, void *extra)
+static void
+assign_exempt_roles(const char *newval, void *extra)
 {
 	exempt_roles = (ExemptRoles *) extra;
 }
@@ -751,14 +759,14 @@ typedef struct HeldSlots
 	MemoryContextCallback callback;
 } HeldSlots;
 
-Size
-grd_digest_shmem_size(void)
+static Size
+digest_limits_shmem_size(void)
 {
 	return hash_estimate_size(grd_max_digest_limits, sizeof(GrdDigestState));
 }
 
-void
-grd_digest_shmem_startup(bool found)
+static void
+digest_limits_shmem_startup(bool found)
 {
 	HASHCTL		info;
 
@@ -1339,3 +1347,96 @@ grd_digest_limits_changed(PG_FUNCTION_ARGS)
 	CacheInvalidateRelcache(trigdata->tg_relation);
 	return PointerGetDatum(NULL);
 }
+
+/*
+ * The settings of connection limits; in _PG_init.
+ */
+static void
+connection_limits_init(void)
+{
+	DefineCustomRealVariable("guardrails.connection_rate",
+							 "New connections per second the server accepts; 0 means no limit.",
+							 "Replication connections and guardrails.connection_limit_exempt_roles are never limited.",
+							 &grd_connection_rate,
+							 0,
+							 0,
+							 1000000,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("guardrails.connection_burst",
+							"New connections accepted at once above guardrails.connection_rate.",
+							"0 means one second's worth of the rate.",
+							&grd_connection_burst,
+							0,
+							0,
+							INT_MAX,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("guardrails.connection_limits",
+							   "Limits on new connections per role and per database.",
+							   "For example: role:app=100/s burst 200, database:analytics=20/s",
+							   &grd_connection_limits,
+							   "",
+							   PGC_SIGHUP,
+							   0,
+							   check_connection_limits,
+							   assign_connection_limits,
+							   NULL);
+
+	DefineCustomStringVariable("guardrails.connection_limit_exempt_roles",
+							   "Roles whose connections are never limited.",
+							   NULL,
+							   &grd_connection_limit_exempt_roles,
+							   "",
+							   PGC_SIGHUP,
+							   GUC_LIST_INPUT,
+							   check_exempt_roles,
+							   assign_exempt_roles,
+							   NULL);
+
+	DefineCustomBoolVariable("guardrails.connection_limit_exempt_superusers",
+							 "Whether superusers and roles that may use reserved connections are exempt from connection limits.",
+							 "They are by default, so that an operator can always log in to lift a limit.",
+							 &grd_connection_limit_exempt_superusers,
+							 true,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+}
+
+const GrdModule grd_connection_limits_module = {
+	.name = "connection limits",
+	.init = connection_limits_init,
+	.shmem_size = connection_limits_shmem_size,
+	.shmem_startup = connection_limits_shmem_startup,
+	.status = connection_limits_status,
+};
+
+/*
+ * The settings of digest limits; in _PG_init.
+ */
+static void
+digest_limits_init(void)
+{
+	DefineCustomIntVariable("guardrails.max_digest_limits",
+							"Maximum number of digest limits with state in shared memory.",
+							"Each takes about 150 bytes; the least recently used idle one is recycled when more are needed.",
+							&grd_max_digest_limits,
+							2000,
+							10,
+							INT_MAX / 2,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+}
+
+const GrdModule grd_digest_limits_module = {
+	.name = "digest limits",
+	.init = digest_limits_init,
+	.shmem_size = digest_limits_shmem_size,
+	.shmem_startup = digest_limits_shmem_startup,
+};

@@ -36,21 +36,8 @@ extern bool grd_bucket_take(GrdTokenBucket *bucket, double rate, double burst,
 							TimestampTz now);
 extern void grd_bucket_give_back(GrdTokenBucket *bucket, double burst);
 
-/* shared memory (shmem.c) */
-extern Size grd_ratelimit_shmem_size(void);
-extern void grd_ratelimit_shmem_startup(bool found);
-extern void grd_ratelimit_status(GrdStatus *status);
-
 /* the ClientAuthentication hook (hooks.c) */
 extern void grd_connection_check(Port *port, int status);
-
-/* settings (pg_guardrails.c) */
-extern bool grd_check_connection_limits(char **newval, void **extra,
-										GucSource source);
-extern void grd_assign_connection_limits(const char *newval, void *extra);
-extern bool grd_check_exempt_roles(char **newval, void **extra,
-								   GucSource source);
-extern void grd_assign_exempt_roles(const char *newval, void *extra);
 
 #endif							/* GRD_RATELIMIT_H */
 
@@ -70,8 +57,6 @@ typedef struct GrdAdmission
 	struct GrdAdmission *outer; /* utility statements: the enclosing one */
 } GrdAdmission;
 
-extern Size grd_digest_shmem_size(void);
-extern void grd_digest_shmem_startup(bool found);
 extern void grd_digest_admit(QueryDesc *queryDesc, int eflags,
 							 GrdAdmission *admission);
 extern void grd_digest_admit_utility(PlannedStmt *pstmt, int nesting_level,

@@ -18,22 +18,22 @@
  * module to pg_stat/pg_guardrails.stat (via a temporary file and a durable
  * rename); at the next start it reads the file back and deletes it, so that
  * a crash restart, which writes nothing, starts from empty rather than from
- * stale data.  This is what pg_stat_statements does.  The file holds the
- * DDL log's ring first (always: it is an audit trail, and entries the
- * background worker has not stored yet must survive), then the latency
- * histograms (when guardrails.save is on).
+ * stale data.  This is what pg_stat_statements does.
  *
- * The file is trusted only after it is checked whole: a header (magic
- * number, format version, PostgreSQL major, the latency layout, its total
- * length), the sections, and a CRC-32C of the sections followed by the
- * header.  The header's length is written last, so a file cut short at
- * any point fails; the checksum catches changed bytes; then each module
- * checks the values of its section (sequence numbers below their bound,
- * sizes within the settings), and the sections must end exactly where
- * the checksum begins.  A file that fails any check is reported with the
- * reason and ignored as a whole, and the server starts without it, as
- * after a crash.  The modules read and write through grd_file_read() and
- * grd_file_write(), which keep the running checksum.
+ * The file is a header (magic number, format version, PostgreSQL major,
+ * number of sections, total length, and a CRC-32C of these) followed by
+ * one section per module that has state to keep.  A section is tagged
+ * (which module it belongs to), versioned (the format of its body) and
+ * checksummed (a CRC-32C of its body), so that each is judged on its own:
+ * a section that is damaged, of another format, or of a module this
+ * version does not have is reported and skipped, and its module starts
+ * empty, while the other modules still get theirs.  Only a file whose
+ * header or framing is wrong (cut short, another major, sections that do
+ * not tile the file) is ignored as a whole.  The module reads its body
+ * through grd_file_read(), which never reads past the section's end, and
+ * then checks the values it read.
+ *
+ * This file names no module: it iterates over grd_modules[] (module.h).
  *
  * Copyright (c) 2026, pg_guardrails developers
  *
@@ -57,33 +57,43 @@
 #include "utils/tuplestore.h"
 
 #include "compat.h"
-#include "ddl_audit.h"
-#include "latency.h"
-#include "pg_guardrails.h"
-#include "ratelimit.h"
+#include "module.h"
 #include "shmem.h"
 
 #define GRD_TRANCHE_NAME	"pg_guardrails"
 #define GRD_STATE_FILE		PGSTAT_STAT_PERMANENT_DIRECTORY "/pg_guardrails.stat"
 #define GRD_STATE_FILE_TMP	GRD_STATE_FILE ".tmp"
 #define GRD_FILE_MAGIC		0x47524431	/* "GRD1" */
-#define GRD_FILE_VERSION	3
-#define GRD_FILE_LATENCY	0x01	/* the file holds the latency section */
+#define GRD_FILE_VERSION	4
 
-/* The header of the state file; the CRC-32C follows the sections. */
+/* The header of the state file. */
 typedef struct GrdFileHeader
 {
 	uint32		magic;
 	uint32		version;
 	uint32		pg_major;		/* PG_VERSION_NUM / 100 */
-	uint32		latency_signature;
-	uint32		flags;
+	uint32		nsections;
+	uint64		length;			/* of the whole file */
+	pg_crc32c	crc;			/* of the members above */
 	uint32		unused;
-	uint64		length;			/* of the whole file, checksum included */
 } GrdFileHeader;
 
-/* The checksum of what grd_file_read/grd_file_write passed so far. */
-static pg_crc32c file_crc;
+/* The header of one section; its body follows. */
+typedef struct GrdSectionHeader
+{
+	uint32		tag;			/* GrdModule.section_tag */
+	uint32		version;		/* GrdModule.section_version */
+	uint64		length;			/* of the body */
+	pg_crc32c	crc;			/* of the body */
+	uint32		unused;
+} GrdSectionHeader;
+
+/*
+ * While a section is written: the checksum of its body so far.  While one
+ * is read: how many bytes of its body are left.
+ */
+static pg_crc32c section_crc;
+static uint64 section_left;
 
 typedef struct GrdShared
 {
@@ -100,17 +110,18 @@ struct GrdStatus
 static GrdShared *grd_shared = NULL;
 
 static Size grd_shmem_size(void);
-static bool grd_state_load(void);
+static void grd_state_load(void);
 static void grd_state_save(int code, Datum arg);
 
 static Size
 grd_shmem_size(void)
 {
-	return add_size(add_size(add_size(MAXALIGN(sizeof(GrdShared)),
-									  grd_latency_shmem_size()),
-							 add_size(grd_ratelimit_shmem_size(),
-									  grd_digest_shmem_size())),
-					grd_ddl_audit_shmem_size());
+	Size		size = MAXALIGN(sizeof(GrdShared));
+
+	for (int i = 0; i < grd_num_modules; i++)
+		if (grd_modules[i]->shmem_size)
+			size = add_size(size, grd_modules[i]->shmem_size());
+	return size;
 }
 
 /*
@@ -144,10 +155,9 @@ grd_shmem_startup(void)
 			grd_shared->locks[i] = &locks[i].lock;
 		grd_shared->size = grd_shmem_size();
 	}
-	grd_latency_shmem_startup(found);
-	grd_ratelimit_shmem_startup(found);
-	grd_digest_shmem_startup(found);
-	grd_ddl_audit_shmem_startup(found);
+	for (int i = 0; i < grd_num_modules; i++)
+		if (grd_modules[i]->shmem_startup)
+			grd_modules[i]->shmem_startup(found);
 
 	LWLockRelease(AddinShmemInitLock);
 
@@ -156,7 +166,7 @@ grd_shmem_startup(void)
 
 	/* Only the process that created the segment fills it. */
 	if (!found)
-		grd_ddl_audit_after_load(grd_state_load());
+		grd_state_load();
 }
 
 /*
@@ -229,34 +239,64 @@ grd_lock(GrdLockId id)
 }
 
 /*
- * Write or read part of a state-file section, adding it to the running
- * checksum (the postmaster alone reads and writes these files).
+ * Write or read part of a state-file section (the postmaster alone reads
+ * and writes these files).  A read never goes past the section's end.
  */
 bool
 grd_file_write(FILE *file, const void *data, size_t len)
 {
-	COMP_CRC32C(file_crc, data, len);
+	COMP_CRC32C(section_crc, data, len);
 	return fwrite(data, 1, len, file) == len;
 }
 
 bool
 grd_file_read(FILE *file, void *data, size_t len)
 {
-	if (fread(data, 1, len, file) != len)
+	if (len > section_left || fread(data, 1, len, file) != len)
 		return false;
-	COMP_CRC32C(file_crc, data, len);
+	section_left -= len;
 	return true;
 }
 
-/* The checksum of the sections followed by the header. */
 static pg_crc32c
-file_checksum(pg_crc32c sections, const GrdFileHeader *header)
+header_checksum(const GrdFileHeader *header)
 {
-	pg_crc32c	crc = sections;
+	pg_crc32c	crc;
 
-	COMP_CRC32C(crc, header, sizeof(GrdFileHeader));
+	INIT_CRC32C(crc);
+	COMP_CRC32C(crc, header, offsetof(GrdFileHeader, crc));
 	FIN_CRC32C(crc);
 	return crc;
+}
+
+/*
+ * Write one module's section: a header to fill in once the body is
+ * written, then the body.
+ */
+static bool
+section_save(FILE *file, const GrdModule *module)
+{
+	GrdSectionHeader header;
+	long		start = ftell(file);
+	long		end;
+
+	memset(&header, 0, sizeof(header));
+	if (start < 0 || fwrite(&header, 1, sizeof(header), file) != sizeof(header))
+		return false;
+	INIT_CRC32C(section_crc);
+	if (!module->save(file))
+		return false;
+	end = ftell(file);
+	if (end < 0)
+		return false;
+	FIN_CRC32C(section_crc);
+	header.tag = module->section_tag;
+	header.version = module->section_version;
+	header.length = (uint64) (end - start) - sizeof(header);
+	header.crc = section_crc;
+	return fseek(file, start, SEEK_SET) == 0 &&
+		fwrite(&header, 1, sizeof(header), file) == sizeof(header) &&
+		fseek(file, end, SEEK_SET) == 0;
 }
 
 /*
@@ -269,7 +309,6 @@ grd_state_save(int code, Datum arg)
 {
 	FILE	   *file;
 	GrdFileHeader header;
-	pg_crc32c	crc;
 	long		end;
 
 	if (code != 0 || grd_shared == NULL)
@@ -282,23 +321,24 @@ grd_state_save(int code, Datum arg)
 	header.magic = GRD_FILE_MAGIC;
 	header.version = GRD_FILE_VERSION;
 	header.pg_major = PG_VERSION_NUM / 100;
-	header.latency_signature = grd_latency_file_signature();
-	header.flags = grd_save ? GRD_FILE_LATENCY : 0;
 	if (fwrite(&header, 1, sizeof(header), file) != sizeof(header))
 		goto error;
-	INIT_CRC32C(file_crc);
-	if (!grd_ddl_audit_save(file) ||
-		(grd_save && !grd_latency_save(file)))
-		goto error;
+	for (int i = 0; i < grd_num_modules; i++)
+	{
+		if (grd_modules[i]->save == NULL)
+			continue;
+		if (!section_save(file, grd_modules[i]))
+			goto error;
+		header.nsections++;
+	}
 
-	/* the length last: a file cut short anywhere is seen as such */
+	/* the header last: a file cut short anywhere is seen as such */
 	end = ftell(file);
 	if (end < 0)
 		goto error;
-	header.length = (uint64) end + sizeof(pg_crc32c);
-	crc = file_checksum(file_crc, &header);
-	if (fwrite(&crc, 1, sizeof(crc), file) != sizeof(crc) ||
-		fseek(file, 0, SEEK_SET) != 0 ||
+	header.length = (uint64) end;
+	header.crc = header_checksum(&header);
+	if (fseek(file, 0, SEEK_SET) != 0 ||
 		fwrite(&header, 1, sizeof(header), file) != sizeof(header))
 		goto error;
 	if (FreeFile(file) != 0)
@@ -319,22 +359,19 @@ error:
 }
 
 /*
- * Check the state file whole before anything is taken from it: header,
- * length and checksum.  Returns NULL, with the file positioned at its
- * first section, or what is wrong.
+ * Check the header and the framing of the state file: the section headers
+ * must tile the file exactly.  Returns NULL, with the file positioned at
+ * its first section, or what is wrong.
  */
 static const char *
 state_file_check(FILE *file, GrdFileHeader *header)
 {
 	struct stat st;
-	uint64		body;
-	pg_crc32c	crc;
-	pg_crc32c	stored;
-	char		buf[8192];
+	uint64		offset;
 
 	if (fstat(fileno(file), &st) != 0)
 		return psprintf("Could not stat it: %m.");
-	if (st.st_size < (off_t) (sizeof(GrdFileHeader) + sizeof(pg_crc32c)) ||
+	if (st.st_size < (off_t) sizeof(GrdFileHeader) ||
 		fread(header, 1, sizeof(GrdFileHeader), file) != sizeof(GrdFileHeader))
 		return psprintf("The file is truncated: it has %lld bytes.",
 						(long long) st.st_size);
@@ -352,40 +389,101 @@ state_file_check(FILE *file, GrdFileHeader *header)
 	if (header->length != (uint64) st.st_size)
 		return psprintf("The file has %lld bytes, its header says " UINT64_FORMAT ".",
 						(long long) st.st_size, header->length);
+	if (header->crc != header_checksum(header))
+		return "The checksum of its header does not match.";
 
-	/* the checksum of the sections, then of the header */
-	body = header->length - sizeof(GrdFileHeader) - sizeof(pg_crc32c);
-	INIT_CRC32C(crc);
-	while (body > 0)
+	offset = sizeof(GrdFileHeader);
+	for (uint32 i = 0; i < header->nsections; i++)
 	{
-		size_t		n = Min(body, sizeof(buf));
+		GrdSectionHeader section;
 
-		if (fread(buf, 1, n, file) != n)
-			return "The file could not be read to its end.";
-		COMP_CRC32C(crc, buf, n);
-		body -= n;
+		if (header->length - offset < sizeof(section) ||
+			fseek(file, (long) offset, SEEK_SET) != 0 ||
+			fread(&section, 1, sizeof(section), file) != sizeof(section))
+			return "Its sections do not fit in the file.";
+		offset += sizeof(section);
+		if (section.length > header->length - offset)
+			return "Its sections do not fit in the file.";
+		offset += section.length;
 	}
-	if (fread(&stored, 1, sizeof(stored), file) != sizeof(stored))
-		return "The file could not be read to its end.";
-	if (file_checksum(crc, header) != stored)
-		return "The checksum does not match its contents.";
+	if (offset != header->length)
+		return "Its sections do not end where the file ends.";
 	if (fseek(file, sizeof(GrdFileHeader), SEEK_SET) != 0)
 		return "The file could not be read again.";
 	return NULL;
 }
 
 /*
- * Read back what grd_state_save wrote, then remove the file.  A missing
- * file is normal (first start, crash restart); a damaged one is reported
- * and ignored.  Returns whether the DDL ring was loaded.
+ * Judge one section, whose header was just read, and hand its body to its
+ * module.  Returns the module it belongs to (NULL for an unknown tag), and
+ * in *problem what is wrong with it, or NULL if its module took it.
  */
-static bool
+static const GrdModule *
+section_load(FILE *file, const GrdSectionHeader *section, const char **problem)
+{
+	const GrdModule *module = NULL;
+	long		start = ftell(file);
+	uint64		left = section->length;
+	pg_crc32c	crc;
+	char		buf[8192];
+
+	for (int i = 0; i < grd_num_modules; i++)
+		if (grd_modules[i]->save != NULL &&
+			grd_modules[i]->section_tag == section->tag)
+			module = grd_modules[i];
+	if (module == NULL)
+	{
+		*problem = "No module of this version of pg_guardrails reads it.";
+		return NULL;
+	}
+	if (section->version != module->section_version)
+	{
+		*problem = psprintf("It has format version %u, this server reads version %u.",
+							section->version, module->section_version);
+		return module;
+	}
+
+	INIT_CRC32C(crc);
+	while (left > 0)
+	{
+		size_t		n = Min(left, sizeof(buf));
+
+		if (fread(buf, 1, n, file) != n)
+		{
+			*problem = "It could not be read to its end.";
+			return module;
+		}
+		COMP_CRC32C(crc, buf, n);
+		left -= n;
+	}
+	FIN_CRC32C(crc);
+	if (crc != section->crc)
+	{
+		*problem = "The checksum does not match its contents.";
+		return module;
+	}
+
+	*problem = NULL;
+	section_left = section->length;
+	if (start < 0 || fseek(file, start, SEEK_SET) != 0 ||
+		!module->load(file, section->version, section->length))
+		*problem = "Its values are invalid.";
+	return module;
+}
+
+/*
+ * Read back what grd_state_save wrote, then remove the file, and tell
+ * every module whether its section was read.  A missing file is normal
+ * (first start, crash restart); a damaged file or section is reported and
+ * skipped.
+ */
+static void
 grd_state_load(void)
 {
 	FILE	   *file;
 	GrdFileHeader header;
 	const char *problem;
-	bool		ddl_loaded = false;
+	bool	   *loaded = palloc0(sizeof(bool) * grd_num_modules);
 
 	file = AllocateFile(GRD_STATE_FILE, PG_BINARY_R);
 	if (file == NULL)
@@ -394,40 +492,59 @@ grd_state_load(void)
 			ereport(LOG,
 					(errcode_for_file_access(),
 					 errmsg("could not read file \"%s\": %m", GRD_STATE_FILE)));
-		return false;
 	}
-
-	problem = state_file_check(file, &header);
-	if (problem == NULL)
-	{
-		bool		has_latency = (header.flags & GRD_FILE_LATENCY) != 0;
-
-		INIT_CRC32C(file_crc);
-		if (!(ddl_loaded = grd_ddl_audit_load(file)))
-			problem = "Its DDL log section is invalid.";
-		else if (grd_save && has_latency &&
-				 header.latency_signature != grd_latency_file_signature())
-			problem = "Its latency section has the layout of another version of pg_guardrails.";
-		else if (grd_save && has_latency && !grd_latency_load(file))
-			problem = "Its latency section is invalid.";
-		else if ((grd_save || !has_latency) &&
-				 ftell(file) != (long) (header.length - sizeof(pg_crc32c)))
-			problem = "Its sections do not end where its checksum begins.";
-	}
-	if (problem != NULL)
-	{
+	else if ((problem = state_file_check(file, &header)) != NULL)
 		ereport(LOG,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("ignoring invalid pg_guardrails state file \"%s\"",
 						GRD_STATE_FILE),
 				 errdetail_internal("%s", problem)));
-		grd_latency_clear();
-		ddl_loaded = false;
+	else
+	{
+		for (uint32 s = 0; s < header.nsections; s++)
+		{
+			GrdSectionHeader section;
+			const GrdModule *module;
+			long		start;
+
+			if (fread(&section, 1, sizeof(section), file) != sizeof(section) ||
+				(start = ftell(file)) < 0)
+				break;			/* cannot be: state_file_check read it */
+			module = section_load(file, &section, &problem);
+			if (problem != NULL)
+			{
+				char		tag[5];
+
+				for (int k = 0; k < 4; k++)
+				{
+					char		c = (char) (section.tag >> (24 - 8 * k));
+
+					tag[k] = (c >= 'A' && c <= 'Z') ? c : '?';
+				}
+				tag[4] = '\0';
+				ereport(LOG,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("ignoring section \"%s\" of pg_guardrails state file \"%s\"",
+								module ? module->name : tag, GRD_STATE_FILE),
+						 errdetail_internal("%s", problem)));
+			}
+			for (int i = 0; i < grd_num_modules; i++)
+				if (grd_modules[i] == module)
+					loaded[i] = (problem == NULL);
+			if (fseek(file, start + (long) section.length, SEEK_SET) != 0)
+				break;
+		}
+	}
+	if (file != NULL)
+	{
+		FreeFile(file);
+		unlink(GRD_STATE_FILE);
 	}
 
-	FreeFile(file);
-	unlink(GRD_STATE_FILE);
-	return ddl_loaded;
+	for (int i = 0; i < grd_num_modules; i++)
+		if (grd_modules[i]->after_load)
+			grd_modules[i]->after_load(loaded[i]);
+	pfree(loaded);
 }
 
 void
@@ -461,9 +578,9 @@ grd_status_report(PG_FUNCTION_ARGS)
 	status.tupdesc = rsinfo->setDesc;
 
 	grd_status_put(&status, "shared_memory_bytes", (int64) grd_shared->size);
-	grd_latency_status(&status);
-	grd_ratelimit_status(&status);
-	grd_ddl_audit_status(&status);
+	for (int i = 0; i < grd_num_modules; i++)
+		if (grd_modules[i]->status)
+			grd_modules[i]->status(&status);
 
 	return (Datum) 0;
 }

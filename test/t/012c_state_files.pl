@@ -2,6 +2,9 @@
 # and pg_stat/pg_guardrails_ddl.seq, the DDL log's sequence reservation)
 # carry a header and a CRC-32C: a damaged file is reported with what is
 # wrong and ignored, the server starts, and none of its values are used.
+# The state file is made of one section per module, each tagged, versioned
+# and checksummed: a damaged section is reported and skipped on its own,
+# and the other modules still get theirs.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -72,34 +75,108 @@ sub seq_file
 	return $body . pack('V', crc32c($body));
 }
 
-# A clean restart keeps the ring: the file is good.
+sub latency_calls
+{
+	return $node->safe_psql('postgres', q{
+		SELECT coalesce(sum(calls), 0) FROM guardrails.latency
+		WHERE rolname = 'latency_marker'});
+}
+
+# The sections of a state file: [tag, version, offset of the body, length].
+sub sections
+{
+	my ($data) = @_;
+	my ($magic, $version, $pg_major, $nsections) = unpack('V V V V', $data);
+	my @sections;
+	my $offset = 32;
+	for (1 .. $nsections)
+	{
+		my ($tag, $sversion, $length) = unpack('a4 V Q<', substr($data, $offset, 16));
+		push @sections, [ scalar reverse($tag), $sversion, $offset + 24, $length ];
+		$offset += 24 + $length;
+	}
+	return @sections;
+}
+
+# A clean restart keeps the ring and the histograms: the file is good.
 $node->safe_psql('postgres', 'CREATE TABLE marker_abc (a int)');
+$node->safe_psql('postgres', 'CREATE ROLE latency_marker LOGIN');
+$node->safe_psql('postgres', 'SELECT 1', extra_params => [ '-U', 'latency_marker' ])
+  for 1 .. 3;
 $node->restart;
 is($node->safe_psql('postgres',
 	"SELECT count(*) FROM guardrails.ddl_log WHERE query ~ 'marker_abc'"),
 	'1', 'a good state file is loaded');
+is(latency_calls(), '3', 'with the latency histograms');
 my $before = next_seq();
 
-# Random bytes inside a file of the right length.
 $node->stop;
 my $data = read_file($stat);
+is(join(' ', map { $_->[0] } sections($data)), 'LATN DDLR',
+	'the state file has a latency section and a DDL log section');
+
+# Random bytes inside the DDL log's section: that section alone is skipped.
 ok($data =~ s/marker_abc/marker_xyz/, 'the state file holds the statement');
 write_file($stat, $data);
+my $offset = -s $node->logfile;
 $node->start;
-like(slurp_file($node->logfile),
-	qr/ignoring invalid pg_guardrails state file "[^"]*pg_guardrails\.stat".*\n.*DETAIL:  The checksum/,
-	'a state file with changed bytes is reported');
+like(slurp_file($node->logfile, $offset),
+	qr/ignoring section "DDL log" of pg_guardrails state file "[^"]*pg_guardrails\.stat".*\n.*DETAIL:  The checksum does not match its contents/,
+	'a section with changed bytes is reported');
 is($node->safe_psql('postgres',
 	"SELECT count(*) FROM guardrails.ddl_log WHERE query ~ 'marker_'"),
 	'0', 'and none of its entries are used');
 cmp_ok(next_seq(), '>=', $before, 'numbering goes on after the reserved numbers');
+is(latency_calls(), '3', 'the latency section is still loaded');
+
+# A section of another format, and one this version does not know (added
+# at the end, with a header that counts it): each is skipped, the DDL log's
+# section is loaded.
+$node->safe_psql('postgres', 'CREATE TABLE marker_ghi (a int)');
+$node->stop;
+$data = read_file($stat);
+my ($lat) = sections($data);
+substr($data, $lat->[2] - 20, 4) = pack('V', $lat->[1] + 1);
+my $body = 'a module of a later version';
+$data .= pack('a4 V Q< V V', 'XXXX', 1, length($body), crc32c($body), 0) . $body;
+my ($magic, $fversion, $pg_major, $nsections) = unpack('V V V V', $data);
+my $header = pack('V V V V Q<', $magic, $fversion, $pg_major, $nsections + 1,
+	length($data));
+substr($data, 0, 32) = $header . pack('V V', crc32c($header), 0);
+write_file($stat, $data);
+$offset = -s $node->logfile;
+$node->start;
+my $log = slurp_file($node->logfile, $offset);
+like($log,
+	qr/ignoring section "latency" of pg_guardrails state file.*\n.*DETAIL:  It has format version \d+, this server reads version $lat->[1]\./,
+	'a section of another format is reported');
+like($log,
+	qr/ignoring section "XXXX" of pg_guardrails state file.*\n.*DETAIL:  No module of this version of pg_guardrails reads it\./,
+	'a section of an unknown module is reported');
+is(latency_calls(), '0', 'the latency section of another format is not used');
+is($node->safe_psql('postgres',
+	"SELECT count(*) FROM guardrails.ddl_log WHERE query ~ 'marker_ghi'"),
+	'1', 'the DDL log section of the file is used');
+
+# A header with changed bytes: the whole file is ignored.
+$node->safe_psql('postgres', 'SELECT 1', extra_params => [ '-U', 'latency_marker' ]);
+$node->stop;
+$data = read_file($stat);
+substr($data, 12, 1) = chr(ord(substr($data, 12, 1)) ^ 1);
+write_file($stat, $data);
+$offset = -s $node->logfile;
+$node->start;
+like(slurp_file($node->logfile, $offset),
+	qr/ignoring invalid pg_guardrails state file "[^"]*pg_guardrails\.stat".*\n.*DETAIL:  The checksum of its header does not match/,
+	'a state file with a changed header is reported');
+is(latency_calls(), '0', 'and none of its sections are used');
 
 # A truncated state file.
 $node->safe_psql('postgres', 'CREATE TABLE marker_def (a int)');
 $node->stop;
 $data = read_file($stat);
 write_file($stat, substr($data, 0, int(length($data) / 2)));
-my $offset = -s $node->logfile;
+$offset = -s $node->logfile;
 $node->start;
 like(slurp_file($node->logfile, $offset),
 	qr/ignoring invalid pg_guardrails state file.*\n.*DETAIL:  The file is truncated/,
