@@ -23,7 +23,7 @@ SELECT p.oid::regprocedure AS function
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 WHERE n.nspname = 'guardrails'
   AND has_function_privilege('grd_reader', p.oid, 'EXECUTE')
-ORDER BY 1;
+ORDER BY p.oid::regprocedure::text COLLATE "C";  -- by name: OIDs follow the script
 
 -- guardrails.track is superuser-only: a user cannot switch tracking off
 SET ROLE grd_reader;
