@@ -55,6 +55,20 @@ quantile_arg_check(double q)
 }
 
 /*
+ * The body of the set-returning functions whose rows are per digest
+ * (latency_stats, latency_bucket_counts): visit writes the rows of each
+ * digest into the function's result, given as its arg.
+ */
+static Datum
+latency_rows_srf(FunctionCallInfo fcinfo, GrdLatencyVisitor visit)
+{
+	grd_require_preload();
+	InitMaterializedSRF(fcinfo, 0);
+	grd_latency_foreach(visit, fcinfo->resultinfo);
+	return (Datum) 0;
+}
+
+/*
  * One row of latency_stats(), for one digest; arg is the ReturnSetInfo.
  */
 static void
@@ -95,10 +109,7 @@ PG_FUNCTION_INFO_V1(grd_latency_stats);
 Datum
 grd_latency_stats(PG_FUNCTION_ARGS)
 {
-	grd_require_preload();
-	InitMaterializedSRF(fcinfo, 0);
-	grd_latency_foreach(latency_stats_row, fcinfo->resultinfo);
-	return (Datum) 0;
+	return latency_rows_srf(fcinfo, latency_stats_row);
 }
 
 /*
@@ -286,10 +297,7 @@ PG_FUNCTION_INFO_V1(grd_latency_bucket_counts);
 Datum
 grd_latency_bucket_counts(PG_FUNCTION_ARGS)
 {
-	grd_require_preload();
-	InitMaterializedSRF(fcinfo, 0);
-	grd_latency_foreach(latency_bucket_counts_rows, fcinfo->resultinfo);
-	return (Datum) 0;
+	return latency_rows_srf(fcinfo, latency_bucket_counts_rows);
 }
 
 /*
