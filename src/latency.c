@@ -706,6 +706,7 @@ latency_after_load(bool loaded)
 		hash_search(lat_hash, &entry->key, HASH_REMOVE, NULL);
 	pg_atomic_fetch_add_u64(&lat_shared->removals, 1);
 }
+
 /* ----------------------------------------------------------------
  *		Read access for the SQL functions (latency_sql.c)
  * ----------------------------------------------------------------
