@@ -19,6 +19,7 @@ OBJS = \
 	src/shmem.o \
 	src/histogram.o \
 	src/latency.o \
+	src/latency_sql.o \
 	src/config.o \
 	src/index_visibility.o \
 	src/ratelimit.o \

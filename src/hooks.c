@@ -62,6 +62,12 @@
  * limited like any statement).  The alternative, a mark on the
  * statements themselves, would need a catalog lookup per statement.
  *
+ * Chaining and errors: each hook calls the one it replaced through
+ * GRD_PREV_HOOK.  What a module began and must end if a later step throws
+ * (concurrency slots, the audit record, the utility timer, the nesting
+ * level) is guarded by GRD_UNDO_ON_ERROR, which pays for a PG_TRY only
+ * when there is something to undo.
+ *
  * Nesting: grd_nesting_level counts executor and utility calls in
  * progress, as pg_stat_statements' does (it is incremented around
  * ExecutorRun, ExecutorFinish and the utility statements we time), so
@@ -115,6 +121,24 @@ static int	grd_own_code_depth = 0;
 /* Executor and utility calls in progress in this backend; 0 = top level. */
 static int	grd_nesting_level = 0;
 
+/*
+ * A utility statement on its way through grd_ProcessUtility: the arguments
+ * of ProcessUtility, passed on as one, and what was decided about it.
+ */
+typedef struct GrdUtilityCall
+{
+	PlannedStmt *pstmt;
+	const char *queryString;
+	bool		readOnlyTree;
+	ProcessUtilityContext context;
+	ParamListInfo params;
+	QueryEnvironment *queryEnv;
+	DestReceiver *dest;
+	QueryCompletion *qc;
+	bool		is_ddl;			/* decided once, by grd_ProcessUtility */
+	bool		timed;			/* latency times it */
+} GrdUtilityCall;
+
 static void grd_shmem_request_hook(void);
 static void grd_shmem_startup_hook(void);
 static void grd_ExecutorStart(QueryDesc *queryDesc, int eflags);
@@ -127,20 +151,8 @@ static void grd_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 							   ParamListInfo params,
 							   QueryEnvironment *queryEnv,
 							   DestReceiver *dest, QueryCompletion *qc);
-static void grd_utility_body(PlannedStmt *pstmt, const char *queryString,
-							 bool readOnlyTree,
-							 ProcessUtilityContext context,
-							 ParamListInfo params,
-							 QueryEnvironment *queryEnv,
-							 DestReceiver *dest, QueryCompletion *qc,
-							 bool is_ddl, bool timed);
-static void grd_utility_run(PlannedStmt *pstmt, const char *queryString,
-							bool readOnlyTree,
-							ProcessUtilityContext context,
-							ParamListInfo params,
-							QueryEnvironment *queryEnv,
-							DestReceiver *dest, QueryCompletion *qc,
-							bool is_ddl, bool timed);
+static void grd_utility_body(const GrdUtilityCall *call);
+static void grd_utility_run(const GrdUtilityCall *call);
 static void grd_relation_info(GRD_RELINFO_ARGS);
 static void grd_ClientAuthentication(Port *port, int status);
 static bool grd_needs_fmgr_hook(Oid fn_oid);
@@ -208,98 +220,144 @@ grd_shmem_startup_hook(void)
 	grd_shmem_startup();
 }
 
+/*
+ * Call whoever held the hook before us, or the standard function if nobody
+ * did.  A macro, like GRD_UNDO_ON_ERROR below, so that the executor hooks,
+ * which run for every statement, pay for no extra call.
+ */
+#define GRD_PREV_HOOK(prev_hook, standard, ...) \
+	((prev_hook) ? (prev_hook) (__VA_ARGS__) : (standard) (__VA_ARGS__))
+
+/*
+ * Run call; if it throws an error while guarded is true, run undo, then
+ * let the error go on.  When guarded is false there is nothing to undo,
+ * and call runs without the PG_TRY (a sigsetjmp) that guarding costs.
+ * Clean-up due whether call returns or throws (a PG_FINALLY) is written
+ * as undo and again after the macro.
+ */
+#define GRD_UNDO_ON_ERROR(guarded, call, undo) \
+	do { \
+		if (!(guarded)) \
+			call; \
+		else \
+		{ \
+			PG_TRY(); \
+			{ \
+				call; \
+			} \
+			PG_CATCH(); \
+			{ \
+				undo; \
+				PG_RE_THROW(); \
+			} \
+			PG_END_TRY(); \
+		} \
+	} while (0)
+
+/*
+ * The body of ExecutorRun and ExecutorFinish: call, the previous hook, runs
+ * with the nesting level raised and this execution's clock running (when
+ * it is timed); both are put back whether call returns or throws.
+ */
+#define GRD_EXECUTOR_TIMED_CALL(queryDesc, call) \
+	do { \
+		GrdExecTimer *timer_ = grd_latency_exec_resume(queryDesc); \
+		\
+		grd_nesting_level++; \
+		PG_TRY(); \
+		{ \
+			call; \
+		} \
+		PG_FINALLY(); \
+		{ \
+			grd_nesting_level--; \
+			if (timer_) \
+				grd_latency_exec_pause(timer_); \
+		} \
+		PG_END_TRY(); \
+	} while (0)
+
+/*
+ * Submit a statement to the digest rules (admit_call, which fills in
+ * admission), unless it is the extension's own (see the header), which
+ * holds no concurrency slot.
+ */
+#define GRD_ADMIT_UNLESS_OWN(admission, admit_call) \
+	do { \
+		if (likely(grd_own_code_depth == 0)) \
+			admit_call; \
+		else \
+			(admission).nheld = 0; \
+	} while (0)
+
+/*
+ * ExecutorStart: the digest rules, the previous hook, then the latency
+ * timer (see the header for why in this order).
+ */
 static void
 grd_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
 	GrdAdmission admission;
 
-	if (likely(grd_own_code_depth == 0))
-		grd_digest_admit(queryDesc, eflags, &admission);
-	else
-		admission.nheld = 0;	/* the extension's own statement */
+	GRD_ADMIT_UNLESS_OWN(admission,
+						 grd_digest_admit(queryDesc, eflags, &admission));
 
-	if (admission.nheld == 0)
-	{
-		if (prev_ExecutorStart)
-			prev_ExecutorStart(queryDesc, eflags);
-		else
-			standard_ExecutorStart(queryDesc, eflags);
-	}
-	else
-	{
-		/* concurrency slots taken: give them back if the start fails */
-		PG_TRY();
-		{
-			if (prev_ExecutorStart)
-				prev_ExecutorStart(queryDesc, eflags);
-			else
-				standard_ExecutorStart(queryDesc, eflags);
-		}
-		PG_CATCH();
-		{
-			grd_digest_release(&admission);
-			PG_RE_THROW();
-		}
-		PG_END_TRY();
+	/* concurrency slots taken: give them back if the start fails */
+	GRD_UNDO_ON_ERROR(admission.nheld != 0,
+					  GRD_PREV_HOOK(prev_ExecutorStart, standard_ExecutorStart,
+									queryDesc, eflags),
+					  grd_digest_release(&admission));
+	if (admission.nheld != 0)
 		grd_digest_hold(queryDesc, &admission);
-	}
 
 	grd_latency_exec_start(queryDesc, grd_nesting_level);
 }
 
+/* ExecutorRun: timed, at one more nesting level. */
 static void
 grd_ExecutorRun(GRD_EXECUTORRUN_ARGS)
 {
-	GrdExecTimer *timer = grd_latency_exec_resume(queryDesc);
-
-	grd_nesting_level++;
-	PG_TRY();
-	{
-		if (prev_ExecutorRun)
-			prev_ExecutorRun(GRD_EXECUTORRUN_PASS);
-		else
-			standard_ExecutorRun(GRD_EXECUTORRUN_PASS);
-	}
-	PG_FINALLY();
-	{
-		grd_nesting_level--;
-		if (timer)
-			grd_latency_exec_pause(timer);
-	}
-	PG_END_TRY();
+	GRD_EXECUTOR_TIMED_CALL(queryDesc,
+							GRD_PREV_HOOK(prev_ExecutorRun, standard_ExecutorRun,
+										  GRD_EXECUTORRUN_PASS));
 }
 
+/* ExecutorFinish: timed, at one more nesting level. */
 static void
 grd_ExecutorFinish(QueryDesc *queryDesc)
 {
-	GrdExecTimer *timer = grd_latency_exec_resume(queryDesc);
-
-	grd_nesting_level++;
-	PG_TRY();
-	{
-		if (prev_ExecutorFinish)
-			prev_ExecutorFinish(queryDesc);
-		else
-			standard_ExecutorFinish(queryDesc);
-	}
-	PG_FINALLY();
-	{
-		grd_nesting_level--;
-		if (timer)
-			grd_latency_exec_pause(timer);
-	}
-	PG_END_TRY();
+	GRD_EXECUTOR_TIMED_CALL(queryDesc,
+							GRD_PREV_HOOK(prev_ExecutorFinish,
+										  standard_ExecutorFinish, queryDesc));
 }
 
+/* ExecutorEnd: the execution completed; record it, then end it. */
 static void
 grd_ExecutorEnd(QueryDesc *queryDesc)
 {
 	grd_latency_exec_end(queryDesc);
 
-	if (prev_ExecutorEnd)
-		prev_ExecutorEnd(queryDesc);
-	else
-		standard_ExecutorEnd(queryDesc);
+	GRD_PREV_HOOK(prev_ExecutorEnd, standard_ExecutorEnd, queryDesc);
+}
+
+/*
+ * A utility statement is over, normally or (failed = true) by an error:
+ * the DDL audit records its outcome, then latency its time, if each was
+ * begun.
+ */
+static inline void
+grd_utility_finish(bool audited, GrdDdlAudit *audit,
+				   bool timed, GrdUtilityTimer *timer, bool failed)
+{
+	if (audited)
+	{
+		if (failed)
+			grd_ddl_audit_end_error(audit);
+		else
+			grd_ddl_audit_end(audit);
+	}
+	if (timed)
+		grd_latency_utility_end(timer, failed);
 }
 
 /*
@@ -311,7 +369,8 @@ grd_ExecutorEnd(QueryDesc *queryDesc)
  * DDL is recorded by the audit log whatever happens to it, so its record
  * covers everything else we and the previous hook do: a rejection by the
  * policy or a lock timeout is recorded as its outcome.  A statement that
- * is neither timed nor audited pays for no PG_TRY.
+ * is neither timed nor audited, and holds no concurrency slot, pays for no
+ * PG_TRY.
  */
 static void
 grd_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
@@ -319,40 +378,29 @@ grd_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				   ParamListInfo params, QueryEnvironment *queryEnv,
 				   DestReceiver *dest, QueryCompletion *qc)
 {
-	bool		is_ddl = grd_ddl_is_ddl(pstmt->utilityStmt);
+	GrdUtilityCall call = {
+		.pstmt = pstmt,
+		.queryString = queryString,
+		.readOnlyTree = readOnlyTree,
+		.context = context,
+		.params = params,
+		.queryEnv = queryEnv,
+		.dest = dest,
+		.qc = qc,
+		.is_ddl = grd_ddl_is_ddl(pstmt->utilityStmt),
+	};
 	GrdUtilityTimer timer;
-	bool		timed;
 	GrdDdlAudit audit;
 	bool		audited;
 
-	timed = grd_latency_utility_start(pstmt, grd_nesting_level, &timer);
-	audited = is_ddl && grd_ddl_audit_begin(pstmt, queryString, &audit);
+	call.timed = grd_latency_utility_start(pstmt, grd_nesting_level, &timer);
+	audited = call.is_ddl && grd_ddl_audit_begin(pstmt, queryString, &audit);
 
-	if (!timed && !audited)
-	{
-		grd_utility_body(pstmt, queryString, readOnlyTree, context, params,
-						 queryEnv, dest, qc, is_ddl, false);
-		return;
-	}
-
-	PG_TRY();
-	{
-		grd_utility_body(pstmt, queryString, readOnlyTree, context, params,
-						 queryEnv, dest, qc, is_ddl, timed);
-	}
-	PG_CATCH();
-	{
-		if (audited)
-			grd_ddl_audit_end_error(&audit);
-		if (timed)
-			grd_latency_utility_end(&timer, true);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	if (audited)
-		grd_ddl_audit_end(&audit);
-	if (timed)
-		grd_latency_utility_end(&timer, false);
+	GRD_UNDO_ON_ERROR(call.timed || audited,
+					  grd_utility_body(&call),
+					  grd_utility_finish(audited, &audit,
+										 call.timed, &timer, true));
+	grd_utility_finish(audited, &audit, call.timed, &timer, false);
 }
 
 /*
@@ -360,34 +408,20 @@ grd_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
  * grd_utility_run() while the concurrency slots they took are held.
  */
 static void
-grd_utility_body(PlannedStmt *pstmt, const char *queryString,
-				 bool readOnlyTree, ProcessUtilityContext context,
-				 ParamListInfo params, QueryEnvironment *queryEnv,
-				 DestReceiver *dest, QueryCompletion *qc, bool is_ddl,
-				 bool timed)
+grd_utility_body(const GrdUtilityCall *call)
 {
 	GrdAdmission admission;
 
-	if (likely(grd_own_code_depth == 0))
-		grd_digest_admit_utility(pstmt, grd_nesting_level, &admission);
-	else
-		admission.nheld = 0;	/* the extension's own statement */
-	if (admission.nheld == 0)
-	{
-		grd_utility_run(pstmt, queryString, readOnlyTree, context, params,
-						queryEnv, dest, qc, is_ddl, timed);
-		return;
-	}
-	PG_TRY();
-	{
-		grd_utility_run(pstmt, queryString, readOnlyTree, context, params,
-						queryEnv, dest, qc, is_ddl, timed);
-	}
-	PG_FINALLY();
-	{
+	GRD_ADMIT_UNLESS_OWN(admission,
+						 grd_digest_admit_utility(call->pstmt, grd_nesting_level,
+												  &admission));
+
+	/* the slots are given back however the statement ends */
+	GRD_UNDO_ON_ERROR(admission.nheld != 0,
+					  grd_utility_run(call),
+					  grd_digest_release_utility(&admission));
+	if (admission.nheld != 0)
 		grd_digest_release_utility(&admission);
-	}
-	PG_END_TRY();
 }
 
 /*
@@ -397,35 +431,26 @@ grd_utility_body(PlannedStmt *pstmt, const char *queryString,
  * raises its own).
  */
 static void
-grd_utility_run(PlannedStmt *pstmt, const char *queryString,
-				bool readOnlyTree, ProcessUtilityContext context,
-				ParamListInfo params, QueryEnvironment *queryEnv,
-				DestReceiver *dest, QueryCompletion *qc, bool is_ddl,
-				bool timed)
+grd_utility_run(const GrdUtilityCall *call)
 {
 	GrdDdlLock	ddl_lock = {.guc_nest_level = -1};
 
-	grd_ddl_policy_check(pstmt->utilityStmt);
-	if (is_ddl)
-		grd_ddl_lock_begin(pstmt->utilityStmt, context, &ddl_lock);
+	grd_ddl_policy_check(call->pstmt->utilityStmt);
+	if (call->is_ddl)
+		grd_ddl_lock_begin(call->pstmt->utilityStmt, call->context,
+						   &ddl_lock);
 
-	if (timed)
+	if (call->timed)
 		grd_nesting_level++;
-	PG_TRY();
-	{
-		if (prev_ProcessUtility)
-			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-								params, queryEnv, dest, qc);
-		else
-			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-									params, queryEnv, dest, qc);
-	}
-	PG_FINALLY();
-	{
-		if (timed)
-			grd_nesting_level--;
-	}
-	PG_END_TRY();
+	GRD_UNDO_ON_ERROR(call->timed,
+					  GRD_PREV_HOOK(prev_ProcessUtility, standard_ProcessUtility,
+									call->pstmt, call->queryString,
+									call->readOnlyTree, call->context,
+									call->params, call->queryEnv,
+									call->dest, call->qc),
+					  grd_nesting_level--);
+	if (call->timed)
+		grd_nesting_level--;
 	grd_ddl_lock_end(&ddl_lock);
 }
 

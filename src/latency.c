@@ -1,8 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * latency.c
- *		A latency histogram per query digest, in shared memory, and the SQL
- *		functions that read it.
+ *		Recording a latency histogram per query digest: the shared digest
+ *		table, the timers of executions and utility statements, eviction,
+ *		the table's section of the state file, and the module's settings.
+ *		The SQL functions that read the table are in latency_sql.c.
  *
  * A digest is (database, user, queryid), the key pg_stat_statements uses
  * (less its "toplevel" flag), with the query ids core computes.  Each entry
@@ -39,6 +41,10 @@
  *	- A reader may see one execution's bucket increment before its calls
  *	  increment; readers therefore take the number of values from the
  *	  bucket counts they read, so every quantile is consistent with itself.
+ *	  Readers outside this file (latency_sql.c) see no entry: they get
+ *	  snapshots (GrdLatencySnapshot) from grd_latency_foreach() and
+ *	  grd_latency_collect(), which take the lock shared and follow this
+ *	  rule, and remove entries through grd_latency_remove().
  *
  * Copyright (c) 2026, pg_guardrails developers
  *
@@ -46,24 +52,17 @@
  */
 #include "postgres.h"
 
-#include <math.h>
-
 #include "access/parallel.h"
-#include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/instrument.h"
-#include "funcapi.h"
-#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "port/atomics.h"
 #include "storage/shmem.h"
 #include "utils/backend_status.h"
-#include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
-#include "utils/tuplestore.h"
 
 #include "compat.h"
 #include "histogram.h"
@@ -102,16 +101,6 @@ static bool grd_save = true;
 #define EVICT_FRACTION	0.05
 #define EVICT_MIN		10
 #define USAGE_DECAY		0.99
-
-/* Width of the bars drawn by latency_histogram(), in characters. */
-#define BAR_WIDTH		40
-
-typedef struct GrdLatencyKey
-{
-	Oid			dbid;
-	Oid			userid;
-	uint64		queryid;
-} GrdLatencyKey;
 
 typedef struct GrdLatencyEntry
 {
@@ -156,10 +145,10 @@ static HTAB *lat_hash = NULL;
 static LWLock *lat_lock = NULL;
 
 /* Backend-local: the timers of executions still open, newest first. */
-static GrdExecTimer *open_timers = NULL;
+static GrdExecTimer *open_exec_timers = NULL;
 
 /* Scratch space for eviction, allocated once per backend. */
-static GrdLatencyEntry **evict_scratch = NULL;
+static GrdLatencyEntry **latency_evict_scratch = NULL;
 
 /*
  * The entry this backend recorded into last, and the removal count then.
@@ -167,15 +156,15 @@ static GrdLatencyEntry **evict_scratch = NULL;
  * lookup; it is trusted only while the lock is held and no entry has been
  * removed since (entries never move while they exist).
  */
-static GrdLatencyEntry *last_entry = NULL;
-static GrdLatencyKey last_key;
-static uint64 last_removals = 0;
+static GrdLatencyEntry *last_recorded_entry = NULL;
+static GrdLatencyKey last_recorded_key;
+static uint64 last_recorded_removals = 0;
 
-static void timer_release(void *arg);
+static void exec_timer_release(void *arg);
 static void latency_record(const GrdLatencyKey *key, uint64 ns, bool failed);
-static GrdLatencyEntry *entry_alloc(const GrdLatencyKey *key);
-static void entry_init(GrdLatencyEntry *entry);
-static void entry_evict(void);
+static GrdLatencyEntry *latency_entry_alloc(const GrdLatencyKey *key);
+static void latency_entry_init(GrdLatencyEntry *entry);
+static void latency_evict(void);
 
 /* ----------------------------------------------------------------
  *		Shared memory
@@ -265,12 +254,12 @@ grd_latency_exec_start(QueryDesc *queryDesc, int nesting_level)
 	timer->elapsed_ns = 0;
 	timer->resumed_at = 0;
 	timer->done = false;
-	timer->callback.func = timer_release;
+	timer->callback.func = exec_timer_release;
 	timer->callback.arg = timer;
 	MemoryContextRegisterResetCallback(queryDesc->estate->es_query_cxt,
 									   &timer->callback);
-	timer->next = open_timers;
-	open_timers = timer;
+	timer->next = open_exec_timers;
+	open_exec_timers = timer;
 }
 
 /*
@@ -282,7 +271,7 @@ grd_latency_exec_resume(QueryDesc *queryDesc)
 {
 	GrdExecTimer *timer;
 
-	for (timer = open_timers; timer != NULL; timer = timer->next)
+	for (timer = open_exec_timers; timer != NULL; timer = timer->next)
 	{
 		if (timer->queryDesc == queryDesc)
 		{
@@ -317,7 +306,7 @@ grd_latency_exec_pause(GrdExecTimer *timer)
 void
 grd_latency_exec_end(QueryDesc *queryDesc)
 {
-	for (GrdExecTimer *timer = open_timers; timer != NULL; timer = timer->next)
+	for (GrdExecTimer *timer = open_exec_timers; timer != NULL; timer = timer->next)
 	{
 		if (timer->queryDesc == queryDesc)
 		{
@@ -339,12 +328,12 @@ grd_latency_exec_end(QueryDesc *queryDesc)
  * raise an error: latency_record() does not.
  */
 static void
-timer_release(void *arg)
+exec_timer_release(void *arg)
 {
 	GrdExecTimer *timer = (GrdExecTimer *) arg;
 	GrdExecTimer **link;
 
-	for (link = &open_timers; *link != NULL; link = &(*link)->next)
+	for (link = &open_exec_timers; *link != NULL; link = &(*link)->next)
 	{
 		if (*link == timer)
 		{
@@ -421,17 +410,17 @@ latency_record(const GrdLatencyKey *key, uint64 ns, bool failed)
 	uint64		cur;
 
 	LWLockAcquire(lat_lock, LW_SHARED);
-	if (last_entry != NULL &&
-		pg_atomic_read_u64(&lat_shared->removals) == last_removals &&
-		memcmp(&last_key, key, sizeof(GrdLatencyKey)) == 0)
-		entry = last_entry;
+	if (last_recorded_entry != NULL &&
+		pg_atomic_read_u64(&lat_shared->removals) == last_recorded_removals &&
+		memcmp(&last_recorded_key, key, sizeof(GrdLatencyKey)) == 0)
+		entry = last_recorded_entry;
 	else
 		entry = hash_search(lat_hash, key, HASH_FIND, NULL);
 	if (entry == NULL)
 	{
 		LWLockRelease(lat_lock);
 		LWLockAcquire(lat_lock, LW_EXCLUSIVE);
-		entry = entry_alloc(key);
+		entry = latency_entry_alloc(key);
 		if (entry == NULL)
 		{
 			LWLockRelease(lat_lock);
@@ -439,9 +428,9 @@ latency_record(const GrdLatencyKey *key, uint64 ns, bool failed)
 			return;
 		}
 	}
-	last_entry = entry;
-	last_key = *key;
-	last_removals = pg_atomic_read_u64(&lat_shared->removals);
+	last_recorded_entry = entry;
+	last_recorded_key = *key;
+	last_recorded_removals = pg_atomic_read_u64(&lat_shared->removals);
 
 	if (failed)
 	{
@@ -473,7 +462,7 @@ latency_record(const GrdLatencyKey *key, uint64 ns, bool failed)
  * which case HASH_ENTER finds it.
  */
 static GrdLatencyEntry *
-entry_alloc(const GrdLatencyKey *key)
+latency_entry_alloc(const GrdLatencyKey *key)
 {
 	GrdLatencyEntry *entry;
 	bool		found;
@@ -483,16 +472,16 @@ entry_alloc(const GrdLatencyKey *key)
 		return entry;
 
 	if (hash_get_num_entries(lat_hash) >= grd_max_digests)
-		entry_evict();
+		latency_evict();
 
 	entry = hash_search(lat_hash, key, HASH_ENTER_NULL, &found);
 	if (entry != NULL && !found)
-		entry_init(entry);
+		latency_entry_init(entry);
 	return entry;
 }
 
 static void
-entry_init(GrdLatencyEntry *entry)
+latency_entry_init(GrdLatencyEntry *entry)
 {
 	pg_atomic_init_u64(&entry->calls, 0);
 	pg_atomic_init_u64(&entry->failed, 0);
@@ -507,7 +496,7 @@ entry_init(GrdLatencyEntry *entry)
 }
 
 static int
-usage_cmp(const void *a, const void *b)
+latency_usage_cmp(const void *a, const void *b)
 {
 	double		ua = (*(GrdLatencyEntry *const *) a)->usage;
 	double		ub = (*(GrdLatencyEntry *const *) b)->usage;
@@ -523,19 +512,19 @@ usage_cmp(const void *a, const void *b)
  * ever raising an error; without it, nothing is evicted.
  */
 static void
-entry_evict(void)
+latency_evict(void)
 {
 	HASH_SEQ_STATUS status;
 	GrdLatencyEntry *entry;
 	int			n = 0;
 	int			nvictims;
 
-	if (evict_scratch == NULL)
-		evict_scratch =
+	if (latency_evict_scratch == NULL)
+		latency_evict_scratch =
 			MemoryContextAllocExtended(TopMemoryContext,
 									   sizeof(GrdLatencyEntry *) * grd_max_digests,
 									   MCXT_ALLOC_NO_OOM);
-	if (evict_scratch == NULL)
+	if (latency_evict_scratch == NULL)
 		return;
 
 	hash_seq_init(&status, lat_hash);
@@ -548,14 +537,14 @@ entry_evict(void)
 			(double) (uses - entry->usage_seen);
 		entry->usage_seen = uses;
 		if (n < grd_max_digests)
-			evict_scratch[n++] = entry;
+			latency_evict_scratch[n++] = entry;
 	}
 
-	qsort(evict_scratch, n, sizeof(GrdLatencyEntry *), usage_cmp);
+	qsort(latency_evict_scratch, n, sizeof(GrdLatencyEntry *), latency_usage_cmp);
 	nvictims = Max(EVICT_MIN, (int) (n * EVICT_FRACTION));
 	nvictims = Min(nvictims, n);
 	for (int i = 0; i < nvictims; i++)
-		hash_search(lat_hash, &evict_scratch[i]->key, HASH_REMOVE, NULL);
+		hash_search(lat_hash, &latency_evict_scratch[i]->key, HASH_REMOVE, NULL);
 	pg_atomic_fetch_add_u64(&lat_shared->evictions, nvictims);
 	pg_atomic_fetch_add_u64(&lat_shared->removals, 1);
 }
@@ -676,7 +665,7 @@ latency_load(FILE *file, uint32 version, uint64 length)
 		{
 			if (found)
 				return false;	/* duplicate key: not our file */
-			entry_init(entry);
+			latency_entry_init(entry);
 			pg_atomic_write_u64(&entry->calls, rec.calls);
 			pg_atomic_write_u64(&entry->failed, rec.failed);
 			pg_atomic_write_u64(&entry->total_ns, rec.total_ns);
@@ -719,25 +708,12 @@ latency_after_load(bool loaded)
 }
 
 /* ----------------------------------------------------------------
- *		Reading: snapshots and the SQL functions
+ *		Read access for the SQL functions (latency_sql.c)
  * ----------------------------------------------------------------
  */
 
-/* A consistent-enough copy of one or more entries, merged. */
-typedef struct LatencySnapshot
-{
-	uint64		calls;
-	uint64		failed;
-	uint64		total_ns;
-	uint64		failed_ns;
-	uint64		min_ns;
-	uint64		max_ns;
-	uint64		nvalues;		/* sum of the bucket counts below */
-	uint64		counts[GRD_HIST_NBUCKETS];
-} LatencySnapshot;
-
 static void
-snapshot_init(LatencySnapshot *snap)
+latency_snapshot_init(GrdLatencySnapshot *snap)
 {
 	memset(snap, 0, sizeof(*snap));
 	snap->min_ns = PG_UINT64_MAX;
@@ -745,7 +721,7 @@ snapshot_init(LatencySnapshot *snap)
 
 /* Add one entry to a snapshot.  Caller holds the lock, at least shared. */
 static void
-snapshot_add(LatencySnapshot *snap, GrdLatencyEntry *entry)
+latency_snapshot_add(GrdLatencySnapshot *snap, GrdLatencyEntry *entry)
 {
 	uint64		v;
 
@@ -765,36 +741,48 @@ snapshot_add(LatencySnapshot *snap, GrdLatencyEntry *entry)
 	}
 }
 
-/* The q-quantile of a snapshot in milliseconds; the snapshot is not empty. */
-static double
-snapshot_quantile_ms(const LatencySnapshot *snap, double q)
+/*
+ * Call visit for every digest that has values, with a snapshot of its
+ * entry, all under one shared lock: the rows of one call of a SQL
+ * function then come from one membership of the table.  An entry just
+ * created by another backend, which has no value yet, is skipped.
+ */
+void
+grd_latency_foreach(GrdLatencyVisitor visit, void *arg)
 {
-	return grd_hist_quantile(snap->counts, snap->nvalues, q,
-							 (double) snap->min_ns, (double) snap->max_ns) / 1e6;
-}
+	HASH_SEQ_STATUS status;
+	GrdLatencyEntry *entry;
+	GrdLatencySnapshot *snap = palloc(sizeof(GrdLatencySnapshot));
 
-static void
-check_quantile(double q)
-{
-	if (isnan(q) || q < 0.0 || q > 1.0)
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("quantile %g is not between 0 and 1", q)));
+	LWLockAcquire(lat_lock, LW_SHARED);
+	hash_seq_init(&status, lat_hash);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		latency_snapshot_init(snap);
+		latency_snapshot_add(snap, entry);
+		if (snap->nvalues == 0)
+			continue;
+		visit(&entry->key, snap, arg);
+	}
+	LWLockRelease(lat_lock);
+	pfree(snap);
 }
 
 /*
- * Merge every entry matching queryid and, when not NULL, dbid and userid.
- * Returns false if there is none.
+ * Merge every entry matching queryid and, unless any_db or any_user,
+ * dbid and userid.  Returns false if there is none, or none has a value.
+ * Only the matching entries are read, so a call costs little however
+ * many digests there are.
  */
-static bool
-snapshot_collect(LatencySnapshot *snap, uint64 queryid,
-				 bool any_db, Oid dbid, bool any_user, Oid userid)
+bool
+grd_latency_collect(GrdLatencySnapshot *snap, uint64 queryid,
+					bool any_db, Oid dbid, bool any_user, Oid userid)
 {
 	HASH_SEQ_STATUS status;
 	GrdLatencyEntry *entry;
 	bool		any = false;
 
-	snapshot_init(snap);
+	latency_snapshot_init(snap);
 	LWLockAcquire(lat_lock, LW_SHARED);
 	hash_seq_init(&status, lat_hash);
 	while ((entry = hash_seq_search(&status)) != NULL)
@@ -803,7 +791,7 @@ snapshot_collect(LatencySnapshot *snap, uint64 queryid,
 			(!any_db && entry->key.dbid != dbid) ||
 			(!any_user && entry->key.userid != userid))
 			continue;
-		snapshot_add(snap, entry);
+		latency_snapshot_add(snap, entry);
 		any = true;
 	}
 	LWLockRelease(lat_lock);
@@ -811,266 +799,11 @@ snapshot_collect(LatencySnapshot *snap, uint64 queryid,
 }
 
 /*
- * guardrails.latency_stats(): one row per digest, for the view
- * guardrails.latency.
+ * Remove every entry (all), or those of one queryid; returns how many.
+ * Removing everything also zeroes the evictions and dropped counters.
  */
-PG_FUNCTION_INFO_V1(grd_latency_stats);
-
-Datum
-grd_latency_stats(PG_FUNCTION_ARGS)
-{
-	static const double quantiles[] = {0.5, 0.9, 0.95, 0.99, 0.999};
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	HASH_SEQ_STATUS status;
-	GrdLatencyEntry *entry;
-	LatencySnapshot *snap;
-
-	grd_require_preload();
-	InitMaterializedSRF(fcinfo, 0);
-	snap = palloc(sizeof(LatencySnapshot));
-
-	LWLockAcquire(lat_lock, LW_SHARED);
-	hash_seq_init(&status, lat_hash);
-	while ((entry = hash_seq_search(&status)) != NULL)
-	{
-		Datum		values[13];
-		bool		nulls[13];
-		int			i = 0;
-
-		snapshot_init(snap);
-		snapshot_add(snap, entry);
-		if (snap->nvalues == 0)
-			continue;
-
-		memset(nulls, 0, sizeof(nulls));
-		values[i++] = ObjectIdGetDatum(entry->key.dbid);
-		values[i++] = ObjectIdGetDatum(entry->key.userid);
-		values[i++] = Int64GetDatum((int64) entry->key.queryid);
-		values[i++] = Int64GetDatum((int64) snap->calls);
-		values[i++] = Int64GetDatum((int64) snap->failed);
-		values[i++] = Float8GetDatum((double) snap->total_ns / 1e6);
-		values[i++] = Float8GetDatum((double) snap->min_ns / 1e6);
-		values[i++] = Float8GetDatum((double) snap->max_ns / 1e6);
-		for (int k = 0; k < lengthof(quantiles); k++)
-		{
-			double		q = snapshot_quantile_ms(snap, quantiles[k]);
-
-			values[i++] = Float8GetDatum(q);
-		}
-		Assert(i == lengthof(values));
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
-	LWLockRelease(lat_lock);
-
-	pfree(snap);
-	return (Datum) 0;
-}
-
-/*
- * guardrails.quantile(queryid, q, dbid, userid): the q-quantile, in
- * milliseconds, of the executions of queryid, over every database and user
- * unless dbid or userid narrow it.  NULL when queryid or q is NULL or
- * nothing was recorded for it.
- */
-PG_FUNCTION_INFO_V1(grd_quantile);
-
-Datum
-grd_quantile(PG_FUNCTION_ARGS)
-{
-	LatencySnapshot *snap;
-	double		q;
-	double		result;
-
-	grd_require_preload();
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		PG_RETURN_NULL();
-	q = PG_GETARG_FLOAT8(1);
-	check_quantile(q);
-
-	snap = palloc(sizeof(LatencySnapshot));
-	if (!snapshot_collect(snap, (uint64) PG_GETARG_INT64(0),
-						  PG_ARGISNULL(2), PG_GETARG_OID(2),
-						  PG_ARGISNULL(3), PG_GETARG_OID(3)))
-		PG_RETURN_NULL();
-	result = snapshot_quantile_ms(snap, q);
-	pfree(snap);
-	PG_RETURN_FLOAT8(result);
-}
-
-/*
- * A bar of width proportional to count / max, in block characters when the
- * database encoding can show them and '#' otherwise.
- */
-static text *
-draw_bar(uint64 count, uint64 max)
-{
-	bool		utf8 = GetDatabaseEncoding() == PG_UTF8;
-	int			eighths = (int) rint((double) count / max * BAR_WIDTH * 8);
-	StringInfoData buf;
-
-	static const char *const partial[] = {"", "\u258F", "\u258E", "\u258D",
-	"\u258C", "\u258B", "\u258A", "\u2589"};
-
-	if (eighths == 0 && count > 0)
-		eighths = 1;			/* never hide a non-empty bucket */
-	initStringInfo(&buf);
-	if (utf8)
-	{
-		for (int i = 0; i < eighths / 8; i++)
-			appendStringInfoString(&buf, "\u2588");
-		appendStringInfoString(&buf, partial[eighths % 8]);
-	}
-	else
-	{
-		for (int i = 0; i < (eighths + 7) / 8; i++)
-			appendStringInfoChar(&buf, '#');
-	}
-	return cstring_to_text_with_len(buf.data, buf.len);
-}
-
-/*
- * guardrails.latency_histogram(queryid, dbid, userid, per_octave): the
- * non-empty buckets of a digest, merged over databases and users as
- * quantile() does.  per_octave (a divisor of 35) merges adjacent buckets
- * into coarser ones for display.
- */
-PG_FUNCTION_INFO_V1(grd_latency_histogram);
-
-Datum
-grd_latency_histogram(PG_FUNCTION_ARGS)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	LatencySnapshot *snap;
-	int			per_octave;
-	int			group;
-	uint64		counts[GRD_HIST_NBUCKETS];
-	int			first[GRD_HIST_NBUCKETS];
-	int			last[GRD_HIST_NBUCKETS];
-	int			ngroups = 0;
-	uint64		max = 0;
-	uint64		cumulative = 0;
-
-	grd_require_preload();
-	per_octave = PG_ARGISNULL(3) ? GRD_HIST_PER_OCTAVE : PG_GETARG_INT32(3);
-	if (per_octave <= 0 || GRD_HIST_PER_OCTAVE % per_octave != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("per_octave must be a divisor of %d, not %d",
-						GRD_HIST_PER_OCTAVE, per_octave),
-				 errhint("Use 35 (full resolution), 7, 5 or 1.")));
-	InitMaterializedSRF(fcinfo, 0);
-	if (PG_ARGISNULL(0))
-		return (Datum) 0;
-
-	snap = palloc(sizeof(LatencySnapshot));
-	if (!snapshot_collect(snap, (uint64) PG_GETARG_INT64(0),
-						  PG_ARGISNULL(1), PG_GETARG_OID(1),
-						  PG_ARGISNULL(2), PG_GETARG_OID(2)))
-		return (Datum) 0;
-
-	/* Merge buckets into display groups: the end buckets stay alone. */
-	group = GRD_HIST_PER_OCTAVE / per_octave;
-	for (int b = 0; b < GRD_HIST_NBUCKETS; b++)
-	{
-		if (b == GRD_HIST_UNDERFLOW || b == GRD_HIST_OVERFLOW ||
-			(b - 1) % group == 0)
-		{
-			first[ngroups] = b;
-			counts[ngroups] = 0;
-			ngroups++;
-		}
-		last[ngroups - 1] = b;
-		counts[ngroups - 1] += snap->counts[b];
-	}
-	for (int g = 0; g < ngroups; g++)
-		max = Max(max, counts[g]);
-
-	for (int g = 0; g < ngroups; g++)
-	{
-		Datum		values[5];
-		bool		nulls[5] = {false, false, false, false, false};
-
-		if (counts[g] == 0)
-			continue;
-		cumulative += counts[g];
-		values[0] = Float8GetDatum(grd_hist_lower(first[g]) / 1e6);
-		values[1] = Float8GetDatum(grd_hist_upper(last[g]) / 1e6);
-		values[2] = Int64GetDatum((int64) counts[g]);
-		values[3] = Float8GetDatum((double) cumulative / snap->nvalues);
-		values[4] = PointerGetDatum(draw_bar(counts[g], max));
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
-	pfree(snap);
-	return (Datum) 0;
-}
-
-/*
- * guardrails.latency_bucket_counts(): for each digest, the cumulative number
- * of executions at or below each of a fixed set of bounds (in seconds),
- * the form of a Prometheus histogram.  A bound that falls inside one of
- * our buckets counts that bucket in the next bound: a value is never
- * counted below a bound it exceeds, and is at most 2% below the first
- * bound that counts it.
- */
-PG_FUNCTION_INFO_V1(grd_latency_bucket_counts);
-
-Datum
-grd_latency_bucket_counts(PG_FUNCTION_ARGS)
-{
-	static const double bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025,
-		0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
-	INFINITY};
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	HASH_SEQ_STATUS status;
-	GrdLatencyEntry *entry;
-	LatencySnapshot *snap;
-
-	grd_require_preload();
-	InitMaterializedSRF(fcinfo, 0);
-	snap = palloc(sizeof(LatencySnapshot));
-
-	LWLockAcquire(lat_lock, LW_SHARED);
-	hash_seq_init(&status, lat_hash);
-	while ((entry = hash_seq_search(&status)) != NULL)
-	{
-		uint64		cumulative = 0;
-		int			b = 0;
-
-		snapshot_init(snap);
-		snapshot_add(snap, entry);
-		if (snap->nvalues == 0)
-			continue;
-
-		for (int k = 0; k < lengthof(bounds); k++)
-		{
-			Datum		values[6];
-			bool		nulls[6] = {false, false, false, false, false, false};
-
-			while (b < GRD_HIST_NBUCKETS &&
-				   grd_hist_upper(b) <= bounds[k] * 1e9)
-				cumulative += snap->counts[b++];
-
-			values[0] = ObjectIdGetDatum(entry->key.dbid);
-			values[1] = ObjectIdGetDatum(entry->key.userid);
-			values[2] = Int64GetDatum((int64) entry->key.queryid);
-			values[3] = Float8GetDatum(bounds[k]);
-			values[4] = Int64GetDatum((int64) cumulative);
-			values[5] = Float8GetDatum((snap->total_ns + snap->failed_ns) / 1e9);
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
-								 values, nulls);
-		}
-	}
-	LWLockRelease(lat_lock);
-
-	pfree(snap);
-	return (Datum) 0;
-}
-
-/*
- * Remove every entry, or those of one queryid; returns how many.
- */
-static int64
-latency_reset(bool all, uint64 queryid)
+int64
+grd_latency_remove(bool all, uint64 queryid)
 {
 	HASH_SEQ_STATUS status;
 	GrdLatencyEntry *entry;
@@ -1096,35 +829,10 @@ latency_reset(bool all, uint64 queryid)
 	return removed;
 }
 
-/*
- * guardrails.latency_reset(): forget every digest.
+/* ----------------------------------------------------------------
+ *		The module: status rows, settings, descriptor
+ * ----------------------------------------------------------------
  */
-PG_FUNCTION_INFO_V1(grd_latency_reset_all);
-
-Datum
-grd_latency_reset_all(PG_FUNCTION_ARGS)
-{
-	grd_require_preload();
-	PG_RETURN_INT64(latency_reset(true, 0));
-}
-
-/*
- * guardrails.latency_reset(queryid): forget one digest, in every database
- * and for every user.
- */
-PG_FUNCTION_INFO_V1(grd_latency_reset_queryid);
-
-Datum
-grd_latency_reset_queryid(PG_FUNCTION_ARGS)
-{
-	grd_require_preload();
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("queryid must not be null"),
-				 errhint("Call guardrails.latency_reset() without arguments to reset every digest.")));
-	PG_RETURN_INT64(latency_reset(false, (uint64) PG_GETARG_INT64(0)));
-}
 
 /*
  * Rows of guardrails.status owned by this module.

@@ -1,7 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * latency.h
- *		Per-digest latency histograms: what hooks.c calls.
+ *		Per-digest latency histograms (latency.c): the timers hooks.c calls,
+ *		and the read access the SQL functions (latency_sql.c) have to the
+ *		digest table.
  *
  * Copyright (c) 2026, pg_guardrails developers
  *
@@ -13,6 +15,7 @@
 #include "executor/execdesc.h"
 #include "nodes/plannodes.h"
 
+#include "histogram.h"
 #include "shmem.h"
 
 /*
@@ -39,5 +42,52 @@ typedef struct GrdUtilityTimer
 extern bool grd_latency_utility_start(PlannedStmt *pstmt, int nesting_level,
 									  GrdUtilityTimer *timer);
 extern void grd_latency_utility_end(GrdUtilityTimer *timer, bool failed);
+
+/*
+ * Reading the digest table (latency_sql.c).  The entries themselves stay
+ * private to latency.c; readers get copies of their counters, taken with
+ * the table's lock held shared.
+ */
+
+/* A digest: what pg_stat_statements keys on, less "toplevel". */
+typedef struct GrdLatencyKey
+{
+	Oid			dbid;
+	Oid			userid;
+	uint64		queryid;
+} GrdLatencyKey;
+
+/*
+ * A consistent-enough copy of one or more entries, merged.  The counters
+ * are read one by one while executions go on, so one execution's bucket
+ * may be counted and its calls not yet: nvalues, the number of values a
+ * quantile is taken over, is therefore the sum of the bucket counts read,
+ * which keeps every quantile consistent with itself.
+ */
+typedef struct GrdLatencySnapshot
+{
+	uint64		calls;
+	uint64		failed;
+	uint64		total_ns;
+	uint64		failed_ns;
+	uint64		min_ns;
+	uint64		max_ns;
+	uint64		nvalues;		/* sum of the bucket counts below */
+	uint64		counts[GRD_HIST_NBUCKETS];
+} GrdLatencySnapshot;
+
+/*
+ * Called by grd_latency_foreach() for each digest, with the table's lock
+ * held shared: it must not take our locks or wait for another backend.
+ */
+typedef void (*GrdLatencyVisitor) (const GrdLatencyKey *key,
+								   const GrdLatencySnapshot *snap,
+								   void *arg);
+
+extern void grd_latency_foreach(GrdLatencyVisitor visit, void *arg);
+extern bool grd_latency_collect(GrdLatencySnapshot *snap, uint64 queryid,
+								bool any_db, Oid dbid,
+								bool any_user, Oid userid);
+extern int64 grd_latency_remove(bool all, uint64 queryid);
 
 #endif							/* GRD_LATENCY_H */

@@ -1,0 +1,331 @@
+/*-------------------------------------------------------------------------
+ *
+ * latency_sql.c
+ *		The SQL functions that read and reset the per-digest latency
+ *		histograms: latency_stats (the guardrails.latency view), quantile,
+ *		latency_histogram, latency_bucket_counts and latency_reset.
+ *
+ * The digest table is latency.c's; this file sees no entry of it.  It gets
+ * snapshots, copies of an entry's counters taken under the table's lock
+ * held shared (latency.h), and removes entries through
+ * grd_latency_remove().
+ *
+ * Consistency: a snapshot's number of values is the sum of the bucket
+ * counts it read, not its calls, so that every quantile and cumulative
+ * fraction computed here is consistent with itself while executions go on
+ * (see the locking protocol in latency.c).
+ *
+ * Copyright (c) 2026, pg_guardrails developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/tuplestore.h"
+
+#include "histogram.h"
+#include "latency.h"
+#include "shmem.h"
+
+/* Width of the bars drawn by latency_histogram(), in characters. */
+#define BAR_WIDTH		40
+
+/* The q-quantile of a snapshot in milliseconds; the snapshot is not empty. */
+static double
+snapshot_quantile_ms(const GrdLatencySnapshot *snap, double q)
+{
+	return grd_hist_quantile(snap->counts, snap->nvalues, q,
+							 (double) snap->min_ns, (double) snap->max_ns) / 1e6;
+}
+
+/* A quantile argument must be in [0, 1]. */
+static void
+quantile_arg_check(double q)
+{
+	if (isnan(q) || q < 0.0 || q > 1.0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("quantile %g is not between 0 and 1", q)));
+}
+
+/*
+ * The body of the set-returning functions whose rows are per digest
+ * (latency_stats, latency_bucket_counts): visit writes the rows of each
+ * digest into the function's result, given as its arg.
+ */
+static Datum
+latency_rows_srf(FunctionCallInfo fcinfo, GrdLatencyVisitor visit)
+{
+	grd_require_preload();
+	InitMaterializedSRF(fcinfo, 0);
+	grd_latency_foreach(visit, fcinfo->resultinfo);
+	return (Datum) 0;
+}
+
+/*
+ * One row of latency_stats(), for one digest; arg is the ReturnSetInfo.
+ */
+static void
+latency_stats_row(const GrdLatencyKey *key, const GrdLatencySnapshot *snap,
+				  void *arg)
+{
+	static const double quantiles[] = {0.5, 0.9, 0.95, 0.99, 0.999};
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) arg;
+	Datum		values[13];
+	bool		nulls[13];
+	int			i = 0;
+
+	memset(nulls, 0, sizeof(nulls));
+	values[i++] = ObjectIdGetDatum(key->dbid);
+	values[i++] = ObjectIdGetDatum(key->userid);
+	values[i++] = Int64GetDatum((int64) key->queryid);
+	values[i++] = Int64GetDatum((int64) snap->calls);
+	values[i++] = Int64GetDatum((int64) snap->failed);
+	values[i++] = Float8GetDatum((double) snap->total_ns / 1e6);
+	values[i++] = Float8GetDatum((double) snap->min_ns / 1e6);
+	values[i++] = Float8GetDatum((double) snap->max_ns / 1e6);
+	for (int k = 0; k < lengthof(quantiles); k++)
+	{
+		double		q = snapshot_quantile_ms(snap, quantiles[k]);
+
+		values[i++] = Float8GetDatum(q);
+	}
+	Assert(i == lengthof(values));
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+/*
+ * guardrails.latency_stats(): one row per digest, for the view
+ * guardrails.latency.
+ */
+PG_FUNCTION_INFO_V1(grd_latency_stats);
+
+Datum
+grd_latency_stats(PG_FUNCTION_ARGS)
+{
+	return latency_rows_srf(fcinfo, latency_stats_row);
+}
+
+/*
+ * guardrails.quantile(queryid, q, dbid, userid): the q-quantile, in
+ * milliseconds, of the executions of queryid, over every database and user
+ * unless dbid or userid narrow it.  NULL when queryid or q is NULL or
+ * nothing was recorded for it.
+ */
+PG_FUNCTION_INFO_V1(grd_quantile);
+
+Datum
+grd_quantile(PG_FUNCTION_ARGS)
+{
+	GrdLatencySnapshot *snap;
+	double		q;
+	double		result;
+
+	grd_require_preload();
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	q = PG_GETARG_FLOAT8(1);
+	quantile_arg_check(q);
+
+	snap = palloc(sizeof(GrdLatencySnapshot));
+	if (!grd_latency_collect(snap, (uint64) PG_GETARG_INT64(0),
+							 PG_ARGISNULL(2), PG_GETARG_OID(2),
+							 PG_ARGISNULL(3), PG_GETARG_OID(3)))
+		PG_RETURN_NULL();
+	result = snapshot_quantile_ms(snap, q);
+	pfree(snap);
+	PG_RETURN_FLOAT8(result);
+}
+
+/*
+ * A bar of width proportional to count / max, in block characters when the
+ * database encoding can show them and '#' otherwise.
+ */
+static text *
+histogram_draw_bar(uint64 count, uint64 max)
+{
+	bool		utf8 = GetDatabaseEncoding() == PG_UTF8;
+	int			eighths = (int) rint((double) count / max * BAR_WIDTH * 8);
+	StringInfoData buf;
+
+	static const char *const partial[] = {"", "\u258F", "\u258E", "\u258D",
+	"\u258C", "\u258B", "\u258A", "\u2589"};
+
+	if (eighths == 0 && count > 0)
+		eighths = 1;			/* never hide a non-empty bucket */
+	initStringInfo(&buf);
+	if (utf8)
+	{
+		for (int i = 0; i < eighths / 8; i++)
+			appendStringInfoString(&buf, "\u2588");
+		appendStringInfoString(&buf, partial[eighths % 8]);
+	}
+	else
+	{
+		for (int i = 0; i < (eighths + 7) / 8; i++)
+			appendStringInfoChar(&buf, '#');
+	}
+	return cstring_to_text_with_len(buf.data, buf.len);
+}
+
+/*
+ * guardrails.latency_histogram(queryid, dbid, userid, per_octave): the
+ * non-empty buckets of a digest, merged over databases and users as
+ * quantile() does.  per_octave (a divisor of 35) merges adjacent buckets
+ * into coarser ones for display.
+ */
+PG_FUNCTION_INFO_V1(grd_latency_histogram);
+
+Datum
+grd_latency_histogram(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	GrdLatencySnapshot *snap;
+	int			per_octave;
+	int			group;
+	uint64		counts[GRD_HIST_NBUCKETS];
+	int			first[GRD_HIST_NBUCKETS];
+	int			last[GRD_HIST_NBUCKETS];
+	int			ngroups = 0;
+	uint64		max = 0;
+	uint64		cumulative = 0;
+
+	grd_require_preload();
+	per_octave = PG_ARGISNULL(3) ? GRD_HIST_PER_OCTAVE : PG_GETARG_INT32(3);
+	if (per_octave <= 0 || GRD_HIST_PER_OCTAVE % per_octave != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("per_octave must be a divisor of %d, not %d",
+						GRD_HIST_PER_OCTAVE, per_octave),
+				 errhint("Use 35 (full resolution), 7, 5 or 1.")));
+	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(0))
+		return (Datum) 0;
+
+	snap = palloc(sizeof(GrdLatencySnapshot));
+	if (!grd_latency_collect(snap, (uint64) PG_GETARG_INT64(0),
+							 PG_ARGISNULL(1), PG_GETARG_OID(1),
+							 PG_ARGISNULL(2), PG_GETARG_OID(2)))
+		return (Datum) 0;
+
+	/* Merge buckets into display groups: the end buckets stay alone. */
+	group = GRD_HIST_PER_OCTAVE / per_octave;
+	for (int b = 0; b < GRD_HIST_NBUCKETS; b++)
+	{
+		if (b == GRD_HIST_UNDERFLOW || b == GRD_HIST_OVERFLOW ||
+			(b - 1) % group == 0)
+		{
+			first[ngroups] = b;
+			counts[ngroups] = 0;
+			ngroups++;
+		}
+		last[ngroups - 1] = b;
+		counts[ngroups - 1] += snap->counts[b];
+	}
+	for (int g = 0; g < ngroups; g++)
+		max = Max(max, counts[g]);
+
+	for (int g = 0; g < ngroups; g++)
+	{
+		Datum		values[5];
+		bool		nulls[5] = {false, false, false, false, false};
+
+		if (counts[g] == 0)
+			continue;
+		cumulative += counts[g];
+		values[0] = Float8GetDatum(grd_hist_lower(first[g]) / 1e6);
+		values[1] = Float8GetDatum(grd_hist_upper(last[g]) / 1e6);
+		values[2] = Int64GetDatum((int64) counts[g]);
+		values[3] = Float8GetDatum((double) cumulative / snap->nvalues);
+		values[4] = PointerGetDatum(histogram_draw_bar(counts[g], max));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	pfree(snap);
+	return (Datum) 0;
+}
+
+/*
+ * The rows of latency_bucket_counts() for one digest, one per bound; arg is
+ * the ReturnSetInfo.  A bound that falls inside one of our buckets counts
+ * that bucket in the next bound: a value is never counted below a bound it
+ * exceeds, and is at most 2% below the first bound that counts it.
+ */
+static void
+latency_bucket_counts_rows(const GrdLatencyKey *key,
+						   const GrdLatencySnapshot *snap, void *arg)
+{
+	static const double bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+		0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
+	INFINITY};
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) arg;
+	uint64		cumulative = 0;
+	int			b = 0;
+
+	for (int k = 0; k < lengthof(bounds); k++)
+	{
+		Datum		values[6];
+		bool		nulls[6] = {false, false, false, false, false, false};
+
+		while (b < GRD_HIST_NBUCKETS &&
+			   grd_hist_upper(b) <= bounds[k] * 1e9)
+			cumulative += snap->counts[b++];
+
+		values[0] = ObjectIdGetDatum(key->dbid);
+		values[1] = ObjectIdGetDatum(key->userid);
+		values[2] = Int64GetDatum((int64) key->queryid);
+		values[3] = Float8GetDatum(bounds[k]);
+		values[4] = Int64GetDatum((int64) cumulative);
+		values[5] = Float8GetDatum((snap->total_ns + snap->failed_ns) / 1e9);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
+							 values, nulls);
+	}
+}
+
+/*
+ * guardrails.latency_bucket_counts(): for each digest, the cumulative number
+ * of executions at or below each of a fixed set of bounds (in seconds),
+ * the form of a Prometheus histogram.
+ */
+PG_FUNCTION_INFO_V1(grd_latency_bucket_counts);
+
+Datum
+grd_latency_bucket_counts(PG_FUNCTION_ARGS)
+{
+	return latency_rows_srf(fcinfo, latency_bucket_counts_rows);
+}
+
+/*
+ * guardrails.latency_reset(): forget every digest.
+ */
+PG_FUNCTION_INFO_V1(grd_latency_reset_all);
+
+Datum
+grd_latency_reset_all(PG_FUNCTION_ARGS)
+{
+	grd_require_preload();
+	PG_RETURN_INT64(grd_latency_remove(true, 0));
+}
+
+/*
+ * guardrails.latency_reset(queryid): forget one digest, in every database
+ * and for every user.
+ */
+PG_FUNCTION_INFO_V1(grd_latency_reset_queryid);
+
+Datum
+grd_latency_reset_queryid(PG_FUNCTION_ARGS)
+{
+	grd_require_preload();
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("queryid must not be null"),
+				 errhint("Call guardrails.latency_reset() without arguments to reset every digest.")));
+	PG_RETURN_INT64(grd_latency_remove(false, (uint64) PG_GETARG_INT64(0)));
+}
