@@ -22,6 +22,7 @@ OBJS = \
 	src/config.o \
 	src/index_visibility.o \
 	src/ratelimit.o \
+	src/ddl_statement.o \
 	src/ddl_lock.o \
 	src/ddl_policy.o \
 	src/ddl_audit.o \

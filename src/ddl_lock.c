@@ -66,7 +66,7 @@
 #include "compat.h"
 #include "ddl_audit.h"
 #include "ddl_lock.h"
-#include "ddl_policy.h"
+#include "ddl_statement.h"
 #include "module.h"
 
 /* guardrails.ddl_lock_wait: how DDL waits for its lock */
