@@ -44,7 +44,7 @@
 #include "parser/scanner.h"
 
 #include "compat.h"
-#include "ddl_audit.h"
+#include "ddl_redact.h"
 
 /* One secret found in the parse tree. */
 typedef struct Secret

@@ -42,7 +42,7 @@
  * still leads to it, before running any statement on it.  Digest rules
  * never apply to its statements (hooks.c).
  *
- * It also reserves blocks of sequence numbers (see ddl_audit.c).  It runs
+ * It also reserves blocks of sequence numbers (see ddl_ring.c).  It runs
  * with guardrails.track = none, and pg_stat_statements.track = none when
  * that is loaded: its statements are housekeeping, not the server's
  * workload, and both extensions agree on what they count.  Backends never wait for it: they only set its latch.
@@ -76,7 +76,9 @@
 
 #include "compat.h"
 #include "config.h"
-#include "ddl_audit.h"
+#include "ddl_entry.h"
+#include "ddl_ring.h"
+#include "ddl_worker.h"
 #include "hooks.h"
 #include "module.h"
 
