@@ -174,19 +174,6 @@ relation_list_identity(List *names, bool lookup, bool *resolved)
 }
 
 /*
- * The identity of what a statement that names either a relation or another
- * object (RENAME, SET SCHEMA, OWNER TO) names.
- */
-static char *
-relation_or_object(RangeVar *relation, Node *object, bool lookup,
-				   bool *resolved)
-{
-	if (relation != NULL)
-		return relation_identity(relation, NULL, lookup, resolved);
-	return object_name(object);
-}
-
-/*
  * Fill audit->object_type and object_identity from the parse tree.
  *
  * Unqualified relation names are looked up in search_path after the
@@ -198,8 +185,8 @@ relation_or_object(RangeVar *relation, Node *object, bool lookup,
  * measure for it.  CREATE INDEX CONCURRENTLY looks up too: if it fails,
  * its invalid index remains, and the entry must name it (the lookup is
  * nothing next to a concurrent build).  A failed statement therefore
- * names most objects as it wrote them.  Only relation names are qualified; other objects are named
- * as the statement writes them.
+ * names most objects as it wrote them.  Only relation names are
+ * qualified; other objects are named as the statement writes them.
  */
 void
 grd_ddl_describe_statement(GrdDdlAudit *audit, bool after)
@@ -207,6 +194,9 @@ grd_ddl_describe_statement(GrdDdlAudit *audit, bool after)
 	Node	   *tree = audit->parsetree;
 	const char *type = "";
 	char	   *identity = "";
+	RangeVar   *relation = NULL;	/* the relation it names, if any */
+	char	   *relname = NULL;		/* the name of an index on relation */
+	Node	   *object = NULL;		/* or the other object it names */
 	bool		resolved = true;
 	bool		lookup = after || IsA(tree, DropStmt) ||
 		IsA(tree, RenameStmt) || IsA(tree, AlterObjectSchemaStmt) ||
@@ -215,86 +205,53 @@ grd_ddl_describe_statement(GrdDdlAudit *audit, bool after)
 	switch (nodeTag(tree))
 	{
 		case T_CreateStmt:
-			type = "table";
-			identity = relation_identity(((CreateStmt *) tree)->relation, NULL,
-										 lookup, &resolved);
-			break;
 		case T_CreateForeignTableStmt:
-			type = "foreign table";
-			identity = relation_identity(((CreateStmt *) tree)->relation, NULL,
-										 lookup, &resolved);
+			type = IsA(tree, CreateStmt) ? "table" : "foreign table";
+			relation = ((CreateStmt *) tree)->relation;
 			break;
 		case T_IndexStmt:
-			{
-				IndexStmt  *stmt = (IndexStmt *) tree;
-
-				type = "index";
-				/* an index lives in its table's schema */
-				if (stmt->idxname != NULL)
-					identity = relation_identity(stmt->relation, stmt->idxname,
-												 lookup, &resolved);
-				break;
-			}
+			type = "index";
+			/* an index lives in its table's schema */
+			relname = ((IndexStmt *) tree)->idxname;
+			if (relname != NULL)
+				relation = ((IndexStmt *) tree)->relation;
+			break;
 		case T_ViewStmt:
 			type = "view";
-			identity = relation_identity(((ViewStmt *) tree)->view, NULL,
-										 lookup, &resolved);
+			relation = ((ViewStmt *) tree)->view;
 			break;
 		case T_CreateTableAsStmt:
-			{
-				CreateTableAsStmt *stmt = (CreateTableAsStmt *) tree;
-
-				type = objtype_name(stmt->objtype);
-				identity = relation_identity(stmt->into->rel, NULL, lookup,
-											 &resolved);
-				break;
-			}
-		case T_CreateSeqStmt:
-			type = "sequence";
-			identity = relation_identity(((CreateSeqStmt *) tree)->sequence,
-										 NULL, lookup, &resolved);
+			type = objtype_name(((CreateTableAsStmt *) tree)->objtype);
+			relation = ((CreateTableAsStmt *) tree)->into->rel;
 			break;
+		case T_CreateSeqStmt:
 		case T_AlterSeqStmt:
 			type = "sequence";
-			identity = relation_identity(((AlterSeqStmt *) tree)->sequence,
-										 NULL, lookup, &resolved);
+			relation = IsA(tree, CreateSeqStmt) ?
+				((CreateSeqStmt *) tree)->sequence :
+				((AlterSeqStmt *) tree)->sequence;
 			break;
 		case T_AlterTableStmt:
-			{
-				AlterTableStmt *stmt = (AlterTableStmt *) tree;
+			type = objtype_name(((AlterTableStmt *) tree)->objtype);
+			relation = ((AlterTableStmt *) tree)->relation;
+			break;
 
-				type = objtype_name(stmt->objtype);
-				identity = relation_identity(stmt->relation, NULL, lookup,
-											 &resolved);
-				break;
-			}
+			/* RENAME, SET SCHEMA, OWNER TO: a relation or another object */
 		case T_RenameStmt:
-			{
-				RenameStmt *stmt = (RenameStmt *) tree;
-
-				type = objtype_name(stmt->renameType);
-				identity = relation_or_object(stmt->relation, stmt->object,
-											  lookup, &resolved);
-				break;
-			}
+			type = objtype_name(((RenameStmt *) tree)->renameType);
+			relation = ((RenameStmt *) tree)->relation;
+			object = ((RenameStmt *) tree)->object;
+			break;
 		case T_AlterObjectSchemaStmt:
-			{
-				AlterObjectSchemaStmt *stmt = (AlterObjectSchemaStmt *) tree;
-
-				type = objtype_name(stmt->objectType);
-				identity = relation_or_object(stmt->relation, stmt->object,
-											  lookup, &resolved);
-				break;
-			}
+			type = objtype_name(((AlterObjectSchemaStmt *) tree)->objectType);
+			relation = ((AlterObjectSchemaStmt *) tree)->relation;
+			object = ((AlterObjectSchemaStmt *) tree)->object;
+			break;
 		case T_AlterOwnerStmt:
-			{
-				AlterOwnerStmt *stmt = (AlterOwnerStmt *) tree;
-
-				type = objtype_name(stmt->objectType);
-				identity = relation_or_object(stmt->relation, stmt->object,
-											  lookup, &resolved);
-				break;
-			}
+			type = objtype_name(((AlterOwnerStmt *) tree)->objectType);
+			relation = ((AlterOwnerStmt *) tree)->relation;
+			object = ((AlterOwnerStmt *) tree)->object;
+			break;
 		case T_DropStmt:
 			{
 				DropStmt   *stmt = (DropStmt *) tree;
@@ -365,10 +322,16 @@ grd_ddl_describe_statement(GrdDdlAudit *audit, bool after)
 			break;
 	}
 
+	if (relation != NULL)
+		identity = relation_identity(relation, relname, lookup, &resolved);
+	else if (object != NULL)
+		identity = object_name(object);
+
 	/* after success, keep what the start found unless we found better */
 	if (after && !resolved)
 		return;
 	strlcpy(audit->object_type, type, sizeof(audit->object_type));
-	grd_ddl_copy_text(audit->object_identity, identity, sizeof(audit->object_identity));
+	grd_ddl_copy_text(audit->object_identity, identity,
+					  sizeof(audit->object_identity));
 	audit->identity_resolved = resolved;
 }

@@ -194,14 +194,15 @@ ddl_log_after_load(bool loaded)
 
 	if (!loaded)
 	{
+		/*
+		 * The segment was just created (ddl_log_shmem_startup: shmem.c
+		 * loads the state file only then), and ddl_log_load sets the
+		 * counters only when it succeeds: they are still zero.  Only the
+		 * slots, which a damaged section may have half filled, and the
+		 * numbering are to be set.
+		 */
 		memset(ddl_shared->ring, 0, mul_size(entry_size, grd_ddl_log_size));
 		pg_atomic_write_u64(&ddl_shared->next_seq, reserved + 1);
-		pg_atomic_write_u64(&ddl_shared->stored_seq, 0);
-		pg_atomic_write_u32(&ddl_shared->stored_known, 0);
-		pg_atomic_write_u64(&ddl_shared->reset_seq, 0);
-		pg_atomic_write_u64(&ddl_shared->overwritten, 0);
-		for (int i = 0; i < GRD_DDL_NCOUNTERS; i++)
-			pg_atomic_write_u64(&ddl_shared->counters[i], 0);
 		ddl_shared->crash_seq = reserved + 1;
 	}
 	next = pg_atomic_read_u64(&ddl_shared->next_seq);

@@ -83,15 +83,9 @@ grd_ddl_seq_file_read(void)
 	uint64		reserved = 0;
 	const char *problem;
 
-	file = AllocateFile(GRD_DDL_SEQ_FILE, PG_BINARY_R);
+	file = grd_file_open_read(GRD_DDL_SEQ_FILE);
 	if (file == NULL)
-	{
-		if (errno != ENOENT)
-			ereport(LOG,
-					(errcode_for_file_access(),
-					 errmsg("could not read file \"%s\": %m", GRD_DDL_SEQ_FILE)));
 		return 0;
-	}
 	len = fread(buf, 1, sizeof(buf), file);
 	problem = ferror(file) ? "The file could not be read." :
 		seq_file_problem(buf, len, &reserved);
