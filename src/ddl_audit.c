@@ -85,7 +85,7 @@ static void ddl_record_entry(GrdDdlAudit *audit, char outcome,
  * will need, and what does not change during a session.
  */
 static void
-backend_setup(void)
+audit_backend_setup(void)
 {
 	char	   *name;
 
@@ -127,7 +127,7 @@ backend_setup(void)
  * in the common case (see grd_ddl_describe_statement for why that matters).
  */
 static void
-role_name(Oid roleid, char *buf)
+audit_role_name(Oid roleid, char *buf)
 {
 	char	   *name;
 
@@ -163,7 +163,7 @@ grd_ddl_audit_begin(PlannedStmt *pstmt, const char *queryString,
 		!pstmt->canSetTag || creating_extension)
 		return false;
 
-	backend_setup();
+	audit_backend_setup();
 	grd_ddl_reserve_seq_if_used_up();
 
 	memset(audit, 0, sizeof(GrdDdlAudit));
@@ -188,8 +188,8 @@ grd_ddl_audit_begin(PlannedStmt *pstmt, const char *queryString,
 	audit->lock_wait_us = -1;
 	audit->userid = GetUserId();
 	audit->session_userid = GetSessionUserId();
-	role_name(audit->userid, audit->username);
-	role_name(audit->session_userid, audit->session_username);
+	audit_role_name(audit->userid, audit->username);
+	audit_role_name(audit->session_userid, audit->session_username);
 	strlcpy(audit->command_tag, GetCommandTagName(CreateCommandTag(parsetree)),
 			sizeof(audit->command_tag));
 	/* a failed concurrent build leaves its invalid index behind */

@@ -13,7 +13,7 @@
  *	  created in its database;
  *	- at its start, resumes where the worker before it left off (shared
  *	  memory), or after a crash after the highest sequence number of this
- *	  server (system identifier) and timeline in the table (see resume()),
+ *	  server (system identifier) and timeline in the table (see resume_numbering()),
  *	  and makes sure new entries are numbered above it;
  *	- stores the entries after that one, in order, a batch per transaction
  *	  (with synchronous_commit off: an entry lost with the last commits
@@ -121,7 +121,7 @@ static void pin_settings(void);
 static void worker_detach(int code, Datum arg);
 static void worker_cycle(void);
 static bool find_table(void);
-static void resume(void);
+static void resume_numbering(void);
 
 /* One batch: what store_batch_tx() is asked to do, and what it did. */
 typedef struct BatchArgs
@@ -442,7 +442,7 @@ find_table(void)
 	grd_ddl_raise_next_seq(table_max + 1);
 	if (!resumed)
 	{
-		resume();
+		resume_numbering();
 		resumed = true;
 	}
 	return true;
@@ -466,7 +466,7 @@ find_table(void)
  *	  nothing before the start can be told apart, so no gap is reported.
  */
 static void
-resume(void)
+resume_numbering(void)
 {
 	uint64		first = Max(grd_ddl_crash_seq(), 1);
 
