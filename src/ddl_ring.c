@@ -325,10 +325,10 @@ grd_ddl_ring_put(GrdDdlEntry *entry)
 
 	/*
 	 * Never a number beyond the reserved block: concurrent statements that
-	 * all passed the check of grd_ddl_reserve_seq_if_used_up() could otherwise run
-	 * past it, and a crash would hand those numbers out again.  The file
-	 * is written outside the ring lock; if it cannot be written, the
-	 * number is taken all the same (that was logged).
+	 * all passed the check of grd_ddl_reserve_seq_if_used_up() could
+	 * otherwise run past it, and a crash would hand those numbers out
+	 * again.  The file is written outside the ring lock; if it cannot be
+	 * written, the number is taken all the same (that was logged).
 	 */
 	for (;;)
 	{
