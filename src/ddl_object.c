@@ -196,7 +196,7 @@ grd_ddl_describe_statement(GrdDdlAudit *audit, bool after)
 	char	   *identity = "";
 	RangeVar   *relation = NULL;	/* the relation it names, if any */
 	char	   *relname = NULL;		/* the name of an index on relation */
-	Node	   *object = NULL;		/* or the other object it names */
+	Node	   *other_object = NULL;	/* or the other object it names */
 	bool		resolved = true;
 	bool		lookup = after || IsA(tree, DropStmt) ||
 		IsA(tree, RenameStmt) || IsA(tree, AlterObjectSchemaStmt) ||
@@ -240,17 +240,17 @@ grd_ddl_describe_statement(GrdDdlAudit *audit, bool after)
 		case T_RenameStmt:
 			type = objtype_name(((RenameStmt *) tree)->renameType);
 			relation = ((RenameStmt *) tree)->relation;
-			object = ((RenameStmt *) tree)->object;
+			other_object = ((RenameStmt *) tree)->object;
 			break;
 		case T_AlterObjectSchemaStmt:
 			type = objtype_name(((AlterObjectSchemaStmt *) tree)->objectType);
 			relation = ((AlterObjectSchemaStmt *) tree)->relation;
-			object = ((AlterObjectSchemaStmt *) tree)->object;
+			other_object = ((AlterObjectSchemaStmt *) tree)->object;
 			break;
 		case T_AlterOwnerStmt:
 			type = objtype_name(((AlterOwnerStmt *) tree)->objectType);
 			relation = ((AlterOwnerStmt *) tree)->relation;
-			object = ((AlterOwnerStmt *) tree)->object;
+			other_object = ((AlterOwnerStmt *) tree)->object;
 			break;
 		case T_DropStmt:
 			{
@@ -324,8 +324,8 @@ grd_ddl_describe_statement(GrdDdlAudit *audit, bool after)
 
 	if (relation != NULL)
 		identity = relation_identity(relation, relname, lookup, &resolved);
-	else if (object != NULL)
-		identity = object_name(object);
+	else if (other_object != NULL)
+		identity = object_name(other_object);
 
 	/* after success, keep what the start found unless we found better */
 	if (after && !resolved)
