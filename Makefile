@@ -23,10 +23,16 @@ OBJS = \
 	src/config.o \
 	src/index_visibility.o \
 	src/ratelimit.o \
+	src/ddl_statement.o \
 	src/ddl_lock.o \
 	src/ddl_policy.o \
 	src/ddl_audit.o \
+	src/ddl_object.o \
 	src/ddl_redact.o \
+	src/ddl_entry.o \
+	src/ddl_seq_file.o \
+	src/ddl_ring.o \
+	src/ddl_log_sql.o \
 	src/ddl_worker.o
 PGFILEDESC = "pg_guardrails - latency percentiles and guardrails per query digest"
 

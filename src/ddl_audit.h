@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * ddl_audit.h
- *		The DDL audit log: what hooks.c, ddl_policy.c, shmem.c and
- *		pg_guardrails.c call.
+ *		The DDL audit of one statement (ddl_audit.c): what hooks.c,
+ *		ddl_policy.c and ddl_lock.c call.
  *
  * Copyright (c) 2026, pg_guardrails developers
  *
@@ -13,14 +13,15 @@
 
 #include "nodes/plannodes.h"
 #include "portability/instr_time.h"
-#include "utils/guc.h"
 #include "utils/timestamp.h"
 
-#include "shmem.h"
+#include "ddl_entry.h"
 
-#define GRD_DDL_TYPE_LEN		32
-#define GRD_DDL_IDENTITY_LEN	256
-#define GRD_DDL_WARNINGS_LEN	256
+/*
+ * The one SQLSTATE of every schema-change policy violation (ddl_policy.c
+ * raises it); a statement that fails with it is recorded as rejected.
+ */
+#define GRD_ERRCODE_DDL_POLICY	MAKE_SQLSTATE('4','2','G','0','1')
 
 /*
  * One DDL statement in progress, from grd_ddl_audit_begin() to _end() or
@@ -59,97 +60,8 @@ extern bool grd_ddl_audit_begin(PlannedStmt *pstmt, const char *queryString,
 extern void grd_ddl_audit_end(GrdDdlAudit *audit);
 extern void grd_ddl_audit_end_error(GrdDdlAudit *audit);
 
-/* While a statement runs (ddl_policy.c). */
+/* While a statement runs (ddl_policy.c, ddl_lock.c). */
 extern void grd_ddl_audit_note_warning(const char *rule);
 extern void grd_ddl_audit_note_lock_wait(Node *parsetree, int64 usec);
-
-/* Secrets in statement texts (ddl_redact.c). */
-#define GRD_DDL_REDACTED		"<REDACTED>"
-extern char *grd_ddl_redact(Node *parsetree, const char *query, int len);
-
-/* guardrails.ddl_log_destination, parsed: a set of these bits. */
-#define GRD_DDL_DEST_VIEW		0x01
-#define GRD_DDL_DEST_LOG		0x02
-#define GRD_DDL_DEST_TABLE		0x04
-extern int	grd_ddl_destinations;
-
-/*
- * One recorded statement, as it sits in a slot of the shared ring and as
- * the worker and the SQL functions read it back.  Strings are
- * NUL-terminated; an empty one means "none".  The statement text follows
- * the fixed part, up to guardrails.ddl_log_max_query_len bytes.
- */
-typedef struct GrdDdlEntry
-{
-	uint64		seq;			/* 0: empty slot */
-	TimestampTz start_time;
-	int64		duration_us;
-	int64		lock_wait_us;	/* -1: not known */
-	uint64		xid;			/* top-level FullTransactionId, 0: none */
-	uint64		stmt_xid;		/* the (sub)transaction it ran in, 0: none */
-	Oid			dbid;
-	Oid			userid;
-	Oid			session_userid;
-	int32		pid;
-	int32		encoding;		/* of the database it ran in: its texts */
-	bool		toplevel;
-	int32		query_len;		/* bytes of query[] kept */
-	int32		query_full_len; /* bytes of the statement's text */
-	char		outcome;		/* GRD_DDL_OK, _ERROR or _REJECTED */
-	bool		leaves_behind;	/* failed, but not rolled back: what it
-								 * built remains (an invalid index) */
-	uint8		destinations;	/* guardrails.ddl_log_destination when it
-								 * was recorded (GRD_DDL_DEST_*) */
-	uint64		skip_from;		/* the last run of numbers given to entries
-								 * not for the table, as of this one */
-	uint64		skip_to;
-	char		sqlstate[6];
-	char		datname[NAMEDATALEN];
-	char		username[NAMEDATALEN];
-	char		session_username[NAMEDATALEN];
-	char		client_addr[64];
-	char		application_name[NAMEDATALEN];
-	char		command_tag[GRD_DDL_TYPE_LEN + 16];
-	char		object_type[GRD_DDL_TYPE_LEN];
-	char		object_identity[GRD_DDL_IDENTITY_LEN];
-	char		warnings[GRD_DDL_WARNINGS_LEN];
-	char		message[512];
-	char		query[FLEXIBLE_ARRAY_MEMBER];
-} GrdDdlEntry;
-
-#define GRD_DDL_OK			'o'
-#define GRD_DDL_ERROR		'e'
-#define GRD_DDL_REJECTED	'r'
-
-extern const char *grd_ddl_outcome_name(char outcome);
-
-/* The ring as the background worker sees it (ddl_worker.c). */
-extern Size grd_ddl_entry_size(void);
-extern uint64 grd_ddl_next_seq(void);
-extern void grd_ddl_raise_next_seq(uint64 seq);
-extern bool grd_ddl_ring_read(uint64 seq, GrdDdlEntry *entry);
-extern bool grd_ddl_ring_never_for_table(uint64 seq);
-extern uint64 grd_ddl_oldest_seq(void);
-extern void grd_ddl_set_stored(uint64 seq);
-extern bool grd_ddl_stored_known(uint64 *seq);
-extern char *grd_ddl_convert(const char *s, int encoding);
-extern void grd_ddl_count(int counter, uint64 n);
-extern uint64 grd_ddl_crash_seq(void);
-extern void grd_ddl_reserve_seq(void);
-extern void grd_ddl_worker_attach(bool attach);
-
-/* Counters the worker adds to (grd_ddl_count). */
-#define GRD_DDL_STORED		0	/* entries stored in ddl_history */
-#define GRD_DDL_NOT_STORED	1	/* entries the worker failed to store */
-#define GRD_DDL_MISSED		2	/* entries overwritten in the ring before
-								 * the worker could store them */
-#define GRD_DDL_CRASH_GAP	3	/* numbers lost in a crash (or reserved
-								 * and never used) */
-#define GRD_DDL_COLLIDED	4	/* entries whose number a row of the table
-								 * already had (not stored) */
-#define GRD_DDL_NCOUNTERS	5
-
-/* The background worker's entry point (ddl_worker.c). */
-extern PGDLLEXPORT void grd_ddl_worker_main(Datum main_arg);
 
 #endif							/* GRD_DDL_AUDIT_H */

@@ -66,7 +66,7 @@
 #include "compat.h"
 #include "ddl_audit.h"
 #include "ddl_lock.h"
-#include "ddl_policy.h"
+#include "ddl_statement.h"
 #include "module.h"
 
 /* guardrails.ddl_lock_wait: how DDL waits for its lock */
@@ -521,8 +521,8 @@ describe_blockers(DdlTarget *targets, int n, Blocker *initial, int ninitial)
  * wait is noted in the audit entry of parsetree, if it has one of its own.
  */
 static void
-acquire(Node *parsetree, DdlTarget *targets, int n, int timeout_ms,
-		int retries)
+lock_targets_or_fail(Node *parsetree, DdlTarget *targets, int n,
+					 int timeout_ms, int retries)
 {
 	int			attempt;
 	int			failed = 0;
@@ -614,9 +614,10 @@ grd_ddl_lock_begin(Node *parsetree, ProcessUtilityContext context,
 		return;
 	ntargets = ddl_targets(parsetree, targets);
 	if (ntargets > 0)
-		acquire(parsetree, targets, ntargets, LockTimeout,
-				(context == PROCESS_UTILITY_TOPLEVEL && !IsTransactionBlock()) ?
-				grd_ddl_lock_retries : 0);
+		lock_targets_or_fail(parsetree, targets, ntargets, LockTimeout,
+							 (context == PROCESS_UTILITY_TOPLEVEL &&
+							  !IsTransactionBlock()) ?
+							 grd_ddl_lock_retries : 0);
 }
 
 /*

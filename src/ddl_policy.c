@@ -1,13 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * ddl_policy.c
- *		Which statements are DDL, and the schema-change policy: the rules
- *		a careful operator applies to every migration, enforced.
+ *		The schema-change policy: the rules a careful operator applies to
+ *		every migration, enforced.
  *
- * What is DDL is what PostgreSQL itself calls DDL: the classification
- * behind log_statement = ddl (GetCommandLogLevel).  This file is the one
- * place that decides it, for the lock timeout, the audit log and anything
- * else that needs to know.
+ * Which statements are DDL, and which relation a statement names, is
+ * decided by ddl_statement.c.
  *
  * The policy (guardrails.ddl_policy = off | warn | enforce) has five rules,
  * each about a statement that would hold a lock that blocks writes (or
@@ -79,6 +77,7 @@
 #include "compat.h"
 #include "ddl_audit.h"
 #include "ddl_policy.h"
+#include "ddl_statement.h"
 #include "module.h"
 
 /* guardrails.ddl_policy: what a schema-change rule violation does */
@@ -110,54 +109,6 @@ PG_FUNCTION_INFO_V1(grd_ddl_policy_table_rewrite);
  * it a second time.
  */
 static Oid	rewrite_reported = InvalidOid;
-
-/*
- * Whether a utility statement is DDL, as log_statement = ddl decides.
- */
-bool
-grd_ddl_is_ddl(Node *parsetree)
-{
-	return GetCommandLogLevel(parsetree) == LOGSTMT_DDL;
-}
-
-/*
- * The CONCURRENTLY forms of CREATE INDEX, DROP INDEX, REINDEX and DETACH
- * PARTITION, which wait without blocking anyone.
- */
-bool
-grd_ddl_is_concurrent(Node *parsetree)
-{
-	ListCell   *lc;
-
-	switch (nodeTag(parsetree))
-	{
-		case T_IndexStmt:
-			return ((IndexStmt *) parsetree)->concurrent;
-		case T_DropStmt:
-			return ((DropStmt *) parsetree)->concurrent;
-		case T_ReindexStmt:
-			foreach(lc, ((ReindexStmt *) parsetree)->params)
-			{
-				DefElem    *opt = (DefElem *) lfirst(lc);
-
-				if (strcmp(opt->defname, "concurrently") == 0)
-					return defGetBoolean(opt);
-			}
-			return false;
-		case T_AlterTableStmt:
-			foreach(lc, ((AlterTableStmt *) parsetree)->cmds)
-			{
-				AlterTableCmd *cmd = (AlterTableCmd *) lfirst(lc);
-
-				if (cmd->subtype == AT_DetachPartition &&
-					((PartitionCmd *) cmd->def)->concurrent)
-					return true;
-			}
-			return false;
-		default:
-			return false;
-	}
-}
 
 /*
  * The data pages of one relation, or 0 when it is exempt from the rules:
@@ -233,18 +184,6 @@ table_pages(Oid relid, bool maintain)
 	return pages;
 }
 
-/* A relation's schema-qualified name, for messages. */
-char *
-grd_ddl_relation_name(Oid relid)
-{
-	char	   *rel = get_rel_name(relid);
-	char	   *nsp = get_namespace_name(get_rel_namespace(relid));
-
-	if (rel == NULL || nsp == NULL)
-		return psprintf("%u", relid);
-	return psprintf("%s.%s", nsp, rel);
-}
-
 /* A size in the units pg_size_pretty() would use. */
 static char *
 pages_pretty(BlockNumber pages)
@@ -253,13 +192,6 @@ pages_pretty(BlockNumber pages)
 
 	return text_to_cstring(DatumGetTextPP(DirectFunctionCall1(pg_size_pretty,
 															  bytes)));
-}
-
-/* The relation a name designates now, looked up without a lock. */
-Oid
-grd_ddl_relid(RangeVar *rv)
-{
-	return rv ? RangeVarGetRelid(rv, NoLock, true) : InvalidOid;
 }
 
 /* How a violation of a rule is reported: ERROR in enforce, else WARNING. */

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * ddl_policy.h
- *		Which statements are DDL, and the schema-change policy.
+ *		The schema-change policy (ddl_policy.c).
  *
  * Copyright (c) 2026, pg_guardrails developers
  *
@@ -13,13 +13,6 @@
 #include "fmgr.h"
 #include "nodes/primnodes.h"
 
-/* The one SQLSTATE of every schema-change policy violation. */
-#define GRD_ERRCODE_DDL_POLICY	MAKE_SQLSTATE('4','2','G','0','1')
-
-extern bool grd_ddl_is_ddl(Node *parsetree);
-extern bool grd_ddl_is_concurrent(Node *parsetree);
 extern void grd_ddl_policy_check(Node *parsetree);
-extern Oid	grd_ddl_relid(RangeVar *rv);
-extern char *grd_ddl_relation_name(Oid relid);
 
 #endif							/* GRD_DDL_POLICY_H */

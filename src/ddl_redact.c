@@ -7,7 +7,8 @@
  * The ring, the server-log line and guardrails.ddl_history are read by
  * other roles (pg_read_all_stats, guardrails_admin), so a statement's text
  * must not carry a password there.  Which statements carry secrets is
- * decided from the parse tree, by statement type (as pgaudit does):
+ * decided from the parse tree, by statement type (as pgaudit does; see
+ * secret_places):
  *
  *	- CREATE/ALTER ROLE (and USER) ... PASSWORD: the password;
  *	- CREATE/ALTER USER MAPPING ... OPTIONS: every option value (user
@@ -44,7 +45,7 @@
 #include "parser/scanner.h"
 
 #include "compat.h"
-#include "ddl_audit.h"
+#include "ddl_redact.h"
 
 /* One secret found in the parse tree. */
 typedef struct Secret
@@ -119,9 +120,17 @@ secret_setting(const char *name)
 		 strstr(name, "command") != NULL);
 }
 
-/* Options (DefElem) of a list: every value, or those named like a secret. */
+/* Which values of an OPTIONS (or role option) list are secrets. */
+typedef enum SecretOptions
+{
+	SECRET_EVERY_OPTION,		/* all of them (user mappings) */
+	SECRET_NAMED_OPTIONS,		/* those named like a secret */
+	SECRET_PASSWORD_OPTION		/* the password (roles) */
+} SecretOptions;
+
+/* The secret values of a list of options (DefElem). */
 static void
-add_options(SecretList *list, List *options, bool all)
+add_options(SecretList *list, List *options, SecretOptions which)
 {
 	ListCell   *lc;
 
@@ -129,7 +138,10 @@ add_options(SecretList *list, List *options, bool all)
 	{
 		DefElem    *opt = (DefElem *) lfirst(lc);
 
-		if (opt->arg == NULL || (!all && !secret_name(opt->defname)))
+		if (opt->arg == NULL ||
+			(which == SECRET_NAMED_OPTIONS && !secret_name(opt->defname)) ||
+			(which == SECRET_PASSWORD_OPTION &&
+			 strcmp(opt->defname, "password") != 0))
 			continue;
 		if (IsA(opt->arg, String))
 			add_secret(list, strVal(opt->arg), false);
@@ -159,26 +171,6 @@ add_setting(SecretList *list, VariableSetStmt *stmt)
 	}
 }
 
-/* Role options: the password, if one is given. */
-static void
-add_role_options(SecretList *list, List *options)
-{
-	ListCell   *lc;
-
-	foreach(lc, options)
-	{
-		DefElem    *opt = (DefElem *) lfirst(lc);
-
-		if (strcmp(opt->defname, "password") == 0 && opt->arg != NULL)
-		{
-			if (IsA(opt->arg, String))
-				add_secret(list, strVal(opt->arg), false);
-			else
-				list->unfindable = true;
-		}
-	}
-}
-
 /* Options of an ALTER TABLE (ALTER FOREIGN TABLE) command list. */
 static void
 add_alter_table_options(SecretList *list, List *cmds)
@@ -191,90 +183,98 @@ add_alter_table_options(SecretList *list, List *cmds)
 
 		if (cmd->subtype == AT_GenericOptions ||
 			cmd->subtype == AT_AlterColumnGenericOptions)
-			add_options(list, (List *) cmd->def, false);
+			add_options(list, (List *) cmd->def, SECRET_NAMED_OPTIONS);
 		else if (cmd->subtype == AT_AddColumn && cmd->def != NULL &&
 				 IsA(cmd->def, ColumnDef))
-			add_options(list, ((ColumnDef *) cmd->def)->fdwoptions, false);
+			add_options(list, ((ColumnDef *) cmd->def)->fdwoptions,
+						SECRET_NAMED_OPTIONS);
 	}
 }
 
-/* The secrets a statement carries, from its parse tree. */
+/*
+ * Where a statement type keeps its secrets: a field of its node, at offset,
+ * that is a list of options, a string (a connection string), or a SET.
+ */
+typedef enum SecretField
+{
+	SECRET_IN_OPTIONS,
+	SECRET_IN_STRING,
+	SECRET_IN_SETTING
+} SecretField;
+
+typedef struct SecretPlace
+{
+	NodeTag		tag;
+	size_t		offset;
+	SecretField field;
+	SecretOptions which;		/* of SECRET_IN_OPTIONS */
+} SecretPlace;
+
+/* Rows of secret_places: a node type, by name, and its field. */
+#define IN_OPTIONS(node, which) \
+	{T_##node, offsetof(node, options), SECRET_IN_OPTIONS, which}
+#define IN_STRING(node, field) \
+	{T_##node, offsetof(node, field), SECRET_IN_STRING}
+#define IN_SETTING(node) \
+	{T_##node, offsetof(node, setstmt), SECRET_IN_SETTING}
+
+static const SecretPlace secret_places[] = {
+	IN_OPTIONS(CreateRoleStmt, SECRET_PASSWORD_OPTION),
+	IN_OPTIONS(AlterRoleStmt, SECRET_PASSWORD_OPTION),
+	IN_OPTIONS(CreateUserMappingStmt, SECRET_EVERY_OPTION),
+	IN_OPTIONS(AlterUserMappingStmt, SECRET_EVERY_OPTION),
+	IN_OPTIONS(CreateForeignServerStmt, SECRET_NAMED_OPTIONS),
+	IN_OPTIONS(AlterForeignServerStmt, SECRET_NAMED_OPTIONS),
+	IN_OPTIONS(CreateFdwStmt, SECRET_NAMED_OPTIONS),
+	IN_OPTIONS(AlterFdwStmt, SECRET_NAMED_OPTIONS),
+	IN_OPTIONS(CreateForeignTableStmt, SECRET_NAMED_OPTIONS),
+	IN_OPTIONS(ImportForeignSchemaStmt, SECRET_NAMED_OPTIONS),
+	IN_STRING(CreateSubscriptionStmt, conninfo),
+	IN_STRING(AlterSubscriptionStmt, conninfo),
+	IN_SETTING(AlterSystemStmt),
+	IN_SETTING(AlterRoleSetStmt),
+	IN_SETTING(AlterDatabaseSetStmt),
+};
+
+/*
+ * The secrets a statement carries, from its parse tree: the field
+ * secret_places names for its type, and the column options of a foreign
+ * table.
+ */
 static void
 collect_secrets(Node *tree, SecretList *list)
 {
 	ListCell   *lc;
 
-	switch (nodeTag(tree))
+	for (int i = 0; i < lengthof(secret_places); i++)
 	{
-		case T_CreateRoleStmt:
-			add_role_options(list, ((CreateRoleStmt *) tree)->options);
-			break;
-		case T_AlterRoleStmt:
-			add_role_options(list, ((AlterRoleStmt *) tree)->options);
-			break;
-		case T_CreateUserMappingStmt:
-			add_options(list, ((CreateUserMappingStmt *) tree)->options, true);
-			break;
-		case T_AlterUserMappingStmt:
-			add_options(list, ((AlterUserMappingStmt *) tree)->options, true);
-			break;
-		case T_CreateForeignServerStmt:
-			add_options(list, ((CreateForeignServerStmt *) tree)->options,
-						false);
-			break;
-		case T_AlterForeignServerStmt:
-			add_options(list, ((AlterForeignServerStmt *) tree)->options,
-						false);
-			break;
-		case T_CreateFdwStmt:
-			add_options(list, ((CreateFdwStmt *) tree)->options, false);
-			break;
-		case T_AlterFdwStmt:
-			add_options(list, ((AlterFdwStmt *) tree)->options, false);
-			break;
-		case T_CreateForeignTableStmt:
-			{
-				CreateForeignTableStmt *stmt = (CreateForeignTableStmt *) tree;
+		const SecretPlace *place = &secret_places[i];
+		char	   *field = (char *) tree + place->offset;
 
-				add_options(list, stmt->options, false);
-				foreach(lc, stmt->base.tableElts)
-				{
-					Node	   *elt = (Node *) lfirst(lc);
-
-					if (IsA(elt, ColumnDef))
-						add_options(list, ((ColumnDef *) elt)->fdwoptions,
-									false);
-				}
-				break;
-			}
-		case T_AlterTableStmt:
-			if (((AlterTableStmt *) tree)->objtype == OBJECT_FOREIGN_TABLE)
-				add_alter_table_options(list, ((AlterTableStmt *) tree)->cmds);
-			break;
-		case T_ImportForeignSchemaStmt:
-			add_options(list, ((ImportForeignSchemaStmt *) tree)->options,
-						false);
-			break;
-		case T_CreateSubscriptionStmt:
-			add_secret(list, ((CreateSubscriptionStmt *) tree)->conninfo,
-					   false);
-			break;
-		case T_AlterSubscriptionStmt:
-			add_secret(list, ((AlterSubscriptionStmt *) tree)->conninfo,
-					   false);
-			break;
-		case T_AlterSystemStmt:
-			add_setting(list, ((AlterSystemStmt *) tree)->setstmt);
-			break;
-		case T_AlterRoleSetStmt:
-			add_setting(list, ((AlterRoleSetStmt *) tree)->setstmt);
-			break;
-		case T_AlterDatabaseSetStmt:
-			add_setting(list, ((AlterDatabaseSetStmt *) tree)->setstmt);
-			break;
-		default:
-			break;
+		if (nodeTag(tree) != place->tag)
+			continue;
+		if (place->field == SECRET_IN_OPTIONS)
+			add_options(list, *(List **) field, place->which);
+		else if (place->field == SECRET_IN_STRING)
+			add_secret(list, *(char **) field, false);
+		else
+			add_setting(list, *(VariableSetStmt **) field);
 	}
+
+	if (IsA(tree, CreateForeignTableStmt))
+	{
+		foreach(lc, ((CreateForeignTableStmt *) tree)->base.tableElts)
+		{
+			Node	   *elt = (Node *) lfirst(lc);
+
+			if (IsA(elt, ColumnDef))
+				add_options(list, ((ColumnDef *) elt)->fdwoptions,
+							SECRET_NAMED_OPTIONS);
+		}
+	}
+	else if (IsA(tree, AlterTableStmt) &&
+			 ((AlterTableStmt *) tree)->objtype == OBJECT_FOREIGN_TABLE)
+		add_alter_table_options(list, ((AlterTableStmt *) tree)->cmds);
 }
 
 /*

@@ -13,7 +13,7 @@
  *	  created in its database;
  *	- at its start, resumes where the worker before it left off (shared
  *	  memory), or after a crash after the highest sequence number of this
- *	  server (system identifier) and timeline in the table (see resume()),
+ *	  server (system identifier) and timeline in the table (see resume_numbering()),
  *	  and makes sure new entries are numbered above it;
  *	- stores the entries after that one, in order, a batch per transaction
  *	  (with synchronous_commit off: an entry lost with the last commits
@@ -42,7 +42,7 @@
  * still leads to it, before running any statement on it.  Digest rules
  * never apply to its statements (hooks.c).
  *
- * It also reserves blocks of sequence numbers (see ddl_audit.c).  It runs
+ * It also reserves blocks of sequence numbers (see ddl_ring.c).  It runs
  * with guardrails.track = none, and pg_stat_statements.track = none when
  * that is loaded: its statements are housekeeping, not the server's
  * workload, and both extensions agree on what they count.  Backends never wait for it: they only set its latch.
@@ -76,7 +76,9 @@
 
 #include "compat.h"
 #include "config.h"
-#include "ddl_audit.h"
+#include "ddl_entry.h"
+#include "ddl_ring.h"
+#include "ddl_worker.h"
 #include "hooks.h"
 #include "module.h"
 
@@ -119,7 +121,7 @@ static void pin_settings(void);
 static void worker_detach(int code, Datum arg);
 static void worker_cycle(void);
 static bool find_table(void);
-static void resume(void);
+static void resume_numbering(void);
 
 /* One batch: what store_batch_tx() is asked to do, and what it did. */
 typedef struct BatchArgs
@@ -365,6 +367,22 @@ require_history(void)
 				 errmsg("table \"guardrails.ddl_history\" of extension \"pg_guardrails\" is not available")));
 }
 
+/*
+ * The one value a query of the table returns (one row, one column, never
+ * NULL), valid until the transaction's SPI ends.
+ */
+static Datum
+history_read_value(const char *sql, int nargs, Oid *types, Datum *values)
+{
+	bool		isnull;
+
+	if (SPI_execute_with_args(sql, nargs, types, values, NULL, true, 1)
+		!= SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read guardrails.ddl_history");
+	return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+						 &isnull);
+}
+
 /* Find the table, and where to resume. */
 static void
 find_table_tx(void *arg)
@@ -372,7 +390,6 @@ find_table_tx(void *arg)
 	bool	   *found = (bool *) arg;
 	Datum		values[2];
 	Oid			types[2] = {INT8OID, INT4OID};
-	bool		isnull;
 
 	pgstat_report_activity(STATE_RUNNING, "looking for guardrails.ddl_history");
 	*found = lock_history();
@@ -381,16 +398,12 @@ find_table_tx(void *arg)
 
 	values[0] = Int64GetDatum((int64) system_id);
 	values[1] = Int32GetDatum((int32) timeline);
-	if (SPI_execute_with_args("SELECT coalesce(pg_catalog.max(seq), 0) "
-							  "FROM guardrails.ddl_history "
-							  "WHERE system_identifier OPERATOR(pg_catalog.=) $1 "
-							  "AND timeline OPERATOR(pg_catalog.=) $2",
-							  2, types, values, NULL, true, 1)
-		!= SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not read guardrails.ddl_history");
-	table_max = (uint64) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-													 SPI_tuptable->tupdesc,
-													 1, &isnull));
+	table_max = (uint64) DatumGetInt64(
+		history_read_value("SELECT coalesce(pg_catalog.max(seq), 0) "
+						   "FROM guardrails.ddl_history "
+						   "WHERE system_identifier OPERATOR(pg_catalog.=) $1 "
+						   "AND timeline OPERATOR(pg_catalog.=) $2",
+						   2, types, values));
 }
 
 /*
@@ -429,7 +442,7 @@ find_table(void)
 	grd_ddl_raise_next_seq(table_max + 1);
 	if (!resumed)
 	{
-		resume();
+		resume_numbering();
 		resumed = true;
 	}
 	return true;
@@ -453,7 +466,7 @@ find_table(void)
  *	  nothing before the start can be told apart, so no gap is reported.
  */
 static void
-resume(void)
+resume_numbering(void)
 {
 	uint64		first = Max(grd_ddl_crash_seq(), 1);
 
@@ -798,7 +811,6 @@ report_missed(void)
 static void
 settle_rolled_back(void *arg)
 {
-	bool		isnull;
 	Datum		values[1];
 	Oid			types[1] = {INT8OID};
 
@@ -817,16 +829,13 @@ settle_rolled_back(void *arg)
 		elog(ERROR, "could not update guardrails.ddl_history");
 
 	/* come back only while some transaction is still open */
-	if (SPI_execute_with_args("SELECT EXISTS (SELECT FROM guardrails.ddl_history "
-							  "WHERE rolled_back IS NULL "
-							  "AND system_identifier OPERATOR(pg_catalog.=) $1 "
-							  "AND statement_xid IS NOT NULL "
-							  "AND pg_catalog.pg_xact_status(statement_xid) OPERATOR(pg_catalog.=) 'in progress')",
-							  1, types, values, NULL, true, 1)
-		!= SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not read guardrails.ddl_history");
-	unsettled = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-										   SPI_tuptable->tupdesc, 1, &isnull));
+	unsettled = DatumGetBool(
+		history_read_value("SELECT EXISTS (SELECT FROM guardrails.ddl_history "
+						   "WHERE rolled_back IS NULL "
+						   "AND system_identifier OPERATOR(pg_catalog.=) $1 "
+						   "AND statement_xid IS NOT NULL "
+						   "AND pg_catalog.pg_xact_status(statement_xid) OPERATOR(pg_catalog.=) 'in progress')",
+						   1, types, values));
 }
 
 /* Delete what is older than guardrails.ddl_history_retention. */

@@ -94,6 +94,7 @@
 #include "ddl_audit.h"
 #include "ddl_lock.h"
 #include "ddl_policy.h"
+#include "ddl_statement.h"
 #include "hooks.h"
 #include "index_visibility.h"
 #include "latency.h"

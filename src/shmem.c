@@ -258,6 +258,23 @@ grd_file_read(FILE *file, void *data, size_t len)
 	return true;
 }
 
+/*
+ * Open one of the extension's files in pg_stat for reading; NULL when it
+ * is not there, which is normal (a first start, a crash restart), or
+ * cannot be opened, which is logged.
+ */
+FILE *
+grd_file_open_read(const char *path)
+{
+	FILE	   *file = AllocateFile(path, PG_BINARY_R);
+
+	if (file == NULL && errno != ENOENT)
+		ereport(LOG,
+				(errcode_for_file_access(),
+				 errmsg("could not read file \"%s\": %m", path)));
+	return file;
+}
+
 static pg_crc32c
 header_checksum(const GrdFileHeader *header)
 {
@@ -485,21 +502,14 @@ grd_state_load(void)
 	const char *problem;
 	bool	   *loaded = palloc0(sizeof(bool) * grd_num_modules);
 
-	file = AllocateFile(GRD_STATE_FILE, PG_BINARY_R);
-	if (file == NULL)
-	{
-		if (errno != ENOENT)
-			ereport(LOG,
-					(errcode_for_file_access(),
-					 errmsg("could not read file \"%s\": %m", GRD_STATE_FILE)));
-	}
-	else if ((problem = state_file_check(file, &header)) != NULL)
+	file = grd_file_open_read(GRD_STATE_FILE);
+	if (file != NULL && (problem = state_file_check(file, &header)) != NULL)
 		ereport(LOG,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("ignoring invalid pg_guardrails state file \"%s\"",
 						GRD_STATE_FILE),
 				 errdetail_internal("%s", problem)));
-	else
+	else if (file != NULL)
 	{
 		for (uint32 s = 0; s < header.nsections; s++)
 		{

@@ -40,4 +40,7 @@ extern void grd_status_put(GrdStatus *status, const char *name, int64 value);
 extern bool grd_file_write(FILE *file, const void *data, size_t len);
 extern bool grd_file_read(FILE *file, void *data, size_t len);
 
+/* Opening one of our files in pg_stat for reading. */
+extern FILE *grd_file_open_read(const char *path);
+
 #endif							/* GRD_SHMEM_H */

@@ -1,0 +1,337 @@
+/*-------------------------------------------------------------------------
+ *
+ * ddl_object.c
+ *		What object a DDL statement names: its type and identity, as the
+ *		entry of the DDL log shows them, read from the parse tree.
+ *
+ * grd_ddl_describe_statement() runs at the start of a statement and again
+ * after it succeeded (see its comment for which lookups run when); its
+ * lookups take no lock.
+ *
+ * Copyright (c) 2026, pg_guardrails developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "lib/stringinfo.h"
+#include "nodes/parsenodes.h"
+#include "parser/parse_type.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
+#include "ddl_entry.h"
+#include "ddl_object.h"
+
+/* The name of an object type, as getObjectTypeDescription() spells it. */
+static const char *
+objtype_name(ObjectType type)
+{
+	switch (type)
+	{
+		case OBJECT_TABLE:
+			return "table";
+		case OBJECT_INDEX:
+			return "index";
+		case OBJECT_SEQUENCE:
+			return "sequence";
+		case OBJECT_VIEW:
+			return "view";
+		case OBJECT_MATVIEW:
+			return "materialized view";
+		case OBJECT_FOREIGN_TABLE:
+			return "foreign table";
+		case OBJECT_COLUMN:
+			return "table column";
+		case OBJECT_TABCONSTRAINT:
+			return "table constraint";
+		case OBJECT_DOMCONSTRAINT:
+			return "domain constraint";
+		case OBJECT_SCHEMA:
+			return "schema";
+		case OBJECT_FUNCTION:
+			return "function";
+		case OBJECT_PROCEDURE:
+			return "procedure";
+		case OBJECT_ROUTINE:
+			return "routine";
+		case OBJECT_AGGREGATE:
+			return "aggregate";
+		case OBJECT_TYPE:
+			return "type";
+		case OBJECT_DOMAIN:
+			return "domain";
+		case OBJECT_TRIGGER:
+			return "trigger";
+		case OBJECT_RULE:
+			return "rule";
+		case OBJECT_POLICY:
+			return "policy";
+		case OBJECT_EXTENSION:
+			return "extension";
+		case OBJECT_DATABASE:
+			return "database";
+		case OBJECT_ROLE:
+			return "role";
+		case OBJECT_TABLESPACE:
+			return "tablespace";
+		case OBJECT_COLLATION:
+			return "collation";
+		case OBJECT_CONVERSION:
+			return "conversion";
+		case OBJECT_OPERATOR:
+			return "operator";
+		case OBJECT_EVENT_TRIGGER:
+			return "event trigger";
+		case OBJECT_FOREIGN_SERVER:
+			return "server";
+		case OBJECT_FDW:
+			return "foreign-data wrapper";
+		case OBJECT_PUBLICATION:
+			return "publication";
+		case OBJECT_SUBSCRIPTION:
+			return "subscription";
+		case OBJECT_STATISTIC_EXT:
+			return "statistics object";
+		case OBJECT_LANGUAGE:
+			return "language";
+		default:
+			return "";
+	}
+}
+
+static bool
+is_relation_type(ObjectType type)
+{
+	return type == OBJECT_TABLE || type == OBJECT_INDEX ||
+		type == OBJECT_SEQUENCE || type == OBJECT_VIEW ||
+		type == OBJECT_MATVIEW || type == OBJECT_FOREIGN_TABLE;
+}
+
+/*
+ * The schema-qualified name of a relation named by rv, when it can be
+ * found without taking a lock or raising an error: an explicit schema is
+ * taken as written, an unqualified name is searched in search_path when
+ * lookup is set.  Sets *resolved when the result is qualified.
+ */
+static char *
+relation_identity(const RangeVar *rv, const char *relname, bool lookup,
+				  bool *resolved)
+{
+	Oid			relid;
+	char	   *nspname;
+
+	if (relname == NULL)
+		relname = rv->relname;
+	if (rv->schemaname != NULL)
+	{
+		*resolved = true;
+		return quote_qualified_identifier(rv->schemaname, relname);
+	}
+	if (lookup && rv->relname != NULL)
+	{
+		relid = RelnameGetRelid(rv->relname);
+		if (OidIsValid(relid) &&
+			(nspname = get_namespace_name(get_rel_namespace(relid))) != NULL)
+		{
+			*resolved = true;
+			return quote_qualified_identifier(nspname, relname);
+		}
+	}
+	*resolved = false;
+	return (char *) quote_identifier(relname);
+}
+
+/* The name of a non-relation object as the statement writes it. */
+static char *
+object_name(Node *object)
+{
+	if (object == NULL)
+		return "";
+	if (IsA(object, List))
+		return NameListToQuotedString((List *) object);
+	if (IsA(object, String))
+		return (char *) quote_identifier(strVal(object));
+	if (IsA(object, ObjectWithArgs))
+		return NameListToQuotedString(((ObjectWithArgs *) object)->objname);
+	if (IsA(object, TypeName))
+		return TypeNameToString((TypeName *) object);
+	return "";
+}
+
+/* A relation named by a dotted name list (DROP TABLE a.b, ...). */
+static char *
+relation_list_identity(List *names, bool lookup, bool *resolved)
+{
+	if (list_length(names) < 1 || list_length(names) > 3)
+	{
+		*resolved = true;
+		return NameListToQuotedString(names);
+	}
+	return relation_identity(makeRangeVarFromNameList(names), NULL, lookup,
+							 resolved);
+}
+
+/*
+ * Fill audit->object_type and object_identity from the parse tree.
+ *
+ * Unqualified relation names are looked up in search_path after the
+ * statement succeeded (after = true), when the catalog caches are warm and
+ * what it created exists.  At the start (after = false) only statements
+ * that make a name disappear (DROP, RENAME, SET SCHEMA) look it up: any
+ * other lookup there would only warm caches for the statement, moving its
+ * cost out of the time that guardrails.latency and pg_stat_statements
+ * measure for it.  CREATE INDEX CONCURRENTLY looks up too: if it fails,
+ * its invalid index remains, and the entry must name it (the lookup is
+ * nothing next to a concurrent build).  A failed statement therefore
+ * names most objects as it wrote them.  Only relation names are
+ * qualified; other objects are named as the statement writes them.
+ */
+void
+grd_ddl_describe_statement(GrdDdlAudit *audit, bool after)
+{
+	Node	   *tree = audit->parsetree;
+	const char *type = "";
+	char	   *identity = "";
+	RangeVar   *relation = NULL;	/* the relation it names, if any */
+	char	   *relname = NULL;		/* the name of an index on relation */
+	Node	   *other_object = NULL;	/* or the other object it names */
+	bool		resolved = true;
+	bool		lookup = after || IsA(tree, DropStmt) ||
+		IsA(tree, RenameStmt) || IsA(tree, AlterObjectSchemaStmt) ||
+		(IsA(tree, IndexStmt) && ((IndexStmt *) tree)->concurrent);
+
+	switch (nodeTag(tree))
+	{
+		case T_CreateStmt:
+		case T_CreateForeignTableStmt:
+			type = IsA(tree, CreateStmt) ? "table" : "foreign table";
+			relation = ((CreateStmt *) tree)->relation;
+			break;
+		case T_IndexStmt:
+			type = "index";
+			/* an index lives in its table's schema */
+			relname = ((IndexStmt *) tree)->idxname;
+			if (relname != NULL)
+				relation = ((IndexStmt *) tree)->relation;
+			break;
+		case T_ViewStmt:
+			type = "view";
+			relation = ((ViewStmt *) tree)->view;
+			break;
+		case T_CreateTableAsStmt:
+			type = objtype_name(((CreateTableAsStmt *) tree)->objtype);
+			relation = ((CreateTableAsStmt *) tree)->into->rel;
+			break;
+		case T_CreateSeqStmt:
+		case T_AlterSeqStmt:
+			type = "sequence";
+			relation = IsA(tree, CreateSeqStmt) ?
+				((CreateSeqStmt *) tree)->sequence :
+				((AlterSeqStmt *) tree)->sequence;
+			break;
+		case T_AlterTableStmt:
+			type = objtype_name(((AlterTableStmt *) tree)->objtype);
+			relation = ((AlterTableStmt *) tree)->relation;
+			break;
+
+			/* RENAME, SET SCHEMA, OWNER TO: a relation or another object */
+		case T_RenameStmt:
+			type = objtype_name(((RenameStmt *) tree)->renameType);
+			relation = ((RenameStmt *) tree)->relation;
+			other_object = ((RenameStmt *) tree)->object;
+			break;
+		case T_AlterObjectSchemaStmt:
+			type = objtype_name(((AlterObjectSchemaStmt *) tree)->objectType);
+			relation = ((AlterObjectSchemaStmt *) tree)->relation;
+			other_object = ((AlterObjectSchemaStmt *) tree)->object;
+			break;
+		case T_AlterOwnerStmt:
+			type = objtype_name(((AlterOwnerStmt *) tree)->objectType);
+			relation = ((AlterOwnerStmt *) tree)->relation;
+			other_object = ((AlterOwnerStmt *) tree)->object;
+			break;
+		case T_DropStmt:
+			{
+				DropStmt   *stmt = (DropStmt *) tree;
+				StringInfoData buf;
+				ListCell   *lc;
+
+				type = objtype_name(stmt->removeType);
+				initStringInfo(&buf);
+				foreach(lc, stmt->objects)
+				{
+					Node	   *object = (Node *) lfirst(lc);
+					bool		one_resolved = true;
+
+					if (buf.len > 0)
+						appendStringInfoString(&buf, ", ");
+					if (is_relation_type(stmt->removeType) && IsA(object, List))
+						appendStringInfoString(&buf,
+											   relation_list_identity((List *) object,
+																	  lookup,
+																	  &one_resolved));
+					else
+						appendStringInfoString(&buf, object_name(object));
+					resolved = resolved && one_resolved;
+				}
+				identity = buf.data;
+				break;
+			}
+		case T_CreateTrigStmt:
+			{
+				CreateTrigStmt *stmt = (CreateTrigStmt *) tree;
+
+				type = "trigger";
+				identity = psprintf("%s on %s", quote_identifier(stmt->trigname),
+									relation_identity(stmt->relation, NULL,
+													  lookup, &resolved));
+				break;
+			}
+		case T_CreateSchemaStmt:
+			{
+				CreateSchemaStmt *stmt = (CreateSchemaStmt *) tree;
+
+				type = "schema";
+				if (stmt->schemaname != NULL)
+					identity = (char *) quote_identifier(stmt->schemaname);
+				break;
+			}
+		case T_CreateFunctionStmt:
+			{
+				CreateFunctionStmt *stmt = (CreateFunctionStmt *) tree;
+
+				type = stmt->is_procedure ? "procedure" : "function";
+				identity = NameListToQuotedString(stmt->funcname);
+				break;
+			}
+		case T_CreateExtensionStmt:
+			type = "extension";
+			identity = (char *) quote_identifier(((CreateExtensionStmt *) tree)->extname);
+			break;
+		case T_CreatedbStmt:
+			type = "database";
+			identity = (char *) quote_identifier(((CreatedbStmt *) tree)->dbname);
+			break;
+		case T_DropdbStmt:
+			type = "database";
+			identity = (char *) quote_identifier(((DropdbStmt *) tree)->dbname);
+			break;
+		default:
+			break;
+	}
+
+	if (relation != NULL)
+		identity = relation_identity(relation, relname, lookup, &resolved);
+	else if (other_object != NULL)
+		identity = object_name(other_object);
+
+	/* after success, keep what the start found unless we found better */
+	if (after && !resolved)
+		return;
+	strlcpy(audit->object_type, type, sizeof(audit->object_type));
+	grd_ddl_copy_text(audit->object_identity, identity,
+					  sizeof(audit->object_identity));
+	audit->identity_resolved = resolved;
+}
