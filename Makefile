@@ -20,8 +20,11 @@ OBJS = \
 	src/histogram.o \
 	src/latency.o \
 	src/config.o \
+	src/identifier.o \
 	src/index_visibility.o \
-	src/ratelimit.o \
+	src/token_bucket.o \
+	src/connection_limits.o \
+	src/digest_limits.o \
 	src/ddl_lock.o \
 	src/ddl_policy.o \
 	src/ddl_audit.o \

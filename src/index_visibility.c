@@ -51,7 +51,6 @@
 #include "commands/trigger.h"
 #include "miscadmin.h"
 #include "nodes/pathnodes.h"
-#include "parser/scansup.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -62,6 +61,7 @@
 
 #include "compat.h"
 #include "config.h"
+#include "identifier.h"
 #include "index_visibility.h"
 #include "module.h"
 
@@ -223,53 +223,6 @@ typedef struct HiddenNames
 static HiddenNames *hidden_names = NULL;
 
 /*
- * One identifier at *p, plain (folded to lower case) or double-quoted,
- * into out (truncated to NAMEDATALEN - 1 bytes, as the server does).
- * Returns false on bad syntax.
- */
-static bool
-parse_identifier(const char **p, char *out)
-{
-	StringInfoData buf;
-	char	   *folded;
-
-	initStringInfo(&buf);
-	if (**p == '"')
-	{
-		(*p)++;
-		for (;;)
-		{
-			if (**p == '\0')
-				return false;
-			if (**p == '"')
-			{
-				if ((*p)[1] != '"')
-					break;
-				(*p)++;
-			}
-			appendStringInfoChar(&buf, *(*p)++);
-		}
-		(*p)++;
-		if (buf.len == 0)
-			return false;
-		folded = buf.data;
-		truncate_identifier(folded, buf.len, false);
-	}
-	else if (isalpha((unsigned char) **p) || **p == '_' ||
-			 IS_HIGHBIT_SET(**p))
-	{
-		while (isalnum((unsigned char) **p) || **p == '_' || **p == '$' ||
-			   IS_HIGHBIT_SET(**p))
-			appendStringInfoChar(&buf, *(*p)++);
-		folded = downcase_truncate_identifier(buf.data, buf.len, false);
-	}
-	else
-		return false;
-	strlcpy(out, folded, NAMEDATALEN);
-	return true;
-}
-
-/*
  * Parse guardrails.hidden_indexes: a comma-separated list of index names,
  * each unqualified or qualified by its schema.  Returns the names in a
  * HiddenNames allocated by the GUC allocator (grd_guc_malloc), or NULL
@@ -309,7 +262,8 @@ parse_hidden(const char *value, int *item, const char **start, int *len,
 		*start = p;
 		for (;;)
 		{
-			if (nparts == 3 || !parse_identifier(&p, parts[nparts]))
+			if (nparts == 3 ||
+				!grd_parse_identifier(&p, parts[nparts], GRD_IDENT_SQL))
 			{
 				*why = "expected an index name, or a schema name, a dot and an index name";
 				break;
