@@ -134,8 +134,7 @@ static void digest_admit_queryid(uint64 queryid, GrdAdmission *admission);
 static void utility_held_exit(int code, Datum arg);
 
 /* This backend's copy of the rules of its database. */
-static DigestRule *digest_rules = NULL;
-static int	n_digest_rules = 0;
+static GrdRulesArray digest_rules = {NULL, 0, 0};	/* of DigestRule */
 static GrdRulesCache digest_rules_cache;
 
 /* Executions holding slots, released when their executor state goes. */
@@ -201,37 +200,21 @@ digest_rule_cmp(const void *a, const void *b)
 	return x < y ? -1 : (x > y ? 1 : 0);
 }
 
-/* The array being built by load_digest_rules(). */
-typedef struct DigestRulesLoad
-{
-	DigestRule *rules;
-	int			n;
-	int			size;
-} DigestRulesLoad;
-
 /* grd_rules_load() callback: one row of guardrails.digest_limits. */
 static void
-digest_rules_row(HeapTuple tuple, TupleDesc desc, void *arg)
+digest_rules_row(HeapTuple tuple, TupleDesc desc, GrdRulesArray *built,
+				 void *arg)
 {
-	DigestRulesLoad *load = (DigestRulesLoad *) arg;
 	DigestRule *r;
 	bool		isnull;
 	Datum		d;
 	char	   *action;
 
-	if (load->n == load->size)
-	{
-		load->size = Max(16, load->size * 2);
-		load->rules = load->rules == NULL ?
-			MemoryContextAlloc(TopMemoryContext,
-							   load->size * sizeof(DigestRule)) :
-			repalloc(load->rules, load->size * sizeof(DigestRule));
-	}
-	r = &load->rules[load->n];
-	memset(r, 0, sizeof(DigestRule));
 	d = heap_getattr(tuple, Anum_dl_queryid, desc, &isnull);
 	if (isnull)
 		return;
+	r = grd_rules_append(built, sizeof(DigestRule), TopMemoryContext);
+	memset(r, 0, sizeof(DigestRule));
 	r->queryid = (uint64) DatumGetInt64(d);
 	d = heap_getattr(tuple, Anum_dl_role, desc, &isnull);
 	r->roleid = isnull ? InvalidOid : DatumGetObjectId(d);
@@ -248,28 +231,20 @@ digest_rules_row(HeapTuple tuple, TupleDesc desc, void *arg)
 	d = heap_getattr(tuple, Anum_dl_action, desc, &isnull);
 	action = isnull ? "limit" : TextDatumGetCString(d);
 	r->action = action[0] == 'b' ? 'b' : (action[0] == 'd' ? 'd' : 'l');
-	load->n++;
 }
 
 /*
- * Read guardrails.digest_limits if it changed since the last time
- * (config.c's loader says when, and checks that the table is the
- * extension's); keep the copy we have if the table is locked exclusively.
+ * Read guardrails.digest_limits, sorted by query id, if it changed since
+ * the last time (config.c's loader says when, and checks that the table
+ * is the extension's); keep the copy we have if the table is locked
+ * exclusively.
  */
 static void
 load_digest_rules(void)
 {
-	DigestRulesLoad load = {NULL, 0, 0};
-
-	if (!grd_rules_load(GRD_CONFIG_DIGEST_LIMITS, &digest_rules_cache,
-						digest_rules_row, &load))
-		return;
-	if (load.n > 1)
-		qsort(load.rules, load.n, sizeof(DigestRule), digest_rule_cmp);
-	if (digest_rules != NULL)
-		pfree(digest_rules);
-	digest_rules = load.rules;
-	n_digest_rules = load.n;
+	(void) grd_rules_load(GRD_CONFIG_DIGEST_LIMITS, &digest_rules_cache,
+						  &digest_rules, sizeof(DigestRule), digest_rule_cmp,
+						  digest_rules_row, NULL);
 }
 
 /*
@@ -456,36 +431,39 @@ digest_admit_queryid(uint64 queryid, GrdAdmission *admission)
 {
 	Oid			userid;
 	TimestampTz now = 0;
+	DigestRule *rules;
+	int			nrules;
 	int			lo,
 				hi;
 
 	if (unlikely(grd_rules_stale(&digest_rules_cache)))
 		load_digest_rules();
-	if (n_digest_rules == 0 || queryid == UINT64CONST(0))
+	if (digest_rules.n == 0 || queryid == UINT64CONST(0))
 		return;
+	rules = (DigestRule *) digest_rules.items;
+	nrules = digest_rules.n;
 
 	/* the first rule for this digest, by bisection */
 	lo = 0;
-	hi = n_digest_rules;
+	hi = nrules;
 	while (lo < hi)
 	{
 		int			mid = (lo + hi) / 2;
 
-		if (digest_rules[mid].queryid < queryid)
+		if (rules[mid].queryid < queryid)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	if (lo == n_digest_rules || digest_rules[lo].queryid != queryid)
+	if (lo == nrules || rules[lo].queryid != queryid)
 		return;
 
 	userid = GetUserId();
 	PG_TRY();
 	{
-		for (int i = lo;
-			 i < n_digest_rules && digest_rules[i].queryid == queryid; i++)
+		for (int i = lo; i < nrules && rules[i].queryid == queryid; i++)
 		{
-			DigestRule *rule = &digest_rules[i];
+			DigestRule *rule = &rules[i];
 			GrdDigestState *state;
 			uint32		observed = 0;
 			char		detail[256];

@@ -74,15 +74,11 @@ static bool grd_use_disabled_indexes = false;
 #define Anum_index_name		2
 
 /*
- * A set of index OIDs: a sorted array, searched by bisection.  Sets are
- * small (a handful of indexes), and an empty one allocates nothing.
+ * A set of index OIDs: a sorted array of Oid, built like a copy of rules
+ * (config.h), searched by bisection.  Sets are small (a handful of
+ * indexes), and an empty one allocates nothing.
  */
-typedef struct OidSet
-{
-	Oid		   *oids;
-	int			n;
-	int			size;
-} OidSet;
+typedef GrdRulesArray OidSet;
 
 /* This backend's copy of the disabled indexes, and when it was read. */
 static OidSet disabled = {NULL, 0, 0};
@@ -92,28 +88,21 @@ static bool
 oidset_contains(const OidSet *set, Oid oid)
 {
 	return set->n > 0 &&
-		bsearch(&oid, set->oids, set->n, sizeof(Oid), oid_cmp) != NULL;
+		bsearch(&oid, set->items, set->n, sizeof(Oid), oid_cmp) != NULL;
 }
 
 /* Add to a set being built in context cxt; oidset_sort() finishes it. */
 static void
 oidset_add(OidSet *set, Oid oid, MemoryContext cxt)
 {
-	if (set->n == set->size)
-	{
-		set->size = Max(8, set->size * 2);
-		set->oids = set->oids == NULL ?
-			MemoryContextAlloc(cxt, set->size * sizeof(Oid)) :
-			repalloc(set->oids, set->size * sizeof(Oid));
-	}
-	set->oids[set->n++] = oid;
+	*(Oid *) grd_rules_append(set, sizeof(Oid), cxt) = oid;
 }
 
 static void
 oidset_sort(OidSet *set)
 {
 	if (set->n > 1)
-		qsort(set->oids, set->n, sizeof(Oid), oid_cmp);
+		qsort(set->items, set->n, sizeof(Oid), oid_cmp);
 }
 
 /*
@@ -154,18 +143,13 @@ lookup_index(const char *schema, const char *name)
 	return OidIsValid(nsp) ? get_relname_relid(name, nsp) : InvalidOid;
 }
 
-/* The set being built by load_disabled(). */
-typedef struct DisabledLoad
-{
-	OidSet		set;
-	bool		any_partitioned;
-} DisabledLoad;
-
-/* grd_rules_load() callback: one row of guardrails.disabled_indexes. */
+/*
+ * grd_rules_load() callback: one row of guardrails.disabled_indexes, into
+ * the set being built; arg is whether any index was partitioned.
+ */
 static void
-disabled_row(HeapTuple tuple, TupleDesc desc, void *arg)
+disabled_row(HeapTuple tuple, TupleDesc desc, OidSet *built, void *arg)
 {
-	DisabledLoad *load = (DisabledLoad *) arg;
 	bool		null1,
 				null2;
 	Datum		schema = heap_getattr(tuple, Anum_index_schema, desc, &null1);
@@ -176,9 +160,9 @@ disabled_row(HeapTuple tuple, TupleDesc desc, void *arg)
 		return;
 	indexoid = lookup_index(NameStr(*DatumGetName(schema)),
 							NameStr(*DatumGetName(name)));
-	if (OidIsValid(indexoid))
-		load->any_partitioned |= add_index(&load->set, indexoid,
-										   TopMemoryContext);
+	if (OidIsValid(indexoid) &&
+		add_index(built, indexoid, TopMemoryContext))
+		*(bool *) arg = true;
 }
 
 /*
@@ -191,16 +175,12 @@ disabled_row(HeapTuple tuple, TupleDesc desc, void *arg)
 static void
 load_disabled(void)
 {
-	DisabledLoad load = {{NULL, 0, 0}, false};
+	bool		any_partitioned = false;
 
-	if (!grd_rules_load(GRD_CONFIG_DISABLED_INDEXES, &disabled_cache,
-						disabled_row, &load))
-		return;
-	oidset_sort(&load.set);
-	if (disabled.oids != NULL)
-		pfree(disabled.oids);
-	disabled = load.set;
-	disabled_cache.watch_relcache = load.any_partitioned;
+	if (grd_rules_load(GRD_CONFIG_DISABLED_INDEXES, &disabled_cache,
+					   &disabled, sizeof(Oid), oid_cmp, disabled_row,
+					   &any_partitioned))
+		disabled_cache.watch_relcache = any_partitioned;
 }
 
 /*
@@ -369,8 +349,8 @@ grd_indexvis_filter(PlannerInfo *root, Oid relid, RelOptInfo *rel)
 			oidset_contains(&session, index->indexoid))
 			rel->indexlist = foreach_delete_current(rel->indexlist, lc);
 	}
-	if (session.oids != NULL)
-		pfree(session.oids);
+	if (session.items != NULL)
+		pfree(session.items);
 }
 
 /*
