@@ -44,7 +44,6 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/syscache.h"
-#include "utils/varlena.h"
 
 #include "compat.h"
 #include "connection_limits.h"
@@ -98,15 +97,9 @@ static bool conn_slot_recyclable(void *entry);
 static void conn_slot_reset(void *entry, bool created);
 
 /* The buckets of the per-role and per-database limits. */
-static GrdBucketTable conn_slots = {
-	.name = "pg_guardrails connection limits",
-	.lock = GRD_LOCK_RATELIMIT,
-	.keysize = sizeof(ConnLimitKey),
-	.entrysize = sizeof(ConnLimitSlot),
-	.entry_offset = offsetof(ConnLimitSlot, common),
-	.recyclable = conn_slot_recyclable,
-	.reset = conn_slot_reset,
-};
+static GrdBucketTable conn_slots =
+	GRD_BUCKET_TABLE("pg_guardrails connection limits", GRD_LOCK_RATELIMIT,
+					 ConnLimitSlot, conn_slot_recyclable, conn_slot_reset);
 
 static GrdRateShared *rate_shared = NULL;
 
@@ -549,18 +542,14 @@ assign_connection_limits(const char *newval, void *extra)
 static bool
 check_exempt_roles(char **newval, void **extra, GucSource source)
 {
-	char	   *raw = pstrdup(*newval);
 	List	   *names;
 	ListCell   *lc;
 	Size		len = 0;
 	ExemptRoles *roles;
 	char	   *p;
 
-	if (!SplitIdentifierString(raw, ',', &names))
-	{
-		GUC_check_errdetail("List syntax is invalid.");
+	if (!grd_parse_identifier_list(*newval, &names))
 		return false;
-	}
 	foreach(lc, names)
 		len += strlen(lfirst(lc)) + 1;
 	roles = grd_guc_malloc(offsetof(ExemptRoles, names) + len);

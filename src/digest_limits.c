@@ -113,15 +113,10 @@ static bool digest_state_recyclable(void *entry);
 static void digest_state_reset(void *entry, bool created);
 
 /* The state of every rule of every database. */
-static GrdBucketTable digest_states = {
-	.name = "pg_guardrails digest limits",
-	.lock = GRD_LOCK_DIGEST_LIMITS,
-	.keysize = sizeof(GrdDigestKey),
-	.entrysize = sizeof(GrdDigestState),
-	.entry_offset = offsetof(GrdDigestState, common),
-	.recyclable = digest_state_recyclable,
-	.reset = digest_state_reset,
-};
+static GrdBucketTable digest_states =
+	GRD_BUCKET_TABLE("pg_guardrails digest limits", GRD_LOCK_DIGEST_LIMITS,
+					 GrdDigestState, digest_state_recyclable,
+					 digest_state_reset);
 
 /*
  * Admissions of the utility statements running in this backend that hold

@@ -9,6 +9,8 @@
  * to lower case, a double-quoted one is taken as written, with "" for a
  * quote, as in SQL.  The settings differ only in which plain names they
  * accept and in what a name too long does (GrdIdentifierSyntax).
+ * Settings that are plain lists of names (GUC_LIST_INPUT) are split the
+ * way the server splits its own, by grd_parse_identifier_list().
  *
  * Copyright (c) 2026, pg_guardrails developers
  *
@@ -20,6 +22,8 @@
 
 #include "lib/stringinfo.h"
 #include "parser/scansup.h"
+#include "utils/guc.h"
+#include "utils/varlena.h"
 
 #include "identifier.h"
 
@@ -101,4 +105,24 @@ grd_parse_identifier(const char **p, char *out, GrdIdentifierSyntax syntax)
 				NAMEDATALEN);
 	pfree(buf.data);
 	return ok;
+}
+
+/*
+ * A setting's comma-separated list of names, split as the server splits
+ * its own lists (SplitIdentifierString: plain names folded and truncated,
+ * quoted ones kept), into a list of names in the current memory context.
+ * For check hooks: on bad syntax, sets the hook's detail and returns
+ * false.
+ */
+bool
+grd_parse_identifier_list(const char *value, List **names)
+{
+	char	   *raw = pstrdup(value);
+
+	if (!SplitIdentifierString(raw, ',', names))
+	{
+		GUC_check_errdetail("List syntax is invalid.");
+		return false;
+	}
+	return true;
 }

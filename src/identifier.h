@@ -10,6 +10,8 @@
 #ifndef GRD_IDENTIFIER_H
 #define GRD_IDENTIFIER_H
 
+#include "nodes/pg_list.h"
+
 /* Which names a setting accepts unquoted, and what a long one does. */
 typedef enum GrdIdentifierSyntax
 {
@@ -29,5 +31,6 @@ typedef enum GrdIdentifierSyntax
 
 extern bool grd_parse_identifier(const char **p, char *out,
 								 GrdIdentifierSyntax syntax);
+extern bool grd_parse_identifier_list(const char *value, List **names);
 
 #endif							/* GRD_IDENTIFIER_H */

@@ -81,6 +81,22 @@ typedef struct GrdBucketTable
 	HTAB	   *hash;
 } GrdBucketTable;
 
+/*
+ * The first members of a GrdBucketTable whose entries are of type Entry:
+ * a structure whose first member is "key" and which has a GrdBucketEntry
+ * "common".
+ */
+#define GRD_BUCKET_TABLE(shmem_name, lock_id, Entry, recyclable_fn, reset_fn) \
+	{ \
+		.name = (shmem_name), \
+		.lock = (lock_id), \
+		.keysize = sizeof(((Entry *) NULL)->key), \
+		.entrysize = sizeof(Entry), \
+		.entry_offset = offsetof(Entry, common), \
+		.recyclable = (recyclable_fn), \
+		.reset = (reset_fn), \
+	}
+
 /* Called by grd_bucket_table_foreach() for each entry. */
 typedef void (*GrdBucketTableVisit) (void *entry, void *arg);
 
