@@ -137,6 +137,7 @@ connection_limits_shmem_size(void)
 												MAX_CONNECTION_LIMITS));
 }
 
+/* Create (or attach to) the counters and buckets; they start empty. */
 static void
 connection_limits_shmem_startup(bool found)
 {
@@ -155,12 +156,14 @@ connection_limits_shmem_startup(bool found)
 	pg_atomic_init_u64(&rate_shared->refused_global, 0);
 }
 
+/* What a limit's kind is called in messages and status rows. */
 static const char *
 kind_name(char kind)
 {
 	return kind == 'r' ? "role" : "database";
 }
 
+/* Whether guardrails.connection_limits limits this role or database. */
 static bool
 limit_configured(char kind, const char *name)
 {
@@ -267,6 +270,7 @@ role_reserved(const char *role)
 	return reserved || grd_uses_reserved_connections(roleid);
 }
 
+/* The burst of guardrails.connection_rate: its setting, or a second's worth. */
 static double
 global_burst(void)
 {
@@ -275,6 +279,7 @@ global_burst(void)
 	return Max(1.0, ceil(grd_connection_rate));
 }
 
+/* Count a refused connection and end it, saying which limit it broke. */
 static void
 connection_refuse(const char *what, double rate, double burst)
 {
@@ -527,6 +532,7 @@ check_connection_limits(char **newval, void **extra, GucSource source)
 	return true;
 }
 
+/* Assign hook of guardrails.connection_limits: the parsed list, or NULL. */
 static void
 assign_connection_limits(const char *newval, void *extra)
 {
@@ -566,6 +572,7 @@ check_exempt_roles(char **newval, void **extra, GucSource source)
 	return true;
 }
 
+/* Assign hook of guardrails.connection_limit_exempt_roles: the parsed names. */
 static void
 assign_exempt_roles(const char *newval, void *extra)
 {

@@ -139,12 +139,14 @@ typedef struct HeldSlots
 	MemoryContextCallback callback;
 } HeldSlots;
 
+/* Bytes of the table of rule states, guardrails.max_digest_limits entries. */
 static Size
 digest_limits_shmem_size(void)
 {
 	return grd_bucket_table_shmem_size(&digest_states, grd_max_digest_limits);
 }
 
+/* Create (or attach to) the table of rule states. */
 static void
 digest_limits_shmem_startup(bool found)
 {
@@ -186,6 +188,7 @@ digest_state_reset(void *entry, bool created)
 	pg_atomic_write_u64(&state->last_rejection, 0);
 }
 
+/* Order of the rules in a backend's copy: by query id. */
 static int
 digest_rule_cmp(const void *a, const void *b)
 {
@@ -528,6 +531,10 @@ digest_admit_queryid(uint64 queryid, GrdAdmission *admission)
 	PG_END_TRY();
 }
 
+/*
+ * Give back the concurrency slots an admission holds; no lock is needed,
+ * since a state that a slot is held in is never recycled.
+ */
 void
 grd_digest_release(GrdAdmission *admission)
 {
@@ -536,6 +543,7 @@ grd_digest_release(GrdAdmission *admission)
 	admission->nheld = 0;
 }
 
+/* Memory-context reset callback: the execution's executor state is going. */
 static void
 held_slots_release(void *arg)
 {
