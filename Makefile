@@ -21,8 +21,11 @@ OBJS = \
 	src/latency.o \
 	src/latency_sql.o \
 	src/config.o \
+	src/identifier.o \
 	src/index_visibility.o \
-	src/ratelimit.o \
+	src/token_bucket.o \
+	src/connection_limits.o \
+	src/digest_limits.o \
 	src/ddl_statement.o \
 	src/ddl_lock.o \
 	src/ddl_policy.o \

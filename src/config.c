@@ -477,23 +477,45 @@ grd_config_columns_ok(GrdConfigTable table, Relation rel)
 }
 
 /*
+ * Room for one more item at the end of an array, allocated in cxt;
+ * returns the new item, uninitialised.
+ */
+void *
+grd_rules_append(GrdRulesArray *array, Size itemsize, MemoryContext cxt)
+{
+	if (array->n == array->size)
+	{
+		array->size = Max(16, array->size * 2);
+		array->items = array->items == NULL ?
+			MemoryContextAlloc(cxt, array->size * itemsize) :
+			repalloc(array->items, array->size * itemsize);
+	}
+	return (char *) array->items + itemsize * array->n++;
+}
+
+/*
  * The one loader of the rules tables.  If the copy described by cache may
- * be out of date, read the table again, calling row() for each of its
- * tuples (the caller builds its new copy in arg), and return true: the
- * caller then replaces its copy with the new one, empty if the table is
- * missing or not the extension's.  Return false to keep the current copy:
- * nothing changed, or the table is locked exclusively (say, by a TRUNCATE
- * in a long transaction), where a backend with a copy keeps planning with
- * it rather than wait behind that lock; the next call tries again.
+ * be out of date, read the table again into a new array of items of
+ * itemsize bytes, in TopMemoryContext, calling row() for each of its
+ * tuples (with arg, for what else the caller collects), sort it with cmp,
+ * make it the copy (freeing the old one) and return true; the new copy is
+ * empty if the table is missing or not the extension's.  Return false to
+ * keep the current copy: nothing changed, or the table is locked
+ * exclusively (say, by a TRUNCATE in a long transaction), where a backend
+ * with a copy keeps planning with it rather than wait behind that lock;
+ * the next call tries again.
  */
 bool
 grd_rules_load(GrdConfigTable table, GrdRulesCache *cache,
+			   GrdRulesArray *copy, Size itemsize,
+			   int (*cmp) (const void *, const void *),
 			   GrdRulesRowFn row, void *arg)
 {
 	Oid			relid;
 	Relation	rel;
 	uint64		rules_generation;
 	uint64		relcache_generation;
+	GrdRulesArray built = {NULL, 0, 0};
 
 	Assert(table < GRD_NUM_RULES_TABLES);
 	relid = grd_config_relid(table);
@@ -536,7 +558,7 @@ grd_rules_load(GrdConfigTable table, GrdRulesCache *cache,
 
 		scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
 		while (HeapTupleIsValid(tuple = systable_getnext(scan)))
-			row(tuple, RelationGetDescr(rel), arg);
+			row(tuple, RelationGetDescr(rel), &built, arg);
 		systable_endscan(scan);
 		relation_close(rel, AccessShareLock);
 	}
@@ -545,6 +567,12 @@ grd_rules_load(GrdConfigTable table, GrdRulesCache *cache,
 	cache->relcache_generation = relcache_generation;
 	cache->loaded = true;
 	cache->relid = relid;
+
+	if (built.n > 1)
+		qsort(built.items, built.n, itemsize, cmp);
+	if (copy->items != NULL)
+		pfree(copy->items);
+	*copy = built;
 	return true;
 }
 

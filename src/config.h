@@ -13,6 +13,7 @@
 
 #include "access/htup.h"
 #include "access/tupdesc.h"
+#include "utils/palloc.h"
 #include "utils/relcache.h"
 
 /*
@@ -63,12 +64,32 @@ grd_rules_stale(const GrdRulesCache *cache)
 		 cache->relcache_generation != grd_config_relcache_changes);
 }
 
-/* Called by grd_rules_load() for each row of a rules table. */
-typedef void (*GrdRulesRowFn) (HeapTuple tuple, TupleDesc desc, void *arg);
+/*
+ * A backend-local copy of a rules table: an array of fixed-size items (of
+ * the owner's type), which grd_rules_load() builds and sorts.  Also what
+ * an owner builds other sets of rules in (grd_rules_append()).
+ */
+typedef struct GrdRulesArray
+{
+	void	   *items;
+	int			n;
+	int			size;			/* items allocated */
+} GrdRulesArray;
+
+/*
+ * Called by grd_rules_load() for each row of a rules table: add the row's
+ * items, if any, to the copy being built (grd_rules_append()).
+ */
+typedef void (*GrdRulesRowFn) (HeapTuple tuple, TupleDesc desc,
+							   GrdRulesArray *built, void *arg);
 
 extern Oid	grd_config_relid(GrdConfigTable table);
 extern bool grd_config_columns_ok(GrdConfigTable table, Relation rel);
+extern void *grd_rules_append(GrdRulesArray *array, Size itemsize,
+							  MemoryContext cxt);
 extern bool grd_rules_load(GrdConfigTable table, GrdRulesCache *cache,
+						   GrdRulesArray *copy, Size itemsize,
+						   int (*cmp) (const void *, const void *),
 						   GrdRulesRowFn row, void *arg);
 extern bool grd_config_own_function(Oid fnoid);
 

@@ -91,14 +91,15 @@
 
 #include "compat.h"
 #include "config.h"
+#include "connection_limits.h"
 #include "ddl_audit.h"
 #include "ddl_lock.h"
 #include "ddl_policy.h"
 #include "ddl_statement.h"
+#include "digest_limits.h"
 #include "hooks.h"
 #include "index_visibility.h"
 #include "latency.h"
-#include "ratelimit.h"
 #include "shmem.h"
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;

@@ -51,7 +51,6 @@
 #include "commands/trigger.h"
 #include "miscadmin.h"
 #include "nodes/pathnodes.h"
-#include "parser/scansup.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -62,6 +61,7 @@
 
 #include "compat.h"
 #include "config.h"
+#include "identifier.h"
 #include "index_visibility.h"
 #include "module.h"
 
@@ -74,15 +74,11 @@ static bool grd_use_disabled_indexes = false;
 #define Anum_index_name		2
 
 /*
- * A set of index OIDs: a sorted array, searched by bisection.  Sets are
- * small (a handful of indexes), and an empty one allocates nothing.
+ * A set of index OIDs: a sorted array of Oid, built like a copy of rules
+ * (config.h), searched by bisection.  Sets are small (a handful of
+ * indexes), and an empty one allocates nothing.
  */
-typedef struct OidSet
-{
-	Oid		   *oids;
-	int			n;
-	int			size;
-} OidSet;
+typedef GrdRulesArray OidSet;
 
 /* This backend's copy of the disabled indexes, and when it was read. */
 static OidSet disabled = {NULL, 0, 0};
@@ -92,28 +88,21 @@ static bool
 oidset_contains(const OidSet *set, Oid oid)
 {
 	return set->n > 0 &&
-		bsearch(&oid, set->oids, set->n, sizeof(Oid), oid_cmp) != NULL;
+		bsearch(&oid, set->items, set->n, sizeof(Oid), oid_cmp) != NULL;
 }
 
 /* Add to a set being built in context cxt; oidset_sort() finishes it. */
 static void
 oidset_add(OidSet *set, Oid oid, MemoryContext cxt)
 {
-	if (set->n == set->size)
-	{
-		set->size = Max(8, set->size * 2);
-		set->oids = set->oids == NULL ?
-			MemoryContextAlloc(cxt, set->size * sizeof(Oid)) :
-			repalloc(set->oids, set->size * sizeof(Oid));
-	}
-	set->oids[set->n++] = oid;
+	*(Oid *) grd_rules_append(set, sizeof(Oid), cxt) = oid;
 }
 
 static void
 oidset_sort(OidSet *set)
 {
 	if (set->n > 1)
-		qsort(set->oids, set->n, sizeof(Oid), oid_cmp);
+		qsort(set->items, set->n, sizeof(Oid), oid_cmp);
 }
 
 /*
@@ -154,18 +143,13 @@ lookup_index(const char *schema, const char *name)
 	return OidIsValid(nsp) ? get_relname_relid(name, nsp) : InvalidOid;
 }
 
-/* The set being built by load_disabled(). */
-typedef struct DisabledLoad
-{
-	OidSet		set;
-	bool		any_partitioned;
-} DisabledLoad;
-
-/* grd_rules_load() callback: one row of guardrails.disabled_indexes. */
+/*
+ * grd_rules_load() callback: one row of guardrails.disabled_indexes, into
+ * the set being built; arg is whether any index was partitioned.
+ */
 static void
-disabled_row(HeapTuple tuple, TupleDesc desc, void *arg)
+disabled_row(HeapTuple tuple, TupleDesc desc, OidSet *built, void *arg)
 {
-	DisabledLoad *load = (DisabledLoad *) arg;
 	bool		null1,
 				null2;
 	Datum		schema = heap_getattr(tuple, Anum_index_schema, desc, &null1);
@@ -176,9 +160,9 @@ disabled_row(HeapTuple tuple, TupleDesc desc, void *arg)
 		return;
 	indexoid = lookup_index(NameStr(*DatumGetName(schema)),
 							NameStr(*DatumGetName(name)));
-	if (OidIsValid(indexoid))
-		load->any_partitioned |= add_index(&load->set, indexoid,
-										   TopMemoryContext);
+	if (OidIsValid(indexoid) &&
+		add_index(built, indexoid, TopMemoryContext))
+		*(bool *) arg = true;
 }
 
 /*
@@ -191,16 +175,12 @@ disabled_row(HeapTuple tuple, TupleDesc desc, void *arg)
 static void
 load_disabled(void)
 {
-	DisabledLoad load = {{NULL, 0, 0}, false};
+	bool		any_partitioned = false;
 
-	if (!grd_rules_load(GRD_CONFIG_DISABLED_INDEXES, &disabled_cache,
-						disabled_row, &load))
-		return;
-	oidset_sort(&load.set);
-	if (disabled.oids != NULL)
-		pfree(disabled.oids);
-	disabled = load.set;
-	disabled_cache.watch_relcache = load.any_partitioned;
+	if (grd_rules_load(GRD_CONFIG_DISABLED_INDEXES, &disabled_cache,
+					   &disabled, sizeof(Oid), oid_cmp, disabled_row,
+					   &any_partitioned))
+		disabled_cache.watch_relcache = any_partitioned;
 }
 
 /*
@@ -221,53 +201,6 @@ typedef struct HiddenNames
 } HiddenNames;
 
 static HiddenNames *hidden_names = NULL;
-
-/*
- * One identifier at *p, plain (folded to lower case) or double-quoted,
- * into out (truncated to NAMEDATALEN - 1 bytes, as the server does).
- * Returns false on bad syntax.
- */
-static bool
-parse_identifier(const char **p, char *out)
-{
-	StringInfoData buf;
-	char	   *folded;
-
-	initStringInfo(&buf);
-	if (**p == '"')
-	{
-		(*p)++;
-		for (;;)
-		{
-			if (**p == '\0')
-				return false;
-			if (**p == '"')
-			{
-				if ((*p)[1] != '"')
-					break;
-				(*p)++;
-			}
-			appendStringInfoChar(&buf, *(*p)++);
-		}
-		(*p)++;
-		if (buf.len == 0)
-			return false;
-		folded = buf.data;
-		truncate_identifier(folded, buf.len, false);
-	}
-	else if (isalpha((unsigned char) **p) || **p == '_' ||
-			 IS_HIGHBIT_SET(**p))
-	{
-		while (isalnum((unsigned char) **p) || **p == '_' || **p == '$' ||
-			   IS_HIGHBIT_SET(**p))
-			appendStringInfoChar(&buf, *(*p)++);
-		folded = downcase_truncate_identifier(buf.data, buf.len, false);
-	}
-	else
-		return false;
-	strlcpy(out, folded, NAMEDATALEN);
-	return true;
-}
 
 /*
  * Parse guardrails.hidden_indexes: a comma-separated list of index names,
@@ -309,7 +242,8 @@ parse_hidden(const char *value, int *item, const char **start, int *len,
 		*start = p;
 		for (;;)
 		{
-			if (nparts == 3 || !parse_identifier(&p, parts[nparts]))
+			if (nparts == 3 ||
+				!grd_parse_identifier(&p, parts[nparts], GRD_IDENT_SQL))
 			{
 				*why = "expected an index name, or a schema name, a dot and an index name";
 				break;
@@ -415,8 +349,8 @@ grd_indexvis_filter(PlannerInfo *root, Oid relid, RelOptInfo *rel)
 			oidset_contains(&session, index->indexoid))
 			rel->indexlist = foreach_delete_current(rel->indexlist, lc);
 	}
-	if (session.oids != NULL)
-		pfree(session.oids);
+	if (session.items != NULL)
+		pfree(session.items);
 }
 
 /*
