@@ -1,0 +1,95 @@
+# A statement that succeeded keeps its DDL log entry when the catalog
+# lookup that names its object afterwards fails.
+#
+# CREATE TABLE t (...) names t without a schema: the audit log looks it up
+# in search_path once the statement has succeeded.  That lookup can wait
+# for a lock: a catalog cache entry the statement used has been
+# invalidated meanwhile (a GRANT on the schema committed while the
+# statement waited for the table its foreign key references), so the
+# lookup reads pg_namespace, which another session has locked.  That
+# session waits for the referenced table, which the statement holds: a
+# deadlock, detected by the statement's backend, which gets the error.
+# The entry is written, outcome ok (the statement did succeed; rolled_back
+# says that its transaction then aborted), with the name as written, and
+# the error reaches the client.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('ddl_lookup');
+$node->init;
+$node->append_conf('postgresql.conf', q{
+shared_preload_libraries = 'pg_guardrails'
+});
+$node->start;
+$node->safe_psql('postgres', q{
+	CREATE EXTENSION pg_guardrails;
+	CREATE ROLE reader;
+	CREATE SCHEMA s;
+	CREATE TABLE s.p (a int PRIMARY KEY);
+});
+
+# Wait at most 30 s for a query in session $h to return 't'.
+sub wait_in
+{
+	my ($h, $sql) = @_;
+	for (1 .. 60)
+	{
+		return 1 if $h->query_safe($sql) eq 't';
+		select(undef, undef, undef, 0.5);
+	}
+	return 0;
+}
+
+my $ddl = 'CREATE TABLE t (a int REFERENCES s.p)';
+
+# A: the statement; its backend is the one to find the deadlock.
+my $a = $node->background_psql('postgres', on_error_stop => 0);
+$a->query_safe(q{SET deadlock_timeout = '200ms'});
+my $a_pid = $a->query_safe('SELECT pg_backend_pid()');
+
+# B holds the referenced table; C will lock pg_namespace.
+my $b = $node->background_psql('postgres');
+my $c = $node->background_psql('postgres', on_error_stop => 0);
+$c->query_safe(q{SET deadlock_timeout = '1min'});
+my $c_pid = $c->query_safe('SELECT pg_backend_pid()');
+
+$b->query_safe('BEGIN; LOCK TABLE s.p IN ACCESS EXCLUSIVE MODE');
+$a->query_until(qr/started/, "\\echo started\n$ddl;\n\\echo done\n");
+ok(wait_in($b, qq{SELECT count(*) > 0 FROM pg_locks
+	WHERE pid = $a_pid AND NOT granted AND relation = 's.p'::regclass}),
+	'the statement has created t and waits for s.p');
+
+# B's GRANT invalidates the cache entries of schema public when B
+# commits, before B's locks go; C asks for pg_namespace, then s.p.
+$b->query_safe('GRANT USAGE ON SCHEMA public TO reader');
+$c->query_until(qr/started/, "\\echo started\nBEGIN;\n"
+	  . "LOCK TABLE pg_namespace, s.p IN ACCESS EXCLUSIVE MODE;\n\\echo locked\n");
+ok(wait_in($b, qq{SELECT count(*) > 0 FROM pg_locks
+	WHERE pid = $c_pid AND NOT granted AND relation = 'pg_catalog.pg_namespace'::regclass}),
+	'the other session queues for pg_namespace');
+$b->query_safe('COMMIT');
+
+$a->query_until(qr/done/, '');
+like($a->{stderr}, qr/deadlock detected/,
+	'the error of the lookup after success reaches the client');
+$c->query_until(qr/locked/, '');
+$c->query_safe('ROLLBACK');
+is($c->{stderr}, '', 'the other session got its locks');
+
+is($node->safe_psql('postgres', qq{
+	SELECT string_agg(format('%s|%s|%s|%s', outcome, object_type,
+							 object_identity, rolled_back), ',')
+	FROM guardrails.ddl_log WHERE query = '$ddl' AND pid = $a_pid}),
+	'ok|table|t|t',
+	'the statement has one entry: it succeeded, named as written, and its transaction rolled back');
+is($node->safe_psql('postgres', q{SELECT to_regclass('public.t') IS NULL}),
+	't', 'and t is gone with the transaction');
+
+$a->quit;
+$b->quit;
+$c->quit;
+$node->stop;
+done_testing();
