@@ -43,6 +43,9 @@ sub wait_in
 	return 0;
 }
 
+my $p_oid = $node->safe_psql('postgres', q{SELECT 's.p'::regclass::oid});
+my $nsp_oid = $node->safe_psql('postgres',
+	q{SELECT 'pg_catalog.pg_namespace'::regclass::oid});
 my $ddl = 'CREATE TABLE t (a int REFERENCES s.p)';
 
 # A: the statement; its backend is the one to find the deadlock.
@@ -59,17 +62,18 @@ my $c_pid = $c->query_safe('SELECT pg_backend_pid()');
 $b->query_safe('BEGIN; LOCK TABLE s.p IN ACCESS EXCLUSIVE MODE');
 $a->query_until(qr/started/, "\\echo started\n$ddl;\n\\echo done\n");
 ok(wait_in($b, qq{SELECT count(*) > 0 FROM pg_locks
-	WHERE pid = $a_pid AND NOT granted AND relation = 's.p'::regclass}),
+	WHERE pid = $a_pid AND NOT granted AND relation = $p_oid}),
 	'the statement has created t and waits for s.p');
 
 # B's GRANT invalidates the cache entries of schema public when B
-# commits, before B's locks go; C asks for pg_namespace, then s.p.
+# commits, before B's locks go.  C takes pg_namespace, then queues for s.p
+# behind the statement.
 $b->query_safe('GRANT USAGE ON SCHEMA public TO reader');
 $c->query_until(qr/started/, "\\echo started\nBEGIN;\n"
 	  . "LOCK TABLE pg_namespace, s.p IN ACCESS EXCLUSIVE MODE;\n\\echo locked\n");
-ok(wait_in($b, qq{SELECT count(*) > 0 FROM pg_locks
-	WHERE pid = $c_pid AND NOT granted AND relation = 'pg_catalog.pg_namespace'::regclass}),
-	'the other session queues for pg_namespace');
+ok(wait_in($b, qq{SELECT count(*) = 2 FROM pg_locks WHERE pid = $c_pid
+	AND ((relation = $nsp_oid AND granted) OR (relation = $p_oid AND NOT granted))}),
+	'the other session holds pg_namespace and waits for s.p');
 $b->query_safe('COMMIT');
 
 $a->query_until(qr/done/, '');
