@@ -59,9 +59,13 @@ my $c = $node->background_psql('postgres', on_error_stop => 0);
 $c->query_safe(q{SET deadlock_timeout = '1min'});
 my $c_pid = $c->query_safe('SELECT pg_backend_pid()');
 
+# D watches.  Not B: its GRANT invalidates its own cache at once, so that
+# B would need pg_namespace too.
+my $d = $node->background_psql('postgres');
+
 $b->query_safe('BEGIN; LOCK TABLE s.p IN ACCESS EXCLUSIVE MODE');
 $a->query_until(qr/started/, "\\echo started\n$ddl;\n\\echo done\n");
-ok(wait_in($b, qq{SELECT count(*) > 0 FROM pg_locks
+ok(wait_in($d, qq{SELECT count(*) > 0 FROM pg_locks
 	WHERE pid = $a_pid AND NOT granted AND relation = $p_oid}),
 	'the statement has created t and waits for s.p');
 
@@ -71,7 +75,7 @@ ok(wait_in($b, qq{SELECT count(*) > 0 FROM pg_locks
 $b->query_safe('GRANT USAGE ON SCHEMA public TO reader');
 $c->query_until(qr/started/, "\\echo started\nBEGIN;\n"
 	  . "LOCK TABLE pg_namespace, s.p IN ACCESS EXCLUSIVE MODE;\n\\echo locked\n");
-ok(wait_in($b, qq{SELECT count(*) = 2 FROM pg_locks WHERE pid = $c_pid
+ok(wait_in($d, qq{SELECT count(*) = 2 FROM pg_locks WHERE pid = $c_pid
 	AND ((relation = $nsp_oid AND granted) OR (relation = $p_oid AND NOT granted))}),
 	'the other session holds pg_namespace and waits for s.p');
 $b->query_safe('COMMIT');
@@ -95,5 +99,6 @@ is($node->safe_psql('postgres', q{SELECT to_regclass('public.t') IS NULL}),
 $a->quit;
 $b->quit;
 $c->quit;
+$d->quit;
 $node->stop;
 done_testing();
