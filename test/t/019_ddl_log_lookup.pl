@@ -52,6 +52,9 @@ my $ddl = 'CREATE TABLE t (a int REFERENCES s.p)';
 my $a = $node->background_psql('postgres', on_error_stop => 0);
 $a->query_safe(q{SET deadlock_timeout = '200ms'});
 my $a_pid = $a->query_safe('SELECT pg_backend_pid()');
+# The session has run DDL before: the extension's ddl_command_end trigger
+# is compiled, and needs no catalog lookup that could wait in its turn.
+$a->query_safe('CREATE TABLE earlier (a int)');
 
 # B holds the referenced table; C will lock pg_namespace.
 my $b = $node->background_psql('postgres');
