@@ -1,17 +1,17 @@
 # A statement that succeeded keeps its DDL log entry when the catalog
 # lookup that names its object afterwards fails.
 #
-# CREATE TABLE t (...) names t without a schema: the audit log looks it up
-# in search_path once the statement has succeeded.  That lookup can wait
-# for a lock: a catalog cache entry the statement used has been
-# invalidated meanwhile (a GRANT on the schema committed while the
-# statement waited for the table its foreign key references), so the
-# lookup reads pg_namespace, which another session has locked.  That
-# session waits for the referenced table, which the statement holds: a
-# deadlock, detected by the statement's backend, which gets the error.
-# The entry is written, outcome ok (the statement did succeed; rolled_back
-# says that its transaction then aborted), with the name as written, and
-# the error reaches the client.
+# ALTER TABLE t ... names t without a schema: once the statement has
+# succeeded, the audit log looks t up in search_path.  That lookup can wait
+# for a lock.  The statement waited for s.p, the table its foreign key
+# references; meanwhile a GRANT on schema public committed, so that the
+# backend's cached entries for public are gone, and the lookup must read
+# pg_namespace, which another session has locked.  That session waits for
+# s.p, which the statement now holds: a deadlock, found by the statement's
+# backend, which gets the error.  The entry is written all the same,
+# outcome ok (the statement did succeed; rolled_back says that its
+# transaction then aborted) and with the name as written, and the error
+# reaches the client.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -46,15 +46,17 @@ sub wait_in
 my $p_oid = $node->safe_psql('postgres', q{SELECT 's.p'::regclass::oid});
 my $nsp_oid = $node->safe_psql('postgres',
 	q{SELECT 'pg_catalog.pg_namespace'::regclass::oid});
-my $ddl = 'CREATE TABLE t (a int REFERENCES s.p)';
+my $ddl = 'ALTER TABLE t ADD FOREIGN KEY (a) REFERENCES s.p NOT VALID';
 
-# A: the statement; its backend is the one to find the deadlock.
+# A: the statement; its backend is the one to find the deadlock.  No
+# lock_timeout for DDL: A waits for s.p as long as the test takes.  A has
+# run DDL before, so the extension's ddl_command_end trigger is compiled
+# and reads no catalog that could make A wait in its turn.
 my $a = $node->background_psql('postgres', on_error_stop => 0);
 $a->query_safe(q{SET deadlock_timeout = '200ms'});
+$a->query_safe(q{SET guardrails.ddl_lock_timeout = 0});
 my $a_pid = $a->query_safe('SELECT pg_backend_pid()');
-# The session has run DDL before: the extension's ddl_command_end trigger
-# is compiled, and needs no catalog lookup that could wait in its turn.
-$a->query_safe('CREATE TABLE earlier (a int)');
+$a->query_safe('CREATE TABLE t (a int)');
 
 # B holds the referenced table; C will lock pg_namespace.
 my $b = $node->background_psql('postgres');
@@ -70,7 +72,7 @@ $b->query_safe('BEGIN; LOCK TABLE s.p IN ACCESS EXCLUSIVE MODE');
 $a->query_until(qr/started/, "\\echo started\n$ddl;\n\\echo done\n");
 ok(wait_in($d, qq{SELECT count(*) > 0 FROM pg_locks
 	WHERE pid = $a_pid AND NOT granted AND relation = $p_oid}),
-	'the statement has created t and waits for s.p');
+	'the statement waits for s.p');
 
 # B's GRANT invalidates the cache entries of schema public when B
 # commits, before B's locks go.  C takes pg_namespace, then queues for s.p
@@ -96,8 +98,9 @@ is($node->safe_psql('postgres', qq{
 	FROM guardrails.ddl_log WHERE query = '$ddl' AND pid = $a_pid}),
 	'ok|table|t|t',
 	'the statement has one entry: it succeeded, named as written, and its transaction rolled back');
-is($node->safe_psql('postgres', q{SELECT to_regclass('public.t') IS NULL}),
-	't', 'and t is gone with the transaction');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM pg_constraint WHERE conrelid = 'public.t'::regclass AND contype = 'f'}),
+	'0', 'and the foreign key is gone with the transaction');
 
 $a->quit;
 $b->quit;
