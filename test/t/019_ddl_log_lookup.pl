@@ -88,6 +88,9 @@ $b->query_safe('COMMIT');
 $a->query_until(qr/done/, '');
 like($a->{stderr}, qr/deadlock detected/,
 	'the error of the lookup after success reaches the client');
+like($a->{stderr},
+	qr/Process $a_pid waits for AccessShareLock on relation $nsp_oid /,
+	'the statement\'s backend waited to read pg_namespace');
 $c->query_until(qr/locked/, '');
 $c->query_safe('ROLLBACK');
 is($c->{stderr}, '', 'the other session got its locks');
