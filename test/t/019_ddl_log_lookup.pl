@@ -12,6 +12,9 @@
 # outcome ok (the statement did succeed; rolled_back says that its
 # transaction then aborted) and with the name as written, and the error
 # reaches the client.
+#
+# Not CREATE TABLE: PostgreSQL writes the schema into its parse tree, which
+# the audit log shares, so that its entry needs no lookup afterwards.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
