@@ -124,6 +124,36 @@ static int	grd_connection_burst = 0;
 static char *grd_connection_limits = NULL;
 static char *grd_connection_limit_exempt_roles = NULL;
 static bool grd_connection_limit_exempt_superusers = true;
+
+static bool check_connection_limits(char **newval, void **extra, GucSource source);
+static void assign_connection_limits(const char *newval, void *extra);
+static bool check_exempt_roles(char **newval, void **extra, GucSource source);
+static void assign_exempt_roles(const char *newval, void *extra);
+
+/* The settings of connection limits. */
+static const GrdSetting connection_limits_settings[] = {
+	GRD_SETTING_REAL("guardrails.connection_rate", &grd_connection_rate, 0, 0, 1000000,
+		PGC_SIGHUP, 0,
+		"New connections per second the server accepts; 0 means no limit.",
+		"Replication connections and guardrails.connection_limit_exempt_roles are never limited."),
+	GRD_SETTING_INT("guardrails.connection_burst", &grd_connection_burst, 0, 0, INT_MAX,
+		PGC_SIGHUP, 0,
+		"New connections accepted at once above guardrails.connection_rate.",
+		"0 means one second's worth of the rate."),
+	GRD_SETTING_STRING("guardrails.connection_limits", &grd_connection_limits, "", PGC_SIGHUP, 0,
+		check_connection_limits, assign_connection_limits,
+		"Limits on new connections per role and per database.",
+		"For example: role:app=100/s burst 200, database:analytics=20/s"),
+	GRD_SETTING_STRING("guardrails.connection_limit_exempt_roles", &grd_connection_limit_exempt_roles, "", PGC_SIGHUP, GUC_LIST_INPUT,
+		check_exempt_roles, assign_exempt_roles,
+		"Roles whose connections are never limited.",
+		NULL),
+	GRD_SETTING_BOOL("guardrails.connection_limit_exempt_superusers", &grd_connection_limit_exempt_superusers, true, PGC_SIGHUP, 0,
+		"Whether superusers and roles that may use reserved connections are exempt from connection limits.",
+		"They are by default, so that an operator can always log in to lift a limit."),
+	GRD_SETTINGS_END
+};
+
 /* ----------------------------------------------------------------
  *		Shared memory
  * ----------------------------------------------------------------
@@ -579,70 +609,9 @@ assign_exempt_roles(const char *newval, void *extra)
 	exempt_roles = (ExemptRoles *) extra;
 }
 
-
-/*
- * The settings of connection limits; in _PG_init.
- */
-static void
-connection_limits_init(void)
-{
-	DefineCustomRealVariable("guardrails.connection_rate",
-							 "New connections per second the server accepts; 0 means no limit.",
-							 "Replication connections and guardrails.connection_limit_exempt_roles are never limited.",
-							 &grd_connection_rate,
-							 0,
-							 0,
-							 1000000,
-							 PGC_SIGHUP,
-							 0,
-							 NULL, NULL, NULL);
-
-	DefineCustomIntVariable("guardrails.connection_burst",
-							"New connections accepted at once above guardrails.connection_rate.",
-							"0 means one second's worth of the rate.",
-							&grd_connection_burst,
-							0,
-							0,
-							INT_MAX,
-							PGC_SIGHUP,
-							0,
-							NULL, NULL, NULL);
-
-	DefineCustomStringVariable("guardrails.connection_limits",
-							   "Limits on new connections per role and per database.",
-							   "For example: role:app=100/s burst 200, database:analytics=20/s",
-							   &grd_connection_limits,
-							   "",
-							   PGC_SIGHUP,
-							   0,
-							   check_connection_limits,
-							   assign_connection_limits,
-							   NULL);
-
-	DefineCustomStringVariable("guardrails.connection_limit_exempt_roles",
-							   "Roles whose connections are never limited.",
-							   NULL,
-							   &grd_connection_limit_exempt_roles,
-							   "",
-							   PGC_SIGHUP,
-							   GUC_LIST_INPUT,
-							   check_exempt_roles,
-							   assign_exempt_roles,
-							   NULL);
-
-	DefineCustomBoolVariable("guardrails.connection_limit_exempt_superusers",
-							 "Whether superusers and roles that may use reserved connections are exempt from connection limits.",
-							 "They are by default, so that an operator can always log in to lift a limit.",
-							 &grd_connection_limit_exempt_superusers,
-							 true,
-							 PGC_SIGHUP,
-							 0,
-							 NULL, NULL, NULL);
-}
-
 const GrdModule grd_connection_limits_module = {
 	.name = "connection limits",
-	.init = connection_limits_init,
+	.settings = connection_limits_settings,
 	.shmem_size = connection_limits_shmem_size,
 	.shmem_startup = connection_limits_shmem_startup,
 	.status = connection_limits_status,

@@ -88,6 +88,23 @@ static int	grd_ddl_lock_timeout = 5000;
 static int	grd_ddl_lock_wait = GRD_DDL_LOCK_WAIT_RETRY;
 static int	grd_ddl_lock_retries = 0;
 
+/* The settings of the DDL lock guard. */
+static const GrdSetting ddl_lock_settings[] = {
+	GRD_SETTING_INT("guardrails.ddl_lock_timeout", &grd_ddl_lock_timeout, 5000, 0, INT_MAX,
+		PGC_SUSET, GUC_UNIT_MS,
+		"Longest time a DDL statement may wait for a lock.",
+		"DDL runs with the smaller of this and the session's lock_timeout; 0 turns it off."),
+	GRD_SETTING_ENUM("guardrails.ddl_lock_wait", &grd_ddl_lock_wait, GRD_DDL_LOCK_WAIT_RETRY, ddl_lock_wait_options,
+		PGC_SUSET, 0,
+		"How a DDL statement waits for the lock on its table.",
+		"retry: short conditional attempts that never join the lock queue, " "so queries never wait behind it; queue: in the lock queue, as PostgreSQL does."),
+	GRD_SETTING_INT("guardrails.ddl_lock_retries", &grd_ddl_lock_retries, 0, 0, 100,
+		PGC_SUSET, 0,
+		"How many times a DDL statement that timed out on its lock is retried.",
+		"Only top-level statements outside a transaction block are retried."),
+	GRD_SETTINGS_END
+};
+
 /* A statement locks at most this many relations that we take for it. */
 #define GRD_MAX_TARGETS		8
 
@@ -633,47 +650,7 @@ grd_ddl_lock_end(GrdDdlLock *state)
 		AtEOXact_GUC(true, state->guc_nest_level);
 }
 
-/*
- * The settings of the DDL lock guard; in _PG_init.
- */
-static void
-ddl_lock_init(void)
-{
-	DefineCustomIntVariable("guardrails.ddl_lock_timeout",
-							"Longest time a DDL statement may wait for a lock.",
-							"DDL runs with the smaller of this and the session's lock_timeout; 0 turns it off.",
-							&grd_ddl_lock_timeout,
-							5000,
-							0,
-							INT_MAX,
-							PGC_SUSET,
-							GUC_UNIT_MS,
-							NULL, NULL, NULL);
-
-	DefineCustomEnumVariable("guardrails.ddl_lock_wait",
-							 "How a DDL statement waits for the lock on its table.",
-							 "retry: short conditional attempts that never join the lock queue, "
-							 "so queries never wait behind it; queue: in the lock queue, as PostgreSQL does.",
-							 &grd_ddl_lock_wait,
-							 GRD_DDL_LOCK_WAIT_RETRY,
-							 ddl_lock_wait_options,
-							 PGC_SUSET,
-							 0,
-							 NULL, NULL, NULL);
-
-	DefineCustomIntVariable("guardrails.ddl_lock_retries",
-							"How many times a DDL statement that timed out on its lock is retried.",
-							"Only top-level statements outside a transaction block are retried.",
-							&grd_ddl_lock_retries,
-							0,
-							0,
-							100,
-							PGC_SUSET,
-							0,
-							NULL, NULL, NULL);
-}
-
 const GrdModule grd_ddl_lock_module = {
 	.name = "DDL lock guard",
-	.init = ddl_lock_init,
+	.settings = ddl_lock_settings,
 };

@@ -236,22 +236,24 @@ grd_ddl_describe_statement(GrdDdlAudit *audit, bool after)
 			relation = ((AlterTableStmt *) tree)->relation;
 			break;
 
-			/* RENAME, SET SCHEMA, OWNER TO: a relation or another object */
+			/*
+			 * RENAME, SET SCHEMA, OWNER TO: a relation or another object, in
+			 * fields of the same names in three node types.
+			 */
+#define RELATION_OR_OBJECT(node, type_field) \
+			type = objtype_name(((node *) tree)->type_field); \
+			relation = ((node *) tree)->relation; \
+			other_object = ((node *) tree)->object
 		case T_RenameStmt:
-			type = objtype_name(((RenameStmt *) tree)->renameType);
-			relation = ((RenameStmt *) tree)->relation;
-			other_object = ((RenameStmt *) tree)->object;
+			RELATION_OR_OBJECT(RenameStmt, renameType);
 			break;
 		case T_AlterObjectSchemaStmt:
-			type = objtype_name(((AlterObjectSchemaStmt *) tree)->objectType);
-			relation = ((AlterObjectSchemaStmt *) tree)->relation;
-			other_object = ((AlterObjectSchemaStmt *) tree)->object;
+			RELATION_OR_OBJECT(AlterObjectSchemaStmt, objectType);
 			break;
 		case T_AlterOwnerStmt:
-			type = objtype_name(((AlterOwnerStmt *) tree)->objectType);
-			relation = ((AlterOwnerStmt *) tree)->relation;
-			other_object = ((AlterOwnerStmt *) tree)->object;
+			RELATION_OR_OBJECT(AlterOwnerStmt, objectType);
 			break;
+#undef RELATION_OR_OBJECT
 		case T_DropStmt:
 			{
 				DropStmt   *stmt = (DropStmt *) tree;

@@ -101,6 +101,22 @@ static int	grd_ddl_policy = GRD_DDL_POLICY_WARN;
 static bool grd_allow_new_tables = true;
 static int	grd_ddl_policy_min_size = 1024;
 
+/* The settings of the schema-change policy. */
+static const GrdSetting ddl_policy_settings[] = {
+	GRD_SETTING_ENUM("guardrails.ddl_policy", &grd_ddl_policy, GRD_DDL_POLICY_WARN, ddl_policy_options,
+		PGC_SUSET, 0,
+		"What a schema change that breaks a rule does: off, warn or enforce.",
+		NULL),
+	GRD_SETTING_BOOL("guardrails.allow_new_tables", &grd_allow_new_tables, true, PGC_SUSET, 0,
+		"Whether new tables may be created.",
+		"Temporary tables and new partitions of existing tables are always allowed."),
+	GRD_SETTING_INT("guardrails.ddl_policy_min_size", &grd_ddl_policy_min_size, 1024, 0, INT_MAX,
+		PGC_SUSET, GUC_UNIT_KB,
+		"Tables smaller than this are exempt from the schema-change policy.",
+		"Scanning or copying a small table takes milliseconds; 0 applies the rules to every table with data."),
+	GRD_SETTINGS_END
+};
+
 PG_FUNCTION_INFO_V1(grd_ddl_policy_table_rewrite);
 
 /*
@@ -641,44 +657,7 @@ grd_ddl_policy_table_rewrite(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/*
- * The settings of the schema-change policy; in _PG_init.
- */
-static void
-ddl_policy_init(void)
-{
-	DefineCustomEnumVariable("guardrails.ddl_policy",
-							 "What a schema change that breaks a rule does: off, warn or enforce.",
-							 NULL,
-							 &grd_ddl_policy,
-							 GRD_DDL_POLICY_WARN,
-							 ddl_policy_options,
-							 PGC_SUSET,
-							 0,
-							 NULL, NULL, NULL);
-
-	DefineCustomBoolVariable("guardrails.allow_new_tables",
-							 "Whether new tables may be created.",
-							 "Temporary tables and new partitions of existing tables are always allowed.",
-							 &grd_allow_new_tables,
-							 true,
-							 PGC_SUSET,
-							 0,
-							 NULL, NULL, NULL);
-
-	DefineCustomIntVariable("guardrails.ddl_policy_min_size",
-							"Tables smaller than this are exempt from the schema-change policy.",
-							"Scanning or copying a small table takes milliseconds; 0 applies the rules to every table with data.",
-							&grd_ddl_policy_min_size,
-							1024,
-							0,
-							INT_MAX,
-							PGC_SUSET,
-							GUC_UNIT_KB,
-							NULL, NULL, NULL);
-}
-
 const GrdModule grd_ddl_policy_module = {
 	.name = "DDL policy",
-	.init = ddl_policy_init,
+	.settings = ddl_policy_settings,
 };

@@ -122,6 +122,27 @@ static int	grd_ddl_log_size = 1000;
 int			grd_ddl_log_max_query_len = 4096;
 static char *grd_ddl_log_destination = NULL;
 
+static bool check_ddl_log_destination(char **newval, void **extra,
+									  GucSource source);
+static void assign_ddl_log_destination(const char *newval, void *extra);
+
+/* The settings of the DDL log. */
+static const GrdSetting ddl_log_settings[] = {
+	GRD_SETTING_INT("guardrails.ddl_log_size", &grd_ddl_log_size, 1000, 1, 1000000,
+		PGC_POSTMASTER, 0,
+		"Number of DDL statements the shared ring of the DDL log holds.",
+		"guardrails.ddl_log shows them; the oldest is overwritten when it is full."),
+	GRD_SETTING_INT("guardrails.ddl_log_max_query_len", &grd_ddl_log_max_query_len, 4096, 64, 1024 * 1024,
+		PGC_POSTMASTER, GUC_UNIT_BYTE,
+		"Longest statement text the DDL log keeps; longer ones are truncated.",
+		"Each entry of the ring takes this much shared memory, plus about 1.5 kB."),
+	GRD_SETTING_STRING("guardrails.ddl_log_destination", &grd_ddl_log_destination, "view, log, table", PGC_SIGHUP, GUC_LIST_INPUT,
+		check_ddl_log_destination, assign_ddl_log_destination,
+		"Where DDL statements are recorded: view, log and table.",
+		"view: the ring shown by guardrails.ddl_log; log: one line per statement in the server log; " "table: guardrails.ddl_history, filled from the ring by a background worker. Empty: nowhere."),
+	GRD_SETTINGS_END
+};
+
 /* ----------------------------------------------------------------
  *		Shared memory
  * ----------------------------------------------------------------
@@ -742,50 +763,9 @@ ddl_log_status(GrdStatus *status)
 				   (int64) pg_atomic_read_u64(&ddl_shared->counters[GRD_DDL_COLLIDED]));
 }
 
-/*
- * The settings of the DDL log; in _PG_init.
- */
-static void
-ddl_log_init(void)
-{
-	DefineCustomIntVariable("guardrails.ddl_log_size",
-							"Number of DDL statements the shared ring of the DDL log holds.",
-							"guardrails.ddl_log shows them; the oldest is overwritten when it is full.",
-							&grd_ddl_log_size,
-							1000,
-							1,
-							1000000,
-							PGC_POSTMASTER,
-							0,
-							NULL, NULL, NULL);
-
-	DefineCustomIntVariable("guardrails.ddl_log_max_query_len",
-							"Longest statement text the DDL log keeps; longer ones are truncated.",
-							"Each entry of the ring takes this much shared memory, plus about 1.5 kB.",
-							&grd_ddl_log_max_query_len,
-							4096,
-							64,
-							1024 * 1024,
-							PGC_POSTMASTER,
-							GUC_UNIT_BYTE,
-							NULL, NULL, NULL);
-
-	DefineCustomStringVariable("guardrails.ddl_log_destination",
-							   "Where DDL statements are recorded: view, log and table.",
-							   "view: the ring shown by guardrails.ddl_log; log: one line per statement in the server log; "
-							   "table: guardrails.ddl_history, filled from the ring by a background worker. Empty: nowhere.",
-							   &grd_ddl_log_destination,
-							   "view, log, table",
-							   PGC_SIGHUP,
-							   GUC_LIST_INPUT,
-							   check_ddl_log_destination,
-							   assign_ddl_log_destination,
-							   NULL);
-}
-
 const GrdModule grd_ddl_log_module = {
 	.name = "DDL log",
-	.init = ddl_log_init,
+	.settings = ddl_log_settings,
 	.shmem_size = ddl_log_shmem_size,
 	.shmem_startup = ddl_log_shmem_startup,
 	.section_tag = GRD_SECTION_TAG('D', 'D', 'L', 'R'),

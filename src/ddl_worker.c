@@ -148,34 +148,26 @@ static void apply_retention(void *arg);
 static char *grd_database = NULL;
 static int	grd_ddl_history_retention = 90 * 24 * 60;
 
+/* The settings of the DDL history worker. */
+static const GrdSetting ddl_history_settings[] = {
+	GRD_SETTING_STRING("guardrails.database", &grd_database, "postgres", PGC_POSTMASTER, 0, NULL, NULL,
+		"Database where the background worker stores guardrails.ddl_history.",
+		"The extension must be created in it."),
+	GRD_SETTING_INT("guardrails.ddl_history_retention", &grd_ddl_history_retention, 90 * 24 * 60, 0, INT_MAX,
+		PGC_SIGHUP, GUC_UNIT_MIN,
+		"How long guardrails.ddl_history keeps a statement; 0 keeps it forever.",
+		NULL),
+	GRD_SETTINGS_END
+};
+
 /*
- * The worker's settings, and its registration; in _PG_init, while
- * shared_preload_libraries are loaded.
+ * Register the worker; in _PG_init, while shared_preload_libraries are
+ * loaded.
  */
 static void
 ddl_history_init(void)
 {
 	BackgroundWorker worker;
-
-	DefineCustomStringVariable("guardrails.database",
-							   "Database where the background worker stores guardrails.ddl_history.",
-							   "The extension must be created in it.",
-							   &grd_database,
-							   "postgres",
-							   PGC_POSTMASTER,
-							   0,
-							   NULL, NULL, NULL);
-
-	DefineCustomIntVariable("guardrails.ddl_history_retention",
-							"How long guardrails.ddl_history keeps a statement; 0 keeps it forever.",
-							NULL,
-							&grd_ddl_history_retention,
-							90 * 24 * 60,
-							0,
-							INT_MAX,
-							PGC_SIGHUP,
-							GUC_UNIT_MIN,
-							NULL, NULL, NULL);
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
@@ -575,7 +567,6 @@ worker_cycle(void)
 	}
 }
 
-
 /*
  * A text parameter of the current entry, NULL when empty, converted from
  * the encoding of the database it ran in to this one's.
@@ -859,5 +850,6 @@ apply_retention(void *arg)
 
 const GrdModule grd_ddl_history_module = {
 	.name = "DDL history",
+	.settings = ddl_history_settings,
 	.init = ddl_history_init,
 };

@@ -62,6 +62,15 @@
 /* settings */
 static int	grd_max_digest_limits = 2000;
 
+/* The settings of digest limits. */
+static const GrdSetting digest_limits_settings[] = {
+	GRD_SETTING_INT("guardrails.max_digest_limits", &grd_max_digest_limits, 2000, 10, INT_MAX / 2,
+		PGC_POSTMASTER, 0,
+		"Maximum number of digest limits with state in shared memory.",
+		"Each takes about 150 bytes; the least recently used idle one is recycled when more are needed."),
+	GRD_SETTINGS_END
+};
+
 /* Columns of guardrails.digest_limits. */
 #define Anum_dl_queryid			1
 #define Anum_dl_role			2
@@ -675,27 +684,10 @@ grd_digest_limits_changed(PG_FUNCTION_ARGS)
 	CacheInvalidateRelcache(trigdata->tg_relation);
 	return PointerGetDatum(NULL);
 }
-/*
- * The settings of digest limits; in _PG_init.
- */
-static void
-digest_limits_init(void)
-{
-	DefineCustomIntVariable("guardrails.max_digest_limits",
-							"Maximum number of digest limits with state in shared memory.",
-							"Each takes about 150 bytes; the least recently used idle one is recycled when more are needed.",
-							&grd_max_digest_limits,
-							2000,
-							10,
-							INT_MAX / 2,
-							PGC_POSTMASTER,
-							0,
-							NULL, NULL, NULL);
-}
 
 const GrdModule grd_digest_limits_module = {
 	.name = "digest limits",
-	.init = digest_limits_init,
+	.settings = digest_limits_settings,
 	.shmem_size = digest_limits_shmem_size,
 	.shmem_startup = digest_limits_shmem_startup,
 };

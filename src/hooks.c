@@ -9,30 +9,31 @@
  * in which order.  The modules know nothing of hooks; they expose plain
  * functions that this file calls.
  *
- *	shmem_request	-> shmem: reserve the segment and LWLocks
+ *	shmem_request	-> shmem: reserve the segment and LWLocks of every module
  *	shmem_startup	-> shmem: create or attach, load saved state
- *	ExecutorStart	-> ratelimit: digest limits and blocks (may reject)
- *					-> previous hook -> ratelimit: hold concurrency slots
+ *	ExecutorStart	-> digest_limits: digest limits and blocks (may reject)
+ *					-> previous hook -> digest_limits: hold concurrency slots
  *					-> latency: open a timer
  *	ExecutorRun		-> latency: resume -> previous hook -> latency: pause
  *	ExecutorFinish	-> latency: resume -> previous hook -> latency: pause
  *	ExecutorEnd		-> latency: record completed -> previous hook
- *	ProcessUtility	-> ddl_policy: is it DDL? (decided once, here)
+ *	ProcessUtility	-> ddl_statement: is it DDL? (decided once, here)
  *					-> latency: start timing
  *					-> ddl_audit: open a record, if DDL
- *					   [ -> ratelimit: digest limits and blocks (may
+ *					   [ -> digest_limits: digest limits and blocks (may
  *							reject; concurrency slots held to the end)
  *						 -> ddl_policy: schema-change rules (may reject)
  *						 -> ddl_lock, if DDL: lock_timeout, take the
  *							target's lock (may time out)
  *						 -> previous hook
  *						 -> ddl_lock: restore lock_timeout
- *						 -> ratelimit: release the slots ]
+ *						 -> digest_limits: release the slots ]
  *					-> ddl_audit: record the outcome (ok, or error/rejected
  *					   from a PG_CATCH around everything in brackets)
  *					-> latency: record the time (completed or failed)
  *	ClientAuthentication
- *					-> previous hook -> ratelimit: connection limits
+ *					-> previous hook -> connection_limits: limits on new
+ *					   connections
  *	get_relation_info (build_simple_rel in 19)
  *					-> previous hook -> index_visibility: hide disabled indexes
  *	needs_fmgr_hook, fmgr_hook

@@ -69,6 +69,21 @@
 static char *grd_hidden_indexes = NULL;
 static bool grd_use_disabled_indexes = false;
 
+static bool check_hidden_indexes(char **newval, void **extra, GucSource source);
+static void assign_hidden_indexes(const char *newval, void *extra);
+
+/* The settings of index visibility. */
+static const GrdSetting index_visibility_settings[] = {
+	GRD_SETTING_STRING("guardrails.hidden_indexes", &grd_hidden_indexes, "", PGC_USERSET, GUC_LIST_INPUT,
+		check_hidden_indexes, assign_hidden_indexes,
+		"Indexes the planner must not use in this session, besides the disabled ones.",
+		"A comma-separated list of index names, schema-qualified or found through search_path."),
+	GRD_SETTING_BOOL("guardrails.use_disabled_indexes", &grd_use_disabled_indexes, false, PGC_USERSET, 0,
+		"Let the planner use disabled indexes in this session.",
+		"For comparing plans with and without them; other sessions are not affected."),
+	GRD_SETTINGS_END
+};
+
 /* Columns of guardrails.disabled_indexes that name the index. */
 #define Anum_index_schema	1
 #define Anum_index_name		2
@@ -487,32 +502,7 @@ grd_disabled_indexes_changed(PG_FUNCTION_ARGS)
 	return PointerGetDatum(NULL);
 }
 
-/*
- * The settings of index visibility; in _PG_init.
- */
-static void
-index_visibility_init(void)
-{
-	DefineCustomStringVariable("guardrails.hidden_indexes",
-							   "Indexes the planner must not use in this session, besides the disabled ones.",
-							   "A comma-separated list of index names, schema-qualified or found through search_path.",
-							   &grd_hidden_indexes,
-							   "",
-							   PGC_USERSET,
-							   GUC_LIST_INPUT,
-							   check_hidden_indexes, assign_hidden_indexes, NULL);
-
-	DefineCustomBoolVariable("guardrails.use_disabled_indexes",
-							 "Let the planner use disabled indexes in this session.",
-							 "For comparing plans with and without them; other sessions are not affected.",
-							 &grd_use_disabled_indexes,
-							 false,
-							 PGC_USERSET,
-							 0,
-							 NULL, NULL, NULL);
-}
-
 const GrdModule grd_index_visibility_module = {
 	.name = "index visibility",
-	.init = index_visibility_init,
+	.settings = index_visibility_settings,
 };

@@ -91,6 +91,25 @@ static int	grd_track = GRD_TRACK_TOP;
 static bool grd_track_utility = true;
 static bool grd_save = true;
 
+/* The settings of latency recording. */
+static const GrdSetting latency_settings[] = {
+	GRD_SETTING_INT("guardrails.max_digests", &grd_max_digests, 5000, 100, INT_MAX / 2,
+		PGC_POSTMASTER, 0,
+		"Maximum number of query digests with a latency histogram.",
+		"Each digest takes about 9.4 kB of shared memory."),
+	GRD_SETTING_ENUM("guardrails.track", &grd_track, GRD_TRACK_TOP, track_options,
+		PGC_SUSET, 0,
+		"Which statements get a latency histogram.",
+		"top: statements issued by clients; all: also " "statements run inside functions; none: nothing."),
+	GRD_SETTING_BOOL("guardrails.track_utility", &grd_track_utility, true, PGC_SUSET, 0,
+		"Whether utility statements get a latency histogram.",
+		NULL),
+	GRD_SETTING_BOOL("guardrails.save", &grd_save, true, PGC_SIGHUP, 0,
+		"Save latency histograms across server shutdowns.",
+		NULL),
+	GRD_SETTINGS_END
+};
+
 /*
  * The format of the module's section of the state file.  It changes with
  * the bucket layout; add 1000000 when GrdLatencyRecord changes.
@@ -869,56 +888,18 @@ latency_status(GrdStatus *status)
 }
 
 /*
- * The settings of latency recording; in _PG_init.
+ * In _PG_init: the bucket boundaries, computed once and inherited by every
+ * backend.
  */
 static void
 latency_init(void)
 {
 	grd_hist_init();
-
-	DefineCustomIntVariable("guardrails.max_digests",
-							"Maximum number of query digests with a latency histogram.",
-							"Each digest takes about 9.4 kB of shared memory.",
-							&grd_max_digests,
-							5000,
-							100,
-							INT_MAX / 2,
-							PGC_POSTMASTER,
-							0,
-							NULL, NULL, NULL);
-
-	DefineCustomEnumVariable("guardrails.track",
-							 "Which statements get a latency histogram.",
-							 "top: statements issued by clients; all: also "
-							 "statements run inside functions; none: nothing.",
-							 &grd_track,
-							 GRD_TRACK_TOP,
-							 track_options,
-							 PGC_SUSET,
-							 0,
-							 NULL, NULL, NULL);
-
-	DefineCustomBoolVariable("guardrails.track_utility",
-							 "Whether utility statements get a latency histogram.",
-							 NULL,
-							 &grd_track_utility,
-							 true,
-							 PGC_SUSET,
-							 0,
-							 NULL, NULL, NULL);
-
-	DefineCustomBoolVariable("guardrails.save",
-							 "Save latency histograms across server shutdowns.",
-							 NULL,
-							 &grd_save,
-							 true,
-							 PGC_SIGHUP,
-							 0,
-							 NULL, NULL, NULL);
 }
 
 const GrdModule grd_latency_module = {
 	.name = "latency",
+	.settings = latency_settings,
 	.init = latency_init,
 	.shmem_size = latency_shmem_size,
 	.shmem_startup = latency_shmem_startup,

@@ -20,16 +20,71 @@
 #ifndef GRD_MODULE_H
 #define GRD_MODULE_H
 
+#include "utils/guc.h"
+
 #include "shmem.h"
+
+/*
+ * One setting of a module, defined by _PG_init from the module's table.
+ * The GRD_SETTING_* macros below fill one in for each kind.
+ */
+typedef enum GrdSettingKind
+{
+	GRD_SETTING_END = 0,		/* ends a module's table */
+	GRD_SETTING_KIND_BOOL,
+	GRD_SETTING_KIND_INT,
+	GRD_SETTING_KIND_REAL,
+	GRD_SETTING_KIND_STRING,
+	GRD_SETTING_KIND_ENUM
+} GrdSettingKind;
+
+typedef struct GrdSetting
+{
+	GrdSettingKind kind;
+	const char *name;
+	void	   *variable;
+	double		boot_value;		/* all kinds but string */
+	const char *boot_string;	/* string */
+	double		min_value;		/* int and real */
+	double		max_value;
+	const struct config_enum_entry *options;	/* enum */
+	GucContext	context;
+	int			flags;
+	GucStringCheckHook check_string;	/* string */
+	GucStringAssignHook assign_string;
+	const char *short_desc;
+	const char *long_desc;
+} GrdSetting;
+
+#define GRD_SETTING_BOOL(name, var, boot, context, flags, short_desc, long_desc) \
+	{GRD_SETTING_KIND_BOOL, name, var, boot, NULL, 0, 0, NULL, context, flags, \
+	 NULL, NULL, short_desc, long_desc}
+#define GRD_SETTING_INT(name, var, boot, min, max, context, flags, short_desc, long_desc) \
+	{GRD_SETTING_KIND_INT, name, var, boot, NULL, min, max, NULL, context, flags, \
+	 NULL, NULL, short_desc, long_desc}
+#define GRD_SETTING_REAL(name, var, boot, min, max, context, flags, short_desc, long_desc) \
+	{GRD_SETTING_KIND_REAL, name, var, boot, NULL, min, max, NULL, context, flags, \
+	 NULL, NULL, short_desc, long_desc}
+#define GRD_SETTING_STRING(name, var, boot, context, flags, check, assign, short_desc, long_desc) \
+	{GRD_SETTING_KIND_STRING, name, var, 0, boot, 0, 0, NULL, context, flags, \
+	 check, assign, short_desc, long_desc}
+#define GRD_SETTING_ENUM(name, var, boot, options, context, flags, short_desc, long_desc) \
+	{GRD_SETTING_KIND_ENUM, name, var, boot, NULL, 0, 0, options, context, flags, \
+	 NULL, NULL, short_desc, long_desc}
+#define GRD_SETTINGS_END	{GRD_SETTING_END}
 
 typedef struct GrdModule
 {
 	/* a short name, used in the server log and the state file's messages */
 	const char *name;
 
+	/* The module's settings, ending with GRD_SETTINGS_END; _PG_init defines them. */
+	const GrdSetting *settings;
+
 	/*
-	 * In _PG_init, in the postmaster: define the module's settings and
-	 * register its background workers.
+	 * In _PG_init, in the postmaster, after the settings are defined:
+	 * whatever else must be set up before the server starts, such as
+	 * registering a background worker.
 	 */
 	void		(*init) (void);
 

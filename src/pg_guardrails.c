@@ -59,6 +59,55 @@ const int	grd_num_modules = lengthof(grd_modules);
 
 void		_PG_init(void);
 
+/*
+ * Define the settings of one module's table.  The calls differ only in
+ * the kind's own arguments; the common ones are named once.
+ */
+static void
+define_settings(const GrdSetting *s)
+{
+	for (; s->kind != GRD_SETTING_END; s++)
+	{
+		const char *name = s->name;
+		const char *sdesc = s->short_desc;
+		const char *ldesc = s->long_desc;
+		GucContext	ctx = s->context;
+		int			flags = s->flags;
+
+		switch (s->kind)
+		{
+			case GRD_SETTING_KIND_BOOL:
+				DefineCustomBoolVariable(name, sdesc, ldesc, (bool *) s->variable,
+										 s->boot_value != 0, ctx, flags,
+										 NULL, NULL, NULL);
+				break;
+			case GRD_SETTING_KIND_INT:
+				DefineCustomIntVariable(name, sdesc, ldesc, (int *) s->variable,
+										(int) s->boot_value, (int) s->min_value,
+										(int) s->max_value, ctx, flags,
+										NULL, NULL, NULL);
+				break;
+			case GRD_SETTING_KIND_REAL:
+				DefineCustomRealVariable(name, sdesc, ldesc, (double *) s->variable,
+										 s->boot_value, s->min_value, s->max_value,
+										 ctx, flags, NULL, NULL, NULL);
+				break;
+			case GRD_SETTING_KIND_STRING:
+				DefineCustomStringVariable(name, sdesc, ldesc, (char **) s->variable,
+										   s->boot_string, ctx, flags,
+										   s->check_string, s->assign_string, NULL);
+				break;
+			case GRD_SETTING_KIND_ENUM:
+				DefineCustomEnumVariable(name, sdesc, ldesc, (int *) s->variable,
+										 (int) s->boot_value, s->options, ctx, flags,
+										 NULL, NULL, NULL);
+				break;
+			case GRD_SETTING_END:
+				break;
+		}
+	}
+}
+
 void
 _PG_init(void)
 {
@@ -66,8 +115,12 @@ _PG_init(void)
 		return;
 
 	for (int i = 0; i < grd_num_modules; i++)
+	{
+		if (grd_modules[i]->settings)
+			define_settings(grd_modules[i]->settings);
 		if (grd_modules[i]->init)
 			grd_modules[i]->init();
+	}
 
 	MarkGUCPrefixReserved("guardrails");
 
