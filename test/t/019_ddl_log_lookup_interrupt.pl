@@ -29,14 +29,16 @@ $node->safe_psql('postgres', q{
 	CREATE ROLE reader2;
 	CREATE SCHEMA s;
 	CREATE TABLE s.p (a int PRIMARY KEY);
+	CREATE DATABASE watch;
 });
 
 my $p_oid = $node->safe_psql('postgres', q{SELECT 's.p'::regclass::oid});
 my $nsp_oid = $node->safe_psql('postgres',
 	q{SELECT 'pg_catalog.pg_namespace'::regclass::oid});
 
-# D watches.
-my $d = $node->background_psql('postgres');
+# D watches, from another database: in this one, its own lookups would
+# wait for pg_namespace too.
+my $d = $node->background_psql('watch');
 
 # Wait at most $secs seconds for a query in D to return 't'.
 sub wait_for
