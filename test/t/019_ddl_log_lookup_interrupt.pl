@@ -120,6 +120,7 @@ is(entries_of('t1', $a_pid), 'ok|table|t1|t|-',
 is($node->safe_psql('postgres', q{
 	SELECT count(*) FROM pg_constraint WHERE conrelid = 'public.t1'::regclass AND contype = 'f'}),
 	'0', 'and the foreign key is gone with the transaction');
+$a->{stderr} = '';
 is($a->query_safe('SELECT 1'), '1', 'the cancelled session goes on');
 $a->quit;
 $c->quit;
