@@ -134,8 +134,9 @@ ok(wait_for(10, qq{SELECT count(*) = 0 FROM pg_stat_activity
 	'pg_terminate_backend ends the backend waiting in the lookup after success');
 $c->query_safe('ROLLBACK');
 eval { $a->quit };
-like($a->{stderr}, qr/terminating connection due to administrator command/,
-	'the client is told why');
+like(slurp_file($node->logfile),
+	qr/\[$a_pid\] .*FATAL:  terminating connection due to administrator command/,
+	'the backend ended with the FATAL error of pg_terminate_backend');
 is(entries_of('t2', $a_pid), 'ok|table|t2|t|-',
 	'the statement has one entry: it succeeded, named as written, and its transaction rolled back');
 is($node->safe_psql('postgres', q{
