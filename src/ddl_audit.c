@@ -214,10 +214,11 @@ grd_ddl_audit_begin(PlannedStmt *pstmt, const char *queryString,
  * interrupts allowed, so that the backend can be cancelled or terminated
  * there as anywhere else (a guardrail must never be what keeps it from
  * ending).  The entry is written once whatever ends the lookup: after it,
- * with interrupts held from the end of the lookup on, so that a cancel
- * arriving then waits for the entry; if the lookup throws an error (a
- * cancel, a deadlock), by our PG_CATCH, with the names found at the start,
- * before the error goes on; if the backend exits with FATAL
+ * with interrupts held (a cancel that arrives once the lookup returned is
+ * only noted, as nothing checks for interrupts before HOLD_INTERRUPTS, and
+ * takes effect after the entry); if the lookup throws an error (a cancel,
+ * a timeout, a deadlock), by our PG_CATCH, with the names found at the
+ * start, before the error goes on; if the backend exits with FATAL
  * (pg_terminate_backend), by audit_at_exit(), which finds the statement
  * still open and marked as succeeded.
  */
