@@ -34,9 +34,11 @@
  *
  * The error path does no catalog access, takes no lock but the ring's, and
  * allocates only in a private memory context; interrupts are held while an
- * entry is written, so that a cancel cannot cut it in half.  A backend that
- * exits with FATAL while DDL is open (pg_terminate_backend) records those
- * statements from a before_shmem_exit callback.
+ * entry is written, so that a cancel cannot cut it in half, and only then:
+ * the lookup after success, which may wait for a lock, can be cancelled.
+ * A backend that exits with FATAL while DDL is open (pg_terminate_backend)
+ * records those statements from a before_shmem_exit callback, as ok if
+ * one had succeeded and was still in that lookup.
  *
  * Locking: the stack and the buffers are backend-local; ddl_ring.c takes
  * the ring's locks.
@@ -78,6 +80,7 @@ static char client_addr[64];
 static char datname[NAMEDATALEN];
 
 static void audit_at_exit(int code, Datum arg);
+static void audit_end_success(GrdDdlAudit *audit);
 static void ddl_record_entry(GrdDdlAudit *audit, char outcome,
 							 ErrorData *edata);
 
@@ -205,16 +208,24 @@ grd_ddl_audit_begin(PlannedStmt *pstmt, const char *queryString,
 
 /*
  * The statement succeeded.  Objects it created can now be found, so names
- * left unqualified at the start are looked up again.  The lookup runs with
- * interrupts held, so that a cancel cannot land between the statement's
- * success and its entry; if it fails all the same, the entry is written
- * with the names found at the start before the error goes on.
+ * left unqualified at the start are looked up again.
+ *
+ * The lookup may read the catalog, and so wait for a lock: it runs with
+ * interrupts allowed, so that the backend can be cancelled or terminated
+ * there as anywhere else (a guardrail must never be what keeps it from
+ * ending).  The entry is written once whatever ends the lookup: after it,
+ * with interrupts held (a cancel that arrives once the lookup returned is
+ * only noted, as nothing checks for interrupts before HOLD_INTERRUPTS, and
+ * takes effect after the entry); if the lookup throws an error (a cancel,
+ * a timeout, a deadlock), by our PG_CATCH, with the names found at the
+ * start, before the error goes on; if the backend exits with FATAL
+ * (pg_terminate_backend), by audit_at_exit(), which finds the statement
+ * still open and marked as succeeded.
  */
 void
 grd_ddl_audit_end(GrdDdlAudit *audit)
 {
-	open_audit = audit->outer;
-	HOLD_INTERRUPTS();
+	audit->succeeded = true;
 	if (!audit->identity_resolved && IsTransactionState())
 	{
 		PG_TRY();
@@ -223,13 +234,26 @@ grd_ddl_audit_end(GrdDdlAudit *audit)
 		}
 		PG_CATCH();
 		{
-			ddl_record_entry(audit, GRD_DDL_OK, NULL);
-			MemoryContextReset(audit_cxt);
+			audit_end_success(audit);
 			PG_RE_THROW();
 		}
 		PG_END_TRY();
 	}
+	audit_end_success(audit);
+}
 
+/*
+ * Pop a statement that succeeded and write its entry, interrupts held so
+ * that a cancel cannot cut the entry in half.  The statement leaves the
+ * stack before the entry is written, so that audit_at_exit() cannot write
+ * it a second time.  HOLD_INTERRUPTS here, not in the caller: an error
+ * caught by PG_CATCH has reset the holdoff count.
+ */
+static void
+audit_end_success(GrdDdlAudit *audit)
+{
+	HOLD_INTERRUPTS();
+	open_audit = audit->outer;
 	ddl_record_entry(audit, GRD_DDL_OK, NULL);
 	MemoryContextReset(audit_cxt);
 	RESUME_INTERRUPTS();
@@ -262,7 +286,9 @@ grd_ddl_audit_end_error(GrdDdlAudit *audit)
 /*
  * before_shmem_exit: the backend exits (FATAL, such as pg_terminate_backend)
  * with DDL statements still open.  Their GrdDdlAudit are on the stack below
- * us, still intact; record each as failed.  The error itself is gone.
+ * us, still intact; record each as failed, or as ok if it had succeeded
+ * and was interrupted in the lookup after success (its transaction then
+ * aborts, which the entry's rolled_back says).  The error itself is gone.
  */
 static void
 audit_at_exit(int code, Datum arg)
@@ -272,13 +298,18 @@ audit_at_exit(int code, Datum arg)
 		GrdDdlAudit *audit = open_audit;
 		ErrorData	edata;
 
-		open_audit = audit->outer;
-		memset(&edata, 0, sizeof(edata));
-		edata.sqlerrcode = ERRCODE_ADMIN_SHUTDOWN;
-		edata.message = "backend exited while the statement ran";
-		audit->redacted = false;	/* our message echoes nothing */
 		HOLD_INTERRUPTS();
-		ddl_record_entry(audit, GRD_DDL_ERROR, &edata);
+		open_audit = audit->outer;
+		if (audit->succeeded)
+			ddl_record_entry(audit, GRD_DDL_OK, NULL);
+		else
+		{
+			memset(&edata, 0, sizeof(edata));
+			edata.sqlerrcode = ERRCODE_ADMIN_SHUTDOWN;
+			edata.message = "backend exited while the statement ran";
+			audit->redacted = false;	/* our message echoes nothing */
+			ddl_record_entry(audit, GRD_DDL_ERROR, &edata);
+		}
 		MemoryContextReset(audit_cxt);
 		RESUME_INTERRUPTS();
 	}

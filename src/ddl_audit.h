@@ -39,6 +39,8 @@ typedef struct GrdDdlAudit
 	bool		toplevel;		/* issued by the client, not by a function */
 	bool		identity_resolved;	/* object_identity is schema-qualified,
 									 * or no lookup can improve it */
+	bool		succeeded;		/* it succeeded, and only the lookup after
+								 * success remains (grd_ddl_audit_end) */
 	bool		leaves_behind;	/* if it fails, what it built so far
 								 * remains (CREATE INDEX CONCURRENTLY) */
 	TimestampTz start_time;
