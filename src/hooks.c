@@ -352,13 +352,28 @@ static inline void
 grd_utility_finish(bool audited, GrdDdlAudit *audit,
 				   bool timed, GrdUtilityTimer *timer, bool failed)
 {
-	if (audited)
+	if (audited && failed)
+		grd_ddl_audit_end_error(audit);
+	else if (audited && timed)
 	{
-		if (failed)
-			grd_ddl_audit_end_error(audit);
-		else
+		/*
+		 * Naming the object of a statement that succeeded may still fail (a
+		 * cancel while it waits to read a catalog): the statement's time is
+		 * then recorded as failed, as the error that reaches its client says.
+		 */
+		PG_TRY();
+		{
 			grd_ddl_audit_end(audit);
+		}
+		PG_CATCH();
+		{
+			grd_latency_utility_end(timer, true);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
 	}
+	else if (audited)
+		grd_ddl_audit_end(audit);
 	if (timed)
 		grd_latency_utility_end(timer, failed);
 }

@@ -106,6 +106,8 @@ sub entries_of
 
 # pg_cancel_backend: the client gets the cancel; the statement succeeded,
 # and its transaction rolled back.
+my $failed_before = $node->safe_psql('postgres',
+	'SELECT coalesce(sum(failed), 0) FROM guardrails.latency');
 my ($a, $a_pid, $c) = wait_in_lookup('t1', 'reader1');
 $d->query_safe("SELECT pg_cancel_backend($a_pid)");
 ok(wait_for(10, qq{SELECT count(*) = 0 FROM pg_locks
@@ -120,6 +122,9 @@ is(entries_of('t1', $a_pid), 'ok|table|t1|t|-',
 is($node->safe_psql('postgres', q{
 	SELECT count(*) FROM pg_constraint WHERE conrelid = 'public.t1'::regclass AND contype = 'f'}),
 	'0', 'and the foreign key is gone with the transaction');
+is($node->safe_psql('postgres',
+	'SELECT coalesce(sum(failed), 0) FROM guardrails.latency') - $failed_before,
+	1, 'its latency is recorded as one failed execution');
 $a->{stderr} = '';
 is($a->query_safe('SELECT 1'), '1', 'the cancelled session goes on');
 $a->quit;
