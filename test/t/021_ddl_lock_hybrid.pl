@@ -30,6 +30,7 @@ $node->safe_psql('postgres', q{
 	CREATE ROLE reader LOGIN;
 	GRANT SELECT ON t TO reader;
 	ALTER ROLE reader SET log_min_duration_statement = 0;
+	ALTER ROLE reader SET log_statement = none;
 });
 
 my $script = $node->basedir . '/read.sql';
