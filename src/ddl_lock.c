@@ -1,40 +1,44 @@
 /*-------------------------------------------------------------------------
  *
  * ddl_lock.c
- *		DDL that cannot freeze a table: every DDL statement runs with a lock
- *		timeout, and by default takes its lock without joining the queue.
+ *		Statements that cannot freeze a table: every guarded statement
+ *		(DDL, and the others that lock an existing table beyond ROW
+ *		EXCLUSIVE: ddl_statement.c decides) runs with a lock timeout, and
+ *		takes its locks without staying in the queue.
  *
  * A schema change waits for its lock behind any long-running query, and
  * while it waits in the lock queue every new query on the table queues
  * behind it: the table is down.  So:
  *
- * 1. Every DDL statement (grd_ddl_is_ddl), at any nesting level, runs with
- *	  lock_timeout set to the smaller of the session's own (when set) and
- *	  guardrails.ddl_lock_timeout, in a GUC nesting level of its own, so
- *	  the session's value is back as soon as the statement ends.
+ * 1. Every guarded statement, at any nesting level, runs with lock_timeout
+ *	  set to the smaller of the session's own (when set) and guardrails.
+ *	  ddl_lock_timeout, in a GUC nesting level of its own, so the session's
+ *	  value is back as soon as the statement ends.
  *
- * 2. Before the statement runs, we take the lock it is about to take on
- *	  its target relation ourselves (same relation, same mode: see
- *	  ddl_targets), so that we control the wait.  With guardrails.
- *	  ddl_lock_wait = retry we never join the lock queue: conditional
- *	  attempts, separated by short jittered pauses, until the budget is
- *	  spent.  Ordinary queries never wait behind a DDL that has not got its
- *	  lock.  With queue, we wait in the queue as PostgreSQL would, under
- *	  the lock timeout, inside a subtransaction so that a timeout can be
- *	  caught and reported.  Either way, when the statement then asks for
- *	  the same lock, it already holds it and does not wait.
+ * 2. Before the statement runs, we take the locks it is about to take
+ *	  ourselves (same relations, same modes: grd_ddl_targets), so that we
+ *	  control the wait.  With guardrails.ddl_lock_wait = retry we never
+ *	  join the lock queue: conditional attempts, separated by short
+ *	  jittered pauses, until the budget is spent.  With queue, we wait in
+ *	  the queue as PostgreSQL would, under the lock timeout, inside a
+ *	  subtransaction so that a timeout can be caught and reported.  With
+ *	  hybrid, we wait in the queue for GRD_HYBRID_SLICE_MS at most, leave
+ *	  it, pause, and queue again: readers wait behind us for one slice at
+ *	  most, and we need no instant at which the table is free, only the end
+ *	  of the queries running when we join.  Either way, when the statement
+ *	  then asks for the same locks, it already holds them and does not
+ *	  wait; the locks it takes beyond them wait under what remains of the
+ *	  budget (lock_timeout is lowered by the time ours took).
  *
  * 3. When the budget is spent the statement fails with 55P03, as a lock
  *	  timeout does, and its detail names the sessions that blocked it.  A
  *	  top-level statement outside a transaction block may first be retried
  *	  guardrails.ddl_lock_retries times, after growing pauses.
  *
- * Statements whose target we cannot name exactly, or whose target the user
- * does not own (we must not lock what the statement would refuse to touch),
- * get the lock timeout of point 1 only.  The CONCURRENTLY forms are left
- * entirely alone: the lock they wait for blocks neither reads nor writes,
- * and they then wait for older transactions to end, a wait a lock timeout
- * would turn into a failed build and an invalid index.
+ * The CONCURRENTLY forms are not guarded: the lock they wait for blocks
+ * neither reads nor writes, and they then wait for older transactions to
+ * end, a wait a lock timeout would turn into a failed build and an invalid
+ * index.
  *
  * Copyright (c) 2026, pg_guardrails developers
  *
@@ -87,7 +91,7 @@ static const struct config_enum_entry ddl_lock_wait_options[] =
 
 /* settings */
 static int	grd_ddl_lock_timeout = 5000;
-static int	grd_ddl_lock_wait = GRD_DDL_LOCK_WAIT_RETRY;
+static int	grd_ddl_lock_wait = GRD_DDL_LOCK_WAIT_HYBRID;
 static int	grd_ddl_lock_retries = 0;
 
 /* Pauses between conditional attempts: from 2 ms, doubling, up to 50 ms. */
@@ -695,7 +699,7 @@ ddl_lock_init(void)
 							 "so queries never wait behind it; queue: in the lock queue, as PostgreSQL does; "
 							 "hybrid: in the queue for 30 ms at a time, with pauses between.",
 							 &grd_ddl_lock_wait,
-							 GRD_DDL_LOCK_WAIT_RETRY,
+							 GRD_DDL_LOCK_WAIT_HYBRID,
 							 ddl_lock_wait_options,
 							 PGC_SUSET,
 							 0,
