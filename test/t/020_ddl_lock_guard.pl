@@ -98,5 +98,44 @@ for my $case (@cases)
 }
 
 $reader->quit;
+
+# A lock taken later in the statement, on another table: a new foreign key
+# locks the table it references in SHARE ROW EXCLUSIVE, which a writer's
+# ROW EXCLUSIVE blocks.  It comes out of the same budget, without queueing:
+# the blocker is named, and another writer arriving meanwhile waits under
+# 0.5 s.
+$node->safe_psql('postgres', q{
+	CREATE TABLE child (id int, t_id int)});
+my $writer = $node->background_psql('postgres');
+$writer->query_safe(q{BEGIN; UPDATE t SET v = v WHERE id = 1;});
+my $writer_pid = $writer->query_safe('SELECT pg_backend_pid()');
+chomp $writer_pid;
+for my $sql ('ALTER TABLE child ADD FOREIGN KEY (t_id) REFERENCES t (id)',
+	'ALTER TABLE child ADD COLUMN t2_id int REFERENCES t (id)',
+	'CREATE TABLE child2 (t_id int REFERENCES t (id))')
+{
+	my ($out, $err) = ('', '');
+	my $start = time;
+	my $h = IPC::Run::start(
+		[ 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-v', 'VERBOSITY=verbose',
+		  '-d', "$connstr options='-c statement_timeout=6s'", '-c', $sql ],
+		'>', \$out, '2>', \$err);
+	sleep(0.5);
+	my $wstart = time;
+	my ($wret) = $node->psql('postgres',
+		"SET statement_timeout = '8s'; UPDATE t SET v = v WHERE id = 2");
+	my $wwait = time - $wstart;
+	$h->finish;
+	my $secs = time - $start;
+
+	isnt($h->result(0), 0, "$sql: gives up behind the writer");
+	like($err, qr/55P03/, "$sql: with SQLSTATE 55P03");
+	like($err, qr/pid $writer_pid/, "$sql: the blocker is named");
+	cmp_ok($secs, '<', 3, "$sql: within ddl_lock_timeout + 1 s ($secs s)");
+	is($wret, 0, "$sql: the later writer succeeds");
+	cmp_ok($wwait, '<', 0.5, "$sql: and waits under 0.5 s ($wwait s)");
+}
+$writer->quit;
+
 $node->stop;
 done_testing();
