@@ -365,12 +365,15 @@ grd_utility_finish(bool audited, GrdDdlAudit *audit,
 }
 
 /*
- * A utility statement.  Whether it is DDL is decided once, here.  Its time
+ * A utility statement.  What it is (audited, guarded by the lock guard,
+ * the statement EXPLAIN ANALYZE runs) is decided once, here, by
+ * ddl_statement.c, and read by the audit, the policy and the lock guard;
+ * plain SELECT and DML never come this way, and pay nothing.  Its time
  * is taken around everything we do, as pg_stat_statements takes it around
  * everything its hook calls, so that the two agree in either order of
  * shared_preload_libraries; a statement refused by a digest rule or the
  * schema-change policy, or timed out on its lock, is recorded as failed.
- * DDL is recorded by the audit log whatever happens to it, so its record
+ * An audited statement is recorded whatever happens to it, so its record
  * covers everything else we and the previous hook do: a rejection by the
  * policy or a lock timeout is recorded as its outcome.  A statement that
  * is neither timed nor audited, and holds no concurrency slot, pays for no
