@@ -253,7 +253,13 @@ may_lock(Oid relid, AclMode acl, bool maintain)
 		(maintain && grd_relation_may_maintain(relid, userid));
 }
 
-/* Add a relation to the targets, if it exists. */
+/*
+ * Add a relation to the targets, if it exists.  Names are looked up
+ * without a lock, as the statement itself will look them up again under
+ * its lock: if a name moved to another relation in between, the lock guard
+ * holds a lock the statement did not need until the transaction ends,
+ * nothing worse.
+ */
 static void
 add(TargetList *list, Oid relid, LOCKMODE mode)
 {
