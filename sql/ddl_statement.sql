@@ -59,5 +59,15 @@ SELECT command_tag, object_type, object_identity, outcome, sqlstate,
 	   policy_warnings, query
 FROM guardrails.ddl_log ORDER BY seq;
 
+-- VACUUM FULL, which commits transactions of its own, holds its table's
+-- lock for the session while it runs: none is left after it, whether it
+-- succeeds or fails
+VACUUM FULL stm.via_explain;
+SELECT count(*) AS locks_left FROM pg_locks
+WHERE pid = pg_backend_pid() AND mode = 'AccessExclusiveLock';
+VACUUM FULL stm.via_explain, stm.no_such_table;
+SELECT count(*) AS locks_left FROM pg_locks
+WHERE pid = pg_backend_pid() AND mode = 'AccessExclusiveLock';
+
 RESET search_path;
 DROP SCHEMA stm CASCADE;
