@@ -5,8 +5,8 @@
  *		the start of each to its end, whatever its outcome, then its entry,
  *		written to the DDL log's ring (ddl_ring.c) and to the server log.
  *
- * hooks.c calls grd_ddl_audit_begin() before every DDL statement (as
- * ddl_statement.c's grd_ddl_is_ddl() decides); it fills a GrdDdlAudit
+ * hooks.c calls grd_ddl_audit_begin() before every audited statement (as
+ * ddl_statement.c's grd_ddl_classify() decides); it fills a GrdDdlAudit
  * on the caller's stack with what can only be known at the start (time,
  * roles, object named by the statement: ddl_object.c) and pushes it on a
  * backend-local stack of open statements, so that statements nested in
@@ -144,15 +144,17 @@ audit_role_name(Oid roleid, char *buf)
 }
 
 /*
- * Before a DDL statement.  Returns false, and there is nothing to do
- * afterwards, when PostgreSQL runs it as a piece of another statement, or
- * when the log goes nowhere.
+ * Before an audited statement: stmt is what it executes (for EXPLAIN
+ * ANALYZE, the statement explained), from which its command tag and
+ * object are read.  Returns false, and there is nothing to do afterwards,
+ * when PostgreSQL runs it as a piece of another statement, or when the log
+ * goes nowhere.
  */
 bool
-grd_ddl_audit_begin(PlannedStmt *pstmt, const char *queryString,
+grd_ddl_audit_begin(PlannedStmt *pstmt, Node *stmt, const char *queryString,
 					GrdDdlAudit *audit)
 {
-	Node	   *parsetree = pstmt->utilityStmt;
+	Node	   *parsetree = stmt;
 	int			location = pstmt->stmt_location;
 	int			len = pstmt->stmt_len;
 	char	   *redacted;

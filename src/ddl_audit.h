@@ -57,8 +57,8 @@ typedef struct GrdDdlAudit
 } GrdDdlAudit;
 
 /* Around a utility statement (hooks.c). */
-extern bool grd_ddl_audit_begin(PlannedStmt *pstmt, const char *queryString,
-								GrdDdlAudit *audit);
+extern bool grd_ddl_audit_begin(PlannedStmt *pstmt, Node *stmt,
+								const char *queryString, GrdDdlAudit *audit);
 extern void grd_ddl_audit_end(GrdDdlAudit *audit);
 extern void grd_ddl_audit_end_error(GrdDdlAudit *audit);
 

@@ -1,40 +1,44 @@
 /*-------------------------------------------------------------------------
  *
  * ddl_lock.c
- *		DDL that cannot freeze a table: every DDL statement runs with a lock
- *		timeout, and by default takes its lock without joining the queue.
+ *		Statements that cannot freeze a table: every guarded statement
+ *		(DDL, and the others that lock an existing table beyond ROW
+ *		EXCLUSIVE: ddl_statement.c decides) runs with a lock timeout, and
+ *		takes its locks without staying in the queue.
  *
  * A schema change waits for its lock behind any long-running query, and
  * while it waits in the lock queue every new query on the table queues
  * behind it: the table is down.  So:
  *
- * 1. Every DDL statement (grd_ddl_is_ddl), at any nesting level, runs with
- *	  lock_timeout set to the smaller of the session's own (when set) and
- *	  guardrails.ddl_lock_timeout, in a GUC nesting level of its own, so
- *	  the session's value is back as soon as the statement ends.
+ * 1. Every guarded statement, at any nesting level, runs with lock_timeout
+ *	  set to the smaller of the session's own (when set) and guardrails.
+ *	  ddl_lock_timeout, in a GUC nesting level of its own, so the session's
+ *	  value is back as soon as the statement ends.
  *
- * 2. Before the statement runs, we take the lock it is about to take on
- *	  its target relation ourselves (same relation, same mode: see
- *	  ddl_targets), so that we control the wait.  With guardrails.
- *	  ddl_lock_wait = retry we never join the lock queue: conditional
- *	  attempts, separated by short jittered pauses, until the budget is
- *	  spent.  Ordinary queries never wait behind a DDL that has not got its
- *	  lock.  With queue, we wait in the queue as PostgreSQL would, under
- *	  the lock timeout, inside a subtransaction so that a timeout can be
- *	  caught and reported.  Either way, when the statement then asks for
- *	  the same lock, it already holds it and does not wait.
+ * 2. Before the statement runs, we take the locks it is about to take
+ *	  ourselves (same relations, same modes: grd_ddl_targets), so that we
+ *	  control the wait.  With guardrails.ddl_lock_wait = retry we never
+ *	  join the lock queue: conditional attempts, separated by short
+ *	  jittered pauses, until the budget is spent.  With queue, we wait in
+ *	  the queue as PostgreSQL would, under the lock timeout, inside a
+ *	  subtransaction so that a timeout can be caught and reported.  With
+ *	  hybrid, we wait in the queue for GRD_HYBRID_SLICE_MS at most, leave
+ *	  it, pause, and queue again: readers wait behind us for one slice at
+ *	  most, and we need no instant at which the table is free, only the end
+ *	  of the queries running when we join.  Either way, when the statement
+ *	  then asks for the same locks, it already holds them and does not
+ *	  wait; the locks it takes beyond them wait under what remains of the
+ *	  budget (lock_timeout is lowered by the time ours took).
  *
  * 3. When the budget is spent the statement fails with 55P03, as a lock
  *	  timeout does, and its detail names the sessions that blocked it.  A
  *	  top-level statement outside a transaction block may first be retried
  *	  guardrails.ddl_lock_retries times, after growing pauses.
  *
- * Statements whose target we cannot name exactly, or whose target the user
- * does not own (we must not lock what the statement would refuse to touch),
- * get the lock timeout of point 1 only.  The CONCURRENTLY forms are left
- * entirely alone: the lock they wait for blocks neither reads nor writes,
- * and they then wait for older transactions to end, a wait a lock timeout
- * would turn into a failed build and an invalid index.
+ * The CONCURRENTLY forms are not guarded: the lock they wait for blocks
+ * neither reads nor writes, and they then wait for older transactions to
+ * end, a wait a lock timeout would turn into a failed build and an invalid
+ * index.
  *
  * Copyright (c) 2026, pg_guardrails developers
  *
@@ -73,19 +77,21 @@
 typedef enum GrdDdlLockWait
 {
 	GRD_DDL_LOCK_WAIT_QUEUE,	/* in the lock queue, as PostgreSQL does */
-	GRD_DDL_LOCK_WAIT_RETRY		/* conditional attempts, never queued */
+	GRD_DDL_LOCK_WAIT_RETRY,	/* conditional attempts, never queued */
+	GRD_DDL_LOCK_WAIT_HYBRID	/* queued for short slices, with pauses */
 } GrdDdlLockWait;
 
 static const struct config_enum_entry ddl_lock_wait_options[] =
 {
 	{"queue", GRD_DDL_LOCK_WAIT_QUEUE, false},
 	{"retry", GRD_DDL_LOCK_WAIT_RETRY, false},
+	{"hybrid", GRD_DDL_LOCK_WAIT_HYBRID, false},
 	{NULL, 0, false}
 };
 
 /* settings */
 static int	grd_ddl_lock_timeout = 5000;
-static int	grd_ddl_lock_wait = GRD_DDL_LOCK_WAIT_RETRY;
+static int	grd_ddl_lock_wait = GRD_DDL_LOCK_WAIT_HYBRID;
 static int	grd_ddl_lock_retries = 0;
 
 /* The settings of the DDL lock guard. */
@@ -94,10 +100,12 @@ static const GrdSetting ddl_lock_settings[] = {
 		PGC_SUSET, GUC_UNIT_MS,
 		"Longest time a DDL statement may wait for a lock.",
 		"DDL runs with the smaller of this and the session's lock_timeout; 0 turns it off."),
-	GRD_SETTING_ENUM("guardrails.ddl_lock_wait", &grd_ddl_lock_wait, GRD_DDL_LOCK_WAIT_RETRY, ddl_lock_wait_options,
+	GRD_SETTING_ENUM("guardrails.ddl_lock_wait", &grd_ddl_lock_wait, GRD_DDL_LOCK_WAIT_HYBRID, ddl_lock_wait_options,
 		PGC_SUSET, 0,
 		"How a DDL statement waits for the lock on its table.",
-		"retry: short conditional attempts that never join the lock queue, " "so queries never wait behind it; queue: in the lock queue, as PostgreSQL does."),
+		"retry: short conditional attempts that never join the lock queue, "
+		"so queries never wait behind it; queue: in the lock queue, as PostgreSQL does; "
+		"hybrid: in the queue for 30 ms at a time, with pauses between."),
 	GRD_SETTING_INT("guardrails.ddl_lock_retries", &grd_ddl_lock_retries, 0, 0, 100,
 		PGC_SUSET, 0,
 		"How many times a DDL statement that timed out on its lock is retried.",
@@ -105,134 +113,55 @@ static const GrdSetting ddl_lock_settings[] = {
 	GRD_SETTINGS_END
 };
 
-/* A statement locks at most this many relations that we take for it. */
-#define GRD_MAX_TARGETS		8
-
 /* Pauses between conditional attempts: from 2 ms, doubling, up to 50 ms. */
 #define GRD_FIRST_PAUSE_MS	2
 #define GRD_MAX_PAUSE_MS	50
+
+/*
+ * ddl_lock_wait = hybrid: the longest a statement stays in the lock queue
+ * at a time, which is the longest a reader arriving meanwhile waits.
+ */
+#define GRD_HYBRID_SLICE_MS	30
 
 /* Pauses between retries of a whole statement: from 1 s, up to 30 s. */
 #define GRD_RETRY_PAUSE_MS	1000
 #define GRD_MAX_RETRY_PAUSE_MS	30000
 
-typedef struct DdlTarget
-{
-	Oid			relid;
-	LOCKMODE	mode;
-} DdlTarget;
-
 /*
- * Add a relation to the targets, if it exists and the user owns it.  Names
- * are looked up without a lock, as the statement itself will look them up
- * again under its lock: if a name moved to another relation in between, we
- * hold a lock the statement did not need until the transaction ends,
- * nothing worse.
+ * The lock tag of a relation.  We lock through the lock manager itself,
+ * rather than LockRelationOid(), because a statement that commits
+ * transactions of its own (VACUUM) needs session locks, which outlive
+ * those commits, and because the statement must still process the
+ * invalidations when it asks for the lock itself (it does: our lock is not
+ * marked clear).
  */
 static void
-add_target(DdlTarget *targets, int *n, Oid relid, LOCKMODE mode)
+target_tag(const GrdDdlTarget *target, LOCKTAG *tag)
 {
-	if (!OidIsValid(relid) || *n >= GRD_MAX_TARGETS ||
-		!grd_relation_ownercheck(relid, GetUserId()))
-		return;
-	targets[*n].relid = relid;
-	targets[*n].mode = mode;
-	(*n)++;
+	SET_LOCKTAG_RELATION(*tag,
+						 IsSharedRelation(target->relid) ? InvalidOid : MyDatabaseId,
+						 target->relid);
 }
 
-/*
- * The relations a DDL statement is about to lock, and in which mode: the
- * first lock each of these statements takes, the mode PostgreSQL itself
- * asks for (for ALTER TABLE, the very function it uses).  Other statements
- * have no targets.
- */
-static int
-ddl_targets(Node *parsetree, DdlTarget *targets)
+/* Take a target's lock; with wait false, only if it is free now. */
+static bool
+lock_target(const GrdDdlTarget *target, bool session, bool wait)
 {
-	int			n = 0;
-	ListCell   *lc;
+	LOCKTAG		tag;
 
-	switch (nodeTag(parsetree))
-	{
-		case T_AlterTableStmt:
-			{
-				AlterTableStmt *stmt = (AlterTableStmt *) parsetree;
+	target_tag(target, &tag);
+	return LockAcquire(&tag, target->mode, session, !wait) !=
+		LOCKACQUIRE_NOT_AVAIL;
+}
 
-				add_target(targets, &n, grd_ddl_relid(stmt->relation),
-						   AlterTableGetLockLevel(stmt->cmds));
-				break;
-			}
-		case T_IndexStmt:
-			add_target(targets, &n, grd_ddl_relid(((IndexStmt *) parsetree)->relation),
-					   ShareLock);
-			break;
-		case T_CreateTrigStmt:
-			add_target(targets, &n,
-					   grd_ddl_relid(((CreateTrigStmt *) parsetree)->relation),
-					   ShareRowExclusiveLock);
-			break;
-		case T_RenameStmt:
-			{
-				RenameStmt *stmt = (RenameStmt *) parsetree;
+/* Give a target's lock back. */
+static void
+unlock_target(const GrdDdlTarget *target, bool session)
+{
+	LOCKTAG		tag;
 
-				switch (stmt->renameType)
-				{
-					case OBJECT_TABLE:
-					case OBJECT_VIEW:
-					case OBJECT_MATVIEW:
-					case OBJECT_SEQUENCE:
-					case OBJECT_FOREIGN_TABLE:
-					case OBJECT_COLUMN:
-					case OBJECT_TABCONSTRAINT:
-						add_target(targets, &n, grd_ddl_relid(stmt->relation),
-								   AccessExclusiveLock);
-						break;
-					default:
-						break;
-				}
-				break;
-			}
-		case T_DropStmt:
-			{
-				DropStmt   *stmt = (DropStmt *) parsetree;
-
-				if (stmt->removeType != OBJECT_TABLE &&
-					stmt->removeType != OBJECT_INDEX &&
-					stmt->removeType != OBJECT_VIEW &&
-					stmt->removeType != OBJECT_MATVIEW &&
-					stmt->removeType != OBJECT_SEQUENCE &&
-					stmt->removeType != OBJECT_FOREIGN_TABLE)
-					break;
-				foreach(lc, stmt->objects)
-				{
-					Oid			relid;
-
-					relid = grd_ddl_relid(makeRangeVarFromNameList((List *) lfirst(lc)));
-					/* DROP INDEX locks the index's table first */
-					if (stmt->removeType == OBJECT_INDEX && OidIsValid(relid))
-						add_target(targets, &n, IndexGetRelation(relid, true),
-								   AccessExclusiveLock);
-					add_target(targets, &n, relid, AccessExclusiveLock);
-				}
-				break;
-			}
-		case T_GrdClusterStmt:
-			add_target(targets, &n, grd_ddl_relid(grd_cluster_relation(parsetree)),
-					   grd_cluster_concurrent(parsetree) ?
-					   ShareUpdateExclusiveLock : AccessExclusiveLock);
-			break;
-		case T_RefreshMatViewStmt:
-			{
-				RefreshMatViewStmt *stmt = (RefreshMatViewStmt *) parsetree;
-
-				add_target(targets, &n, grd_ddl_relid(stmt->relation),
-						   stmt->concurrent ? ExclusiveLock : AccessExclusiveLock);
-				break;
-			}
-		default:
-			break;
-	}
-	return n;
+	target_tag(target, &tag);
+	LockRelease(&tag, target->mode, session);
 }
 
 /*
@@ -242,17 +171,17 @@ ddl_targets(Node *parsetree, DdlTarget *targets)
  * *failed is set to the target that was not free.
  */
 static bool
-lock_all_now(DdlTarget *targets, int n, int *failed)
+lock_all_now(GrdDdlTarget *targets, int n, bool session, int *failed)
 {
 	int			i;
 
 	for (i = 0; i < n; i++)
 	{
-		if (!ConditionalLockRelationOid(targets[i].relid, targets[i].mode))
+		if (!lock_target(&targets[i], session, false))
 		{
 			*failed = i;
 			while (--i >= 0)
-				UnlockRelationOid(targets[i].relid, targets[i].mode);
+				unlock_target(&targets[i], session);
 			return false;
 		}
 	}
@@ -275,7 +204,8 @@ pause_ms(long ms)
  * queue, so nobody ever waits behind us.
  */
 static bool
-lock_retrying(DdlTarget *targets, int n, int timeout_ms, int *failed)
+lock_retrying(GrdDdlTarget *targets, int n, bool session, int timeout_ms,
+			  int *failed)
 {
 	TimestampTz start = GetCurrentTimestamp();
 	long		pause = GRD_FIRST_PAUSE_MS;
@@ -285,7 +215,7 @@ lock_retrying(DdlTarget *targets, int n, int timeout_ms, int *failed)
 		long		elapsed;
 		long		sleep;
 
-		if (lock_all_now(targets, n, failed))
+		if (lock_all_now(targets, n, session, failed))
 			return true;
 		elapsed = TimestampDifferenceMilliseconds(start, GetCurrentTimestamp());
 		if (elapsed >= timeout_ms)
@@ -300,31 +230,51 @@ lock_retrying(DdlTarget *targets, int n, int timeout_ms, int *failed)
 }
 
 /*
- * ddl_lock_wait = queue: wait in the lock queue as PostgreSQL would, under
- * the lock_timeout already in force.  The wait runs in a subtransaction so
- * that a lock timeout can be caught, reported with its blockers, and
- * retried; the locks it takes pass to the statement's transaction.  Any
- * other error (a cancel, a deadlock) is thrown on.
+ * Wait in the lock queue for the targets, as PostgreSQL would, under the
+ * lock_timeout already in force, or, when slice_ms > 0, under a
+ * lock_timeout of slice_ms for each lock.  The wait runs in a
+ * subtransaction so that a lock timeout can be caught, reported with its
+ * blockers, and retried; the locks it takes pass to the statement's
+ * transaction (session locks are the session's anyway).  On a timeout, the
+ * locks taken are all given back.  Any other error (a cancel, a deadlock)
+ * is thrown on.
  */
 static bool
-lock_queued(DdlTarget *targets, int n, int *failed)
+lock_queued(GrdDdlTarget *targets, int n, bool session, int slice_ms,
+			int *failed)
 {
 	MemoryContext oldcontext = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
 	volatile bool got = true;
-	volatile int i;
+	volatile int i = 0;
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcontext);
 	PG_TRY();
 	{
+		int			nest_level = -1;
+
+		if (slice_ms > 0)
+		{
+			char		value[32];
+
+			/* undone below, or by the subtransaction's abort */
+			nest_level = NewGUCNestLevel();
+			snprintf(value, sizeof(value), "%d", slice_ms);
+			(void) set_config_option("lock_timeout", value, PGC_SUSET,
+									 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
+									 false);
+		}
 		for (i = 0; i < n; i++)
-			LockRelationOid(targets[i].relid, targets[i].mode);
+			(void) lock_target(&targets[i], session, true);
+		if (nest_level >= 0)
+			AtEOXact_GUC(false, nest_level);
 		ReleaseCurrentSubTransaction();
 	}
 	PG_CATCH();
 	{
 		ErrorData  *edata;
+		int			j;
 
 		MemoryContextSwitchTo(oldcontext);
 		edata = CopyErrorData();
@@ -332,6 +282,10 @@ lock_queued(DdlTarget *targets, int n, int *failed)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcontext);
 		CurrentResourceOwner = oldowner;
+		/* the subtransaction's abort does not release session locks */
+		if (session)
+			for (j = 0; j < i; j++)
+				unlock_target(&targets[j], session);
 		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
 			ReThrowError(edata);
 		FreeErrorData(edata);
@@ -342,6 +296,46 @@ lock_queued(DdlTarget *targets, int n, int *failed)
 	MemoryContextSwitchTo(oldcontext);
 	CurrentResourceOwner = oldowner;
 	return got;
+}
+
+/*
+ * ddl_lock_wait = hybrid: wait in the queue, but for GRD_HYBRID_SLICE_MS
+ * at most, then leave it, let the readers that queued behind us through,
+ * pause (as retry does) and queue again, until timeout_ms have passed.
+ * Readers wait behind us for one slice at most; unlike retry, we need no
+ * instant when the table is free, only the end of the queries running
+ * when we join, which is what queue gets, and why it succeeds where retry
+ * may not on a table with overlapping queries.
+ */
+static bool
+lock_hybrid(GrdDdlTarget *targets, int n, bool session, int timeout_ms,
+			int *failed)
+{
+	TimestampTz start = GetCurrentTimestamp();
+	long		pause = GRD_FIRST_PAUSE_MS;
+
+	for (;;)
+	{
+		long		elapsed;
+		long		sleep;
+
+		elapsed = TimestampDifferenceMilliseconds(start, GetCurrentTimestamp());
+		if (lock_queued(targets, n, session,
+						(int) Max(1, Min(GRD_HYBRID_SLICE_MS,
+										 timeout_ms - elapsed)),
+						failed))
+			return true;
+		elapsed = TimestampDifferenceMilliseconds(start, GetCurrentTimestamp());
+		if (elapsed >= timeout_ms)
+			return false;
+
+		sleep = (long) (pause * (0.5 + pg_prng_double(&pg_global_prng_state)));
+		sleep = Max(1, Min(sleep, timeout_ms - elapsed));
+		pause_ms(sleep);
+		pause = Min(pause * 2, GRD_MAX_PAUSE_MS);
+		if (lock_all_now(targets, n, session, failed))
+			return true;
+	}
 }
 
 /* pg_stat_activity's name for a backend state. */
@@ -427,7 +421,7 @@ typedef struct Blocker
  * many were stored in *blockers (palloc'd).
  */
 static int
-find_blockers(DdlTarget *targets, int n, Blocker **blockers)
+find_blockers(GrdDdlTarget *targets, int n, Blocker **blockers)
 {
 	LockData   *lockdata = GetLockStatusData();
 	Blocker    *found = palloc(sizeof(Blocker) * (lockdata->nelements + 1));
@@ -498,7 +492,7 @@ find_blockers(DdlTarget *targets, int n, Blocker **blockers)
  * blamed; everyone blocking now if none of them remains.
  */
 static char *
-describe_blockers(DdlTarget *targets, int n, Blocker *initial, int ninitial)
+describe_blockers(GrdDdlTarget *targets, int n, Blocker *initial, int ninitial)
 {
 	Blocker    *now;
 	int			nnow = find_blockers(targets, n, &now);
@@ -534,12 +528,13 @@ describe_blockers(DdlTarget *targets, int n, Blocker *initial, int ninitial)
 
 /*
  * Take the targets' locks within timeout_ms, in the configured way, with
- * up to retries retries.  Errors out with 55P03 when all are spent.  The
- * wait is noted in the audit entry of parsetree, if it has one of its own.
+ * up to retries retries.  Errors out with 55P03 when all are spent; else
+ * returns how many milliseconds the successful attempt waited.  The wait
+ * is noted in the audit entry of parsetree, if it has one of its own.
  */
-static void
-lock_targets_or_fail(Node *parsetree, DdlTarget *targets, int n,
-					 int timeout_ms, int retries)
+static long
+lock_targets_or_fail(Node *parsetree, GrdDdlTarget *targets, int n,
+					 bool session, int timeout_ms, int retries)
 {
 	int			attempt;
 	int			failed = 0;
@@ -548,28 +543,38 @@ lock_targets_or_fail(Node *parsetree, DdlTarget *targets, int n,
 	TimestampTz start;
 
 	/* the usual case: nobody in the way */
-	if (lock_all_now(targets, n, &failed))
+	if (lock_all_now(targets, n, session, &failed))
 	{
 		grd_ddl_audit_note_lock_wait(parsetree, 0);
-		return;
+		return 0;
 	}
 	start = GetCurrentTimestamp();
 	ninitial = find_blockers(targets, n, &initial);
 
 	for (attempt = 0;; attempt++)
 	{
+		TimestampTz attempt_start = GetCurrentTimestamp();
 		bool		got;
 		char	   *blockers;
 		long		pause;
 
-		if (grd_ddl_lock_wait == GRD_DDL_LOCK_WAIT_RETRY)
-			got = lock_retrying(targets, n, timeout_ms, &failed);
-		else
-			got = lock_queued(targets, n, &failed);
+		switch (grd_ddl_lock_wait)
+		{
+			case GRD_DDL_LOCK_WAIT_RETRY:
+				got = lock_retrying(targets, n, session, timeout_ms, &failed);
+				break;
+			case GRD_DDL_LOCK_WAIT_HYBRID:
+				got = lock_hybrid(targets, n, session, timeout_ms, &failed);
+				break;
+			default:
+				got = lock_queued(targets, n, session, 0, &failed);
+				break;
+		}
 		grd_ddl_audit_note_lock_wait(parsetree,
 									 GetCurrentTimestamp() - start);
 		if (got)
-			return;
+			return TimestampDifferenceMilliseconds(attempt_start,
+												   GetCurrentTimestamp());
 
 		blockers = describe_blockers(targets, n, initial, ninitial);
 		if (attempt >= retries)
@@ -594,34 +599,58 @@ lock_targets_or_fail(Node *parsetree, DdlTarget *targets, int n,
 	}
 }
 
+/* Set lock_timeout to ms for the statement, at *state's nesting level. */
+static void
+set_lock_timeout(GrdDdlLock *state, int ms)
+{
+	char		value[32];
+
+	if (state->guc_nest_level < 0)
+	{
+		state->guc_nest_level = NewGUCNestLevel();
+		state->lxid = GRD_MY_LXID;
+	}
+	snprintf(value, sizeof(value), "%d", ms);
+	(void) set_config_option("lock_timeout", value, PGC_SUSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
+							 false);
+}
+
 /*
- * Before a DDL statement (hooks.c asks grd_ddl_is_ddl): set lock_timeout for
- * its duration, in a GUC nesting level of its own recorded in *state for
- * grd_ddl_lock_end() (on an error, the (sub)transaction abort restores the
- * session's value), then take its target's lock as ddl_lock_wait says.
+ * Before a guarded statement (st->guarded: DDL, or a statement that locks
+ * an existing relation in a mode stronger than ROW EXCLUSIVE): set
+ * lock_timeout for its duration, in a GUC nesting level of its own
+ * recorded in *state for grd_ddl_lock_end() (on an error, the
+ * (sub)transaction abort restores the session's value), then take the
+ * locks it is about to take (grd_ddl_targets) as ddl_lock_wait says.
+ *
+ * One budget: the locks the statement takes after ours (those we could
+ * not name) are waited for under what remains of the lock timeout once
+ * ours are held.
+ *
+ * A statement that commits transactions of its own (VACUUM FULL) would
+ * lose a transaction's locks at its first commit: its targets are locked
+ * for the session, and released by grd_ddl_lock_end(), or, on an error,
+ * by the abort of the top-level transaction (such statements refuse to
+ * run anywhere else, so we lock nothing for them anywhere else).
  */
 void
-grd_ddl_lock_begin(Node *parsetree, ProcessUtilityContext context,
+grd_ddl_lock_begin(const GrdDdlStatement *st, ProcessUtilityContext context,
 				   GrdDdlLock *state)
 {
-	DdlTarget	targets[GRD_MAX_TARGETS];
+	GrdDdlTarget *targets;
 	int			ntargets;
+	bool		toplevel;
+	long		waited;
 
 	state->guc_nest_level = -1;
-	if (grd_ddl_lock_timeout <= 0 || grd_ddl_is_concurrent(parsetree))
+	state->session_targets = NULL;
+	state->nsession = 0;
+	if (grd_ddl_lock_timeout <= 0 || !st->guarded)
 		return;
 
 	if (LockTimeout <= 0 || LockTimeout > grd_ddl_lock_timeout)
-	{
-		char		value[32];
-
-		state->guc_nest_level = NewGUCNestLevel();
-		state->lxid = GRD_MY_LXID;
-		snprintf(value, sizeof(value), "%d", grd_ddl_lock_timeout);
-		(void) set_config_option("lock_timeout", value, PGC_SUSET,
-								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
-								 false);
-	}
+		set_lock_timeout(state, grd_ddl_lock_timeout);
 
 	/*
 	 * A statement that cannot write (on a standby, in a read-only
@@ -629,25 +658,41 @@ grd_ddl_lock_begin(Node *parsetree, ProcessUtilityContext context,
 	 */
 	if (XactReadOnly || RecoveryInProgress())
 		return;
-	ntargets = ddl_targets(parsetree, targets);
-	if (ntargets > 0)
-		lock_targets_or_fail(parsetree, targets, ntargets, LockTimeout,
-							 (context == PROCESS_UTILITY_TOPLEVEL &&
-							  !IsTransactionBlock()) ?
-							 grd_ddl_lock_retries : 0);
+	toplevel = (context == PROCESS_UTILITY_TOPLEVEL && !IsTransactionBlock());
+	if (st->own_xacts && !toplevel)
+		return;
+	ntargets = grd_ddl_targets(st, &targets);
+	if (ntargets == 0)
+		return;
+	waited = lock_targets_or_fail(st->stmt, targets, ntargets, st->own_xacts,
+								  LockTimeout,
+								  toplevel ? grd_ddl_lock_retries : 0);
+	if (st->own_xacts)
+	{
+		state->session_targets = targets;
+		state->nsession = ntargets;
+	}
+	else if (waited > 0)
+		set_lock_timeout(state, (int) Max(1, LockTimeout - waited));
 }
 
 /*
- * After the statement succeeded: the session's lock_timeout again.  A
- * statement that committed its transaction and started others (CLUSTER of
- * every table, say) has had its settings restored by that commit, which
- * also closed our nesting level: there is nothing left to undo.
+ * After the statement succeeded: the session's lock_timeout again, and
+ * the session locks given back.  A statement that committed its
+ * transaction and started others (VACUUM, CLUSTER of every table) has had
+ * its settings restored by that commit, which also closed our nesting
+ * level: there is nothing left to undo there.
  */
 void
 grd_ddl_lock_end(GrdDdlLock *state)
 {
+	int			i;
+
 	if (state->guc_nest_level >= 0 && GRD_MY_LXID == state->lxid)
 		AtEOXact_GUC(true, state->guc_nest_level);
+	for (i = 0; i < state->nsession; i++)
+		unlock_target(&state->session_targets[i], true);
+	state->nsession = 0;
 }
 
 const GrdModule grd_ddl_lock_module = {

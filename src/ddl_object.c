@@ -21,6 +21,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
+#include "compat.h"
 #include "ddl_entry.h"
 #include "ddl_object.h"
 
@@ -174,6 +175,37 @@ relation_list_identity(List *names, bool lookup, bool *resolved)
 }
 
 /*
+ * The relations of a list of RangeVars (TRUNCATE a, b), or of
+ * VacuumRelations (VACUUM FULL a, b), comma-separated; *resolved is set
+ * when all of them are qualified.
+ */
+static char *
+relations_identity(List *relations, bool lookup, bool *resolved)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	*resolved = true;
+	foreach(lc, relations)
+	{
+		RangeVar   *rv = lfirst(lc);
+		bool		one_resolved = true;
+
+		if (IsA(rv, VacuumRelation))
+			rv = ((VacuumRelation *) rv)->relation;
+		if (rv == NULL)
+			continue;
+		if (buf.len > 0)
+			appendStringInfoString(&buf, ", ");
+		appendStringInfoString(&buf, relation_identity(rv, NULL, lookup,
+													   &one_resolved));
+		*resolved = *resolved && one_resolved;
+	}
+	return buf.data;
+}
+
+/*
  * Fill audit->object_type and object_identity from the parse tree.
  *
  * Unqualified relation names are looked up in search_path after the
@@ -306,6 +338,57 @@ grd_ddl_describe_statement(GrdDdlAudit *audit, bool after)
 
 				type = stmt->is_procedure ? "procedure" : "function";
 				identity = NameListToQuotedString(stmt->funcname);
+				break;
+			}
+
+			/* statements that lock existing relations (ddl_statement.c) */
+		case T_TruncateStmt:
+			type = "table";
+			identity = relations_identity(((TruncateStmt *) tree)->relations,
+										  lookup, &resolved);
+			break;
+		case T_LockStmt:
+			type = "table";
+			identity = relations_identity(((LockStmt *) tree)->relations,
+										  lookup, &resolved);
+			break;
+		case T_VacuumStmt:
+			type = "table";
+			identity = relations_identity(((VacuumStmt *) tree)->rels,
+										  lookup, &resolved);
+			break;
+		case T_GrdClusterStmt:
+			type = "table";
+			relation = grd_cluster_relation(tree);
+			break;
+		case T_RefreshMatViewStmt:
+			type = "materialized view";
+			relation = ((RefreshMatViewStmt *) tree)->relation;
+			break;
+		case T_ReindexStmt:
+			{
+				ReindexStmt *stmt = (ReindexStmt *) tree;
+
+				switch (stmt->kind)
+				{
+					case REINDEX_OBJECT_INDEX:
+						type = "index";
+						relation = stmt->relation;
+						break;
+					case REINDEX_OBJECT_TABLE:
+						type = "table";
+						relation = stmt->relation;
+						break;
+					case REINDEX_OBJECT_SCHEMA:
+						type = "schema";
+						identity = (char *) quote_identifier(stmt->name);
+						break;
+					default:
+						type = "database";
+						if (stmt->name != NULL)
+							identity = (char *) quote_identifier(stmt->name);
+						break;
+				}
 				break;
 			}
 		case T_CreateExtensionStmt:

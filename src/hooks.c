@@ -17,14 +17,15 @@
  *	ExecutorRun		-> latency: resume -> previous hook -> latency: pause
  *	ExecutorFinish	-> latency: resume -> previous hook -> latency: pause
  *	ExecutorEnd		-> latency: record completed -> previous hook
- *	ProcessUtility	-> ddl_statement: is it DDL? (decided once, here)
+ *	ProcessUtility	-> ddl_statement: what is it? audited, guarded,
+ *					   looking through EXPLAIN ANALYZE (decided once, here)
  *					-> latency: start timing
- *					-> ddl_audit: open a record, if DDL
+ *					-> ddl_audit: open a record, if audited
  *					   [ -> digest_limits: digest limits and blocks (may
  *							reject; concurrency slots held to the end)
  *						 -> ddl_policy: schema-change rules (may reject)
- *						 -> ddl_lock, if DDL: lock_timeout, take the
- *							target's lock (may time out)
+ *						 -> ddl_lock, if guarded: lock_timeout, take the
+ *							targets' locks (may time out)
  *						 -> previous hook
  *						 -> ddl_lock: restore lock_timeout
  *						 -> digest_limits: release the slots ]
@@ -138,7 +139,8 @@ typedef struct GrdUtilityCall
 	QueryEnvironment *queryEnv;
 	DestReceiver *dest;
 	QueryCompletion *qc;
-	bool		is_ddl;			/* decided once, by grd_ProcessUtility */
+	GrdDdlStatement st;			/* what it is, decided once, by
+								 * grd_ProcessUtility */
 	bool		timed;			/* latency times it */
 } GrdUtilityCall;
 
@@ -379,12 +381,15 @@ grd_utility_finish(bool audited, GrdDdlAudit *audit,
 }
 
 /*
- * A utility statement.  Whether it is DDL is decided once, here.  Its time
+ * A utility statement.  What it is (audited, guarded by the lock guard,
+ * the statement EXPLAIN ANALYZE runs) is decided once, here, by
+ * ddl_statement.c, and read by the audit, the policy and the lock guard;
+ * plain SELECT and DML never come this way, and pay nothing.  Its time
  * is taken around everything we do, as pg_stat_statements takes it around
  * everything its hook calls, so that the two agree in either order of
  * shared_preload_libraries; a statement refused by a digest rule or the
  * schema-change policy, or timed out on its lock, is recorded as failed.
- * DDL is recorded by the audit log whatever happens to it, so its record
+ * An audited statement is recorded whatever happens to it, so its record
  * covers everything else we and the previous hook do: a rejection by the
  * policy or a lock timeout is recorded as its outcome.  A statement that
  * is neither timed nor audited, and holds no concurrency slot, pays for no
@@ -405,14 +410,15 @@ grd_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		.queryEnv = queryEnv,
 		.dest = dest,
 		.qc = qc,
-		.is_ddl = grd_ddl_is_ddl(pstmt->utilityStmt),
 	};
 	GrdUtilityTimer timer;
 	GrdDdlAudit audit;
 	bool		audited;
 
+	grd_ddl_classify(pstmt->utilityStmt, &call.st);
 	call.timed = grd_latency_utility_start(pstmt, grd_nesting_level, &timer);
-	audited = call.is_ddl && grd_ddl_audit_begin(pstmt, queryString, &audit);
+	audited = call.st.audited &&
+		grd_ddl_audit_begin(pstmt, call.st.stmt, queryString, &audit);
 
 	GRD_UNDO_ON_ERROR(call.timed || audited,
 					  grd_utility_body(&call),
@@ -453,10 +459,10 @@ grd_utility_run(const GrdUtilityCall *call)
 {
 	GrdDdlLock	ddl_lock = {.guc_nest_level = -1};
 
-	grd_ddl_policy_check(call->pstmt->utilityStmt);
-	if (call->is_ddl)
-		grd_ddl_lock_begin(call->pstmt->utilityStmt, call->context,
-						   &ddl_lock);
+	/* EXPLAIN ANALYZE is judged by what it executes */
+	grd_ddl_policy_check(call->st.stmt);
+	if (call->st.guarded)
+		grd_ddl_lock_begin(&call->st, call->context, &ddl_lock);
 
 	if (call->timed)
 		grd_nesting_level++;

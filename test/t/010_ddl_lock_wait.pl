@@ -1,8 +1,9 @@
 # How DDL waits for its lock.  Session A holds a lock in an open
 # transaction; session B's ALTER TABLE fails after about ddl_lock_timeout
 # with 55P03 and A named in the detail; session C's SELECTs on the table
-# are not delayed in retry mode, and by no more than the timeout in queue
-# mode.  Retries of a top-level statement are logged, never inside a
+# are not delayed in retry mode, by one 30 ms slice at most in hybrid mode
+# (the default), and by no more than the timeout in queue mode.  Retries
+# of a top-level statement are logged, never inside a
 # transaction block.
 use strict;
 use warnings;
@@ -61,9 +62,9 @@ sub ddl_while_reading
 	return ($err, $secs, $slowest);
 }
 
-# retry (the default)
+# retry
 my ($err, $secs, $slowest) = ddl_while_reading(q{\set VERBOSITY verbose},
-	'ALTER TABLE t ADD COLUMN c int');
+	"SET guardrails.ddl_lock_wait = 'retry';\nALTER TABLE t ADD COLUMN c int");
 like($err, qr/55P03/, 'retry: the DDL fails with SQLSTATE 55P03');
 like($err, qr/canceling statement due to lock timeout/, 'on its lock timeout');
 like($err, qr/blocked by pid $a_pid holding AccessShareLock/, "the detail names A's pid ($a_pid) and its lock");
@@ -92,6 +93,19 @@ unlike($err, qr/pid $c_pid/, 'but not C, which got its lock only once B left the
 cmp_ok($secs, '>=', 1.9, "after the 2 s budget ($secs s)");
 cmp_ok($slowest, '>', 1, "C's SELECT queued behind the waiting DDL ($slowest s)");
 cmp_ok($slowest, '<', 2.5, 'but for no longer than the timeout');
+
+# hybrid (the default): B queues for 30 ms at a time, so C waits that long
+# at most, and B still gives up after its budget, naming A.
+is($node->safe_psql('postgres', 'SHOW guardrails.ddl_lock_wait'), 'hybrid',
+	'hybrid is the default');
+($err, $secs, $slowest) = ddl_while_reading(q{\set VERBOSITY verbose},
+	'ALTER TABLE t ADD COLUMN c int');
+like($err, qr/55P03/, 'hybrid: the DDL fails with SQLSTATE 55P03');
+like($err, qr/blocked by pid $a_pid holding AccessShareLock/, 'and names A');
+unlike($err, qr/pid $c_pid/, 'but not C');
+cmp_ok($secs, '>=', 1.9, "after the 2 s budget ($secs s)");
+cmp_ok($secs, '<', 4, 'not much later');
+cmp_ok($slowest, '<', 0.5, "C's SELECTs waited one slice at most (slowest $slowest s)");
 
 # Retries: a top-level statement outside a transaction block, logged.
 my $log_offset = -s $node->logfile;
