@@ -77,6 +77,7 @@ SET guardrails.ddl_lock_wait = 'queue';
 SET guardrails.ddl_lock_retries = 3;
 SET guardrails.ddl_policy = 'off';
 SET guardrails.allow_new_tables = on;
+SET guardrails.ddl_policy_rules = 'rename: off';
 RESET ROLE;
 
 -- bad values are refused, with the valid ones named
@@ -208,6 +209,127 @@ CREATE TABLE IF NOT EXISTS orders (x int);
 RESET guardrails.allow_new_tables;
 
 --
+-- The catalogue of unsafe migrations, beyond the first five rules
+--
+CREATE TABLE accounts (id int NOT NULL, email text, owner_id int, balance int);
+INSERT INTO accounts SELECT i, 'a' || i, i % 100 + 1, i FROM generate_series(1, 1000) i;
+
+-- rule set_not_null: a full scan under ACCESS EXCLUSIVE
+ALTER TABLE accounts ALTER COLUMN email SET NOT NULL;
+-- a column that is NOT NULL already: nothing to scan, ok
+ALTER TABLE accounts ALTER COLUMN id SET NOT NULL;
+-- a NOT VALID check proves nothing yet
+ALTER TABLE accounts ADD CONSTRAINT accounts_email_nn CHECK (email IS NOT NULL) NOT VALID;
+ALTER TABLE accounts ALTER COLUMN email SET NOT NULL;
+-- once validated (another transaction), it proves the column: ok
+ALTER TABLE accounts VALIDATE CONSTRAINT accounts_email_nn;
+ALTER TABLE accounts ALTER COLUMN email SET NOT NULL;
+-- a check that implies it proves it too
+ALTER TABLE accounts ADD CONSTRAINT accounts_owner_pos CHECK (owner_id > 0);
+ALTER TABLE accounts ADD CONSTRAINT accounts_owner_pos CHECK (owner_id > 0) NOT VALID;
+ALTER TABLE accounts VALIDATE CONSTRAINT accounts_owner_pos;
+ALTER TABLE accounts ALTER COLUMN owner_id SET NOT NULL;
+
+-- rule validate_separately: VALIDATE in the transaction of its ADD ... NOT VALID
+BEGIN;
+ALTER TABLE accounts ADD CONSTRAINT accounts_balance_nonneg CHECK (balance >= 0) NOT VALID;
+ALTER TABLE accounts VALIDATE CONSTRAINT accounts_balance_nonneg;
+ROLLBACK;
+ALTER TABLE accounts ADD CONSTRAINT accounts_balance_nonneg CHECK (balance >= 0) NOT VALID;
+ALTER TABLE accounts VALIDATE CONSTRAINT accounts_balance_nonneg;
+
+-- constraints declared inline in ADD COLUMN
+ALTER TABLE accounts ADD COLUMN tier int CHECK (tier > 0);
+ALTER TABLE accounts ADD COLUMN referrer_id int REFERENCES customers (id);
+ALTER TABLE accounts ADD COLUMN code text UNIQUE;
+ALTER TABLE accounts ADD COLUMN tier int;
+
+-- DROP INDEX without CONCURRENTLY: rule index_concurrently
+CREATE INDEX CONCURRENTLY accounts_owner ON accounts (owner_id);
+DROP INDEX accounts_owner;
+DROP INDEX CONCURRENTLY accounts_owner;
+
+-- DETACH PARTITION without CONCURRENTLY: rule detach_concurrently
+ALTER TABLE events DETACH PARTITION events_2026;
+ALTER TABLE events DETACH PARTITION events_2026 CONCURRENTLY;
+
+-- SET TABLESPACE copies the relation: rule table_rewrite
+SET allow_in_place_tablespaces = on;
+SET client_min_messages = warning;
+CREATE TABLESPACE grd_space LOCATION '';
+SET client_min_messages = notice;
+CREATE INDEX CONCURRENTLY accounts_id ON accounts (id);
+ALTER TABLE accounts SET TABLESPACE grd_space;
+ALTER INDEX accounts_id SET TABLESPACE grd_space;
+ALTER TABLE ALL IN TABLESPACE pg_default OWNED BY CURRENT_USER SET TABLESPACE grd_space;
+-- where it is already: nothing is copied, ok
+ALTER TABLE accounts SET TABLESPACE pg_default;
+ALTER TABLE empty_orders SET TABLESPACE grd_space;
+ALTER TABLE empty_orders SET TABLESPACE pg_default;
+
+-- rule rename: clients that run still use the old name
+ALTER TABLE accounts RENAME COLUMN email TO email_address;
+ALTER TABLE accounts RENAME TO users;
+ALTER TABLE accounts SET SCHEMA public;
+-- an index or a constraint is nobody's name in a query: ok
+ALTER INDEX accounts_id RENAME TO accounts_id_idx;
+ALTER TABLE accounts RENAME CONSTRAINT accounts_email_nn TO accounts_email_present;
+-- an empty table: ok
+ALTER TABLE empty_orders RENAME COLUMN note TO remark;
+
+-- a table created in the transaction: every rule lets it through
+BEGIN;
+CREATE TABLE staging (id int, email text);
+INSERT INTO staging SELECT i, 'a' || i FROM generate_series(1, 1000) i;
+ALTER TABLE staging ALTER COLUMN email SET NOT NULL;
+ALTER TABLE staging ADD COLUMN flag int CHECK (flag > 0);
+ALTER TABLE staging ADD CONSTRAINT staging_id_pos CHECK (id > 0) NOT VALID;
+ALTER TABLE staging VALIDATE CONSTRAINT staging_id_pos;
+CREATE INDEX staging_id ON staging (id);
+DROP INDEX staging_id;
+ALTER TABLE staging SET TABLESPACE grd_space;
+ALTER TABLE staging RENAME COLUMN email TO address;
+ALTER TABLE staging RENAME TO staged;
+COMMIT;
+
+--
+-- per-rule control: guardrails.ddl_policy_rules
+--
+SET guardrails.ddl_policy_rules = 'rename: warn, set_not_null: off';
+SHOW guardrails.ddl_policy_rules;
+ALTER TABLE accounts RENAME COLUMN balance TO amount;
+ALTER TABLE accounts ALTER COLUMN balance SET NOT NULL;
+ALTER TABLE accounts RENAME COLUMN amount TO balance;
+ALTER TABLE accounts ALTER COLUMN balance DROP NOT NULL;
+-- unnamed rules follow guardrails.ddl_policy
+CREATE INDEX accounts_balance ON accounts (balance);
+-- a rule named enforce is enforced with the policy off
+SET guardrails.ddl_policy = off;
+SET guardrails.ddl_policy_rules = 'index_concurrently: enforce';
+CREATE INDEX accounts_balance ON accounts (balance);
+ALTER TABLE accounts RENAME COLUMN balance TO amount;
+ALTER TABLE accounts RENAME COLUMN amount TO balance;
+SET guardrails.ddl_policy = enforce;
+-- spaces and case do not matter, and an empty value names no rule
+SET guardrails.ddl_policy_rules = ' Rename :WARN ,new_tables:enforce ';
+SHOW guardrails.ddl_policy_rules;
+SET guardrails.ddl_policy_rules = '';
+-- bad values are refused, naming what is wrong
+SET guardrails.ddl_policy_rules = 'renames: warn';
+SET guardrails.ddl_policy_rules = 'rename: strict';
+SET guardrails.ddl_policy_rules = 'rename';
+SET guardrails.ddl_policy_rules = 'rename: warn, rename: off';
+SET guardrails.ddl_policy_rules = 'rename: warn,';
+RESET guardrails.ddl_policy_rules;
+SET client_min_messages = warning;
+DROP TABLE staged;
+ALTER TABLE accounts SET TABLESPACE pg_default;
+ALTER INDEX accounts_id SET TABLESPACE pg_default;
+ALTER TABLE ALL IN TABLESPACE grd_space SET TABLESPACE pg_default;
+DROP TABLESPACE grd_space;
+SET client_min_messages = notice;
+
+--
 -- warn: the same text as a WARNING, and the statement runs
 --
 DROP MATERIALIZED VIEW order_totals;
@@ -235,11 +357,14 @@ CREATE INDEX orders_note ON orders (note);
 
 -- per role: a superuser sets it, the role gets it at login
 ALTER ROLE grd_dev SET guardrails.ddl_policy = enforce;
+ALTER ROLE grd_dev SET guardrails.ddl_policy_rules = 'rename: warn';
 ALTER ROLE grd_dev LOGIN;
 \set su :USER
 \c - grd_dev
 SHOW guardrails.ddl_policy;
+SHOW guardrails.ddl_policy_rules;
 SET guardrails.ddl_policy = warn;
+SET guardrails.ddl_policy_rules = 'rename: off';
 \c - :su
 SET client_min_messages = warning;
 DROP ROLE grd_dev;
