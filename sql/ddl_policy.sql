@@ -160,6 +160,11 @@ CREATE INDEX order_lines_qty ON order_lines (qty);
 -- 15. primary key built in place: rejected; on a concurrently built index: ok
 ALTER TABLE orders ADD PRIMARY KEY (id);
 CREATE UNIQUE INDEX CONCURRENTLY orders_id ON orders (id);
+-- (a primary key makes its columns NOT NULL: rule set_not_null, unless a
+-- valid check proves them)
+ALTER TABLE orders ADD CONSTRAINT orders_pkey PRIMARY KEY USING INDEX orders_id;
+ALTER TABLE orders ADD CONSTRAINT orders_id_nn CHECK (id IS NOT NULL) NOT VALID;
+ALTER TABLE orders VALIDATE CONSTRAINT orders_id_nn;
 ALTER TABLE orders ADD CONSTRAINT orders_pkey PRIMARY KEY USING INDEX orders_id;
 -- the table's shape after the migrations that were allowed
 \d orders
@@ -323,9 +328,6 @@ SET guardrails.ddl_policy_rules = 'rename: warn,';
 RESET guardrails.ddl_policy_rules;
 SET client_min_messages = warning;
 DROP TABLE staged;
-ALTER TABLE accounts SET TABLESPACE pg_default;
-ALTER INDEX accounts_id SET TABLESPACE pg_default;
-ALTER TABLE ALL IN TABLESPACE grd_space SET TABLESPACE pg_default;
 DROP TABLESPACE grd_space;
 SET client_min_messages = notice;
 
