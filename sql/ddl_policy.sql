@@ -302,10 +302,10 @@ COMMIT;
 --
 SET guardrails.ddl_policy_rules = 'rename: warn, set_not_null: off';
 SHOW guardrails.ddl_policy_rules;
+-- (set_not_null off: PostgreSQL scans, and finds the NULLs)
+ALTER TABLE accounts ALTER COLUMN tier SET NOT NULL;
 ALTER TABLE accounts RENAME COLUMN balance TO amount;
-ALTER TABLE accounts ALTER COLUMN balance SET NOT NULL;
 ALTER TABLE accounts RENAME COLUMN amount TO balance;
-ALTER TABLE accounts ALTER COLUMN balance DROP NOT NULL;
 -- unnamed rules follow guardrails.ddl_policy
 CREATE INDEX accounts_balance ON accounts (balance);
 -- a rule named enforce is enforced with the policy off
