@@ -326,6 +326,53 @@ SET guardrails.ddl_policy_rules = 'rename';
 SET guardrails.ddl_policy_rules = 'rename: warn, rename: off';
 SET guardrails.ddl_policy_rules = 'rename: warn,';
 RESET guardrails.ddl_policy_rules;
+
+--
+-- guardrails.check_migration(): the verdicts, before running anything
+--
+\set migration 'BEGIN;\nALTER TABLE accounts ADD CONSTRAINT accounts_tier_nn CHECK (tier IS NOT NULL) NOT VALID;\nALTER TABLE accounts ADD CONSTRAINT accounts_owner_fk FOREIGN KEY (owner_id) REFERENCES customers (id) NOT VALID;\nALTER TABLE accounts VALIDATE CONSTRAINT accounts_owner_fk;\nCOMMIT;\nALTER TABLE accounts VALIDATE CONSTRAINT accounts_tier_nn;\nALTER TABLE accounts ALTER COLUMN tier SET NOT NULL, ALTER COLUMN email TYPE varchar;\nALTER TABLE orders ALTER COLUMN amount TYPE bigint;\nALTER TABLE accounts ALTER COLUMN balance TYPE numeric USING balance::numeric;\nCREATE INDEX accounts_email ON accounts (email);\nALTER TABLE accounts RENAME COLUMN email TO address;\nALTER TABLE orders ALTER COLUMN customer_id SET NOT NULL;\nCREATE TABLE audit_log (id bigint, at timestamptz);\nCREATE INDEX audit_log_at ON audit_log (at);\n'
+SET guardrails.ddl_policy_rules = 'rename: warn';
+SELECT statement, line, command, rule, level, certain, table_name,
+	   table_size = pg_relation_size(table_name) AS size_ok
+FROM guardrails.check_migration(E:'migration');
+-- the texts, as the policy would raise them
+SELECT statement, message, detail, hint
+FROM guardrails.check_migration(E:'migration')
+WHERE rule IN ('validate_separately', 'table_rewrite') AND certain;
+SELECT message, detail FROM guardrails.check_migration(E:'migration')
+WHERE NOT certain;
+RESET guardrails.ddl_policy_rules;
+-- it ran nothing, and holds no lock on the tables it looked at
+BEGIN;
+SELECT count(*) FROM guardrails.check_migration(E:'migration');
+SELECT relation::regclass, mode FROM pg_locks
+WHERE pid = pg_backend_pid() AND relation IN ('accounts'::regclass, 'orders'::regclass);
+COMMIT;
+SELECT conname FROM pg_constraint WHERE conrelid = 'accounts'::regclass ORDER BY 1;
+-- the other statements the policy looks at, and the precision cases
+SELECT statement, rule, certain FROM guardrails.check_migration($$
+ALTER TABLE orders ALTER COLUMN note TYPE text;
+ALTER TABLE accounts ALTER COLUMN owner_id SET NOT NULL;
+ALTER TABLE empty_orders ALTER COLUMN amount TYPE bigint;
+ALTER TABLE orders SET UNLOGGED;
+SELECT 1 AS x INTO new_workload;
+EXPLAIN ANALYZE CREATE TABLE new_workload AS SELECT 1 AS x;
+ALTER TABLE orders ALTER COLUMN amount TYPE no_such_type;
+DROP INDEX orders_customer;
+VACUUM FULL orders;
+INSERT INTO orders (id) VALUES (0);
+$$) ORDER BY statement, rule;
+SET guardrails.allow_new_tables = off;
+SELECT statement, rule FROM guardrails.check_migration(
+	'SELECT 1 AS x INTO new_workload; EXPLAIN ANALYZE CREATE TABLE new_workload AS SELECT 1 AS x');
+RESET guardrails.allow_new_tables;
+-- an invalid script is refused as PostgreSQL would refuse it
+SELECT * FROM guardrails.check_migration('ALTER TABLE accounts ADD COLUM x int');
+SELECT * FROM guardrails.check_migration(NULL);
+-- any role may call it; it says nothing about tables the role may not change
+SET ROLE grd_dev;
+SELECT count(*) FROM guardrails.check_migration('CREATE INDEX ON mig.accounts (id); ALTER TABLE mig.accounts RENAME TO x');
+RESET ROLE;
 SET client_min_messages = warning;
 DROP TABLE staged;
 DROP TABLESPACE grd_space;

@@ -159,6 +159,12 @@ static Oid	rewrite_reported = InvalidOid;
  */
 static List **collected = NULL;
 
+/*
+ * While grd_ddl_policy_collect() runs: the columns that the script being
+ * checked proves not null before the statement (GrdProvenColumn).
+ */
+static List *script_proven = NIL;
+
 /* The level of one rule: its own, or guardrails.ddl_policy's. */
 static int
 rule_level(GrdDdlRule rule)
@@ -518,6 +524,7 @@ check_set_not_null(Oid relid, BlockNumber pages, const char *colname,
 	Relation	rel;
 	AttrNumber	attnum;
 	bool		proven;
+	ListCell   *lc;
 
 	attnum = get_attnum(relid, colname);
 	if (attnum <= 0)
@@ -527,6 +534,13 @@ check_set_not_null(Oid relid, BlockNumber pages, const char *colname,
 		return;
 	proven = not_null_proven(rel, attnum);
 	RelationClose(rel);
+	foreach(lc, script_proven)
+	{
+		GrdProvenColumn *col = (GrdProvenColumn *) lfirst(lc);
+
+		if (col->relid == relid && strcmp(col->colname, colname) == 0)
+			proven = true;
+	}
 	if (proven)
 		return;
 	report(GRD_RULE_SET_NOT_NULL, relid, pages,
@@ -1133,13 +1147,16 @@ grd_ddl_policy_check(Node *parsetree)
 /*
  * The verdicts the rules give one utility statement, whatever their level
  * (off included), appended to *verdicts as GrdDdlVerdict; nothing is
- * raised.  For guardrails.check_migration().
+ * raised.  proven lists the columns (GrdProvenColumn) that earlier
+ * statements of the script prove not null, which the catalog does not
+ * know yet.  For guardrails.check_migration().
  */
 void
-grd_ddl_policy_collect(Node *parsetree, List **verdicts)
+grd_ddl_policy_collect(Node *parsetree, List *proven, List **verdicts)
 {
 	Assert(collected == NULL);
 	collected = verdicts;
+	script_proven = proven;
 	PG_TRY();
 	{
 		check_statement(parsetree);
@@ -1147,6 +1164,7 @@ grd_ddl_policy_collect(Node *parsetree, List **verdicts)
 	PG_FINALLY();
 	{
 		collected = NULL;
+		script_proven = NIL;
 	}
 	PG_END_TRY();
 	rewrite_reported = InvalidOid;
@@ -1181,6 +1199,7 @@ grd_ddl_policy_collect_rewrite(Oid relid, const char *reason, bool certain,
 						pages_pretty(pages), grd_ddl_relation_name(relid),
 						reason),
 			   "Make the change without a rewrite (for example, a new column backfilled in batches), or make it in a maintenance window with the rule set to off.");
+		((GrdDdlVerdict *) llast(*verdicts))->uncertain = !certain;
 	}
 	PG_FINALLY();
 	{

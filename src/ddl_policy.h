@@ -50,13 +50,22 @@ typedef struct GrdDdlVerdict
 	char	   *hint;
 	Oid			relid;			/* the table, or InvalidOid */
 	int64		bytes;			/* its size (main forks), or -1 */
+	bool		uncertain;		/* decided only when the statement runs */
 } GrdDdlVerdict;
+
+/* A column that a script proves not null (a validated check) */
+typedef struct GrdProvenColumn
+{
+	Oid			relid;
+	char	   *colname;
+} GrdProvenColumn;
 
 /* Before a utility statement runs (hooks.c). */
 extern void grd_ddl_policy_check(Node *parsetree);
 
 /* For guardrails.check_migration() (ddl_check.c). */
-extern void grd_ddl_policy_collect(Node *parsetree, List **verdicts);
+extern void grd_ddl_policy_collect(Node *parsetree, List *proven,
+								   List **verdicts);
 extern void grd_ddl_policy_collect_rewrite(Oid relid, const char *reason,
 										   bool certain, List **verdicts);
 extern void grd_ddl_policy_collect_validate(Oid relid, const char *conname,
