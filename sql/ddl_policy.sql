@@ -330,7 +330,7 @@ RESET guardrails.ddl_policy_rules;
 --
 -- guardrails.check_migration(): the verdicts, before running anything
 --
-\set migration 'BEGIN;\nALTER TABLE accounts ADD CONSTRAINT accounts_tier_nn CHECK (tier IS NOT NULL) NOT VALID;\nALTER TABLE accounts ADD CONSTRAINT accounts_owner_fk FOREIGN KEY (owner_id) REFERENCES customers (id) NOT VALID;\nALTER TABLE accounts VALIDATE CONSTRAINT accounts_owner_fk;\nCOMMIT;\nALTER TABLE accounts VALIDATE CONSTRAINT accounts_tier_nn;\nALTER TABLE accounts ALTER COLUMN tier SET NOT NULL, ALTER COLUMN email TYPE varchar;\nALTER TABLE orders ALTER COLUMN amount TYPE bigint;\nALTER TABLE accounts ALTER COLUMN balance TYPE numeric USING balance::numeric;\nCREATE INDEX accounts_email ON accounts (email);\nALTER TABLE accounts RENAME COLUMN email TO address;\nALTER TABLE orders ALTER COLUMN customer_id SET NOT NULL;\nCREATE TABLE audit_log (id bigint, at timestamptz);\nCREATE INDEX audit_log_at ON audit_log (at);\n'
+\set migration 'BEGIN;\nALTER TABLE accounts ADD CONSTRAINT accounts_tier_nn CHECK (tier IS NOT NULL) NOT VALID;\nALTER TABLE accounts ADD CONSTRAINT accounts_owner_fk FOREIGN KEY (owner_id) REFERENCES customers (id) NOT VALID;\nALTER TABLE accounts VALIDATE CONSTRAINT accounts_owner_fk;\nCOMMIT;\nALTER TABLE accounts VALIDATE CONSTRAINT accounts_tier_nn;\nALTER TABLE accounts ALTER COLUMN tier SET NOT NULL, ALTER COLUMN email TYPE varchar;\nALTER TABLE orders ALTER COLUMN amount TYPE bigint;\nALTER TABLE accounts ALTER COLUMN balance TYPE numeric USING balance::numeric;\nCREATE INDEX accounts_email ON accounts (email);\nALTER TABLE accounts RENAME COLUMN email TO address;\nALTER TABLE orders ALTER COLUMN customer_id SET NOT NULL;\nCREATE TABLE audit_log (id bigint, at timestamptz);\n-- the new table is empty\nCREATE INDEX audit_log_at ON audit_log (at);\n'
 SET guardrails.ddl_policy_rules = 'rename: warn';
 SELECT statement, line, command, rule, level, certain, table_name,
 	   table_size = pg_relation_size(table_name) AS size_ok
@@ -370,9 +370,11 @@ RESET guardrails.allow_new_tables;
 SELECT * FROM guardrails.check_migration('ALTER TABLE accounts ADD COLUM x int');
 SELECT * FROM guardrails.check_migration(NULL);
 -- any role may call it; it says nothing about tables the role may not change
+GRANT USAGE ON SCHEMA mig TO grd_dev;
 SET ROLE grd_dev;
 SELECT count(*) FROM guardrails.check_migration('CREATE INDEX ON mig.accounts (id); ALTER TABLE mig.accounts RENAME TO x');
 RESET ROLE;
+REVOKE USAGE ON SCHEMA mig FROM grd_dev;
 SET client_min_messages = warning;
 DROP TABLE staged;
 DROP TABLESPACE grd_space;

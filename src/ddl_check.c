@@ -367,15 +367,38 @@ policy_statement(Node *stmt)
 	return stmt;
 }
 
-/* The line of the script where byte offset location is. */
+/*
+ * The line of the script where the statement at byte offset location
+ * begins: a statement's location is the end of the one before it, so the
+ * blanks and comments in between are skipped.
+ */
 static int
 line_of(const char *sql, int location)
 {
+	const char *p = sql + location;
 	int			line = 1;
 
-	for (int i = 0; i < location && sql[i] != '\0'; i++)
+	for (;;)
 	{
-		if (sql[i] == '\n')
+		if (isspace((unsigned char) *p))
+			p++;
+		else if (p[0] == '-' && p[1] == '-')
+		{
+			while (*p != '\0' && *p != '\n')
+				p++;
+		}
+		else if (p[0] == '/' && p[1] == '*')
+		{
+			const char *end = strstr(p + 2, "*/");
+
+			p = end ? end + 2 : p + strlen(p);
+		}
+		else
+			break;
+	}
+	for (const char *q = sql; q < p; q++)
+	{
+		if (*q == '\n')
 			line++;
 	}
 	return line;
