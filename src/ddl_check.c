@@ -48,8 +48,9 @@
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
-#include "utils/typcache.h"
+#include "utils/tuplestore.h"
 
+#include "compat.h"
 #include "ddl_policy.h"
 #include "ddl_statement.h"
 
@@ -90,7 +91,7 @@ change_requires_rewrite(Node *expr, AttrNumber attnum)
 		{
 			CoerceToDomain *d = (CoerceToDomain *) expr;
 
-			if (DomainHasConstraints(d->resulttype))
+			if (grd_domain_has_constraints(d->resulttype))
 				return true;
 			expr = (Node *) d->arg;
 		}
