@@ -1291,6 +1291,20 @@ grd_ddl_policy_table_rewrite(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/* A string without its leading and trailing white space, cut in place. */
+static char *
+trim_spaces(char *str)
+{
+	char	   *end;
+
+	while (isspace((unsigned char) *str))
+		str++;
+	end = str + strlen(str);
+	while (end > str && isspace((unsigned char) end[-1]))
+		*--end = '\0';
+	return str;
+}
+
 /*
  * Check hook of guardrails.ddl_policy_rules: a comma-separated list of
  * "rule: level" items, parsed once.  An unknown rule, an unknown level, a
@@ -1302,17 +1316,15 @@ check_policy_rules(char **newval, void **extra, GucSource source)
 	RuleLevels	levels;
 	RuleLevels *result;
 	char	   *copy = pstrdup(*newval);
-	char	   *item = copy;
+	char	   *item = trim_spaces(copy);
 	int			n = 0;
-	bool		empty = true;
 
 	for (int i = 0; i < GRD_NUM_RULES; i++)
 		levels.level[i] = -1;
-	for (const char *p = copy; *p; p++)
-		if (!isspace((unsigned char) *p))
-			empty = false;
+	if (*item == '\0')
+		item = NULL;			/* an empty value names no rule */
 
-	while (!empty && item != NULL)
+	while (item != NULL)
 	{
 		char	   *next = strchr(item, ',');
 		char	   *colon;
@@ -1325,22 +1337,10 @@ check_policy_rules(char **newval, void **extra, GucSource source)
 		if (next != NULL)
 			*next++ = '\0';
 		colon = strchr(item, ':');
-		name = item;
-		level = colon ? colon + 1 : NULL;
 		if (colon)
 			*colon = '\0';
-		/* trim both */
-		while (isspace((unsigned char) *name))
-			name++;
-		for (char *e = name + strlen(name); e > name && isspace((unsigned char) e[-1]); e--)
-			e[-1] = '\0';
-		if (level != NULL)
-		{
-			while (isspace((unsigned char) *level))
-				level++;
-			for (char *e = level + strlen(level); e > level && isspace((unsigned char) e[-1]); e--)
-				e[-1] = '\0';
-		}
+		name = trim_spaces(item);
+		level = colon ? trim_spaces(colon + 1) : NULL;
 
 		if (*name == '\0' && level == NULL)
 		{
