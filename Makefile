@@ -29,6 +29,7 @@ OBJS = \
 	src/ddl_statement.o \
 	src/ddl_lock.o \
 	src/ddl_policy.o \
+	src/ddl_check.o \
 	src/ddl_audit.o \
 	src/ddl_object.o \
 	src/ddl_redact.o \

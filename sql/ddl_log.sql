@@ -141,6 +141,11 @@ SET guardrails.ddl_policy = warn;
 SET client_min_messages = error;
 CREATE INDEX ddl_policy_t_id ON ddl_policy_t (id);
 ALTER TABLE ddl_policy_t ALTER COLUMN id TYPE bigint;
+ALTER TABLE ddl_policy_t RENAME COLUMN id TO ident;
+-- a rule set off on its own warns of nothing
+SET guardrails.ddl_policy_rules = 'rename: off';
+ALTER TABLE ddl_policy_t RENAME COLUMN ident TO id;
+RESET guardrails.ddl_policy_rules;
 RESET client_min_messages;
 RESET guardrails.ddl_policy;
 SELECT command_tag, outcome, sqlstate, policy_warnings, message

@@ -77,6 +77,7 @@ SET guardrails.ddl_lock_wait = 'queue';
 SET guardrails.ddl_lock_retries = 3;
 SET guardrails.ddl_policy = 'off';
 SET guardrails.allow_new_tables = on;
+SET guardrails.ddl_policy_rules = 'rename: off';
 RESET ROLE;
 
 -- bad values are refused, with the valid ones named
@@ -159,6 +160,11 @@ CREATE INDEX order_lines_qty ON order_lines (qty);
 -- 15. primary key built in place: rejected; on a concurrently built index: ok
 ALTER TABLE orders ADD PRIMARY KEY (id);
 CREATE UNIQUE INDEX CONCURRENTLY orders_id ON orders (id);
+-- (a primary key makes its columns NOT NULL: rule set_not_null, unless a
+-- valid check proves them)
+ALTER TABLE orders ADD CONSTRAINT orders_pkey PRIMARY KEY USING INDEX orders_id;
+ALTER TABLE orders ADD CONSTRAINT orders_id_nn CHECK (id IS NOT NULL) NOT VALID;
+ALTER TABLE orders VALIDATE CONSTRAINT orders_id_nn;
 ALTER TABLE orders ADD CONSTRAINT orders_pkey PRIMARY KEY USING INDEX orders_id;
 -- the table's shape after the migrations that were allowed
 \d orders
@@ -208,6 +214,174 @@ CREATE TABLE IF NOT EXISTS orders (x int);
 RESET guardrails.allow_new_tables;
 
 --
+-- The catalogue of unsafe migrations, beyond the first five rules
+--
+CREATE TABLE accounts (id int NOT NULL, email text, owner_id int, balance int);
+INSERT INTO accounts SELECT i, 'a' || i, i % 100 + 1, i FROM generate_series(1, 1000) i;
+
+-- rule set_not_null: a full scan under ACCESS EXCLUSIVE
+ALTER TABLE accounts ALTER COLUMN email SET NOT NULL;
+-- a column that is NOT NULL already: nothing to scan, ok
+ALTER TABLE accounts ALTER COLUMN id SET NOT NULL;
+-- a NOT VALID check proves nothing yet
+ALTER TABLE accounts ADD CONSTRAINT accounts_email_nn CHECK (email IS NOT NULL) NOT VALID;
+ALTER TABLE accounts ALTER COLUMN email SET NOT NULL;
+-- once validated (another transaction), it proves the column: ok
+ALTER TABLE accounts VALIDATE CONSTRAINT accounts_email_nn;
+ALTER TABLE accounts ALTER COLUMN email SET NOT NULL;
+-- a check that implies it proves it too
+ALTER TABLE accounts ADD CONSTRAINT accounts_owner_pos CHECK (owner_id > 0);
+ALTER TABLE accounts ADD CONSTRAINT accounts_owner_pos CHECK (owner_id > 0) NOT VALID;
+ALTER TABLE accounts VALIDATE CONSTRAINT accounts_owner_pos;
+ALTER TABLE accounts ALTER COLUMN owner_id SET NOT NULL;
+
+-- rule validate_separately: VALIDATE in the transaction of its ADD ... NOT VALID
+BEGIN;
+ALTER TABLE accounts ADD CONSTRAINT accounts_balance_nonneg CHECK (balance >= 0) NOT VALID;
+ALTER TABLE accounts VALIDATE CONSTRAINT accounts_balance_nonneg;
+ROLLBACK;
+ALTER TABLE accounts ADD CONSTRAINT accounts_balance_nonneg CHECK (balance >= 0) NOT VALID;
+ALTER TABLE accounts VALIDATE CONSTRAINT accounts_balance_nonneg;
+
+-- constraints declared inline in ADD COLUMN
+ALTER TABLE accounts ADD COLUMN tier int CHECK (tier > 0);
+ALTER TABLE accounts ADD COLUMN referrer_id int REFERENCES customers (id);
+ALTER TABLE accounts ADD COLUMN code text UNIQUE;
+ALTER TABLE accounts ADD COLUMN tier int;
+
+-- DROP INDEX without CONCURRENTLY: rule index_concurrently
+CREATE INDEX CONCURRENTLY accounts_owner ON accounts (owner_id);
+DROP INDEX accounts_owner;
+DROP INDEX CONCURRENTLY accounts_owner;
+
+-- DETACH PARTITION without CONCURRENTLY: rule detach_concurrently
+ALTER TABLE events DETACH PARTITION events_2026;
+ALTER TABLE events DETACH PARTITION events_2026 CONCURRENTLY;
+
+-- SET TABLESPACE copies the relation: rule table_rewrite
+SET allow_in_place_tablespaces = on;
+SET client_min_messages = warning;
+CREATE TABLESPACE grd_space LOCATION '';
+SET client_min_messages = notice;
+CREATE INDEX CONCURRENTLY accounts_id ON accounts (id);
+ALTER TABLE accounts SET TABLESPACE grd_space;
+ALTER INDEX accounts_id SET TABLESPACE grd_space;
+ALTER TABLE ALL IN TABLESPACE pg_default OWNED BY CURRENT_USER SET TABLESPACE grd_space;
+-- where it is already: nothing is copied, ok
+ALTER TABLE accounts SET TABLESPACE pg_default;
+ALTER TABLE empty_orders SET TABLESPACE grd_space;
+ALTER TABLE empty_orders SET TABLESPACE pg_default;
+
+-- rule rename: clients that run still use the old name
+ALTER TABLE accounts RENAME COLUMN email TO email_address;
+ALTER TABLE accounts RENAME TO users;
+ALTER TABLE accounts SET SCHEMA public;
+-- an index or a constraint is nobody's name in a query: ok
+ALTER INDEX accounts_id RENAME TO accounts_id_idx;
+ALTER TABLE accounts RENAME CONSTRAINT accounts_email_nn TO accounts_email_present;
+-- an empty table: ok
+ALTER TABLE empty_orders RENAME COLUMN note TO remark;
+
+-- a table created in the transaction: every rule lets it through
+BEGIN;
+CREATE TABLE staging (id int, email text);
+INSERT INTO staging SELECT i, 'a' || i FROM generate_series(1, 1000) i;
+ALTER TABLE staging ALTER COLUMN email SET NOT NULL;
+ALTER TABLE staging ADD COLUMN flag int CHECK (flag > 0);
+ALTER TABLE staging ADD CONSTRAINT staging_id_pos CHECK (id > 0) NOT VALID;
+ALTER TABLE staging VALIDATE CONSTRAINT staging_id_pos;
+CREATE INDEX staging_id ON staging (id);
+DROP INDEX staging_id;
+ALTER TABLE staging SET TABLESPACE grd_space;
+ALTER TABLE staging RENAME COLUMN email TO address;
+ALTER TABLE staging RENAME TO staged;
+COMMIT;
+
+--
+-- per-rule control: guardrails.ddl_policy_rules
+--
+SET guardrails.ddl_policy_rules = 'rename: warn, set_not_null: off';
+SHOW guardrails.ddl_policy_rules;
+-- (set_not_null off: PostgreSQL scans, and finds the NULLs)
+ALTER TABLE accounts ALTER COLUMN tier SET NOT NULL;
+ALTER TABLE accounts RENAME COLUMN balance TO amount;
+ALTER TABLE accounts RENAME COLUMN amount TO balance;
+-- unnamed rules follow guardrails.ddl_policy
+CREATE INDEX accounts_balance ON accounts (balance);
+-- a rule named enforce is enforced with the policy off
+SET guardrails.ddl_policy = off;
+SET guardrails.ddl_policy_rules = 'index_concurrently: enforce';
+CREATE INDEX accounts_balance ON accounts (balance);
+ALTER TABLE accounts RENAME COLUMN balance TO amount;
+ALTER TABLE accounts RENAME COLUMN amount TO balance;
+SET guardrails.ddl_policy = enforce;
+-- spaces and case do not matter, and an empty value names no rule
+SET guardrails.ddl_policy_rules = ' Rename :WARN ,new_tables:enforce ';
+SHOW guardrails.ddl_policy_rules;
+SET guardrails.ddl_policy_rules = '';
+-- bad values are refused, naming what is wrong
+SET guardrails.ddl_policy_rules = 'renames: warn';
+SET guardrails.ddl_policy_rules = 'rename: strict';
+SET guardrails.ddl_policy_rules = 'rename';
+SET guardrails.ddl_policy_rules = 'rename: warn, rename: off';
+SET guardrails.ddl_policy_rules = 'rename: warn,';
+RESET guardrails.ddl_policy_rules;
+
+--
+-- guardrails.check_migration(): the verdicts, before running anything
+--
+\set migration 'BEGIN;\nALTER TABLE accounts ADD CONSTRAINT accounts_tier_nn CHECK (tier IS NOT NULL) NOT VALID;\nALTER TABLE accounts ADD CONSTRAINT accounts_owner_fk FOREIGN KEY (owner_id) REFERENCES customers (id) NOT VALID;\nALTER TABLE accounts VALIDATE CONSTRAINT accounts_owner_fk;\nCOMMIT;\nALTER TABLE accounts VALIDATE CONSTRAINT accounts_tier_nn;\nALTER TABLE accounts ALTER COLUMN tier SET NOT NULL, ALTER COLUMN email TYPE varchar;\nALTER TABLE orders ALTER COLUMN amount TYPE bigint;\nALTER TABLE accounts ALTER COLUMN balance TYPE numeric USING balance::numeric;\nCREATE INDEX accounts_email ON accounts (email);\nALTER TABLE accounts RENAME COLUMN email TO address;\nALTER TABLE orders ALTER COLUMN customer_id SET NOT NULL;\nCREATE TABLE audit_log (id bigint, at timestamptz);\n-- the new table is empty\nCREATE INDEX audit_log_at ON audit_log (at);\n'
+SET guardrails.ddl_policy_rules = 'rename: warn';
+SELECT statement, line, command, rule, level, certain, table_name,
+	   table_size = pg_relation_size(table_name) AS size_ok
+FROM guardrails.check_migration(E:'migration');
+-- the texts, as the policy would raise them
+SELECT statement, message, detail, hint
+FROM guardrails.check_migration(E:'migration')
+WHERE rule IN ('validate_separately', 'table_rewrite') AND certain;
+SELECT message, detail FROM guardrails.check_migration(E:'migration')
+WHERE NOT certain;
+RESET guardrails.ddl_policy_rules;
+-- it ran nothing, and holds no lock on the tables it looked at
+BEGIN;
+SELECT count(*) FROM guardrails.check_migration(E:'migration');
+SELECT relation::regclass, mode FROM pg_locks
+WHERE pid = pg_backend_pid() AND relation IN ('accounts'::regclass, 'orders'::regclass);
+COMMIT;
+SELECT conname FROM pg_constraint
+WHERE conrelid = 'accounts'::regclass AND contype <> 'n' ORDER BY 1;
+-- the other statements the policy looks at, and the precision cases
+SELECT statement, rule, certain FROM guardrails.check_migration($$
+ALTER TABLE orders ALTER COLUMN note TYPE text;
+ALTER TABLE accounts ALTER COLUMN owner_id SET NOT NULL;
+ALTER TABLE empty_orders ALTER COLUMN amount TYPE bigint;
+ALTER TABLE orders SET UNLOGGED;
+SELECT 1 AS x INTO new_workload;
+EXPLAIN ANALYZE CREATE TABLE new_workload AS SELECT 1 AS x;
+ALTER TABLE orders ALTER COLUMN amount TYPE no_such_type;
+DROP INDEX orders_customer;
+VACUUM FULL orders;
+INSERT INTO orders (id) VALUES (0);
+$$) ORDER BY statement, rule;
+SET guardrails.allow_new_tables = off;
+SELECT statement, rule FROM guardrails.check_migration(
+	'SELECT 1 AS x INTO new_workload; EXPLAIN ANALYZE CREATE TABLE new_workload AS SELECT 1 AS x');
+RESET guardrails.allow_new_tables;
+-- an invalid script is refused as PostgreSQL would refuse it
+SELECT * FROM guardrails.check_migration('ALTER TABLE accounts ADD COLUM x int');
+SELECT * FROM guardrails.check_migration(NULL);
+-- any role may call it; it says nothing about tables the role may not change
+GRANT USAGE ON SCHEMA mig TO grd_dev;
+SET ROLE grd_dev;
+SELECT count(*) FROM guardrails.check_migration('CREATE INDEX ON mig.accounts (id); ALTER TABLE mig.accounts RENAME TO x');
+RESET ROLE;
+REVOKE USAGE ON SCHEMA mig FROM grd_dev;
+SET client_min_messages = warning;
+DROP TABLE staged;
+DROP TABLESPACE grd_space;
+SET client_min_messages = notice;
+
+--
 -- warn: the same text as a WARNING, and the statement runs
 --
 DROP MATERIALIZED VIEW order_totals;
@@ -235,11 +409,14 @@ CREATE INDEX orders_note ON orders (note);
 
 -- per role: a superuser sets it, the role gets it at login
 ALTER ROLE grd_dev SET guardrails.ddl_policy = enforce;
+ALTER ROLE grd_dev SET guardrails.ddl_policy_rules = 'rename: warn';
 ALTER ROLE grd_dev LOGIN;
 \set su :USER
 \c - grd_dev
 SHOW guardrails.ddl_policy;
+SHOW guardrails.ddl_policy_rules;
 SET guardrails.ddl_policy = warn;
+SET guardrails.ddl_policy_rules = 'rename: off';
 \c - :su
 SET client_min_messages = warning;
 DROP ROLE grd_dev;

@@ -113,7 +113,7 @@ SELECT index_name, is_unique FROM guardrails.index_visibility ORDER BY 1;
 ALTER INDEX orders_customer RENAME TO orders_by_customer;
 SELECT index_schema, index_name FROM guardrails.disabled_indexes ORDER BY 2;
 SELECT * FROM plan($$SELECT * FROM orders WHERE customer = 42$$);
-DROP INDEX orders_by_customer;
+DROP INDEX CONCURRENTLY orders_by_customer;	-- (without CONCURRENTLY: rule index_concurrently)
 DROP TABLE invoices, customers;
 SELECT count(*) AS rows_left FROM guardrails.disabled_indexes;
 

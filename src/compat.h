@@ -292,6 +292,17 @@ grd_cluster_command(Node *stmt)
 #define grd_cluster_command(stmt)		"CLUSTER"
 #endif
 
+/*
+ * Whether a domain has constraints: 19 adds an out argument that says
+ * whether any is volatile, which we do not need.
+ */
+#include "utils/typcache.h"
+#if PG_VERSION_NUM >= 190000
+#define grd_domain_has_constraints(typid)	DomainHasConstraints(typid, NULL)
+#else
+#define grd_domain_has_constraints(typid)	DomainHasConstraints(typid)
+#endif
+
 static inline uint64
 grd_now_ns(void)
 {

@@ -7,24 +7,40 @@
  * Which statements are DDL, and which relation a statement names, is
  * decided by ddl_statement.c.
  *
- * The policy (guardrails.ddl_policy = off | warn | enforce) has five rules,
+ * The policy (guardrails.ddl_policy = off | warn | enforce) has nine rules,
  * each about a statement that would hold a lock that blocks writes (or
- * reads) for as long as it scans or copies a whole table:
+ * reads) for as long as it scans or copies a whole table, or that would
+ * break the clients that run while it commits:
  *
  *	new_column			ADD COLUMN that is NOT NULL without a default, or
  *						whose default must be computed for every row
- *	table_rewrite		anything that rewrites a whole table: ALTER TABLE
- *						when PostgreSQL decides to rewrite (table_rewrite
- *						event), VACUUM FULL, CLUSTER, REFRESH MATERIALIZED
- *						VIEW without CONCURRENTLY
- *	index_concurrently	CREATE INDEX or REINDEX without CONCURRENTLY, and
- *						ADD PRIMARY KEY / UNIQUE, which build an index the
- *						same way
- *	constraint_not_valid ADD FOREIGN KEY or CHECK without NOT VALID
+ *	table_rewrite		anything that rewrites or copies a whole table:
+ *						ALTER TABLE when PostgreSQL decides to rewrite
+ *						(table_rewrite event), SET TABLESPACE (which that
+ *						event does not report), VACUUM FULL, CLUSTER,
+ *						REFRESH MATERIALIZED VIEW without CONCURRENTLY
+ *	index_concurrently	CREATE INDEX, REINDEX or DROP INDEX without
+ *						CONCURRENTLY, and ADD PRIMARY KEY / UNIQUE (in
+ *						ADD CONSTRAINT or inline in ADD COLUMN), which
+ *						build an index the same way
+ *	constraint_not_valid ADD FOREIGN KEY or CHECK without NOT VALID, and
+ *						the same constraints declared inline in ADD COLUMN
+ *						(which cannot be NOT VALID)
  *	new_tables			CREATE TABLE (AS), SELECT INTO, when
  *						guardrails.allow_new_tables is off
+ *	set_not_null		SET NOT NULL (and a primary key's implied one)
+ *						that no valid check constraint proves: a full scan
+ *						under ACCESS EXCLUSIVE
+ *	validate_separately	VALIDATE CONSTRAINT in the transaction that added
+ *						the constraint NOT VALID, whose lock it still holds
+ *	detach_concurrently	DETACH PARTITION without CONCURRENTLY
+ *	rename				RENAME of a table or a column, SET SCHEMA of a
+ *						table: every client that runs breaks
  *
- * The first four apply to existing tables with data: a temporary table, a
+ * Each rule follows guardrails.ddl_policy unless guardrails.ddl_policy_rules
+ * gives it its own level ('rename: warn, new_tables: enforce').
+ *
+ * All but new_tables apply to existing tables with data: a temporary table, a
  * table created in the current transaction and a table smaller than
  * guardrails.ddl_policy_min_size (by default 1 MB, which is scanned or
  * copied in milliseconds) are exempt, since nobody else can see them or
@@ -44,7 +60,9 @@
  * the size of the table's main fork, without a lock.
  *
  * In enforce a violation is an ERROR, in warn a WARNING with the same text;
- * both carry SQLSTATE 42G01.  Extension scripts and binary upgrades are
+ * both carry SQLSTATE 42G01.  guardrails.check_migration() runs the same
+ * checks on a script without running it, and collects the verdicts
+ * (grd_ddl_policy_collect()) instead of raising them.  Extension scripts and binary upgrades are
  * exempt: they create what they must.
  *
  * Copyright (c) 2026, pg_guardrails developers
@@ -53,16 +71,23 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
+#include "catalog/partition.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_constraint.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
 #include "commands/defrem.h"
 #include "commands/event_trigger.h"
 #include "commands/dbcommands.h"
 #include "commands/extension.h"
+#include "commands/tablespace.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
 #include "optimizer/optimizer.h"
 #include "parser/parse_expr.h"
@@ -73,6 +98,7 @@
 #include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 #include "compat.h"
 #include "ddl_audit.h"
@@ -81,13 +107,6 @@
 #include "module.h"
 
 /* guardrails.ddl_policy: what a schema-change rule violation does */
-typedef enum GrdDdlPolicy
-{
-	GRD_DDL_POLICY_OFF,
-	GRD_DDL_POLICY_WARN,
-	GRD_DDL_POLICY_ENFORCE
-} GrdDdlPolicy;
-
 static const struct config_enum_entry ddl_policy_options[] =
 {
 	{"off", GRD_DDL_POLICY_OFF, false},
@@ -96,10 +115,37 @@ static const struct config_enum_entry ddl_policy_options[] =
 	{NULL, 0, false}
 };
 
+/* The rules' names, in the order of GrdDdlRule (ddl_policy.h). */
+static const char *const rule_names[GRD_NUM_RULES] = {
+	"new_column",
+	"table_rewrite",
+	"index_concurrently",
+	"constraint_not_valid",
+	"new_tables",
+	"set_not_null",
+	"validate_separately",
+	"detach_concurrently",
+	"rename"
+};
+
+/*
+ * The parsed guardrails.ddl_policy_rules (GUC "extra"): each rule's own
+ * level, or -1 when it follows guardrails.ddl_policy.
+ */
+typedef struct RuleLevels
+{
+	int8		level[GRD_NUM_RULES];
+} RuleLevels;
+
 /* settings */
 static int	grd_ddl_policy = GRD_DDL_POLICY_WARN;
+static char *grd_ddl_policy_rules = NULL;
 static bool grd_allow_new_tables = true;
 static int	grd_ddl_policy_min_size = 1024;
+static const RuleLevels *rule_levels = NULL;
+
+static bool check_policy_rules(char **newval, void **extra, GucSource source);
+static void assign_policy_rules(const char *newval, void *extra);
 
 /* The settings of the schema-change policy. */
 static const GrdSetting ddl_policy_settings[] = {
@@ -107,6 +153,10 @@ static const GrdSetting ddl_policy_settings[] = {
 		PGC_SUSET, 0,
 		"What a schema change that breaks a rule does: off, warn or enforce.",
 		NULL),
+	GRD_SETTING_STRING("guardrails.ddl_policy_rules", &grd_ddl_policy_rules, "", PGC_SUSET, 0,
+		check_policy_rules, assign_policy_rules,
+		"Levels of single schema-change rules, overriding guardrails.ddl_policy.",
+		"For example: rename: warn, new_tables: enforce"),
 	GRD_SETTING_BOOL("guardrails.allow_new_tables", &grd_allow_new_tables, true, PGC_SUSET, 0,
 		"Whether new tables may be created.",
 		"Temporary tables and new partitions of existing tables are always allowed."),
@@ -125,6 +175,41 @@ PG_FUNCTION_INFO_V1(grd_ddl_policy_table_rewrite);
  * it a second time.
  */
 static Oid	rewrite_reported = InvalidOid;
+
+/*
+ * While grd_ddl_policy_collect() runs: where the verdicts go, instead of
+ * being raised.
+ */
+static List **collected = NULL;
+
+/*
+ * While grd_ddl_policy_collect() runs: the columns that the script being
+ * checked proves not null before the statement (GrdProvenColumn).
+ */
+static List *script_proven = NIL;
+
+/* The level of one rule: its own, or guardrails.ddl_policy's. */
+static int
+rule_level(GrdDdlRule rule)
+{
+	if (rule_levels != NULL && rule_levels->level[rule] >= 0)
+		return rule_levels->level[rule];
+	return grd_ddl_policy;
+}
+
+/* The name of a rule (for check_migration() and the messages). */
+const char *
+grd_ddl_rule_name(GrdDdlRule rule)
+{
+	return rule_names[rule];
+}
+
+/* The name of a level, as guardrails.ddl_policy spells it. */
+const char *
+grd_ddl_level_name(int level)
+{
+	return ddl_policy_options[level].name;
+}
 
 /*
  * The data pages of one relation, or 0 when it is exempt from the rules:
@@ -210,20 +295,55 @@ pages_pretty(BlockNumber pages)
 															  bytes)));
 }
 
-/* How a violation of a rule is reported: ERROR in enforce, else WARNING. */
-static int
-violation_level(const char *rule)
+/*
+ * Report a violation of a rule about table relid (InvalidOid: none), which
+ * holds pages pages: an ERROR in enforce, a WARNING (noted in the DDL log's
+ * entry) in warn, nothing when the rule is off.  Under
+ * grd_ddl_policy_collect() the verdict is collected instead, whatever its
+ * level.  The texts are formatted by the caller, so that both ways carry
+ * the same ones.
+ */
+static void
+report(GrdDdlRule rule, Oid relid, BlockNumber pages,
+	   const char *message, const char *detail, const char *hint)
 {
-	if (grd_ddl_policy == GRD_DDL_POLICY_ENFORCE)
-		return ERROR;
-	grd_ddl_audit_note_warning(rule);
-	return WARNING;
+	int			level = rule_level(rule);
+
+	if (collected != NULL)
+	{
+		GrdDdlVerdict *verdict = palloc0(sizeof(GrdDdlVerdict));
+
+		verdict->rule = rule;
+		verdict->level = level;
+		verdict->message = pstrdup(message);
+		verdict->detail = pstrdup(detail);
+		verdict->hint = pstrdup(hint);
+		verdict->relid = relid;
+		verdict->bytes = OidIsValid(relid) ? (int64) pages * BLCKSZ : -1;
+		*collected = lappend(*collected, verdict);
+		return;
+	}
+	if (level == GRD_DDL_POLICY_OFF)
+		return;
+	if (level == GRD_DDL_POLICY_WARN)
+		grd_ddl_audit_note_warning(rule_names[rule]);
+	ereport(level == GRD_DDL_POLICY_ENFORCE ? ERROR : WARNING,
+			(errcode(GRD_ERRCODE_DDL_POLICY),
+			 errmsg("%s", message),
+			 errdetail("%s", detail),
+			 errhint("%s", hint)));
 }
 
-/* POLICY_REPORT(rule, (errmsg(...), errdetail(...), errhint(...))) */
-#define POLICY_REPORT(rule, rest) \
-	ereport(violation_level(rule), \
-			(errcode(GRD_ERRCODE_DDL_POLICY), rest))
+/*
+ * The message of a violation: what the statement does, then the rule it
+ * violates, named.
+ */
+static char *
+violates(GrdDdlRule rule, const char *what)
+{
+	return psprintf("%s violates schema-change rule \"%s\"", what,
+					rule_names[rule]);
+}
 
 /* A column default that must be computed for every existing row. */
 static bool
@@ -251,6 +371,63 @@ is_serial(TypeName *typeName)
 	return strcmp(name, "smallserial") == 0 || strcmp(name, "serial2") == 0 ||
 		strcmp(name, "serial") == 0 || strcmp(name, "serial4") == 0 ||
 		strcmp(name, "bigserial") == 0 || strcmp(name, "serial8") == 0;
+}
+
+/*
+ * Rule index_concurrently, for a statement that builds indexes; hint NULL
+ * for CREATE INDEX.
+ */
+static void
+report_index_build(Oid relid, BlockNumber pages, const char *hint)
+{
+	if (hint == NULL && get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE)
+		hint = "Create the index on each partition with CREATE INDEX CONCURRENTLY, then on the parent with CREATE INDEX ON ONLY, and attach each partition's index with ALTER INDEX ... ATTACH PARTITION.";
+	else if (hint == NULL)
+		hint = "Build it with CREATE INDEX CONCURRENTLY.";
+
+	report(GRD_RULE_INDEX_CONCURRENTLY, relid, pages,
+		   violates(GRD_RULE_INDEX_CONCURRENTLY,
+					psprintf("building an index on table \"%s\" without CONCURRENTLY",
+							 get_rel_name(relid))),
+		   psprintf("Table \"%s\" holds %s, and writes to it would be blocked until the build ends.",
+					grd_ddl_relation_name(relid), pages_pretty(pages)),
+		   hint);
+}
+
+/*
+ * A constraint declared inline in ADD COLUMN (CHECK, REFERENCES, UNIQUE,
+ * PRIMARY KEY): PostgreSQL validates it, or builds its index, under the
+ * ACCESS EXCLUSIVE lock of the ALTER TABLE; inline, it cannot be NOT VALID.
+ */
+static void
+check_inline_constraint(Oid relid, BlockNumber pages, ColumnDef *col,
+						Constraint *con)
+{
+	const char *kind;
+
+	switch (con->contype)
+	{
+		case CONSTR_CHECK:
+			kind = "CHECK";
+			break;
+		case CONSTR_FOREIGN:
+			kind = "REFERENCES";
+			break;
+		case CONSTR_UNIQUE:
+		case CONSTR_PRIMARY:
+			report_index_build(relid, pages,
+							   "Add the column without the constraint, build a unique index with CREATE UNIQUE INDEX CONCURRENTLY, then add the constraint with ADD CONSTRAINT ... USING INDEX.");
+			return;
+		default:
+			return;
+	}
+	report(GRD_RULE_CONSTRAINT_NOT_VALID, relid, pages,
+		   violates(GRD_RULE_CONSTRAINT_NOT_VALID,
+					psprintf("adding column \"%s\" with an inline %s constraint",
+							 col->colname, kind)),
+		   psprintf("Validating it would scan all %s of table \"%s\" under an ACCESS EXCLUSIVE lock.",
+					pages_pretty(pages), grd_ddl_relation_name(relid)),
+		   "Add the column without the constraint, then add the constraint with NOT VALID and validate it with ALTER TABLE ... VALIDATE CONSTRAINT, which does not block writes.");
 }
 
 /* Rule new_column, for ALTER TABLE ... ADD COLUMN. */
@@ -295,40 +472,343 @@ check_new_column(Oid relid, BlockNumber pages, ColumnDef *col)
 	if (per_row != NULL)
 	{
 		rewrite_reported = relid;
-		POLICY_REPORT("new_column",
-					  (errmsg("adding column \"%s\" %s violates schema-change rule \"new_column\"",
-							  col->colname, per_row),
-					   errdetail("Its value would be computed for every row, rewriting all %s of table \"%s\" under an ACCESS EXCLUSIVE lock.",
-								 pages_pretty(pages), grd_ddl_relation_name(relid)),
-					   errhint("Add the column without a default or with a constant one, then fill it in batches.")));
+		report(GRD_RULE_NEW_COLUMN, relid, pages,
+			   violates(GRD_RULE_NEW_COLUMN,
+						psprintf("adding column \"%s\" %s",
+								 col->colname, per_row)),
+			   psprintf("Its value would be computed for every row, rewriting all %s of table \"%s\" under an ACCESS EXCLUSIVE lock.",
+						pages_pretty(pages), grd_ddl_relation_name(relid)),
+			   "Add the column without a default or with a constant one, then fill it in batches.");
 	}
 	else if (not_null && !has_default)
-		POLICY_REPORT("new_column",
-					  (errmsg("adding column \"%s\" as NOT NULL without a default violates schema-change rule \"new_column\"",
-							  col->colname),
-					   errdetail("Table \"%s\" holds %s of existing rows, which would have no value for it.",
-								 grd_ddl_relation_name(relid), pages_pretty(pages)),
-					   errhint("Add the column as nullable, backfill it in batches, then add a NOT VALID check constraint and validate it.")));
+		report(GRD_RULE_NEW_COLUMN, relid, pages,
+			   violates(GRD_RULE_NEW_COLUMN,
+						psprintf("adding column \"%s\" as NOT NULL without a default",
+								 col->colname)),
+			   psprintf("Table \"%s\" holds %s of existing rows, which would have no value for it.",
+						grd_ddl_relation_name(relid), pages_pretty(pages)),
+			   "Add the column as nullable, backfill it in batches, then add a NOT VALID check constraint and validate it.");
+
+	foreach(lc, col->constraints)
+		check_inline_constraint(relid, pages, col,
+								lfirst_node(Constraint, lc));
 }
 
 /*
- * Rule index_concurrently, for a statement that builds indexes; hint NULL
- * for CREATE INDEX.
+ * Whether column attnum of rel is known to hold no NULL without a scan:
+ * it is NOT NULL already (SET NOT NULL does nothing), or a valid check
+ * constraint implies "col IS NOT NULL", the proof PostgreSQL itself looks
+ * for before it scans (NotNullImpliedByRelConstraints in tablecmds.c).
+ */
+static bool
+not_null_proven(Relation rel, AttrNumber attnum)
+{
+	Form_pg_attribute attr = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
+	TupleConstr *constr = RelationGetDescr(rel)->constr;
+	NullTest   *test;
+	List	   *checks = NIL;
+
+	if (attr->attnotnull)
+		return true;
+	if (constr == NULL)
+		return false;
+	for (int i = 0; i < constr->num_check; i++)
+	{
+		Node	   *expr;
+
+		if (!constr->check[i].ccvalid || constr->check[i].ccbin == NULL)
+			continue;
+		expr = stringToNode(constr->check[i].ccbin);
+		expr = eval_const_expressions(NULL, expr);
+		expr = (Node *) canonicalize_qual((Expr *) expr, true);
+		checks = list_concat(checks, make_ands_implicit((Expr *) expr));
+	}
+	if (checks == NIL)
+		return false;
+	test = makeNode(NullTest);
+	test->arg = (Expr *) makeVar(1, attnum, attr->atttypid, attr->atttypmod,
+								 attr->attcollation, 0);
+	test->nulltesttype = IS_NOT_NULL;
+	test->argisrow = false;
+	test->location = -1;
+	return predicate_implied_by(list_make1(test), checks, false);
+}
+
+/*
+ * Rule set_not_null: column colname of table relid is about to become NOT
+ * NULL (SET NOT NULL, ADD CONSTRAINT ... NOT NULL, or a primary key over
+ * it).  PostgreSQL then scans the whole table under ACCESS EXCLUSIVE,
+ * unless the column is proven not null already.
  */
 static void
-report_index_build(Oid relid, BlockNumber pages, const char *hint)
+check_set_not_null(Oid relid, BlockNumber pages, const char *colname,
+				   const char *how)
 {
-	if (hint == NULL && get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE)
-		hint = "Create the index on each partition with CREATE INDEX CONCURRENTLY, then on the parent with CREATE INDEX ON ONLY, and attach each partition's index with ALTER INDEX ... ATTACH PARTITION.";
-	else if (hint == NULL)
-		hint = "Build it with CREATE INDEX CONCURRENTLY.";
+	Relation	rel;
+	AttrNumber	attnum;
+	bool		proven;
+	ListCell   *lc;
 
-	POLICY_REPORT("index_concurrently",
-				  (errmsg("building an index on table \"%s\" without CONCURRENTLY violates schema-change rule \"index_concurrently\"",
-						  get_rel_name(relid)),
-				   errdetail("Table \"%s\" holds %s, and writes to it would be blocked until the build ends.",
-							 grd_ddl_relation_name(relid), pages_pretty(pages)),
-				   errhint("%s", hint)));
+	attnum = get_attnum(relid, colname);
+	if (attnum <= 0)
+		return;					/* PostgreSQL's error, or a system column */
+	rel = RelationIdGetRelation(relid);
+	if (!RelationIsValid(rel))
+		return;
+	proven = not_null_proven(rel, attnum);
+	RelationClose(rel);
+	foreach(lc, script_proven)
+	{
+		GrdProvenColumn *col = (GrdProvenColumn *) lfirst(lc);
+
+		if (col->relid == relid && strcmp(col->colname, colname) == 0)
+			proven = true;
+	}
+	if (proven)
+		return;
+	report(GRD_RULE_SET_NOT_NULL, relid, pages,
+		   violates(GRD_RULE_SET_NOT_NULL,
+					psprintf("making column \"%s\" of table \"%s\" NOT NULL%s",
+							 colname, get_rel_name(relid), how)),
+		   psprintf("PostgreSQL would scan all %s of table \"%s\" for NULLs under an ACCESS EXCLUSIVE lock, since no valid check constraint proves the column not null.",
+					pages_pretty(pages), grd_ddl_relation_name(relid)),
+		   psprintf("Add CHECK (%s IS NOT NULL) NOT VALID, validate it with ALTER TABLE ... VALIDATE CONSTRAINT in another transaction, then set NOT NULL, which no longer scans (from PostgreSQL 18, ADD CONSTRAINT ... NOT NULL %s NOT VALID does the same).",
+					quote_identifier(colname), quote_identifier(colname)));
+}
+
+/*
+ * ADD CONSTRAINT ... PRIMARY KEY USING INDEX: the index is built already,
+ * but its columns become NOT NULL (rule set_not_null).
+ */
+static void
+check_primary_key_columns(Oid relid, BlockNumber pages, Constraint *con)
+{
+	Oid			indexid;
+	HeapTuple	tuple;
+	Form_pg_index index;
+
+	indexid = get_relname_relid(con->indexname, get_rel_namespace(relid));
+	if (!OidIsValid(indexid))
+		return;
+	tuple = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexid));
+	if (!HeapTupleIsValid(tuple))
+		return;
+	index = (Form_pg_index) GETSTRUCT(tuple);
+	for (int i = 0; i < index->indnkeyatts; i++)
+	{
+		char	   *colname;
+
+		if (index->indkey.values[i] <= 0)
+			continue;
+		colname = get_attname(relid, index->indkey.values[i], true);
+		if (colname != NULL)
+			check_set_not_null(relid, pages, colname, " for a primary key");
+	}
+	ReleaseSysCache(tuple);
+}
+
+static void report_validate(Oid relid, BlockNumber pages,
+							const char *conname);
+
+/*
+ * Rule validate_separately: VALIDATE CONSTRAINT of a constraint this
+ * transaction added.  Its ADD took a lock that blocks writes (ACCESS
+ * EXCLUSIVE for a check, SHARE ROW EXCLUSIVE for a foreign key) and holds
+ * it until the commit, so the validating scan, meant to run while writes
+ * go on, runs with them blocked.
+ */
+static void
+check_validate(Oid relid, BlockNumber pages, const char *conname)
+{
+	Oid			conid = get_relation_constraint_oid(relid, conname, true);
+	HeapTuple	tuple;
+	bool		added_now;
+
+	if (!OidIsValid(conid))
+		return;
+	tuple = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conid));
+	if (!HeapTupleIsValid(tuple))
+		return;
+	added_now = !((Form_pg_constraint) GETSTRUCT(tuple))->convalidated &&
+		TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tuple->t_data));
+	ReleaseSysCache(tuple);
+	if (added_now)
+		report_validate(relid, pages, conname);
+}
+
+/*
+ * The verdict of rule validate_separately on constraint conname of table
+ * relid.
+ */
+static void
+report_validate(Oid relid, BlockNumber pages, const char *conname)
+{
+	report(GRD_RULE_VALIDATE_SEPARATELY, relid, pages,
+		   violates(GRD_RULE_VALIDATE_SEPARATELY,
+					psprintf("validating constraint \"%s\" in the transaction that added it",
+							 conname)),
+		   psprintf("The transaction still holds the lock its ADD CONSTRAINT took on table \"%s\", so the scan of all %s blocks writes to it.",
+					grd_ddl_relation_name(relid), pages_pretty(pages)),
+		   "Commit after ADD CONSTRAINT ... NOT VALID, then run VALIDATE CONSTRAINT in a transaction of its own.");
+}
+
+/*
+ * SET TABLESPACE of a relation that has storage: a copy of all of it
+ * (rule table_rewrite), which PostgreSQL's table_rewrite event does not
+ * report.  Nothing is copied when the tablespace does not change.
+ */
+static void
+check_set_tablespace(Oid relid, const char *tablespace)
+{
+	Oid			newts = get_tablespace_oid(tablespace, true);
+	Oid			oldts = get_rel_tablespace(relid);
+	char		relkind = get_rel_relkind(relid);
+	BlockNumber pages;
+
+	if (!OidIsValid(newts) || newts == oldts ||
+		(newts == MyDatabaseTableSpace && oldts == InvalidOid) ||
+		!RELKIND_HAS_STORAGE(relkind))
+		return;
+	pages = table_pages(relid, false);
+	if (pages == 0)
+		return;
+	report(GRD_RULE_TABLE_REWRITE, relid, pages,
+		   violates(GRD_RULE_TABLE_REWRITE,
+					psprintf("moving %s \"%s\" to tablespace \"%s\"",
+							 relkind == RELKIND_INDEX ? "index" :
+							 relkind == RELKIND_MATVIEW ? "materialized view" : "table",
+							 get_rel_name(relid), tablespace)),
+		   psprintf("SET TABLESPACE copies all %s of \"%s\" under an ACCESS EXCLUSIVE lock, which blocks every query on %s.",
+					pages_pretty(pages), grd_ddl_relation_name(relid),
+					relkind == RELKIND_INDEX ? "its table" : "it"),
+		   relkind == RELKIND_INDEX ?
+		   "Build a new index with CREATE INDEX CONCURRENTLY ... TABLESPACE, then drop the old one with DROP INDEX CONCURRENTLY." :
+		   "Move it with a tool that rebuilds tables online, or in a maintenance window with the rule set to off.");
+}
+
+/*
+ * DETACH PARTITION without CONCURRENTLY (rule detach_concurrently): an
+ * ACCESS EXCLUSIVE lock on the partitioned table, which stops every query
+ * on it and on all its partitions.  A table with a default partition
+ * cannot detach concurrently: nothing safer exists, and nothing is said.
+ */
+static void
+check_detach(Oid relid, BlockNumber pages, PartitionCmd *cmd)
+{
+	if (cmd->concurrent || OidIsValid(get_default_partition_oid(relid)))
+		return;
+	report(GRD_RULE_DETACH_CONCURRENTLY, relid, pages,
+		   violates(GRD_RULE_DETACH_CONCURRENTLY,
+					psprintf("detaching partition \"%s\" from table \"%s\" without CONCURRENTLY",
+							 cmd->name->relname, get_rel_name(relid))),
+		   psprintf("It takes an ACCESS EXCLUSIVE lock on table \"%s\" (%s with its partitions), which blocks every query on it until the transaction ends.",
+					grd_ddl_relation_name(relid), pages_pretty(pages)),
+		   "Detach it with ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY, outside a transaction block.");
+}
+
+/*
+ * Rule rename: a table or one of its columns gets a new name (or schema).
+ * Every client that runs names the old one, and fails from the commit on:
+ * the change is not backward compatible.
+ */
+static void
+report_rename(Oid relid, BlockNumber pages, const char *what,
+			  const char *hint)
+{
+	report(GRD_RULE_RENAME, relid, pages,
+		   violates(GRD_RULE_RENAME, what),
+		   psprintf("Every running client that uses the old name fails once the statement commits; table \"%s\" holds %s.",
+					grd_ddl_relation_name(relid), pages_pretty(pages)),
+		   hint);
+}
+
+static const char *rename_column_hint =
+"Make the change in backward-compatible steps: add the new column, write both, move the readers to it, then drop the old one.";
+static const char *rename_table_hint =
+"Make the change in backward-compatible steps: for example, rename the table and create a view with the old name in one transaction, and drop the view once no client uses it.";
+
+/* RENAME of a table or a column, SET SCHEMA of a table: rule rename. */
+static void
+check_rename(Node *parsetree)
+{
+	Oid			relid;
+	BlockNumber pages;
+
+	if (IsA(parsetree, RenameStmt))
+	{
+		RenameStmt *stmt = (RenameStmt *) parsetree;
+		bool		column = stmt->renameType == OBJECT_COLUMN;
+		ObjectType	type = column ? stmt->relationType : stmt->renameType;
+
+		if (type != OBJECT_TABLE && type != OBJECT_MATVIEW)
+			return;
+		relid = grd_ddl_relid(stmt->relation);
+		pages = table_pages(relid, false);
+		if (pages == 0)
+			return;
+		if (column)
+			report_rename(relid, pages,
+						  psprintf("renaming column \"%s\" of table \"%s\" to \"%s\"",
+								   stmt->subname, get_rel_name(relid),
+								   stmt->newname),
+						  rename_column_hint);
+		else
+			report_rename(relid, pages,
+						  psprintf("renaming table \"%s\" to \"%s\"",
+								   get_rel_name(relid), stmt->newname),
+						  rename_table_hint);
+	}
+	else
+	{
+		AlterObjectSchemaStmt *stmt = (AlterObjectSchemaStmt *) parsetree;
+
+		if (stmt->objectType != OBJECT_TABLE &&
+			stmt->objectType != OBJECT_MATVIEW)
+			return;
+		relid = grd_ddl_relid(stmt->relation);
+		pages = table_pages(relid, false);
+		if (pages == 0)
+			return;
+		report_rename(relid, pages,
+					  psprintf("moving table \"%s\" to schema \"%s\"",
+							   get_rel_name(relid), stmt->newschema),
+					  rename_table_hint);
+	}
+}
+
+/*
+ * DROP INDEX without CONCURRENTLY (rule index_concurrently): an ACCESS
+ * EXCLUSIVE lock on the index's table.  An index of a partitioned table
+ * cannot be dropped concurrently: nothing safer exists, nothing is said.
+ */
+static void
+check_drop_index(DropStmt *stmt)
+{
+	ListCell   *lc;
+
+	if (stmt->removeType != OBJECT_INDEX || stmt->concurrent)
+		return;
+	foreach(lc, stmt->objects)
+	{
+		RangeVar   *rv = makeRangeVarFromNameList((List *) lfirst(lc));
+		Oid			indexid = grd_ddl_relid(rv);
+		Oid			relid;
+		BlockNumber pages;
+
+		if (!OidIsValid(indexid) || get_rel_relkind(indexid) != RELKIND_INDEX)
+			continue;
+		relid = IndexGetRelation(indexid, true);
+		pages = table_pages(relid, false);
+		if (pages == 0)
+			continue;
+		report(GRD_RULE_INDEX_CONCURRENTLY, relid, pages,
+			   violates(GRD_RULE_INDEX_CONCURRENTLY,
+						psprintf("dropping index \"%s\" without CONCURRENTLY",
+								 rv->relname)),
+			   psprintf("It takes an ACCESS EXCLUSIVE lock on table \"%s\" (%s), which blocks every query on it until the transaction ends.",
+						grd_ddl_relation_name(relid), pages_pretty(pages)),
+			   "Drop it with DROP INDEX CONCURRENTLY.");
+	}
 }
 
 /*
@@ -343,19 +823,24 @@ check_rewrite(RangeVar *rv, const char *command, const char *hint)
 
 	if (pages == 0)
 		return;
-	POLICY_REPORT("table_rewrite",
-				  (errmsg("rewriting table \"%s\" violates schema-change rule \"table_rewrite\"",
-						  get_rel_name(relid)),
-				   errdetail("%s rewrites all %s of table \"%s\" under an ACCESS EXCLUSIVE lock.",
-							 command, pages_pretty(pages),
-							 grd_ddl_relation_name(relid)),
-				   errhint("%s", hint)));
+	report(GRD_RULE_TABLE_REWRITE, relid, pages,
+		   violates(GRD_RULE_TABLE_REWRITE,
+					psprintf("rewriting table \"%s\"", get_rel_name(relid))),
+		   psprintf("%s rewrites all %s of table \"%s\" under an ACCESS EXCLUSIVE lock.",
+					command, pages_pretty(pages),
+					grd_ddl_relation_name(relid)),
+		   hint);
 }
 
 static const char *vacuum_full_hint =
 "Use plain VACUUM, or a tool that rebuilds tables online.";
 
-/* ALTER TABLE: rules new_column, index_concurrently, constraint_not_valid. */
+/*
+ * ALTER TABLE: rules new_column, index_concurrently, constraint_not_valid,
+ * set_not_null, validate_separately, detach_concurrently, table_rewrite
+ * (SET TABLESPACE).  The rewrites that PostgreSQL decides are reported by
+ * the table_rewrite event, or predicted by check_migration().
+ */
 static void
 check_alter_table(AlterTableStmt *stmt)
 {
@@ -371,13 +856,30 @@ check_alter_table(AlterTableStmt *stmt)
 		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
 		Constraint *con;
 
-		if (cmd->subtype == AT_AddColumn)
+		switch (cmd->subtype)
 		{
-			check_new_column(relid, pages, castNode(ColumnDef, cmd->def));
-			continue;
+			case AT_AddColumn:
+				check_new_column(relid, pages, castNode(ColumnDef, cmd->def));
+				continue;
+			case AT_SetNotNull:
+				check_set_not_null(relid, pages, cmd->name, "");
+				continue;
+			case AT_ValidateConstraint:
+				check_validate(relid, pages, cmd->name);
+				continue;
+			case AT_SetTableSpace:
+				check_set_tablespace(relid, cmd->name);
+				continue;
+			case AT_DetachPartition:
+				check_detach(relid, pages, (PartitionCmd *) cmd->def);
+				continue;
+			case AT_AddConstraint:
+				if (IsA(cmd->def, Constraint))
+					break;
+				continue;
+			default:
+				continue;
 		}
-		if (cmd->subtype != AT_AddConstraint || !IsA(cmd->def, Constraint))
-			continue;
 
 		con = (Constraint *) cmd->def;
 		switch (con->contype)
@@ -386,13 +888,20 @@ check_alter_table(AlterTableStmt *stmt)
 			case CONSTR_CHECK:
 				if (con->skip_validation)
 					break;
-				POLICY_REPORT("constraint_not_valid",
-							  (errmsg("adding a %s constraint to table \"%s\" without NOT VALID violates schema-change rule \"constraint_not_valid\"",
-									  con->contype == CONSTR_FOREIGN ? "FOREIGN KEY" : "CHECK",
-									  get_rel_name(relid)),
-							   errdetail("Validating it would scan all %s of table \"%s\" while writes to it are blocked.",
-										 pages_pretty(pages), grd_ddl_relation_name(relid)),
-							   errhint("Add the constraint with NOT VALID, then validate it with ALTER TABLE ... VALIDATE CONSTRAINT, which does not block writes.")));
+				report(GRD_RULE_CONSTRAINT_NOT_VALID, relid, pages,
+					   violates(GRD_RULE_CONSTRAINT_NOT_VALID,
+								psprintf("adding a %s constraint to table \"%s\" without NOT VALID",
+										 con->contype == CONSTR_FOREIGN ? "FOREIGN KEY" : "CHECK",
+										 get_rel_name(relid))),
+					   psprintf("Validating it would scan all %s of table \"%s\" while writes to it are blocked.",
+								pages_pretty(pages), grd_ddl_relation_name(relid)),
+					   "Add the constraint with NOT VALID, then validate it with ALTER TABLE ... VALIDATE CONSTRAINT, which does not block writes.");
+				break;
+			case CONSTR_NOTNULL:
+				/* ADD CONSTRAINT ... NOT NULL col (18+) */
+				if (!con->skip_validation && con->keys != NIL)
+					check_set_not_null(relid, pages,
+									   strVal(linitial(con->keys)), "");
 				break;
 			case CONSTR_PRIMARY:
 			case CONSTR_UNIQUE:
@@ -400,11 +909,36 @@ check_alter_table(AlterTableStmt *stmt)
 				if (con->indexname == NULL)
 					report_index_build(relid, pages,
 									   "Build a unique index with CREATE UNIQUE INDEX CONCURRENTLY, then add the constraint with ADD CONSTRAINT ... USING INDEX.");
+				else if (con->contype == CONSTR_PRIMARY)
+					check_primary_key_columns(relid, pages, con);
 				break;
 			default:
 				break;
 		}
 	}
+}
+
+/*
+ * ALTER TABLE ALL IN TABLESPACE ... SET TABLESPACE: a copy of every table
+ * (or index, or materialized view) it moves, rule table_rewrite.  Which
+ * ones it moves (the user's own, or those OWNED BY) is known only as it
+ * runs, so no size is given.
+ */
+static void
+check_move_all(AlterTableMoveAllStmt *stmt)
+{
+	Oid			oldts = get_tablespace_oid(stmt->orig_tablespacename, true);
+	Oid			newts = get_tablespace_oid(stmt->new_tablespacename, true);
+
+	if (!OidIsValid(oldts) || !OidIsValid(newts) || oldts == newts)
+		return;
+	report(GRD_RULE_TABLE_REWRITE, InvalidOid, 0,
+		   violates(GRD_RULE_TABLE_REWRITE,
+					psprintf("moving every relation of tablespace \"%s\" to tablespace \"%s\"",
+							 stmt->orig_tablespacename,
+							 stmt->new_tablespacename)),
+		   "ALTER ... ALL IN TABLESPACE copies each relation it moves under an ACCESS EXCLUSIVE lock.",
+		   "Move the relations one by one with a tool that rebuilds them online, or in a maintenance window with the rule set to off.");
 }
 
 /* REINDEX without CONCURRENTLY: rule index_concurrently. */
@@ -444,12 +978,13 @@ check_reindex(ReindexStmt *stmt)
 			else if (!(grd_database_ownercheck(MyDatabaseId, GetUserId()) ||
 					   grd_role_maintains_all(GetUserId())))
 				return;
-			POLICY_REPORT("index_concurrently",
-						  (errmsg("rebuilding indexes without CONCURRENTLY violates schema-change rule \"index_concurrently\""),
-						   errdetail("REINDEX %s \"%s\" rebuilds every index in it, blocking writes to each table in turn.",
-									 stmt->kind == REINDEX_OBJECT_SCHEMA ? "SCHEMA" : "DATABASE",
-									 stmt->name ? stmt->name : get_database_name(MyDatabaseId)),
-						   errhint("Rebuild them with REINDEX CONCURRENTLY.")));
+			report(GRD_RULE_INDEX_CONCURRENTLY, InvalidOid, 0,
+				   violates(GRD_RULE_INDEX_CONCURRENTLY,
+							"rebuilding indexes without CONCURRENTLY"),
+				   psprintf("REINDEX %s \"%s\" rebuilds every index in it, blocking writes to each table in turn.",
+							stmt->kind == REINDEX_OBJECT_SCHEMA ? "SCHEMA" : "DATABASE",
+							stmt->name ? stmt->name : get_database_name(MyDatabaseId)),
+				   "Rebuild them with REINDEX CONCURRENTLY.");
 			return;
 		default:
 			return;				/* SYSTEM has no concurrent form */
@@ -480,11 +1015,11 @@ check_vacuum(VacuumStmt *stmt)
 		return;
 
 	if (stmt->rels == NIL)
-		POLICY_REPORT("table_rewrite",
-					  (errmsg("rewriting every table violates schema-change rule \"table_rewrite\""),
-					   errdetail("VACUUM FULL without a table rewrites every table of database \"%s\", each under an ACCESS EXCLUSIVE lock.",
-								 get_database_name(MyDatabaseId)),
-					   errhint("%s", vacuum_full_hint)));
+		report(GRD_RULE_TABLE_REWRITE, InvalidOid, 0,
+			   violates(GRD_RULE_TABLE_REWRITE, "rewriting every table"),
+			   psprintf("VACUUM FULL without a table rewrites every table of database \"%s\", each under an ACCESS EXCLUSIVE lock.",
+						get_database_name(MyDatabaseId)),
+			   vacuum_full_hint);
 	foreach(lc, stmt->rels)
 		check_rewrite(lfirst_node(VacuumRelation, lc)->relation, "VACUUM FULL",
 					  vacuum_full_hint);
@@ -520,29 +1055,27 @@ check_new_table(RangeVar *rv, bool is_partition)
 	nspid = creation_namespace(rv);
 	if (!OidIsValid(nspid) || !grd_namespace_may_create(nspid, GetUserId()))
 		return;
-	POLICY_REPORT("new_tables",
-				  (errmsg("creating table \"%s\" violates schema-change rule \"new_tables\"",
-						  rv->relname),
-				   errdetail("guardrails.allow_new_tables is off: this instance takes no new tables."),
-				   errhint("Create the table on an instance that is open to new workloads.")));
+	report(GRD_RULE_NEW_TABLES, InvalidOid, 0,
+		   violates(GRD_RULE_NEW_TABLES,
+					psprintf("creating table \"%s\"", rv->relname)),
+		   "guardrails.allow_new_tables is off: this instance takes no new tables.",
+		   "Create the table on an instance that is open to new workloads.");
 }
 
 /*
- * Before a utility statement runs, and before it takes any lock: report
- * (warn) or reject (enforce) what the rules decide from the statement.
+ * The rules, on one utility statement: each violation is reported (see
+ * report()).
  */
-void
-grd_ddl_policy_check(Node *parsetree)
+static void
+check_statement(Node *parsetree)
 {
-	rewrite_reported = InvalidOid;
-	if (grd_ddl_policy == GRD_DDL_POLICY_OFF || creating_extension ||
-		IsBinaryUpgrade || RecoveryInProgress())
-		return;
-
 	switch (nodeTag(parsetree))
 	{
 		case T_AlterTableStmt:
 			check_alter_table((AlterTableStmt *) parsetree);
+			break;
+		case T_AlterTableMoveAllStmt:
+			check_move_all((AlterTableMoveAllStmt *) parsetree);
 			break;
 		case T_IndexStmt:
 			{
@@ -557,6 +1090,13 @@ grd_ddl_policy_check(Node *parsetree)
 					report_index_build(relid, pages, NULL);
 				break;
 			}
+		case T_DropStmt:
+			check_drop_index((DropStmt *) parsetree);
+			break;
+		case T_RenameStmt:
+		case T_AlterObjectSchemaStmt:
+			check_rename(parsetree);
+			break;
 		case T_ReindexStmt:
 			check_reindex((ReindexStmt *) parsetree);
 			break;
@@ -568,11 +1108,12 @@ grd_ddl_policy_check(Node *parsetree)
 			if (grd_cluster_concurrent(parsetree))
 				break;
 			if (grd_cluster_relation(parsetree) == NULL)
-				POLICY_REPORT("table_rewrite",
-							  (errmsg("rewriting every clustered table violates schema-change rule \"table_rewrite\""),
-							   errdetail("%s without a table rewrites every table clustered before, each under an ACCESS EXCLUSIVE lock.",
-										 grd_cluster_command(parsetree)),
-							   errhint("%s", vacuum_full_hint)));
+				report(GRD_RULE_TABLE_REWRITE, InvalidOid, 0,
+					   violates(GRD_RULE_TABLE_REWRITE,
+								"rewriting every clustered table"),
+					   psprintf("%s without a table rewrites every table clustered before, each under an ACCESS EXCLUSIVE lock.",
+								grd_cluster_command(parsetree)),
+					   vacuum_full_hint);
 			else
 				check_rewrite(grd_cluster_relation(parsetree),
 							  grd_cluster_command(parsetree), vacuum_full_hint);
@@ -598,6 +1139,121 @@ grd_ddl_policy_check(Node *parsetree)
 		default:
 			break;
 	}
+}
+
+/* Whether every rule is off, so that no statement needs looking at. */
+static bool
+all_rules_off(void)
+{
+	for (int i = 0; i < GRD_NUM_RULES; i++)
+	{
+		if (rule_level((GrdDdlRule) i) != GRD_DDL_POLICY_OFF)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Before a utility statement runs, and before it takes any lock: report
+ * (warn) or reject (enforce) what the rules decide from the statement.
+ */
+void
+grd_ddl_policy_check(Node *parsetree)
+{
+	rewrite_reported = InvalidOid;
+	if (creating_extension || IsBinaryUpgrade || RecoveryInProgress() ||
+		all_rules_off())
+		return;
+	check_statement(parsetree);
+}
+
+/*
+ * The verdicts the rules give one utility statement, whatever their level
+ * (off included), appended to *verdicts as GrdDdlVerdict; nothing is
+ * raised.  proven lists the columns (GrdProvenColumn) that earlier
+ * statements of the script prove not null, which the catalog does not
+ * know yet.  For guardrails.check_migration().
+ */
+void
+grd_ddl_policy_collect(Node *parsetree, List *proven, List **verdicts)
+{
+	Assert(collected == NULL);
+	collected = verdicts;
+	script_proven = proven;
+	PG_TRY();
+	{
+		check_statement(parsetree);
+	}
+	PG_FINALLY();
+	{
+		collected = NULL;
+		script_proven = NIL;
+	}
+	PG_END_TRY();
+	rewrite_reported = InvalidOid;
+}
+
+/*
+ * The verdict of rule table_rewrite on an ALTER TABLE of relid that will
+ * (or, when certain is false, may) rewrite it for reason, as
+ * check_migration() predicts it; nothing when the table is exempt.
+ */
+void
+grd_ddl_policy_collect_rewrite(Oid relid, const char *reason, bool certain,
+							   List **verdicts)
+{
+	BlockNumber pages = table_pages(relid, false);
+
+	if (pages == 0)
+		return;
+	collected = verdicts;
+	PG_TRY();
+	{
+		report(GRD_RULE_TABLE_REWRITE, relid, pages,
+			   violates(GRD_RULE_TABLE_REWRITE,
+						psprintf("%s table \"%s\"",
+								 certain ? "rewriting" : "possibly rewriting",
+								 get_rel_name(relid))),
+			   certain ?
+			   psprintf("ALTER TABLE would rewrite all %s of table \"%s\" under an ACCESS EXCLUSIVE lock, for %s.",
+						pages_pretty(pages), grd_ddl_relation_name(relid),
+						reason) :
+			   psprintf("Whether ALTER TABLE rewrites all %s of table \"%s\" for %s is decided only when it runs; the policy then applies the rule.",
+						pages_pretty(pages), grd_ddl_relation_name(relid),
+						reason),
+			   "Make the change without a rewrite (for example, a new column backfilled in batches), or make it in a maintenance window with the rule set to off.");
+		((GrdDdlVerdict *) llast(*verdicts))->uncertain = !certain;
+	}
+	PG_FINALLY();
+	{
+		collected = NULL;
+	}
+	PG_END_TRY();
+}
+
+/*
+ * The verdict of rule validate_separately on constraint conname of table
+ * relid, which the script that check_migration() reads adds NOT VALID in
+ * the transaction that validates it; nothing when the table is exempt.
+ */
+void
+grd_ddl_policy_collect_validate(Oid relid, const char *conname,
+								List **verdicts)
+{
+	BlockNumber pages = table_pages(relid, false);
+
+	if (pages == 0)
+		return;
+	collected = verdicts;
+	PG_TRY();
+	{
+		report_validate(relid, pages, conname);
+	}
+	PG_FINALLY();
+	{
+		collected = NULL;
+	}
+	PG_END_TRY();
 }
 
 /* Why PostgreSQL rewrites a table, from the table_rewrite event's reason. */
@@ -635,7 +1291,8 @@ grd_ddl_policy_table_rewrite(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_EVENT_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("function \"%s\" must be fired by an event trigger",
 						"ddl_policy_table_rewrite")));
-	if (!grd_preloaded() || grd_ddl_policy == GRD_DDL_POLICY_OFF ||
+	if (!grd_preloaded() ||
+		rule_level(GRD_RULE_TABLE_REWRITE) == GRD_DDL_POLICY_OFF ||
 		creating_extension || IsBinaryUpgrade)
 		PG_RETURN_VOID();
 
@@ -647,16 +1304,124 @@ grd_ddl_policy_table_rewrite(PG_FUNCTION_ARGS)
 	if (pages == 0)
 		PG_RETURN_VOID();
 
-	POLICY_REPORT("table_rewrite",
-				  (errmsg("rewriting table \"%s\" violates schema-change rule \"table_rewrite\"",
-						  get_rel_name(relid)),
-				   errdetail("ALTER TABLE would rewrite all %s of table \"%s\" under an ACCESS EXCLUSIVE lock, for %s.",
-							 pages_pretty(pages), grd_ddl_relation_name(relid),
-							 rewrite_reason(reason)),
-				   errhint("Make the change without a rewrite (for example, a new column backfilled in batches), or make it in a maintenance window with guardrails.ddl_policy set to off.")));
+	report(GRD_RULE_TABLE_REWRITE, relid, pages,
+		   violates(GRD_RULE_TABLE_REWRITE,
+					psprintf("rewriting table \"%s\"", get_rel_name(relid))),
+		   psprintf("ALTER TABLE would rewrite all %s of table \"%s\" under an ACCESS EXCLUSIVE lock, for %s.",
+					pages_pretty(pages), grd_ddl_relation_name(relid),
+					rewrite_reason(reason)),
+		   "Make the change without a rewrite (for example, a new column backfilled in batches), or make it in a maintenance window with guardrails.ddl_policy set to off.");
 	PG_RETURN_VOID();
 }
 
+/* A string without its leading and trailing white space, cut in place. */
+static char *
+trim_spaces(char *str)
+{
+	char	   *end;
+
+	while (isspace((unsigned char) *str))
+		str++;
+	end = str + strlen(str);
+	while (end > str && isspace((unsigned char) end[-1]))
+		*--end = '\0';
+	return str;
+}
+
+/*
+ * Check hook of guardrails.ddl_policy_rules: a comma-separated list of
+ * "rule: level" items, parsed once.  An unknown rule, an unknown level, a
+ * rule named twice or an empty item is refused, naming it.
+ */
+static bool
+check_policy_rules(char **newval, void **extra, GucSource source)
+{
+	RuleLevels	levels;
+	RuleLevels *result;
+	char	   *copy = pstrdup(*newval);
+	char	   *item = trim_spaces(copy);
+	int			n = 0;
+
+	for (int i = 0; i < GRD_NUM_RULES; i++)
+		levels.level[i] = -1;
+	if (*item == '\0')
+		item = NULL;			/* an empty value names no rule */
+
+	while (item != NULL)
+	{
+		char	   *next = strchr(item, ',');
+		char	   *colon;
+		char	   *name;
+		char	   *level;
+		int			rule = -1;
+		int			lvl = -1;
+
+		n++;
+		if (next != NULL)
+			*next++ = '\0';
+		colon = strchr(item, ':');
+		if (colon)
+			*colon = '\0';
+		name = trim_spaces(item);
+		level = colon ? trim_spaces(colon + 1) : NULL;
+
+		if (*name == '\0' && level == NULL)
+		{
+			GUC_check_errdetail("Item %d is empty.", n);
+			goto bad;
+		}
+		if (level == NULL || *level == '\0')
+		{
+			GUC_check_errdetail("Item %d, \"%s\", has no level.", n, name);
+			goto bad;
+		}
+		for (int i = 0; i < GRD_NUM_RULES; i++)
+			if (pg_strcasecmp(name, rule_names[i]) == 0)
+				rule = i;
+		if (rule < 0)
+		{
+			GUC_check_errdetail("Item %d names unknown rule \"%s\".", n, name);
+			goto bad;
+		}
+		for (int i = 0; ddl_policy_options[i].name != NULL; i++)
+			if (pg_strcasecmp(level, ddl_policy_options[i].name) == 0)
+				lvl = ddl_policy_options[i].val;
+		if (lvl < 0)
+		{
+			GUC_check_errdetail("Item %d gives rule \"%s\" unknown level \"%s\".",
+								n, rule_names[rule], level);
+			goto bad;
+		}
+		if (levels.level[rule] >= 0)
+		{
+			GUC_check_errdetail("Item %d names rule \"%s\" a second time.",
+								n, rule_names[rule]);
+			goto bad;
+		}
+		levels.level[rule] = (int8) lvl;
+		item = next;
+	}
+	pfree(copy);
+
+	result = grd_guc_malloc(sizeof(RuleLevels));
+	if (result == NULL)
+		return false;
+	*result = levels;
+	*extra = result;
+	return true;
+
+bad:
+	GUC_check_errhint("Write \"rule: level\" items separated by commas, such as \"rename: warn, new_tables: enforce\"; rules: new_column, table_rewrite, index_concurrently, constraint_not_valid, new_tables, set_not_null, validate_separately, detach_concurrently, rename; levels: off, warn, enforce.");
+	pfree(copy);
+	return false;
+}
+
+/* Assign hook of guardrails.ddl_policy_rules: the parsed levels. */
+static void
+assign_policy_rules(const char *newval, void *extra)
+{
+	rule_levels = (const RuleLevels *) extra;
+}
 const GrdModule grd_ddl_policy_module = {
 	.name = "DDL policy",
 	.settings = ddl_policy_settings,

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * ddl_policy.h
- *		The schema-change policy (ddl_policy.c).
+ *		The schema-change policy (ddl_policy.c), and what
+ *		guardrails.check_migration() (ddl_check.c) asks of it.
  *
  * Copyright (c) 2026, pg_guardrails developers
  *
@@ -11,8 +12,65 @@
 #define GRD_DDL_POLICY_H
 
 #include "fmgr.h"
+#include "nodes/pg_list.h"
 #include "nodes/primnodes.h"
+#include "storage/block.h"
 
+/* What a rule violation does (guardrails.ddl_policy and each rule's own) */
+typedef enum GrdDdlPolicy
+{
+	GRD_DDL_POLICY_OFF,
+	GRD_DDL_POLICY_WARN,
+	GRD_DDL_POLICY_ENFORCE
+} GrdDdlPolicy;
+
+/* The rules; their names are in ddl_policy.c's rule_names[] */
+typedef enum GrdDdlRule
+{
+	GRD_RULE_NEW_COLUMN,
+	GRD_RULE_TABLE_REWRITE,
+	GRD_RULE_INDEX_CONCURRENTLY,
+	GRD_RULE_CONSTRAINT_NOT_VALID,
+	GRD_RULE_NEW_TABLES,
+	GRD_RULE_SET_NOT_NULL,
+	GRD_RULE_VALIDATE_SEPARATELY,
+	GRD_RULE_DETACH_CONCURRENTLY,
+	GRD_RULE_RENAME
+} GrdDdlRule;
+
+#define GRD_NUM_RULES	(GRD_RULE_RENAME + 1)
+
+/* One verdict, as grd_ddl_policy_collect() returns it */
+typedef struct GrdDdlVerdict
+{
+	GrdDdlRule	rule;
+	int			level;			/* GrdDdlPolicy: what the policy would do */
+	char	   *message;
+	char	   *detail;
+	char	   *hint;
+	Oid			relid;			/* the table, or InvalidOid */
+	int64		bytes;			/* its size (main forks), or -1 */
+	bool		uncertain;		/* decided only when the statement runs */
+} GrdDdlVerdict;
+
+/* A column that a script proves not null (a validated check) */
+typedef struct GrdProvenColumn
+{
+	Oid			relid;
+	char	   *colname;
+} GrdProvenColumn;
+
+/* Before a utility statement runs (hooks.c). */
 extern void grd_ddl_policy_check(Node *parsetree);
+
+/* For guardrails.check_migration() (ddl_check.c). */
+extern void grd_ddl_policy_collect(Node *parsetree, List *proven,
+								   List **verdicts);
+extern void grd_ddl_policy_collect_rewrite(Oid relid, const char *reason,
+										   bool certain, List **verdicts);
+extern void grd_ddl_policy_collect_validate(Oid relid, const char *conname,
+											List **verdicts);
+extern const char *grd_ddl_rule_name(GrdDdlRule rule);
+extern const char *grd_ddl_level_name(int level);
 
 #endif							/* GRD_DDL_POLICY_H */

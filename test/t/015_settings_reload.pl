@@ -26,6 +26,9 @@ my %values = (
 	'guardrails.ddl_policy' => [qw(warn enforce off)],
 	'guardrails.allow_new_tables' => [qw(on off on)],
 	'guardrails.ddl_policy_min_size' => [qw(1MB 0 64kB)],
+	'guardrails.ddl_policy_rules' => [
+		"''", "'rename: warn, new_tables: enforce'", "'Table_Rewrite : off'"
+	],
 	'guardrails.ddl_log_size' => ['100'],
 	'guardrails.ddl_log_max_query_len' => ['1024'],
 	'guardrails.ddl_log_destination' =>

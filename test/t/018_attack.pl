@@ -350,6 +350,8 @@ my %function_privs = (
 	'guardrails.latency_histogram(bigint,oid,oid,integer)' => [ 'all', '(1)' ],
 	'guardrails.query_digest(text)' => [ 'all', q{('SELECT 1')} ],
 	'guardrails.preloaded()' => [ 'all', '()' ],
+	'guardrails.check_migration(text)' =>
+	  [ 'all', q{('ALTER TABLE public.victim RENAME TO v2')} ],
 	'guardrails.latency_reset()' => [ 'admin', '()' ],
 	'guardrails.latency_reset(bigint)' => [ 'admin', '(1)' ],
 	'guardrails.ddl_log_reset()' => [ 'admin', '()' ],
