@@ -65,6 +65,10 @@ $a->query_safe('CREATE TABLE t (a int)');
 my $b = $node->background_psql('postgres');
 my $c = $node->background_psql('postgres', on_error_stop => 0);
 $c->query_safe(q{SET deadlock_timeout = '1min'});
+# C's LOCK TABLE must wait in the queue holding pg_namespace, as plain
+# PostgreSQL's does: without the DDL lock guard, which would give
+# pg_namespace back between its attempts.
+$c->query_safe(q{SET guardrails.ddl_lock_timeout = 0});
 my $c_pid = $c->query_safe('SELECT pg_backend_pid()');
 
 # D watches.  Not B: its GRANT invalidates its own cache at once, so that
