@@ -20,6 +20,7 @@ OBJS = \
 	src/histogram.o \
 	src/latency.o \
 	src/latency_sql.o \
+	src/latency_export.o \
 	src/config.o \
 	src/index_visibility.o \
 	src/ratelimit.o \
