@@ -51,7 +51,7 @@ SCHEMA_SQL = \
 	schema/40_ddl_log.sql \
 	schema/50_digest_limits.sql
 
-REGRESS = latency latency_input privileges index_visibility digest_limits ddl_policy ddl_log ddl_log_scs hardening
+REGRESS = latency latency_input latency_windows privileges index_visibility digest_limits ddl_policy ddl_log ddl_log_scs hardening
 REGRESS_OPTS = \
 	--temp-config=$(srcdir)/test/regress.conf \
 	--temp-instance=$(CURDIR)/tmp_check_regress \
