@@ -303,6 +303,13 @@ grd_latency_merge_trans(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("guardrails.latency_merge_trans() must be called as an aggregate")));
+	if (PG_ARGISNULL(1))
+	{
+		/* skipped; a NULL state stays NULL, so only NULLs give NULL */
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(PG_GETARG_POINTER(0));
+	}
 	if (PG_ARGISNULL(0))
 	{
 		state = MemoryContextAllocZero(aggcxt, sizeof(GrdExport));
@@ -310,8 +317,6 @@ grd_latency_merge_trans(PG_FUNCTION_ARGS)
 	}
 	else
 		state = (GrdExport *) PG_GETARG_POINTER(0);
-	if (PG_ARGISNULL(1))
-		PG_RETURN_POINTER(state);
 
 	input = palloc(sizeof(GrdExport));
 	export_decode(PG_GETARG_BYTEA_PP(1), input);
