@@ -22,10 +22,10 @@ $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION pg_guardrails');
 my $started = time;
 
-# fast: 4000 executions of 0.1 ms; slow: 40 of 50 ms (1% of all)
+# fast: 4000 executions of about 1 ms; slow: 25 of 100 ms (0.6% of all)
 $node->safe_psql('postgres', "SELECT pg_sleep(0.0001);\n" x 4000);
 my $slow_start = time;
-$node->safe_psql('postgres', "SELECT pg_sleep(0.05);\n" x 40);
+$node->safe_psql('postgres', "SELECT pg_sleep(0.1);\n" x 25);
 my $slow_for = time - $slow_start;
 cmp_ok($slow_for, '>=', 2.0, 'the slow phase lasted two slots');
 
@@ -36,11 +36,11 @@ my ($calls, $p50_1, $p99_1) = split /\|/, $node->safe_psql('postgres', qq{
 	WHERE queryid = $id AND last = interval '1 s'});
 my ($cum_p50, $cum_p99) = split /\|/, $node->safe_psql('postgres',
 	"SELECT p50_ms, p99_ms FROM guardrails.latency WHERE queryid = $id");
-cmp_ok($calls, '<=', 40, "1 s window: only slow executions ($calls)");
-cmp_ok($p50_1, '>=', 49.5, "1 s window: p50 is slow ($p50_1 ms)");
-cmp_ok($p99_1, '>=', 49.5, "1 s window: p99 is slow ($p99_1 ms)");
-cmp_ok($cum_p99, '<', 5, "cumulative: p99 is still fast ($cum_p99 ms)");
-cmp_ok($cum_p50, '<', 5, "cumulative: p50 is fast ($cum_p50 ms)");
+cmp_ok($calls, '<=', 25, "1 s window: only slow executions ($calls)");
+cmp_ok($p50_1, '>=', 99, "1 s window: p50 is slow ($p50_1 ms)");
+cmp_ok($p99_1, '>=', 99, "1 s window: p99 is slow ($p99_1 ms)");
+cmp_ok($cum_p99, '<', 50, "cumulative: p99 is still fast ($cum_p99 ms)");
+cmp_ok($cum_p50, '<', 50, "cumulative: p50 is fast ($cum_p50 ms)");
 is($node->safe_psql('postgres',
 	"SELECT guardrails.quantile($id, 0.99, last => interval '1 s') = $p99_1"),
 	't', 'quantile(last => 1 s) agrees with the view');
@@ -63,7 +63,7 @@ for (1 .. 40)
 }
 my $total = $node->safe_psql('postgres',
 	"SELECT calls FROM guardrails.latency WHERE queryid = $id");
-is($total, 4080, 'cumulative counts every execution');
+is($total, 4065, 'cumulative counts every execution');
 SKIP:
 {
 	skip 'the test ran past the 60 s window', 2 if time - $started > 58;
@@ -72,7 +72,7 @@ SKIP:
 		WHERE queryid = $id AND last = interval '60 s'}), $total,
 		'60 s window (fine slots and folded blocks) counts every execution');
 	is($node->safe_psql('postgres', qq{
-		SELECT guardrails.quantile($id, 0.5, last => interval '60 s') < 1}),
+		SELECT guardrails.quantile($id, 0.5, last => interval '60 s') < 50}),
 		't', '60 s window: p50 is fast');
 }
 my $c15 = $node->safe_psql('postgres', qq{
@@ -81,7 +81,7 @@ my $c15 = $node->safe_psql('postgres', qq{
 cmp_ok($c15, '<=', 34, "15 s window: the trickle only ($c15)");
 cmp_ok($c15, '>=', 20, "15 s window: the trickle's last 15 s ($c15)");
 is($node->safe_psql('postgres', qq{
-	SELECT guardrails.quantile($id, 0.99, last => interval '15 s') BETWEEN 0.9 AND 2}),
+	SELECT guardrails.quantile($id, 0.99, last => interval '15 s') BETWEEN 0.9 AND 50}),
 	't', '15 s window: p99 of the trickle');
 is($node->safe_psql('postgres', q{
 	SELECT value FROM guardrails.status WHERE name = 'latency_window_digests'}) > 0,
