@@ -33,6 +33,21 @@ extern GrdExecTimer *grd_latency_exec_resume(QueryDesc *queryDesc);
 extern void grd_latency_exec_pause(GrdExecTimer *timer);
 extern void grd_latency_exec_end(QueryDesc *queryDesc);
 
+/*
+ * Whether ExecutorFinish has nothing to run for this execution: a SELECT
+ * without a data-modifying WITH queues no AFTER trigger and has no
+ * auxiliary ModifyTable to finish, so nothing can run, fail or take time
+ * in it.  hooks.c then neither times it (two clock reads and a PG_TRY a
+ * query, for the nanoseconds of a function call) nor raises the nesting
+ * level around it.
+ */
+static inline bool
+grd_latency_finish_is_noop(QueryDesc *queryDesc)
+{
+	return queryDesc->operation == CMD_SELECT &&
+		!queryDesc->plannedstmt->hasModifyingCTE;
+}
+
 /* Timing of utility statements (hooks.c), around ProcessUtility. */
 typedef struct GrdUtilityTimer
 {
