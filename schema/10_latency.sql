@@ -153,3 +153,13 @@ CREATE FUNCTION guardrails.histogram_stats(
 RETURNS record
 AS 'MODULE_PATHNAME', 'grd_histogram_stats'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION guardrails.histogram_prometheus(
+	histogram bytea,
+	OUT le double precision[],
+	OUT buckets bigint[],
+	OUT sum_seconds double precision,
+	OUT count bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'grd_histogram_prometheus'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;

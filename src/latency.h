@@ -123,6 +123,8 @@ extern bool grd_latency_collect(GrdLatencySnapshot *snap, int window,
 extern int64 grd_latency_remove(bool all, uint64 queryid);
 
 /* latency_sql.c, for latency_export.c */
+#define GRD_NUM_LE_BOUNDS	20
+extern const double grd_le_bounds[GRD_NUM_LE_BOUNDS];
 extern int	grd_window_arg(FunctionCallInfo fcinfo, int argno);
 extern Datum grd_latency_rows_srf(FunctionCallInfo fcinfo, int window,
 								  GrdLatencyVisitor visit);

@@ -42,6 +42,8 @@
 
 #include "fmgr.h"
 #include "funcapi.h"
+#include "catalog/pg_type.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/tuplestore.h"
 
@@ -431,6 +433,55 @@ grd_histogram_stats(PG_FUNCTION_ARGS)
 												PG_GETARG_DATUM(0),
 												Float8GetDatum(quantiles[k]));
 	}
+	pfree(e);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * guardrails.histogram_prometheus(histogram bytea): a histogram in the form
+ * postgres_exporter's HISTOGRAM columns take: the finite bounds (le, in
+ * seconds) of guardrails.latency_buckets, the cumulative count at each,
+ * the sum in seconds (NULL unless recorded) and the count of all values.
+ * A bucket of ours that straddles a bound is counted at the next bound,
+ * as in latency_buckets.
+ */
+PG_FUNCTION_INFO_V1(grd_histogram_prometheus);
+
+Datum
+grd_histogram_prometheus(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
+	Datum		le[GRD_NUM_LE_BOUNDS - 1];
+	Datum		cum[GRD_NUM_LE_BOUNDS - 1];
+	GrdExport  *e;
+	uint64		cumulative = 0;
+	int			b = 0;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	e = palloc(sizeof(GrdExport));
+	export_decode(PG_GETARG_BYTEA_PP(0), e);
+	for (int k = 0; k < GRD_NUM_LE_BOUNDS - 1; k++)
+	{
+		while (b < GRD_HIST_NBUCKETS &&
+			   grd_hist_upper(b) <= grd_le_bounds[k] * 1e9)
+			cumulative += e->counts[b++];
+		le[k] = Float8GetDatum(grd_le_bounds[k]);
+		cum[k] = Int64GetDatum((int64) Min(cumulative, (uint64) PG_INT64_MAX));
+	}
+	values[0] = PointerGetDatum(construct_array(le, GRD_NUM_LE_BOUNDS - 1,
+												FLOAT8OID, 8, FLOAT8PASSBYVAL,
+												TYPALIGN_DOUBLE));
+	values[1] = PointerGetDatum(construct_array(cum, GRD_NUM_LE_BOUNDS - 1,
+												INT8OID, 8, FLOAT8PASSBYVAL,
+												TYPALIGN_DOUBLE));
+	if (e->flags & EXPORT_EXACT)
+		values[2] = Float8GetDatum((double) e->sum_ns / 1e9);
+	else
+		nulls[2] = true;
+	values[3] = Int64GetDatum((int64) Min(e->nvalues, (uint64) PG_INT64_MAX));
 	pfree(e);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

@@ -356,6 +356,14 @@ grd_latency_histogram(PG_FUNCTION_ARGS)
 }
 
 /*
+ * The bounds, in seconds, of the Prometheus histograms (latency_buckets,
+ * histogram_prometheus), the last one infinite.
+ */
+const double grd_le_bounds[GRD_NUM_LE_BOUNDS] = {0.0001, 0.00025, 0.0005,
+	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+30, 60, 300, INFINITY};
+
+/*
  * The rows of latency_bucket_counts() for one digest, one per bound; arg is
  * the ReturnSetInfo.  A bound that falls inside one of our buckets counts
  * that bucket in the next bound: a value is never counted below a bound it
@@ -365,14 +373,12 @@ static void
 latency_bucket_counts_rows(const GrdLatencyKey *key,
 						   const GrdLatencySnapshot *snap, void *arg)
 {
-	static const double bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025,
-		0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
-	INFINITY};
+	const double *bounds = grd_le_bounds;
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) arg;
 	uint64		cumulative = 0;
 	int			b = 0;
 
-	for (int k = 0; k < lengthof(bounds); k++)
+	for (int k = 0; k < GRD_NUM_LE_BOUNDS; k++)
 	{
 		Datum		values[6];
 		bool		nulls[6] = {false, false, false, false, false, false};
