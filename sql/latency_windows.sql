@@ -61,6 +61,18 @@ FROM (SELECT histogram FROM guardrails.latency_export() WHERE queryid = :nap_id
       UNION ALL
       SELECT histogram FROM guardrails.latency_export(interval '60 s') WHERE queryid = :nap_id) v(h);
 
+-- For postgres_exporter: cumulative counts at the bounds of latency_buckets.
+SELECT le[1:3] AS first_bounds, array_length(le, 1) AS bounds,
+       buckets[array_length(buckets, 1)] AS last_bucket, count,
+       buckets[7] AS at_10ms, buckets[8] AS at_25ms,
+       abs(sum_seconds * 1000 - (SELECT total_ms FROM guardrails.latency WHERE queryid = :nap_id)) < 1e-6
+         AS sum_is_total
+FROM guardrails.histogram_prometheus(:'nap_hist');
+SELECT sum_seconds IS NULL AS window_has_no_sum
+FROM guardrails.latency_export(interval '15 s') e, guardrails.histogram_prometheus(e.histogram)
+WHERE e.queryid = :nap_id;
+SELECT guardrails.histogram_prometheus('\x00'::bytea);
+
 -- Merging nothing, or only NULLs, gives NULL.
 SELECT guardrails.latency_merge(h) IS NULL AS nothing
 FROM (SELECT NULL::bytea WHERE false) v(h);
