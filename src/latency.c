@@ -1306,7 +1306,7 @@ latency_init(void)
 
 	DefineCustomIntVariable("guardrails.max_window_digests",
 							"Maximum number of query digests with windowed latency histograms.",
-							"Each takes about 144 kB of shared memory; 0 turns windows off.",
+							"Each takes about 136 kB of shared memory; 0 turns windows off.",
 							&grd_max_window_digests,
 							100,
 							0,
