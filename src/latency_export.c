@@ -303,17 +303,18 @@ grd_latency_merge_trans(PG_FUNCTION_ARGS)
 	GrdExport  *state;
 	GrdExport  *input;
 
+	/*
+	 * A NULL input to a NULL state leaves it NULL, so that only NULLs give
+	 * NULL; and this holds however the function is called.
+	 */
+	if (PG_ARGISNULL(0) && PG_ARGISNULL(1))
+		PG_RETURN_NULL();
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("guardrails.latency_merge_trans() must be called as an aggregate")));
 	if (PG_ARGISNULL(1))
-	{
-		/* skipped; a NULL state stays NULL, so only NULLs give NULL */
-		if (PG_ARGISNULL(0))
-			PG_RETURN_NULL();
-		PG_RETURN_POINTER(PG_GETARG_POINTER(0));
-	}
+		PG_RETURN_POINTER(PG_GETARG_POINTER(0));	/* skipped */
 	if (PG_ARGISNULL(0))
 	{
 		state = MemoryContextAllocZero(aggcxt, sizeof(GrdExport));
