@@ -340,7 +340,9 @@ my %relation_privs = (
 # Functions: who may execute it, and a call with valid arguments (others
 # are called with NULLs of their argument types).  The functions behind
 # the views are PostgreSQL's default, executable by PUBLIC; the trigger
-# and event-trigger functions by no one (README "Internals").
+# and event-trigger functions by no one (README "Internals").  The
+# support functions of the aggregate latency_merge take an "internal",
+# which no SQL statement can pass: "uncallable", for every role.
 my %function_privs = (
 	'guardrails.latency_stats()' => [ 'all', '()' ],
 	'guardrails.latency_bucket_counts()' => [ 'all', '()' ],
@@ -351,8 +353,8 @@ my %function_privs = (
 	'guardrails.latency_recent_stats()' => [ 'all', '()' ],
 	'guardrails.latency_export(interval)' => [ 'all', '()' ],
 	'guardrails.latency_merge(bytea)' => [ 'all', '(NULL::bytea)' ],
-	'guardrails.latency_merge_trans(internal,bytea)' => [ 'all', '(NULL::internal, NULL::bytea)' ],
-	'guardrails.latency_merge_final(internal)' => [ 'all', '(NULL::internal)' ],
+	'guardrails.latency_merge_trans(internal,bytea)' => [ 'uncallable', '(NULL::internal, NULL::bytea)' ],
+	'guardrails.latency_merge_final(internal)' => [ 'uncallable', '(NULL::internal)' ],
 	'guardrails.histogram_quantile(bytea,double precision)' => [ 'all', '(NULL, 0.5)' ],
 	'guardrails.histogram_stats(bytea)' => [ 'all', '(NULL)' ],
 	'guardrails.histogram_prometheus(bytea)' => [ 'all', '(NULL)' ],
@@ -450,7 +452,7 @@ for my $db (qw(ops app))
 		my ($fname) = $sig =~ /^([^(]+)\(/;
 		my ($who, $args) = @{ $function_privs{$sig} // [ 'none', "($nulls)" ] };
 		push @attempts, [ "EXECUTE $sig", sub { allowed($who, $_[0]) },
-			"SELECT $fname$args" ];
+			"SELECT $fname$args", $who eq 'uncallable' ? qr/^42846 / : undef ];
 	}
 
 	for my $role (@roles)
@@ -465,7 +467,11 @@ for my $db (qw(ops app))
 		for my $a (@attempts)
 		{
 			my $result = $got{ $a->[0] } // 'no answer';
-			if ($a->[1]->($role))
+			if (defined $a->[3])
+			{
+				like($result, $a->[3], "$db, $role: $a->[0] cannot be called");
+			}
+			elsif ($a->[1]->($role))
 			{
 				is($result, 'ok', "$db, $role: $a->[0] succeeds");
 			}
