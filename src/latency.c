@@ -45,6 +45,9 @@
  *	  snapshots (GrdLatencySnapshot) from grd_latency_foreach() and
  *	  grd_latency_collect(), which take the lock shared and follow this
  *	  rule, and remove entries through grd_latency_remove().
+ *	- An entry's windows (see "Windows" below) are recorded into like its
+ *	  counters, with the lock held shared; the free list of windows has a
+ *	  spinlock of its own, and reusing a slot the windows' spinlock.
  *
  * Copyright (c) 2026, pg_guardrails developers
  *
