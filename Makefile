@@ -20,6 +20,7 @@ OBJS = \
 	src/histogram.o \
 	src/latency.o \
 	src/latency_sql.o \
+	src/latency_export.o \
 	src/config.o \
 	src/identifier.o \
 	src/index_visibility.o \
@@ -60,7 +61,7 @@ SCHEMA_SQL = \
 	schema/40_ddl_log.sql \
 	schema/50_digest_limits.sql
 
-REGRESS = latency latency_input privileges index_visibility digest_limits ddl_policy ddl_log ddl_log_scs ddl_statement hardening
+REGRESS = latency latency_input latency_windows privileges index_visibility digest_limits ddl_policy ddl_log ddl_log_scs ddl_statement hardening
 REGRESS_OPTS = \
 	--temp-config=$(srcdir)/test/regress.conf \
 	--temp-instance=$(CURDIR)/tmp_check_regress \

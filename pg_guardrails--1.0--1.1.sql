@@ -604,3 +604,98 @@ AS 'MODULE_PATHNAME', 'grd_check_migration'
 LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION guardrails.check_migration(text) IS
 'the verdicts the schema-change policy would give each statement of a migration script, without running it';
+
+-- Latency windows and mergeable exports: quantile() takes a window
+-- (last), so it is replaced; the recent-window view, the export, the merge
+-- aggregate and the quantile of an exported histogram are new.
+DROP FUNCTION guardrails.quantile(bigint, double precision, oid, oid);
+CREATE FUNCTION guardrails.quantile(
+	queryid bigint,
+	q double precision,
+	dbid oid DEFAULT NULL,
+	userid oid DEFAULT NULL,
+	last interval DEFAULT NULL)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'grd_quantile'
+LANGUAGE C VOLATILE PARALLEL SAFE;
+
+CREATE FUNCTION guardrails.latency_recent_stats(
+	OUT dbid oid,
+	OUT userid oid,
+	OUT queryid bigint,
+	OUT last interval,
+	OUT calls bigint,
+	OUT failed bigint,
+	OUT p50_ms double precision,
+	OUT p90_ms double precision,
+	OUT p95_ms double precision,
+	OUT p99_ms double precision,
+	OUT p999_ms double precision)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'grd_latency_recent_stats'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
+CREATE VIEW guardrails.latency_recent AS
+	SELECT s.dbid, d.datname, s.userid, r.rolname, s.queryid, s.last,
+		   s.calls, s.failed, s.p50_ms, s.p90_ms, s.p95_ms, s.p99_ms,
+		   s.p999_ms
+	FROM guardrails.latency_recent_stats() s
+		 LEFT JOIN pg_catalog.pg_database d ON d.oid = s.dbid
+		 LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.userid;
+GRANT SELECT ON guardrails.latency_recent TO PUBLIC;
+
+CREATE FUNCTION guardrails.latency_export(
+	last interval DEFAULT NULL,
+	OUT dbid oid,
+	OUT userid oid,
+	OUT queryid bigint,
+	OUT histogram bytea)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'grd_latency_export'
+LANGUAGE C VOLATILE PARALLEL SAFE;
+
+CREATE FUNCTION guardrails.latency_merge_trans(internal, bytea)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'grd_latency_merge_trans'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION guardrails.latency_merge_final(internal)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'grd_latency_merge_final'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE AGGREGATE guardrails.latency_merge(bytea) (
+	SFUNC = guardrails.latency_merge_trans,
+	STYPE = internal,
+	FINALFUNC = guardrails.latency_merge_final
+);
+
+CREATE FUNCTION guardrails.histogram_quantile(
+	histogram bytea,
+	q double precision)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'grd_histogram_quantile'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION guardrails.histogram_stats(
+	histogram bytea,
+	OUT calls bigint,
+	OUT failed bigint,
+	OUT p50_ms double precision,
+	OUT p90_ms double precision,
+	OUT p95_ms double precision,
+	OUT p99_ms double precision,
+	OUT p999_ms double precision)
+RETURNS record
+AS 'MODULE_PATHNAME', 'grd_histogram_stats'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION guardrails.histogram_prometheus(
+	histogram bytea,
+	OUT le double precision[],
+	OUT buckets bigint[],
+	OUT sum_seconds double precision,
+	OUT count bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'grd_histogram_prometheus'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;

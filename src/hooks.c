@@ -16,6 +16,7 @@
  *					-> latency: open a timer
  *	ExecutorRun		-> latency: resume -> previous hook -> latency: pause
  *	ExecutorFinish	-> latency: resume -> previous hook -> latency: pause
+ *					   (for a plain SELECT: the previous hook alone)
  *	ExecutorEnd		-> latency: record completed -> previous hook
  *	ProcessUtility	-> ddl_statement: what is it? audited, guarded,
  *					   looking through EXPLAIN ANALYZE (decided once, here)
@@ -327,10 +328,18 @@ grd_ExecutorRun(GRD_EXECUTORRUN_ARGS)
 										  GRD_EXECUTORRUN_PASS));
 }
 
-/* ExecutorFinish: timed, at one more nesting level. */
+/*
+ * ExecutorFinish: timed, at one more nesting level, unless it has nothing
+ * to run (grd_latency_finish_is_noop): then it is called alone.
+ */
 static void
 grd_ExecutorFinish(QueryDesc *queryDesc)
 {
+	if (grd_latency_finish_is_noop(queryDesc))
+	{
+		GRD_PREV_HOOK(prev_ExecutorFinish, standard_ExecutorFinish, queryDesc);
+		return;
+	}
 	GRD_EXECUTOR_TIMED_CALL(queryDesc,
 							GRD_PREV_HOOK(prev_ExecutorFinish,
 										  standard_ExecutorFinish, queryDesc));

@@ -45,6 +45,9 @@
  *	  snapshots (GrdLatencySnapshot) from grd_latency_foreach() and
  *	  grd_latency_collect(), which take the lock shared and follow this
  *	  rule, and remove entries through grd_latency_remove().
+ *	- An entry's windows (see "Windows" below) are recorded into like its
+ *	  counters, with the lock held shared; the free list of windows has a
+ *	  spinlock of its own, and reusing a slot the windows' spinlock.
  *
  * Copyright (c) 2026, pg_guardrails developers
  *
@@ -59,6 +62,7 @@
 #include "nodes/parsenodes.h"
 #include "port/atomics.h"
 #include "storage/shmem.h"
+#include "storage/spin.h"
 #include "utils/backend_status.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
@@ -90,25 +94,8 @@ static int	grd_max_digests = 5000;
 static int	grd_track = GRD_TRACK_TOP;
 static bool grd_track_utility = true;
 static bool grd_save = true;
-
-/* The settings of latency recording. */
-static const GrdSetting latency_settings[] = {
-	GRD_SETTING_INT("guardrails.max_digests", &grd_max_digests, 5000, 100, INT_MAX / 2,
-		PGC_POSTMASTER, 0,
-		"Maximum number of query digests with a latency histogram.",
-		"Each digest takes about 9.4 kB of shared memory."),
-	GRD_SETTING_ENUM("guardrails.track", &grd_track, GRD_TRACK_TOP, track_options,
-		PGC_SUSET, 0,
-		"Which statements get a latency histogram.",
-		"top: statements issued by clients; all: also " "statements run inside functions; none: nothing."),
-	GRD_SETTING_BOOL("guardrails.track_utility", &grd_track_utility, true, PGC_SUSET, 0,
-		"Whether utility statements get a latency histogram.",
-		NULL),
-	GRD_SETTING_BOOL("guardrails.save", &grd_save, true, PGC_SIGHUP, 0,
-		"Save latency histograms across server shutdowns.",
-		NULL),
-	GRD_SETTINGS_END
-};
+static int	grd_window_slot = 60;	/* seconds */
+static int	grd_max_window_digests = 100;
 
 /*
  * The format of the module's section of the state file.  It changes with
@@ -132,6 +119,9 @@ typedef struct GrdLatencyEntry
 	pg_atomic_uint64 max_ns;
 	double		usage;			/* decayed use count, exclusive lock */
 	uint64		usage_seen;		/* calls + failed when usage was updated */
+	pg_atomic_uint32 window;	/* 1 + index of its windows, 0 if none;
+								 * set once by compare-and-swap, cleared
+								 * with the lock held exclusive */
 	pg_atomic_uint64 buckets[GRD_HIST_NBUCKETS];
 } GrdLatencyEntry;
 
@@ -145,7 +135,97 @@ typedef struct GrdLatencyShared
 	pg_atomic_uint64 dropped;	/* executions not recorded: no room */
 	pg_atomic_uint64 removals;	/* bumped, under the exclusive lock, by
 								 * anything that removes entries */
+	slock_t		free_mutex;		/* protects nfree and free_windows */
+	int			nfree;
+	int			free_windows[FLEXIBLE_ARRAY_MEMBER];
 } GrdLatencyShared;
+
+/*
+ * Windows.  Time is cut into slots of guardrails.latency_window_slot
+ * seconds, numbered by the monotonic clock (slot n covers
+ * [n * width, (n + 1) * width)).  A window of k slots covers the k
+ * complete slots before the current one, and the current one so far: the
+ * "5 minutes" of a 1-minute slot are the last 5 to 6 minutes.  The 60-slot
+ * window is coarser: the last 12 complete blocks of 5 slots and the
+ * current block, 60 to 65 slots.
+ *
+ * Each digest with windows (at most guardrails.max_window_digests of them,
+ * given first come, first served, and freed when the digest is evicted or
+ * reset) has a ring of FINE_SLOTS slots, the last 17 slots, and a ring of
+ * COARSE_SLOTS blocks of 5 slots.  Executions are recorded into the fine
+ * ring only.  When a fine slot is reused for a new slot number, its counts
+ * are first added into the coarse block its old number belongs to (or
+ * dropped if that block is older than the coarse ring): every slot's
+ * counts are then in exactly one place, the fine ring or one coarse block.
+ * The 1, 5 and 15-slot windows read the fine ring; the 60-slot window
+ * reads both.
+ *
+ * Counters are 32 bits, which holds 14 million executions a second of one
+ * digest for a 5-minute block; the slot width is at most 60 seconds.
+ *
+ * Locking: recording into the current slot takes no lock (atomics, under
+ * GRD_LOCK_LATENCY shared as for the entry).  Reusing a slot (once per
+ * slot per digest) takes the windows' spinlock, which serialises it with
+ * other reusers, and makes "changes" odd for its duration; readers copy
+ * without a lock and retry when "changes" moved or was odd, so that they
+ * never see a slot's counts both in the fine ring and in a coarse block.
+ */
+#define FINE_SLOTS		17		/* 15 complete + the current + one spare */
+#define COARSE_FACTOR	5
+#define COARSE_SLOTS	13		/* 12 complete blocks + the current one */
+#define LONG_WINDOW		60		/* slots of the coarse window */
+
+typedef struct GrdWindowSlot
+{
+	pg_atomic_uint64 number;	/* slot (or block) number; 0: empty */
+	pg_atomic_uint32 calls;
+	pg_atomic_uint32 failed;
+	pg_atomic_uint32 counts[GRD_HIST_NBUCKETS];
+} GrdWindowSlot;
+
+typedef struct GrdLatencyWindows
+{
+	slock_t		mutex;			/* held while a slot is reused */
+	pg_atomic_uint32 changes;	/* odd while a slot is being reused */
+	GrdWindowSlot fine[FINE_SLOTS];
+	GrdWindowSlot coarse[COARSE_SLOTS];
+} GrdLatencyWindows;
+
+/* The settings of latency recording. */
+static const GrdSetting latency_settings[] = {
+	GRD_SETTING_INT("guardrails.max_digests", &grd_max_digests, 5000, 100, INT_MAX / 2,
+		PGC_POSTMASTER, 0,
+		"Maximum number of query digests with a latency histogram.",
+		"Each digest takes about 9.4 kB of shared memory."),
+	GRD_SETTING_INT("guardrails.max_window_digests", &grd_max_window_digests, 100, 0,
+		INT_MAX / (int) sizeof(GrdLatencyWindows), PGC_POSTMASTER, 0,
+		"Maximum number of query digests with windowed latency histograms.",
+		"Each takes about 136 kB of shared memory; 0 turns windows off."),
+	GRD_SETTING_INT("guardrails.latency_window_slot", &grd_window_slot, 60, 1, 60,
+		PGC_POSTMASTER, GUC_UNIT_S,
+		"Width of the time slots of the latency windows.",
+		"The windows cover the last 1, 5, 15 and 60 slots."),
+	GRD_SETTING_ENUM("guardrails.track", &grd_track, GRD_TRACK_TOP, track_options,
+		PGC_SUSET, 0,
+		"Which statements get a latency histogram.",
+		"top: statements issued by clients; all: also " "statements run inside functions; none: nothing."),
+	GRD_SETTING_BOOL("guardrails.track_utility", &grd_track_utility, true, PGC_SUSET, 0,
+		"Whether utility statements get a latency histogram.",
+		NULL),
+	GRD_SETTING_BOOL("guardrails.save", &grd_save, true, PGC_SIGHUP, 0,
+		"Save latency histograms across server shutdowns.",
+		NULL),
+	GRD_SETTINGS_END
+};
+
+const int	grd_window_slots[GRD_NUM_WINDOWS] = {1, 5, 15, LONG_WINDOW};
+
+/*
+ * Slot numbers start at SLOT_OFFSET, a multiple of COARSE_FACTOR, so that
+ * neither a slot nor a block is ever number 0 (empty) and "the slot 60
+ * slots ago" never wraps, even just after the machine booted.
+ */
+#define SLOT_OFFSET		100
 
 /* An execution being timed; lives in the query's executor memory context. */
 struct GrdExecTimer
@@ -155,11 +235,14 @@ struct GrdExecTimer
 	GrdLatencyKey key;
 	uint64		elapsed_ns;		/* inside Run/Finish so far */
 	uint64		resumed_at;		/* start of the current Run/Finish, or 0 */
+	uint64		paused_at;		/* end of the last Run/Finish, or 0 */
 	bool		done;			/* recorded by ExecutorEnd */
 	MemoryContextCallback callback;
 };
 
 static GrdLatencyShared *lat_shared = NULL;
+static GrdLatencyWindows *lat_windows = NULL;
+static uint64 window_slot_ns = 0;
 static HTAB *lat_hash = NULL;
 static LWLock *lat_lock = NULL;
 
@@ -180,7 +263,9 @@ static GrdLatencyKey last_recorded_key;
 static uint64 last_recorded_removals = 0;
 
 static void exec_timer_release(void *arg);
-static void latency_record(const GrdLatencyKey *key, uint64 ns, bool failed);
+static void latency_record(const GrdLatencyKey *key, uint64 ns, bool failed,
+						   uint64 end_ns);
+static void latency_entry_remove(GrdLatencyEntry *entry);
 static GrdLatencyEntry *latency_entry_alloc(const GrdLatencyKey *key);
 static void latency_entry_init(GrdLatencyEntry *entry);
 static void latency_evict(void);
@@ -205,12 +290,29 @@ latency_key_hash(const void *key, Size keysize)
 									 murmurhash32(k->userid)));
 }
 
+/* Bytes of the shared header, with its free list of windows. */
+static Size
+latency_shared_size(void)
+{
+	return add_size(offsetof(GrdLatencyShared, free_windows),
+					mul_size(sizeof(int), grd_max_window_digests));
+}
+
+/* Bytes of the windows of all digests that may have them. */
+static Size
+latency_windows_size(void)
+{
+	return mul_size(sizeof(GrdLatencyWindows), grd_max_window_digests);
+}
+
 static Size
 latency_shmem_size(void)
 {
-	return add_size(MAXALIGN(sizeof(GrdLatencyShared)),
-					hash_estimate_size(grd_max_digests,
-									   sizeof(GrdLatencyEntry)));
+	Size		size = MAXALIGN(latency_shared_size());
+
+	size = add_size(size, MAXALIGN(latency_windows_size()));
+	return add_size(size, hash_estimate_size(grd_max_digests,
+											 sizeof(GrdLatencyEntry)));
 }
 
 static void
@@ -220,13 +322,31 @@ latency_shmem_startup(bool found)
 	bool		found_shared;
 
 	lat_shared = ShmemInitStruct("pg_guardrails latency",
-								 sizeof(GrdLatencyShared), &found_shared);
+								 latency_shared_size(), &found_shared);
+	lat_windows = ShmemInitStruct("pg_guardrails latency windows",
+								  latency_windows_size(), &found_shared);
 	if (!found_shared)
 	{
 		pg_atomic_init_u64(&lat_shared->evictions, 0);
 		pg_atomic_init_u64(&lat_shared->dropped, 0);
 		pg_atomic_init_u64(&lat_shared->removals, 0);
+		SpinLockInit(&lat_shared->free_mutex);
+		lat_shared->nfree = grd_max_window_digests;
+		for (int i = 0; i < grd_max_window_digests; i++)
+		{
+			GrdLatencyWindows *w = &lat_windows[i];
+
+			/* the last free first, so that windows are taken in order */
+			lat_shared->free_windows[i] = grd_max_window_digests - 1 - i;
+			SpinLockInit(&w->mutex);
+			pg_atomic_init_u32(&w->changes, 0);
+			for (int j = 0; j < FINE_SLOTS; j++)
+				pg_atomic_init_u64(&w->fine[j].number, 0);
+			for (int j = 0; j < COARSE_SLOTS; j++)
+				pg_atomic_init_u64(&w->coarse[j].number, 0);
+		}
 	}
+	window_slot_ns = (uint64) grd_window_slot * UINT64CONST(1000000000);
 
 	info.keysize = sizeof(GrdLatencyKey);
 	info.entrysize = sizeof(GrdLatencyEntry);
@@ -272,6 +392,7 @@ grd_latency_exec_start(QueryDesc *queryDesc, int nesting_level)
 	timer->key.queryid = queryid;
 	timer->elapsed_ns = 0;
 	timer->resumed_at = 0;
+	timer->paused_at = 0;
 	timer->done = false;
 	timer->callback.func = exec_timer_release;
 	timer->callback.arg = timer;
@@ -309,7 +430,8 @@ grd_latency_exec_pause(GrdExecTimer *timer)
 {
 	if (timer->resumed_at != 0)
 	{
-		timer->elapsed_ns += grd_now_ns() - timer->resumed_at;
+		timer->paused_at = grd_now_ns();
+		timer->elapsed_ns += timer->paused_at - timer->resumed_at;
 		timer->resumed_at = 0;
 	}
 }
@@ -334,7 +456,14 @@ grd_latency_exec_end(QueryDesc *queryDesc)
 			if (GRD_QUERY_INSTR(queryDesc) != NULL)
 				ns = grd_instr_total_ns(GRD_QUERY_INSTR(queryDesc));
 			timer->done = true;
-			latency_record(&timer->key, ns, false);
+
+			/*
+			 * The end of the last Run or Finish is the execution's end, for
+			 * its window; no clock read for that.
+			 */
+			latency_record(&timer->key, ns, false,
+						   timer->paused_at != 0 ? timer->paused_at :
+						   grd_now_ns());
 			return;
 		}
 	}
@@ -364,7 +493,9 @@ exec_timer_release(void *arg)
 	if (!timer->done && lat_hash != NULL)
 	{
 		grd_latency_exec_pause(timer);
-		latency_record(&timer->key, timer->elapsed_ns, true);
+		latency_record(&timer->key, timer->elapsed_ns, true,
+					   timer->paused_at != 0 ? timer->paused_at :
+					   grd_now_ns());
 	}
 }
 
@@ -410,11 +541,144 @@ void
 grd_latency_utility_end(GrdUtilityTimer *timer, bool failed)
 {
 	GrdLatencyKey key;
+	uint64		now;
 
 	key.dbid = MyDatabaseId;
 	key.userid = GetUserId();
 	key.queryid = timer->queryid;
-	latency_record(&key, grd_now_ns() - timer->start_ns, failed);
+	now = grd_now_ns();
+	latency_record(&key, now - timer->start_ns, failed, now);
+}
+
+/* The number of the slot holding a time of the monotonic clock. */
+static inline uint64
+window_slot_number(uint64 ns)
+{
+	return ns / window_slot_ns + SLOT_OFFSET;
+}
+
+/*
+ * Empty a slot and give it a new number.  Caller holds the windows'
+ * mutex, and has made "changes" odd.
+ */
+static void
+window_slot_reset(GrdWindowSlot *slot, uint64 number)
+{
+	pg_atomic_write_u32(&slot->calls, 0);
+	pg_atomic_write_u32(&slot->failed, 0);
+	for (int b = 0; b < GRD_HIST_NBUCKETS; b++)
+		pg_atomic_write_u32(&slot->counts[b], 0);
+	pg_write_barrier();
+	pg_atomic_write_u64(&slot->number, number);
+}
+
+/*
+ * Reuse the fine slot for slot number, unless another backend did or it
+ * holds a later slot already: add its counts into the coarse block of its
+ * old number (a block older than the coarse ring is dropped), then empty
+ * it.  Readers see "changes" odd meanwhile, and retry.
+ */
+static void
+window_reuse(GrdLatencyWindows *w, GrdWindowSlot *slot, uint64 number)
+{
+	uint64		old;
+
+	SpinLockAcquire(&w->mutex);
+	old = pg_atomic_read_u64(&slot->number);
+	if (old < number)
+	{
+		pg_atomic_fetch_add_u32(&w->changes, 1);
+		pg_write_barrier();
+		if (old != 0)
+		{
+			uint64		block = old / COARSE_FACTOR;
+			GrdWindowSlot *c = &w->coarse[block % COARSE_SLOTS];
+			uint64		cnum = pg_atomic_read_u64(&c->number);
+
+			if (cnum < block)
+			{
+				window_slot_reset(c, block);
+				cnum = block;
+			}
+			if (cnum == block)
+			{
+				pg_atomic_fetch_add_u32(&c->calls,
+										pg_atomic_read_u32(&slot->calls));
+				pg_atomic_fetch_add_u32(&c->failed,
+										pg_atomic_read_u32(&slot->failed));
+				for (int b = 0; b < GRD_HIST_NBUCKETS; b++)
+				{
+					uint32		v = pg_atomic_read_u32(&slot->counts[b]);
+
+					if (v != 0)
+						pg_atomic_fetch_add_u32(&c->counts[b], v);
+				}
+			}
+		}
+		window_slot_reset(slot, number);
+		pg_write_barrier();
+		pg_atomic_fetch_add_u32(&w->changes, 1);
+	}
+	SpinLockRelease(&w->mutex);
+}
+
+/*
+ * Give an entry windows, if some are free.  Caller holds the lock shared
+ * or exclusive; another backend may do the same at once, and the loser of
+ * the compare-and-swap puts its windows back.  The slots were emptied when
+ * the windows were freed.
+ */
+static void
+window_attach(GrdLatencyEntry *entry)
+{
+	int			idx = -1;
+	uint32		expected = 0;
+
+	/* an unlocked look first: when all are taken, this is the common case */
+	if (lat_shared->nfree == 0)
+		return;
+	SpinLockAcquire(&lat_shared->free_mutex);
+	if (lat_shared->nfree > 0)
+		idx = lat_shared->free_windows[--lat_shared->nfree];
+	SpinLockRelease(&lat_shared->free_mutex);
+	if (idx < 0)
+		return;
+	if (!pg_atomic_compare_exchange_u32(&entry->window, &expected,
+										(uint32) idx + 1))
+	{
+		SpinLockAcquire(&lat_shared->free_mutex);
+		lat_shared->free_windows[lat_shared->nfree++] = idx;
+		SpinLockRelease(&lat_shared->free_mutex);
+	}
+}
+
+/*
+ * Give an entry's windows back, emptied.  Caller holds the lock exclusive,
+ * so no backend is recording into them.
+ */
+static void
+window_detach(GrdLatencyEntry *entry)
+{
+	uint32		w = pg_atomic_read_u32(&entry->window);
+
+	if (w == 0)
+		return;
+	for (int j = 0; j < FINE_SLOTS; j++)
+		pg_atomic_write_u64(&lat_windows[w - 1].fine[j].number, 0);
+	for (int j = 0; j < COARSE_SLOTS; j++)
+		pg_atomic_write_u64(&lat_windows[w - 1].coarse[j].number, 0);
+	pg_atomic_write_u32(&entry->window, 0);
+	SpinLockAcquire(&lat_shared->free_mutex);
+	lat_shared->free_windows[lat_shared->nfree++] = (int) w - 1;
+	SpinLockRelease(&lat_shared->free_mutex);
+}
+
+/* Remove an entry, freeing its windows.  Caller holds the lock exclusive. */
+static void
+latency_entry_remove(GrdLatencyEntry *entry)
+{
+	window_detach(entry);
+	hash_search(lat_hash, &entry->key, HASH_REMOVE, NULL);
 }
 
 /*
@@ -423,10 +687,13 @@ grd_latency_utility_end(GrdUtilityTimer *timer, bool failed)
  * sample, counted in "dropped", not the query.
  */
 static void
-latency_record(const GrdLatencyKey *key, uint64 ns, bool failed)
+latency_record(const GrdLatencyKey *key, uint64 ns, bool failed,
+			   uint64 end_ns)
 {
 	GrdLatencyEntry *entry;
 	uint64		cur;
+	int			bucket = grd_hist_bucket(ns);
+	uint32		w;
 
 	LWLockAcquire(lat_lock, LW_SHARED);
 	if (last_recorded_entry != NULL &&
@@ -461,7 +728,7 @@ latency_record(const GrdLatencyKey *key, uint64 ns, bool failed)
 		pg_atomic_fetch_add_u64(&entry->calls, 1);
 		pg_atomic_fetch_add_u64(&entry->total_ns, ns);
 	}
-	pg_atomic_fetch_add_u64(&entry->buckets[grd_hist_bucket(ns)], 1);
+	pg_atomic_fetch_add_u64(&entry->buckets[bucket], 1);
 
 	cur = pg_atomic_read_u64(&entry->min_ns);
 	while (ns < cur &&
@@ -471,6 +738,28 @@ latency_record(const GrdLatencyKey *key, uint64 ns, bool failed)
 	while (ns > cur &&
 		   !pg_atomic_compare_exchange_u64(&entry->max_ns, &cur, ns))
 		;
+
+	/* The windows: the slot of the execution's end, in the fine ring. */
+	w = pg_atomic_read_u32(&entry->window);
+	if (unlikely(w == 0) && grd_max_window_digests > 0)
+	{
+		window_attach(entry);
+		w = pg_atomic_read_u32(&entry->window);
+	}
+	if (likely(w != 0))
+	{
+		GrdLatencyWindows *win = &lat_windows[w - 1];
+		uint64		number = window_slot_number(end_ns);
+		GrdWindowSlot *slot = &win->fine[number % FINE_SLOTS];
+
+		if (unlikely(pg_atomic_read_u64(&slot->number) != number))
+			window_reuse(win, slot, number);
+		if (likely(pg_atomic_read_u64(&slot->number) == number))
+		{
+			pg_atomic_fetch_add_u32(failed ? &slot->failed : &slot->calls, 1);
+			pg_atomic_fetch_add_u32(&slot->counts[bucket], 1);
+		}
+	}
 
 	LWLockRelease(lat_lock);
 }
@@ -510,6 +799,7 @@ latency_entry_init(GrdLatencyEntry *entry)
 	pg_atomic_init_u64(&entry->max_ns, 0);
 	entry->usage = 0;
 	entry->usage_seen = 0;
+	pg_atomic_init_u32(&entry->window, 0);
 	for (int b = 0; b < GRD_HIST_NBUCKETS; b++)
 		pg_atomic_init_u64(&entry->buckets[b], 0);
 }
@@ -563,7 +853,7 @@ latency_evict(void)
 	nvictims = Max(EVICT_MIN, (int) (n * EVICT_FRACTION));
 	nvictims = Min(nvictims, n);
 	for (int i = 0; i < nvictims; i++)
-		hash_search(lat_hash, &latency_evict_scratch[i]->key, HASH_REMOVE, NULL);
+		latency_entry_remove(latency_evict_scratch[i]);
 	pg_atomic_fetch_add_u64(&lat_shared->evictions, nvictims);
 	pg_atomic_fetch_add_u64(&lat_shared->removals, 1);
 }
@@ -722,7 +1012,7 @@ latency_after_load(bool loaded)
 		return;
 	hash_seq_init(&status, lat_hash);
 	while ((entry = hash_seq_search(&status)) != NULL)
-		hash_search(lat_hash, &entry->key, HASH_REMOVE, NULL);
+		latency_entry_remove(entry);
 	pg_atomic_fetch_add_u64(&lat_shared->removals, 1);
 }
 
@@ -732,10 +1022,118 @@ latency_after_load(bool loaded)
  */
 
 static void
-latency_snapshot_init(GrdLatencySnapshot *snap)
+latency_snapshot_init(GrdLatencySnapshot *snap, bool exact)
 {
 	memset(snap, 0, sizeof(*snap));
 	snap->min_ns = PG_UINT64_MAX;
+	snap->exact = exact;
+}
+
+/* Add a window slot's counters to a snapshot. */
+static void
+window_slot_add(GrdLatencySnapshot *snap, GrdWindowSlot *slot)
+{
+	snap->calls += pg_atomic_read_u32(&slot->calls);
+	snap->failed += pg_atomic_read_u32(&slot->failed);
+	for (int b = 0; b < GRD_HIST_NBUCKETS; b++)
+	{
+		uint32		v = pg_atomic_read_u32(&slot->counts[b]);
+
+		snap->counts[b] += v;
+		snap->nvalues += v;
+	}
+}
+
+/*
+ * Add one entry's window (an index of grd_window_slots) to a snapshot, as
+ * of slot number cur.  The slots are copied without a lock; a copy made
+ * while a slot was being reused is started over (the snapshot is copied
+ * back), a few times at most, after which the last copy is kept: a slot
+ * is reused once per slot width, so a reader meets that only by bad luck.
+ * Caller holds the lock, at least shared.
+ */
+static void
+window_snapshot_add(GrdLatencySnapshot *snap, GrdLatencySnapshot *scratch,
+					GrdLatencyEntry *entry, int window, uint64 cur)
+{
+	uint32		w = pg_atomic_read_u32(&entry->window);
+	GrdLatencyWindows *win;
+	int			k = grd_window_slots[window];
+
+	if (w == 0)
+		return;
+	win = &lat_windows[w - 1];
+	memcpy(scratch, snap, sizeof(GrdLatencySnapshot));
+	for (int attempt = 0; attempt < 10; attempt++)
+	{
+		uint32		before = pg_atomic_read_u32(&win->changes);
+		uint64		first;
+
+		if (attempt > 0)
+			memcpy(snap, scratch, sizeof(GrdLatencySnapshot));
+		if (before % 2 != 0)
+		{
+			pg_spin_delay();
+			continue;
+		}
+		pg_read_barrier();
+		if (k < LONG_WINDOW)
+			first = cur - k;
+		else
+			first = (cur / COARSE_FACTOR) * COARSE_FACTOR - LONG_WINDOW;
+		for (int j = 0; j < FINE_SLOTS; j++)
+		{
+			if (pg_atomic_read_u64(&win->fine[j].number) >= first)
+				window_slot_add(snap, &win->fine[j]);
+		}
+		if (k == LONG_WINDOW)
+		{
+			for (int j = 0; j < COARSE_SLOTS; j++)
+			{
+				if (pg_atomic_read_u64(&win->coarse[j].number) >=
+					first / COARSE_FACTOR)
+					window_slot_add(snap, &win->coarse[j]);
+			}
+		}
+		pg_read_barrier();
+		if (pg_atomic_read_u32(&win->changes) == before)
+			break;
+	}
+}
+
+/*
+ * A window's snapshot has no recorded min and max: take the values
+ * reported for its lowest and highest non-empty buckets, which are within
+ * the accuracy bound of the true ones.
+ */
+static void
+latency_snapshot_finish(GrdLatencySnapshot *snap)
+{
+	int			lo = -1;
+	int			hi = -1;
+
+	if (snap->exact || snap->nvalues == 0)
+		return;
+	for (int b = 0; b < GRD_HIST_NBUCKETS; b++)
+	{
+		if (snap->counts[b] != 0)
+		{
+			if (lo < 0)
+				lo = b;
+			hi = b;
+		}
+	}
+	snap->min_ns = (uint64) grd_hist_value(lo, 0.0, (double) PG_UINT64_MAX);
+	snap->max_ns = (uint64) grd_hist_value(hi, 0.0, (double) PG_UINT64_MAX);
+	if (snap->max_ns < snap->min_ns)
+		snap->max_ns = snap->min_ns;
+}
+
+/* The slot number of now, for the readers of windows. */
+static uint64
+window_now(void)
+{
+	return window_slot_number(grd_now_ns());
 }
 
 /* Add one entry to a snapshot.  Caller holds the lock, at least shared. */
@@ -767,24 +1165,31 @@ latency_snapshot_add(GrdLatencySnapshot *snap, GrdLatencyEntry *entry)
  * created by another backend, which has no value yet, is skipped.
  */
 void
-grd_latency_foreach(GrdLatencyVisitor visit, void *arg)
+grd_latency_foreach(int window, GrdLatencyVisitor visit, void *arg)
 {
 	HASH_SEQ_STATUS status;
 	GrdLatencyEntry *entry;
 	GrdLatencySnapshot *snap = palloc(sizeof(GrdLatencySnapshot));
+	GrdLatencySnapshot *scratch = palloc(sizeof(GrdLatencySnapshot));
+	uint64		cur = window_now();
 
 	LWLockAcquire(lat_lock, LW_SHARED);
 	hash_seq_init(&status, lat_hash);
 	while ((entry = hash_seq_search(&status)) != NULL)
 	{
-		latency_snapshot_init(snap);
-		latency_snapshot_add(snap, entry);
+		latency_snapshot_init(snap, window == GRD_WINDOW_NONE);
+		if (window == GRD_WINDOW_NONE)
+			latency_snapshot_add(snap, entry);
+		else
+			window_snapshot_add(snap, scratch, entry, window, cur);
 		if (snap->nvalues == 0)
 			continue;
+		latency_snapshot_finish(snap);
 		visit(&entry->key, snap, arg);
 	}
 	LWLockRelease(lat_lock);
 	pfree(snap);
+	pfree(scratch);
 }
 
 /*
@@ -794,14 +1199,21 @@ grd_latency_foreach(GrdLatencyVisitor visit, void *arg)
  * many digests there are.
  */
 bool
-grd_latency_collect(GrdLatencySnapshot *snap, uint64 queryid,
+grd_latency_collect(GrdLatencySnapshot *snap, int window, uint64 queryid,
 					bool any_db, Oid dbid, bool any_user, Oid userid)
 {
 	HASH_SEQ_STATUS status;
 	GrdLatencyEntry *entry;
 	bool		any = false;
+	GrdLatencySnapshot *scratch = NULL;
+	uint64		cur = 0;
 
-	latency_snapshot_init(snap);
+	if (window != GRD_WINDOW_NONE)
+	{
+		scratch = palloc(sizeof(GrdLatencySnapshot));
+		cur = window_now();
+	}
+	latency_snapshot_init(snap, window == GRD_WINDOW_NONE);
 	LWLockAcquire(lat_lock, LW_SHARED);
 	hash_seq_init(&status, lat_hash);
 	while ((entry = hash_seq_search(&status)) != NULL)
@@ -810,10 +1222,16 @@ grd_latency_collect(GrdLatencySnapshot *snap, uint64 queryid,
 			(!any_db && entry->key.dbid != dbid) ||
 			(!any_user && entry->key.userid != userid))
 			continue;
-		latency_snapshot_add(snap, entry);
+		if (window == GRD_WINDOW_NONE)
+			latency_snapshot_add(snap, entry);
+		else
+			window_snapshot_add(snap, scratch, entry, window, cur);
 		any = true;
 	}
 	LWLockRelease(lat_lock);
+	if (scratch != NULL)
+		pfree(scratch);
+	latency_snapshot_finish(snap);
 	return any && snap->nvalues > 0;
 }
 
@@ -834,7 +1252,7 @@ grd_latency_remove(bool all, uint64 queryid)
 	{
 		if (all || entry->key.queryid == queryid)
 		{
-			hash_search(lat_hash, &entry->key, HASH_REMOVE, NULL);
+			latency_entry_remove(entry);
 			removed++;
 		}
 	}
@@ -864,12 +1282,14 @@ latency_status(GrdStatus *status)
 	int64		digests = 0;
 	int64		below = 0;
 	int64		above = 0;
+	int64		windowed = 0;
 
 	LWLockAcquire(lat_lock, LW_SHARED);
 	hash_seq_init(&seq, lat_hash);
 	while ((entry = hash_seq_search(&seq)) != NULL)
 	{
 		digests++;
+		windowed += (pg_atomic_read_u32(&entry->window) != 0);
 		below += pg_atomic_read_u64(&entry->buckets[GRD_HIST_UNDERFLOW]);
 		above += pg_atomic_read_u64(&entry->buckets[GRD_HIST_OVERFLOW]);
 	}
@@ -885,6 +1305,14 @@ latency_status(GrdStatus *status)
 				   (int64) pg_atomic_read_u64(&lat_shared->dropped));
 	grd_status_put(status, "latency_values_below_range", below);
 	grd_status_put(status, "latency_values_above_range", above);
+	grd_status_put(status, "latency_window_memory_bytes",
+				   (int64) latency_windows_size());
+	grd_status_put(status, "latency_window_bytes_per_digest",
+				   (int64) sizeof(GrdLatencyWindows));
+	grd_status_put(status, "latency_window_digests", windowed);
+	grd_status_put(status, "latency_max_window_digests",
+				   grd_max_window_digests);
+	grd_status_put(status, "latency_window_slot_seconds", grd_window_slot);
 }
 
 /*
@@ -895,6 +1323,13 @@ static void
 latency_init(void)
 {
 	grd_hist_init();
+}
+
+/* The slot width, in seconds, for the SQL functions. */
+int
+grd_window_slot_seconds(void)
+{
+	return grd_window_slot;
 }
 
 const GrdModule grd_latency_module = {

@@ -13,6 +13,7 @@
 #define GRD_LATENCY_H
 
 #include "executor/execdesc.h"
+#include "fmgr.h"
 #include "nodes/plannodes.h"
 
 #include "histogram.h"
@@ -31,6 +32,21 @@ extern void grd_latency_exec_start(QueryDesc *queryDesc, int nesting_level);
 extern GrdExecTimer *grd_latency_exec_resume(QueryDesc *queryDesc);
 extern void grd_latency_exec_pause(GrdExecTimer *timer);
 extern void grd_latency_exec_end(QueryDesc *queryDesc);
+
+/*
+ * Whether ExecutorFinish has nothing to run for this execution: a SELECT
+ * without a data-modifying WITH queues no AFTER trigger and has no
+ * auxiliary ModifyTable to finish, so nothing can run, fail or take time
+ * in it.  hooks.c then neither times it (two clock reads and a PG_TRY a
+ * query, for the nanoseconds of a function call) nor raises the nesting
+ * level around it.
+ */
+static inline bool
+grd_latency_finish_is_noop(QueryDesc *queryDesc)
+{
+	return queryDesc->operation == CMD_SELECT &&
+		!queryDesc->plannedstmt->hasModifyingCTE;
+}
 
 /* Timing of utility statements (hooks.c), around ProcessUtility. */
 typedef struct GrdUtilityTimer
@@ -72,6 +88,10 @@ typedef struct GrdLatencySnapshot
 	uint64		failed_ns;
 	uint64		min_ns;
 	uint64		max_ns;
+	bool		exact;			/* min_ns, max_ns, total_ns and failed_ns
+								 * were recorded; false for windows, whose
+								 * min_ns and max_ns are the values of their
+								 * lowest and highest non-empty buckets */
 	uint64		nvalues;		/* sum of the bucket counts below */
 	uint64		counts[GRD_HIST_NBUCKETS];
 } GrdLatencySnapshot;
@@ -84,10 +104,29 @@ typedef void (*GrdLatencyVisitor) (const GrdLatencyKey *key,
 								   const GrdLatencySnapshot *snap,
 								   void *arg);
 
-extern void grd_latency_foreach(GrdLatencyVisitor visit, void *arg);
-extern bool grd_latency_collect(GrdLatencySnapshot *snap, uint64 queryid,
-								bool any_db, Oid dbid,
+/*
+ * Windows: the last 1, 5, 15 and 60 slots of guardrails.latency_window_slot
+ * (see latency.c).  Functions taking a window take its index here, or
+ * GRD_WINDOW_NONE for the cumulative histogram.
+ */
+#define GRD_WINDOW_NONE		(-1)
+#define GRD_NUM_WINDOWS		4
+
+extern const int grd_window_slots[GRD_NUM_WINDOWS];
+extern int	grd_window_slot_seconds(void);
+
+extern void grd_latency_foreach(int window, GrdLatencyVisitor visit,
+								void *arg);
+extern bool grd_latency_collect(GrdLatencySnapshot *snap, int window,
+								uint64 queryid, bool any_db, Oid dbid,
 								bool any_user, Oid userid);
 extern int64 grd_latency_remove(bool all, uint64 queryid);
+
+/* latency_sql.c, for latency_export.c */
+#define GRD_NUM_LE_BOUNDS	20
+extern const double grd_le_bounds[GRD_NUM_LE_BOUNDS];
+extern int	grd_window_arg(FunctionCallInfo fcinfo, int argno);
+extern Datum grd_latency_rows_srf(FunctionCallInfo fcinfo, int window,
+								  GrdLatencyVisitor visit);
 
 #endif							/* GRD_LATENCY_H */

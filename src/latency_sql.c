@@ -27,6 +27,8 @@
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
 #include "histogram.h"
@@ -54,17 +56,68 @@ quantile_arg_check(double q)
 				 errmsg("quantile %g is not between 0 and 1", q)));
 }
 
+/* The length of a window, as an interval. */
+static Interval *
+window_interval(int window)
+{
+	Interval   *iv = palloc0(sizeof(Interval));
+
+	iv->time = (int64) grd_window_slots[window] * grd_window_slot_seconds() *
+		USECS_PER_SEC;
+	return iv;
+}
+
+/*
+ * The window (an index of grd_window_slots) of the given length, or
+ * GRD_WINDOW_NONE for a NULL one.  Any other length is an error that
+ * lists the lengths there are, which depend on
+ * guardrails.latency_window_slot.
+ */
+int
+grd_window_arg(FunctionCallInfo fcinfo, int argno)
+{
+	Interval   *iv;
+
+	if (PG_ARGISNULL(argno))
+		return GRD_WINDOW_NONE;
+	iv = PG_GETARG_INTERVAL_P(argno);
+	for (int w = 0; w < GRD_NUM_WINDOWS; w++)
+	{
+		Interval   *len = window_interval(w);
+
+		if (iv->month == 0 && iv->day == 0 && iv->time == len->time)
+			return w;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("there is no latency window of %s",
+					DatumGetCString(DirectFunctionCall1(interval_out,
+														IntervalPGetDatum(iv)))),
+			 errdetail("The windows are the last %d, %d, %d and %d slots of guardrails.latency_window_slot, %d s.",
+					   grd_window_slots[0], grd_window_slots[1],
+					   grd_window_slots[2], grd_window_slots[3],
+					   grd_window_slot_seconds()),
+			 errhint("Pass one of %s, %s, %s or %s, or NULL for every execution since the last reset.",
+					 DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(window_interval(0)))),
+					 DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(window_interval(1)))),
+					 DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(window_interval(2)))),
+					 DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(window_interval(3)))))));
+	return GRD_WINDOW_NONE;		/* keep the compiler quiet */
+}
+
 /*
  * The body of the set-returning functions whose rows are per digest
- * (latency_stats, latency_bucket_counts): visit writes the rows of each
- * digest into the function's result, given as its arg.
+ * (latency_stats, latency_bucket_counts, latency_export): visit writes the
+ * rows of each digest, of the given window, into the function's result,
+ * given as its arg.
  */
-static Datum
-latency_rows_srf(FunctionCallInfo fcinfo, GrdLatencyVisitor visit)
+Datum
+grd_latency_rows_srf(FunctionCallInfo fcinfo, int window,
+					 GrdLatencyVisitor visit)
 {
 	grd_require_preload();
 	InitMaterializedSRF(fcinfo, 0);
-	grd_latency_foreach(visit, fcinfo->resultinfo);
+	grd_latency_foreach(window, visit, fcinfo->resultinfo);
 	return (Datum) 0;
 }
 
@@ -109,13 +162,62 @@ PG_FUNCTION_INFO_V1(grd_latency_stats);
 Datum
 grd_latency_stats(PG_FUNCTION_ARGS)
 {
-	return latency_rows_srf(fcinfo, latency_stats_row);
+	return grd_latency_rows_srf(fcinfo, GRD_WINDOW_NONE, latency_stats_row);
 }
 
 /*
- * guardrails.quantile(queryid, q, dbid, userid): the q-quantile, in
+ * One row of latency_recent_stats(), for one digest and window; arg is the
+ * ReturnSetInfo, and the window's interval is in recent_window.
+ */
+static Interval *recent_window = NULL;
+
+static void
+latency_recent_row(const GrdLatencyKey *key, const GrdLatencySnapshot *snap,
+				   void *arg)
+{
+	static const double quantiles[] = {0.5, 0.9, 0.95, 0.99, 0.999};
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) arg;
+	Datum		values[11];
+	bool		nulls[11];
+	int			i = 0;
+
+	memset(nulls, 0, sizeof(nulls));
+	values[i++] = ObjectIdGetDatum(key->dbid);
+	values[i++] = ObjectIdGetDatum(key->userid);
+	values[i++] = Int64GetDatum((int64) key->queryid);
+	values[i++] = IntervalPGetDatum(recent_window);
+	values[i++] = Int64GetDatum((int64) snap->calls);
+	values[i++] = Int64GetDatum((int64) snap->failed);
+	for (int k = 0; k < lengthof(quantiles); k++)
+		values[i++] = Float8GetDatum(snapshot_quantile_ms(snap, quantiles[k]));
+	Assert(i == lengthof(values));
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+/*
+ * guardrails.latency_recent_stats(): per digest with windows, one row per
+ * window that holds executions, for the view guardrails.latency_recent.
+ */
+PG_FUNCTION_INFO_V1(grd_latency_recent_stats);
+
+Datum
+grd_latency_recent_stats(PG_FUNCTION_ARGS)
+{
+	grd_require_preload();
+	InitMaterializedSRF(fcinfo, 0);
+	for (int w = 0; w < GRD_NUM_WINDOWS; w++)
+	{
+		recent_window = window_interval(w);
+		grd_latency_foreach(w, latency_recent_row, fcinfo->resultinfo);
+	}
+	return (Datum) 0;
+}
+
+/*
+ * guardrails.quantile(queryid, q, dbid, userid, last): the q-quantile, in
  * milliseconds, of the executions of queryid, over every database and user
- * unless dbid or userid narrow it.  NULL when queryid or q is NULL or
+ * unless dbid or userid narrow it, since the last reset or (last not NULL)
+ * in the window of that length.  NULL when queryid or q is NULL or
  * nothing was recorded for it.
  */
 PG_FUNCTION_INFO_V1(grd_quantile);
@@ -126,6 +228,7 @@ grd_quantile(PG_FUNCTION_ARGS)
 	GrdLatencySnapshot *snap;
 	double		q;
 	double		result;
+	int			window;
 
 	grd_require_preload();
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
@@ -133,8 +236,10 @@ grd_quantile(PG_FUNCTION_ARGS)
 	q = PG_GETARG_FLOAT8(1);
 	quantile_arg_check(q);
 
+	window = grd_window_arg(fcinfo, 4);
+
 	snap = palloc(sizeof(GrdLatencySnapshot));
-	if (!grd_latency_collect(snap, (uint64) PG_GETARG_INT64(0),
+	if (!grd_latency_collect(snap, window, (uint64) PG_GETARG_INT64(0),
 							 PG_ARGISNULL(2), PG_GETARG_OID(2),
 							 PG_ARGISNULL(3), PG_GETARG_OID(3)))
 		PG_RETURN_NULL();
@@ -209,7 +314,7 @@ grd_latency_histogram(PG_FUNCTION_ARGS)
 		return (Datum) 0;
 
 	snap = palloc(sizeof(GrdLatencySnapshot));
-	if (!grd_latency_collect(snap, (uint64) PG_GETARG_INT64(0),
+	if (!grd_latency_collect(snap, GRD_WINDOW_NONE, (uint64) PG_GETARG_INT64(0),
 							 PG_ARGISNULL(1), PG_GETARG_OID(1),
 							 PG_ARGISNULL(2), PG_GETARG_OID(2)))
 		return (Datum) 0;
@@ -251,6 +356,14 @@ grd_latency_histogram(PG_FUNCTION_ARGS)
 }
 
 /*
+ * The bounds, in seconds, of the Prometheus histograms (latency_buckets,
+ * histogram_prometheus), the last one infinite.
+ */
+const double grd_le_bounds[GRD_NUM_LE_BOUNDS] = {0.0001, 0.00025, 0.0005,
+	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+30, 60, 300, INFINITY};
+
+/*
  * The rows of latency_bucket_counts() for one digest, one per bound; arg is
  * the ReturnSetInfo.  A bound that falls inside one of our buckets counts
  * that bucket in the next bound: a value is never counted below a bound it
@@ -260,14 +373,12 @@ static void
 latency_bucket_counts_rows(const GrdLatencyKey *key,
 						   const GrdLatencySnapshot *snap, void *arg)
 {
-	static const double bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025,
-		0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
-	INFINITY};
+	const double *bounds = grd_le_bounds;
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) arg;
 	uint64		cumulative = 0;
 	int			b = 0;
 
-	for (int k = 0; k < lengthof(bounds); k++)
+	for (int k = 0; k < GRD_NUM_LE_BOUNDS; k++)
 	{
 		Datum		values[6];
 		bool		nulls[6] = {false, false, false, false, false, false};
@@ -297,7 +408,8 @@ PG_FUNCTION_INFO_V1(grd_latency_bucket_counts);
 Datum
 grd_latency_bucket_counts(PG_FUNCTION_ARGS)
 {
-	return latency_rows_srf(fcinfo, latency_bucket_counts_rows);
+	return grd_latency_rows_srf(fcinfo, GRD_WINDOW_NONE,
+								latency_bucket_counts_rows);
 }
 
 /*

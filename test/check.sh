@@ -45,7 +45,7 @@ explicit_majors=${majors:+yes}
 
 # ---- As the invoking user (root, usually): find or build every server ----
 if [ -z "${GRD_PG_CONFIGS:-}" ]; then
-	grd_need_packages $GRD_BASE_PACKAGES
+	grd_need_packages $GRD_BASE_PACKAGES prometheus-postgres-exporter
 	configs=""
 	skipped=()
 	if [ -n "${PG_CONFIG:-}" ]; then

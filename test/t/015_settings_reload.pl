@@ -14,6 +14,8 @@ use Test::More;
 # that a new setting cannot skip this check.
 my %values = (
 	'guardrails.max_digests' => ['1000'],
+	'guardrails.max_window_digests' => ['10'],
+	'guardrails.latency_window_slot' => ['5s'],
 	'guardrails.track' => [qw(top all none)],
 	'guardrails.track_utility' => [qw(on off on)],
 	'guardrails.save' => [qw(on off on)],

@@ -331,6 +331,7 @@ my %relation_privs = (
 	'guardrails.ddl_history' => { admin => ['SELECT'] },
 	'guardrails.latency' => { all => ['SELECT'] },
 	'guardrails.latency_buckets' => { all => ['SELECT'] },
+	'guardrails.latency_recent' => { all => ['SELECT'] },
 	'guardrails.status' => { all => ['SELECT'] },
 	'guardrails.index_visibility' => { all => ['SELECT'] },
 	'guardrails.digest_limit_status' => { all => ['SELECT'] },
@@ -339,14 +340,24 @@ my %relation_privs = (
 # Functions: who may execute it, and a call with valid arguments (others
 # are called with NULLs of their argument types).  The functions behind
 # the views are PostgreSQL's default, executable by PUBLIC; the trigger
-# and event-trigger functions by no one (README "Internals").
+# and event-trigger functions by no one (README "Internals").  The
+# support functions of the aggregate latency_merge take an "internal",
+# which no SQL statement can pass: "uncallable", for every role.
 my %function_privs = (
 	'guardrails.latency_stats()' => [ 'all', '()' ],
 	'guardrails.latency_bucket_counts()' => [ 'all', '()' ],
 	'guardrails.status_report()' => [ 'all', '()' ],
 	'guardrails.digest_limit_stats()' => [ 'all', '()' ],
 	'guardrails.ddl_log_entries()' => [ 'all', '()' ],
-	'guardrails.quantile(bigint,double precision,oid,oid)' => [ 'all', '(1, 0.5)' ],
+	'guardrails.quantile(bigint,double precision,oid,oid,interval)' => [ 'all', '(1, 0.5)' ],
+	'guardrails.latency_recent_stats()' => [ 'all', '()' ],
+	'guardrails.latency_export(interval)' => [ 'all', '()' ],
+	'guardrails.latency_merge(bytea)' => [ 'all', '(NULL::bytea)' ],
+	'guardrails.latency_merge_trans(internal,bytea)' => [ 'uncallable', '(NULL::internal, NULL::bytea)' ],
+	'guardrails.latency_merge_final(internal)' => [ 'uncallable', '(NULL::internal)' ],
+	'guardrails.histogram_quantile(bytea,double precision)' => [ 'all', '(NULL, 0.5)' ],
+	'guardrails.histogram_stats(bytea)' => [ 'all', '(NULL)' ],
+	'guardrails.histogram_prometheus(bytea)' => [ 'all', '(NULL)' ],
 	'guardrails.latency_histogram(bigint,oid,oid,integer)' => [ 'all', '(1)' ],
 	'guardrails.query_digest(text)' => [ 'all', q{('SELECT 1')} ],
 	'guardrails.preloaded()' => [ 'all', '()' ],
@@ -443,7 +454,7 @@ for my $db (qw(ops app))
 		my ($fname) = $sig =~ /^([^(]+)\(/;
 		my ($who, $args) = @{ $function_privs{$sig} // [ 'none', "($nulls)" ] };
 		push @attempts, [ "EXECUTE $sig", sub { allowed($who, $_[0]) },
-			"SELECT $fname$args" ];
+			"SELECT $fname$args", $who eq 'uncallable' ? qr/^42846 / : undef ];
 	}
 
 	for my $role (@roles)
@@ -458,7 +469,11 @@ for my $db (qw(ops app))
 		for my $a (@attempts)
 		{
 			my $result = $got{ $a->[0] } // 'no answer';
-			if ($a->[1]->($role))
+			if (defined $a->[3])
+			{
+				like($result, $a->[3], "$db, $role: $a->[0] cannot be called");
+			}
+			elsif ($a->[1]->($role))
 			{
 				is($result, 'ok', "$db, $role: $a->[0] succeeds");
 			}
