@@ -1168,21 +1168,63 @@ grd_ddl_policy_check(Node *parsetree)
 }
 
 /*
- * The verdicts the rules give one utility statement, whatever their level
- * (off included), appended to *verdicts as GrdDdlVerdict; nothing is
- * raised.  proven lists the columns (GrdProvenColumn) that earlier
- * statements of the script prove not null, which the catalog does not
- * know yet.  For guardrails.check_migration().
+ * Rule table_rewrite on relid, of pages, which ALTER TABLE rewrites (or,
+ * when certain is false, may rewrite) for reason: from the table_rewrite
+ * event, when PostgreSQL has decided, or from check_migration(), when it
+ * predicts.
  */
-void
-grd_ddl_policy_collect(Node *parsetree, List *proven, List **verdicts)
+static void
+report_rewrite(Oid relid, BlockNumber pages, const char *reason, bool certain)
+{
+	report(GRD_RULE_TABLE_REWRITE, relid, pages,
+		   violates(GRD_RULE_TABLE_REWRITE,
+					psprintf("%s table \"%s\"",
+							 certain ? "rewriting" : "possibly rewriting",
+							 get_rel_name(relid))),
+		   certain ?
+		   psprintf("ALTER TABLE would rewrite all %s of table \"%s\" under an ACCESS EXCLUSIVE lock, for %s.",
+					pages_pretty(pages), grd_ddl_relation_name(relid), reason) :
+		   psprintf("Whether ALTER TABLE rewrites all %s of table \"%s\" for %s is decided only when it runs; the policy then applies the rule.",
+					pages_pretty(pages), grd_ddl_relation_name(relid), reason),
+		   "Make the change without a rewrite (for example, a new column backfilled in batches), or make it in a maintenance window with the rule set to off.");
+}
+
+/* What collect_verdicts() checks. */
+typedef enum CollectKind
+{
+	COLLECT_STATEMENT,			/* a utility statement */
+	COLLECT_REWRITE,			/* a predicted rewrite */
+	COLLECT_VALIDATE			/* a VALIDATE after ADD ... NOT VALID */
+} CollectKind;
+
+/*
+ * Apply the rules for check_migration(), appending the verdicts they give,
+ * whatever their level (off included), to *verdicts as GrdDdlVerdict;
+ * nothing is raised.
+ */
+static void
+collect_verdicts(CollectKind kind, Node *parsetree, List *proven,
+				 Oid relid, BlockNumber pages, const char *what,
+				 bool certain, List **verdicts)
 {
 	Assert(collected == NULL);
 	collected = verdicts;
 	script_proven = proven;
 	PG_TRY();
 	{
-		check_statement(parsetree);
+		switch (kind)
+		{
+			case COLLECT_STATEMENT:
+				check_statement(parsetree);
+				break;
+			case COLLECT_REWRITE:
+				report_rewrite(relid, pages, what, certain);
+				((GrdDdlVerdict *) llast(*verdicts))->uncertain = !certain;
+				break;
+			case COLLECT_VALIDATE:
+				report_validate(relid, pages, what);
+				break;
+		}
 	}
 	PG_FINALLY();
 	{
@@ -1190,6 +1232,18 @@ grd_ddl_policy_collect(Node *parsetree, List *proven, List **verdicts)
 		script_proven = NIL;
 	}
 	PG_END_TRY();
+}
+
+/*
+ * The verdicts the rules give one utility statement.  proven lists the
+ * columns (GrdProvenColumn) that earlier statements of the script prove
+ * not null, which the catalog does not know yet.
+ */
+void
+grd_ddl_policy_collect(Node *parsetree, List *proven, List **verdicts)
+{
+	collect_verdicts(COLLECT_STATEMENT, parsetree, proven, InvalidOid, 0,
+					 NULL, true, verdicts);
 	rewrite_reported = InvalidOid;
 }
 
@@ -1204,31 +1258,9 @@ grd_ddl_policy_collect_rewrite(Oid relid, const char *reason, bool certain,
 {
 	BlockNumber pages = table_pages(relid, false);
 
-	if (pages == 0)
-		return;
-	collected = verdicts;
-	PG_TRY();
-	{
-		report(GRD_RULE_TABLE_REWRITE, relid, pages,
-			   violates(GRD_RULE_TABLE_REWRITE,
-						psprintf("%s table \"%s\"",
-								 certain ? "rewriting" : "possibly rewriting",
-								 get_rel_name(relid))),
-			   certain ?
-			   psprintf("ALTER TABLE would rewrite all %s of table \"%s\" under an ACCESS EXCLUSIVE lock, for %s.",
-						pages_pretty(pages), grd_ddl_relation_name(relid),
-						reason) :
-			   psprintf("Whether ALTER TABLE rewrites all %s of table \"%s\" for %s is decided only when it runs; the policy then applies the rule.",
-						pages_pretty(pages), grd_ddl_relation_name(relid),
-						reason),
-			   "Make the change without a rewrite (for example, a new column backfilled in batches), or make it in a maintenance window with the rule set to off.");
-		((GrdDdlVerdict *) llast(*verdicts))->uncertain = !certain;
-	}
-	PG_FINALLY();
-	{
-		collected = NULL;
-	}
-	PG_END_TRY();
+	if (pages > 0)
+		collect_verdicts(COLLECT_REWRITE, NULL, NIL, relid, pages, reason,
+						 certain, verdicts);
 }
 
 /*
@@ -1242,18 +1274,9 @@ grd_ddl_policy_collect_validate(Oid relid, const char *conname,
 {
 	BlockNumber pages = table_pages(relid, false);
 
-	if (pages == 0)
-		return;
-	collected = verdicts;
-	PG_TRY();
-	{
-		report_validate(relid, pages, conname);
-	}
-	PG_FINALLY();
-	{
-		collected = NULL;
-	}
-	PG_END_TRY();
+	if (pages > 0)
+		collect_verdicts(COLLECT_VALIDATE, NULL, NIL, relid, pages, conname,
+						 true, verdicts);
 }
 
 /* Why PostgreSQL rewrites a table, from the table_rewrite event's reason. */
@@ -1304,13 +1327,7 @@ grd_ddl_policy_table_rewrite(PG_FUNCTION_ARGS)
 	if (pages == 0)
 		PG_RETURN_VOID();
 
-	report(GRD_RULE_TABLE_REWRITE, relid, pages,
-		   violates(GRD_RULE_TABLE_REWRITE,
-					psprintf("rewriting table \"%s\"", get_rel_name(relid))),
-		   psprintf("ALTER TABLE would rewrite all %s of table \"%s\" under an ACCESS EXCLUSIVE lock, for %s.",
-					pages_pretty(pages), grd_ddl_relation_name(relid),
-					rewrite_reason(reason)),
-		   "Make the change without a rewrite (for example, a new column backfilled in batches), or make it in a maintenance window with guardrails.ddl_policy set to off.");
+	report_rewrite(relid, pages, rewrite_reason(reason), true);
 	PG_RETURN_VOID();
 }
 
