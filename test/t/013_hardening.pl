@@ -161,7 +161,8 @@ CALL nap(30);
 	like($err, qr/is at its concurrency limit/, "a second CALL is refused ($order)");
 	my $pid = $node->safe_psql('db2', q{
 		SELECT pid FROM pg_stat_activity
-		WHERE query LIKE 'CALL nap(30)%' AND pid <> pg_backend_pid()});
+		WHERE query LIKE 'CALL nap(30)%' AND state = 'active'
+		  AND pid <> pg_backend_pid()});
 	$node->safe_psql('db2', "SELECT pg_terminate_backend($pid)");
 	eval { $bg->quit };	# psql has exited with its connection
 	ok($node->poll_query_until('db2', "$running = 0"),
