@@ -199,37 +199,6 @@ pause_ms(long ms)
 }
 
 /*
- * ddl_lock_wait = retry: conditional attempts with short, growing,
- * jittered pauses until timeout_ms have passed.  We are never in the lock
- * queue, so nobody ever waits behind us.
- */
-static bool
-lock_retrying(GrdDdlTarget *targets, int n, bool session, int timeout_ms,
-			  int *failed)
-{
-	TimestampTz start = GetCurrentTimestamp();
-	long		pause = GRD_FIRST_PAUSE_MS;
-
-	for (;;)
-	{
-		long		elapsed;
-		long		sleep;
-
-		if (lock_all_now(targets, n, session, failed))
-			return true;
-		elapsed = TimestampDifferenceMilliseconds(start, GetCurrentTimestamp());
-		if (elapsed >= timeout_ms)
-			return false;
-
-		/* jitter, so that two DDLs retrying do not keep colliding */
-		sleep = (long) (pause * (0.5 + pg_prng_double(&pg_global_prng_state)));
-		sleep = Max(1, Min(sleep, timeout_ms - elapsed));
-		pause_ms(sleep);
-		pause = Min(pause * 2, GRD_MAX_PAUSE_MS);
-	}
-}
-
-/*
  * Wait in the lock queue for the targets, as PostgreSQL would, under the
  * lock_timeout already in force, or, when slice_ms > 0, under a
  * lock_timeout of slice_ms for each lock.  The wait runs in a
@@ -299,17 +268,21 @@ lock_queued(GrdDdlTarget *targets, int n, bool session, int slice_ms,
 }
 
 /*
+ * ddl_lock_wait = retry (hybrid false): conditional attempts with short,
+ * growing, jittered pauses until timeout_ms have passed.  We are never in
+ * the lock queue, so nobody ever waits behind us.
+ *
  * ddl_lock_wait = hybrid: wait in the queue, but for GRD_HYBRID_SLICE_MS
  * at most, then leave it, let the readers that queued behind us through,
- * pause (as retry does) and queue again, until timeout_ms have passed.
- * Readers wait behind us for one slice at most; unlike retry, we need no
- * instant when the table is free, only the end of the queries running
- * when we join, which is what queue gets, and why it succeeds where retry
- * may not on a table with overlapping queries.
+ * pause (as retry does), try once without queueing, and queue again, until
+ * timeout_ms have passed.  Readers wait behind us for one slice at most;
+ * unlike retry, we need no instant when the table is free, only the end of
+ * the queries running when we join, which is what queue gets, and why it
+ * succeeds where retry may not on a table with overlapping queries.
  */
 static bool
-lock_hybrid(GrdDdlTarget *targets, int n, bool session, int timeout_ms,
-			int *failed)
+lock_with_pauses(GrdDdlTarget *targets, int n, bool session, int timeout_ms,
+				 bool hybrid, int *failed)
 {
 	TimestampTz start = GetCurrentTimestamp();
 	long		pause = GRD_FIRST_PAUSE_MS;
@@ -318,22 +291,28 @@ lock_hybrid(GrdDdlTarget *targets, int n, bool session, int timeout_ms,
 	{
 		long		elapsed;
 		long		sleep;
+		bool		got;
 
 		elapsed = TimestampDifferenceMilliseconds(start, GetCurrentTimestamp());
-		if (lock_queued(targets, n, session,
-						(int) Max(1, Min(GRD_HYBRID_SLICE_MS,
-										 timeout_ms - elapsed)),
-						failed))
+		if (hybrid)
+			got = lock_queued(targets, n, session,
+							  (int) Max(1, Min(GRD_HYBRID_SLICE_MS,
+											   timeout_ms - elapsed)),
+							  failed);
+		else
+			got = lock_all_now(targets, n, session, failed);
+		if (got)
 			return true;
 		elapsed = TimestampDifferenceMilliseconds(start, GetCurrentTimestamp());
 		if (elapsed >= timeout_ms)
 			return false;
 
+		/* jitter, so that two DDLs retrying do not keep colliding */
 		sleep = (long) (pause * (0.5 + pg_prng_double(&pg_global_prng_state)));
 		sleep = Max(1, Min(sleep, timeout_ms - elapsed));
 		pause_ms(sleep);
 		pause = Min(pause * 2, GRD_MAX_PAUSE_MS);
-		if (lock_all_now(targets, n, session, failed))
+		if (hybrid && lock_all_now(targets, n, session, failed))
 			return true;
 	}
 }
@@ -561,10 +540,12 @@ lock_targets_or_fail(Node *parsetree, GrdDdlTarget *targets, int n,
 		switch (grd_ddl_lock_wait)
 		{
 			case GRD_DDL_LOCK_WAIT_RETRY:
-				got = lock_retrying(targets, n, session, timeout_ms, &failed);
+				got = lock_with_pauses(targets, n, session, timeout_ms, false,
+									   &failed);
 				break;
 			case GRD_DDL_LOCK_WAIT_HYBRID:
-				got = lock_hybrid(targets, n, session, timeout_ms, &failed);
+				got = lock_with_pauses(targets, n, session, timeout_ms, true,
+									   &failed);
 				break;
 			default:
 				got = lock_queued(targets, n, session, 0, &failed);

@@ -175,15 +175,23 @@ relation_list_identity(List *names, bool lookup, bool *resolved)
 }
 
 /*
- * The relations of a list of RangeVars (TRUNCATE a, b), or of
- * VacuumRelations (VACUUM FULL a, b), comma-separated; *resolved is set
- * when all of them are qualified.
+ * The relations a TRUNCATE, LOCK or VACUUM names (TRUNCATE a, b; VACUUM
+ * FULL a, b), comma-separated; *resolved is set when all of them are
+ * qualified.  TRUNCATE and LOCK list RangeVars, VACUUM VacuumRelations.
  */
 static char *
-relations_identity(List *relations, bool lookup, bool *resolved)
+relations_identity(Node *stmt, bool lookup, bool *resolved)
 {
+	List	   *relations;
 	StringInfoData buf;
 	ListCell   *lc;
+
+	if (IsA(stmt, TruncateStmt))
+		relations = ((TruncateStmt *) stmt)->relations;
+	else if (IsA(stmt, LockStmt))
+		relations = ((LockStmt *) stmt)->relations;
+	else
+		relations = castNode(VacuumStmt, stmt)->rels;
 
 	initStringInfo(&buf);
 	*resolved = true;
@@ -204,6 +212,34 @@ relations_identity(List *relations, bool lookup, bool *resolved)
 	}
 	return buf.data;
 }
+
+/*
+ * The statements that create or change one relation of a fixed type, named
+ * by a RangeVar field of their node: the type, and the offset of that field
+ * in the node, so that grd_ddl_describe_statement() reads all of them the
+ * same way.
+ */
+typedef struct OneRelationStatement
+{
+	NodeTag		tag;
+	const char *type;
+	size_t		relation_offset;	/* of the node's RangeVar pointer */
+} OneRelationStatement;
+
+static const OneRelationStatement one_relation_statements[] = {
+	{T_CreateStmt, "table", offsetof(CreateStmt, relation)},
+	{
+		T_CreateForeignTableStmt, "foreign table",
+		offsetof(CreateForeignTableStmt, base.relation)
+	},
+	{T_ViewStmt, "view", offsetof(ViewStmt, view)},
+	{T_CreateSeqStmt, "sequence", offsetof(CreateSeqStmt, sequence)},
+	{T_AlterSeqStmt, "sequence", offsetof(AlterSeqStmt, sequence)},
+	{
+		T_RefreshMatViewStmt, "materialized view",
+		offsetof(RefreshMatViewStmt, relation)
+	},
+};
 
 /*
  * Fill audit->object_type and object_identity from the parse tree.
@@ -236,11 +272,6 @@ grd_ddl_describe_statement(GrdDdlAudit *audit, bool after)
 
 	switch (nodeTag(tree))
 	{
-		case T_CreateStmt:
-		case T_CreateForeignTableStmt:
-			type = IsA(tree, CreateStmt) ? "table" : "foreign table";
-			relation = ((CreateStmt *) tree)->relation;
-			break;
 		case T_IndexStmt:
 			type = "index";
 			/* an index lives in its table's schema */
@@ -248,20 +279,9 @@ grd_ddl_describe_statement(GrdDdlAudit *audit, bool after)
 			if (relname != NULL)
 				relation = ((IndexStmt *) tree)->relation;
 			break;
-		case T_ViewStmt:
-			type = "view";
-			relation = ((ViewStmt *) tree)->view;
-			break;
 		case T_CreateTableAsStmt:
 			type = objtype_name(((CreateTableAsStmt *) tree)->objtype);
 			relation = ((CreateTableAsStmt *) tree)->into->rel;
-			break;
-		case T_CreateSeqStmt:
-		case T_AlterSeqStmt:
-			type = "sequence";
-			relation = IsA(tree, CreateSeqStmt) ?
-				((CreateSeqStmt *) tree)->sequence :
-				((AlterSeqStmt *) tree)->sequence;
 			break;
 		case T_AlterTableStmt:
 			type = objtype_name(((AlterTableStmt *) tree)->objtype);
@@ -343,27 +363,14 @@ grd_ddl_describe_statement(GrdDdlAudit *audit, bool after)
 
 			/* statements that lock existing relations (ddl_statement.c) */
 		case T_TruncateStmt:
-			type = "table";
-			identity = relations_identity(((TruncateStmt *) tree)->relations,
-										  lookup, &resolved);
-			break;
 		case T_LockStmt:
-			type = "table";
-			identity = relations_identity(((LockStmt *) tree)->relations,
-										  lookup, &resolved);
-			break;
 		case T_VacuumStmt:
 			type = "table";
-			identity = relations_identity(((VacuumStmt *) tree)->rels,
-										  lookup, &resolved);
+			identity = relations_identity(tree, lookup, &resolved);
 			break;
 		case T_GrdClusterStmt:
 			type = "table";
 			relation = grd_cluster_relation(tree);
-			break;
-		case T_RefreshMatViewStmt:
-			type = "materialized view";
-			relation = ((RefreshMatViewStmt *) tree)->relation;
 			break;
 		case T_ReindexStmt:
 			{
@@ -404,6 +411,17 @@ grd_ddl_describe_statement(GrdDdlAudit *audit, bool after)
 			identity = (char *) quote_identifier(((DropdbStmt *) tree)->dbname);
 			break;
 		default:
+			for (int i = 0; i < lengthof(one_relation_statements); i++)
+			{
+				const OneRelationStatement *st = &one_relation_statements[i];
+
+				if (nodeTag(tree) == st->tag)
+				{
+					type = st->type;
+					relation = *(RangeVar **) ((char *) tree +
+											   st->relation_offset);
+				}
+			}
 			break;
 	}
 

@@ -107,9 +107,9 @@ grd_window_arg(FunctionCallInfo fcinfo, int argno)
 
 /*
  * The body of the set-returning functions whose rows are per digest
- * (latency_stats, latency_bucket_counts, latency_export): visit writes the
- * rows of each digest, of the given window, into the function's result,
- * given as its arg.
+ * (latency_bucket_counts, latency_export): visit writes the rows of each
+ * digest, of the given window, into the function's result, given as its
+ * arg.
  */
 Datum
 grd_latency_rows_srf(FunctionCallInfo fcinfo, int window,
@@ -122,14 +122,27 @@ grd_latency_rows_srf(FunctionCallInfo fcinfo, int window,
 }
 
 /*
- * One row of latency_stats(), for one digest; arg is the ReturnSetInfo.
+ * Where latency_digest_row() writes: the function's result, and the
+ * window's interval for latency_recent_stats() (NULL for latency_stats()).
+ */
+typedef struct DigestRows
+{
+	ReturnSetInfo *rsinfo;
+	Interval   *window;
+} DigestRows;
+
+/*
+ * One row of latency_stats() or of latency_recent_stats(), for one digest;
+ * arg is a DigestRows.  Both start with the digest's key and end with the
+ * same quantiles; latency_recent_stats() has the window's interval after
+ * the key and no total, min or max, which a window does not record.
  */
 static void
-latency_stats_row(const GrdLatencyKey *key, const GrdLatencySnapshot *snap,
-				  void *arg)
+latency_digest_row(const GrdLatencyKey *key, const GrdLatencySnapshot *snap,
+				   void *arg)
 {
 	static const double quantiles[] = {0.5, 0.9, 0.95, 0.99, 0.999};
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) arg;
+	DigestRows *rows = (DigestRows *) arg;
 	Datum		values[13];
 	bool		nulls[13];
 	int			i = 0;
@@ -138,19 +151,46 @@ latency_stats_row(const GrdLatencyKey *key, const GrdLatencySnapshot *snap,
 	values[i++] = ObjectIdGetDatum(key->dbid);
 	values[i++] = ObjectIdGetDatum(key->userid);
 	values[i++] = Int64GetDatum((int64) key->queryid);
+	if (rows->window != NULL)
+		values[i++] = IntervalPGetDatum(rows->window);
 	values[i++] = Int64GetDatum((int64) snap->calls);
 	values[i++] = Int64GetDatum((int64) snap->failed);
-	values[i++] = Float8GetDatum((double) snap->total_ns / 1e6);
-	values[i++] = Float8GetDatum((double) snap->min_ns / 1e6);
-	values[i++] = Float8GetDatum((double) snap->max_ns / 1e6);
-	for (int k = 0; k < lengthof(quantiles); k++)
+	if (rows->window == NULL)
 	{
-		double		q = snapshot_quantile_ms(snap, quantiles[k]);
-
-		values[i++] = Float8GetDatum(q);
+		values[i++] = Float8GetDatum((double) snap->total_ns / 1e6);
+		values[i++] = Float8GetDatum((double) snap->min_ns / 1e6);
+		values[i++] = Float8GetDatum((double) snap->max_ns / 1e6);
 	}
-	Assert(i == lengthof(values));
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	for (int k = 0; k < lengthof(quantiles); k++)
+		values[i++] = Float8GetDatum(snapshot_quantile_ms(snap, quantiles[k]));
+	Assert(i == rows->rsinfo->setDesc->natts);
+	tuplestore_putvalues(rows->rsinfo->setResult, rows->rsinfo->setDesc,
+						 values, nulls);
+}
+
+/*
+ * The body of latency_stats() (recent false: one row per digest, every
+ * execution since the last reset) and of latency_recent_stats() (one row
+ * per digest and window that holds executions).
+ */
+static Datum
+latency_digest_rows(FunctionCallInfo fcinfo, bool recent)
+{
+	DigestRows	rows;
+
+	grd_require_preload();
+	InitMaterializedSRF(fcinfo, 0);
+	rows.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	rows.window = NULL;
+	if (!recent)
+		grd_latency_foreach(GRD_WINDOW_NONE, latency_digest_row, &rows);
+	else
+		for (int w = 0; w < GRD_NUM_WINDOWS; w++)
+		{
+			rows.window = window_interval(w);
+			grd_latency_foreach(w, latency_digest_row, &rows);
+		}
+	return (Datum) 0;
 }
 
 /*
@@ -162,36 +202,7 @@ PG_FUNCTION_INFO_V1(grd_latency_stats);
 Datum
 grd_latency_stats(PG_FUNCTION_ARGS)
 {
-	return grd_latency_rows_srf(fcinfo, GRD_WINDOW_NONE, latency_stats_row);
-}
-
-/*
- * One row of latency_recent_stats(), for one digest and window; arg is the
- * ReturnSetInfo, and the window's interval is in recent_window.
- */
-static Interval *recent_window = NULL;
-
-static void
-latency_recent_row(const GrdLatencyKey *key, const GrdLatencySnapshot *snap,
-				   void *arg)
-{
-	static const double quantiles[] = {0.5, 0.9, 0.95, 0.99, 0.999};
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) arg;
-	Datum		values[11];
-	bool		nulls[11];
-	int			i = 0;
-
-	memset(nulls, 0, sizeof(nulls));
-	values[i++] = ObjectIdGetDatum(key->dbid);
-	values[i++] = ObjectIdGetDatum(key->userid);
-	values[i++] = Int64GetDatum((int64) key->queryid);
-	values[i++] = IntervalPGetDatum(recent_window);
-	values[i++] = Int64GetDatum((int64) snap->calls);
-	values[i++] = Int64GetDatum((int64) snap->failed);
-	for (int k = 0; k < lengthof(quantiles); k++)
-		values[i++] = Float8GetDatum(snapshot_quantile_ms(snap, quantiles[k]));
-	Assert(i == lengthof(values));
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	return latency_digest_rows(fcinfo, false);
 }
 
 /*
@@ -203,14 +214,7 @@ PG_FUNCTION_INFO_V1(grd_latency_recent_stats);
 Datum
 grd_latency_recent_stats(PG_FUNCTION_ARGS)
 {
-	grd_require_preload();
-	InitMaterializedSRF(fcinfo, 0);
-	for (int w = 0; w < GRD_NUM_WINDOWS; w++)
-	{
-		recent_window = window_interval(w);
-		grd_latency_foreach(w, latency_recent_row, fcinfo->resultinfo);
-	}
-	return (Datum) 0;
+	return latency_digest_rows(fcinfo, true);
 }
 
 /*
