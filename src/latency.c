@@ -866,12 +866,7 @@ latency_evict(void)
 typedef struct GrdLatencyRecord
 {
 	GrdLatencyKey key;
-	uint64		calls;
-	uint64		failed;
-	uint64		total_ns;
-	uint64		failed_ns;
-	uint64		min_ns;
-	uint64		max_ns;
+	GrdLatencyTotals totals;
 	double		usage;
 	uint32		nonzero;		/* (bucket, count) pairs that follow */
 } GrdLatencyRecord;
@@ -910,12 +905,12 @@ latency_save(FILE *file)
 
 		memset(&rec, 0, sizeof(rec));
 		rec.key = entry->key;
-		rec.calls = pg_atomic_read_u64(&entry->calls);
-		rec.failed = pg_atomic_read_u64(&entry->failed);
-		rec.total_ns = pg_atomic_read_u64(&entry->total_ns);
-		rec.failed_ns = pg_atomic_read_u64(&entry->failed_ns);
-		rec.min_ns = pg_atomic_read_u64(&entry->min_ns);
-		rec.max_ns = pg_atomic_read_u64(&entry->max_ns);
+		rec.totals.calls = pg_atomic_read_u64(&entry->calls);
+		rec.totals.failed = pg_atomic_read_u64(&entry->failed);
+		rec.totals.total_ns = pg_atomic_read_u64(&entry->total_ns);
+		rec.totals.failed_ns = pg_atomic_read_u64(&entry->failed_ns);
+		rec.totals.min_ns = pg_atomic_read_u64(&entry->min_ns);
+		rec.totals.max_ns = pg_atomic_read_u64(&entry->max_ns);
 		rec.usage = entry->usage;
 		for (int b = 0; b < GRD_HIST_NBUCKETS; b++)
 			rec.nonzero += (pg_atomic_read_u64(&entry->buckets[b]) != 0);
@@ -975,14 +970,14 @@ latency_load(FILE *file, uint32 version, uint64 length)
 			if (found)
 				return false;	/* duplicate key: not our file */
 			latency_entry_init(entry);
-			pg_atomic_write_u64(&entry->calls, rec.calls);
-			pg_atomic_write_u64(&entry->failed, rec.failed);
-			pg_atomic_write_u64(&entry->total_ns, rec.total_ns);
-			pg_atomic_write_u64(&entry->failed_ns, rec.failed_ns);
-			pg_atomic_write_u64(&entry->min_ns, rec.min_ns);
-			pg_atomic_write_u64(&entry->max_ns, rec.max_ns);
+			pg_atomic_write_u64(&entry->calls, rec.totals.calls);
+			pg_atomic_write_u64(&entry->failed, rec.totals.failed);
+			pg_atomic_write_u64(&entry->total_ns, rec.totals.total_ns);
+			pg_atomic_write_u64(&entry->failed_ns, rec.totals.failed_ns);
+			pg_atomic_write_u64(&entry->min_ns, rec.totals.min_ns);
+			pg_atomic_write_u64(&entry->max_ns, rec.totals.max_ns);
 			entry->usage = rec.usage;
-			entry->usage_seen = rec.calls + rec.failed;
+			entry->usage_seen = rec.totals.calls + rec.totals.failed;
 		}
 		for (uint32 k = 0; k < rec.nonzero; k++)
 		{
@@ -1025,7 +1020,7 @@ static void
 latency_snapshot_init(GrdLatencySnapshot *snap, bool exact)
 {
 	memset(snap, 0, sizeof(*snap));
-	snap->min_ns = PG_UINT64_MAX;
+	snap->totals.min_ns = PG_UINT64_MAX;
 	snap->exact = exact;
 }
 
@@ -1033,8 +1028,8 @@ latency_snapshot_init(GrdLatencySnapshot *snap, bool exact)
 static void
 window_slot_add(GrdLatencySnapshot *snap, GrdWindowSlot *slot)
 {
-	snap->calls += pg_atomic_read_u32(&slot->calls);
-	snap->failed += pg_atomic_read_u32(&slot->failed);
+	snap->totals.calls += pg_atomic_read_u32(&slot->calls);
+	snap->totals.failed += pg_atomic_read_u32(&slot->failed);
 	for (int b = 0; b < GRD_HIST_NBUCKETS; b++)
 	{
 		uint32		v = pg_atomic_read_u32(&slot->counts[b]);
@@ -1123,10 +1118,10 @@ latency_snapshot_finish(GrdLatencySnapshot *snap)
 			hi = b;
 		}
 	}
-	snap->min_ns = (uint64) grd_hist_value(lo, 0.0, (double) PG_UINT64_MAX);
-	snap->max_ns = (uint64) grd_hist_value(hi, 0.0, (double) PG_UINT64_MAX);
-	if (snap->max_ns < snap->min_ns)
-		snap->max_ns = snap->min_ns;
+	snap->totals.min_ns = (uint64) grd_hist_value(lo, 0.0, (double) PG_UINT64_MAX);
+	snap->totals.max_ns = (uint64) grd_hist_value(hi, 0.0, (double) PG_UINT64_MAX);
+	if (snap->totals.max_ns < snap->totals.min_ns)
+		snap->totals.max_ns = snap->totals.min_ns;
 }
 
 /* The slot number of now, for the readers of windows. */
@@ -1142,14 +1137,14 @@ latency_snapshot_add(GrdLatencySnapshot *snap, GrdLatencyEntry *entry)
 {
 	uint64		v;
 
-	snap->calls += pg_atomic_read_u64(&entry->calls);
-	snap->failed += pg_atomic_read_u64(&entry->failed);
-	snap->total_ns += pg_atomic_read_u64(&entry->total_ns);
-	snap->failed_ns += pg_atomic_read_u64(&entry->failed_ns);
+	snap->totals.calls += pg_atomic_read_u64(&entry->calls);
+	snap->totals.failed += pg_atomic_read_u64(&entry->failed);
+	snap->totals.total_ns += pg_atomic_read_u64(&entry->total_ns);
+	snap->totals.failed_ns += pg_atomic_read_u64(&entry->failed_ns);
 	v = pg_atomic_read_u64(&entry->min_ns);
-	snap->min_ns = Min(snap->min_ns, v);
+	snap->totals.min_ns = Min(snap->totals.min_ns, v);
 	v = pg_atomic_read_u64(&entry->max_ns);
-	snap->max_ns = Max(snap->max_ns, v);
+	snap->totals.max_ns = Max(snap->totals.max_ns, v);
 	for (int b = 0; b < GRD_HIST_NBUCKETS; b++)
 	{
 		v = pg_atomic_read_u64(&entry->buckets[b]);

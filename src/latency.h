@@ -74,6 +74,20 @@ typedef struct GrdLatencyKey
 } GrdLatencyKey;
 
 /*
+ * The counters of a digest besides its buckets: what a snapshot reads and
+ * what the state file keeps.
+ */
+typedef struct GrdLatencyTotals
+{
+	uint64		calls;			/* completed executions */
+	uint64		failed;			/* executions ended by an error or cancel */
+	uint64		total_ns;		/* time of completed executions */
+	uint64		failed_ns;		/* time of failed executions */
+	uint64		min_ns;			/* over all executions */
+	uint64		max_ns;
+} GrdLatencyTotals;
+
+/*
  * A consistent-enough copy of one or more entries, merged.  The counters
  * are read one by one while executions go on, so one execution's bucket
  * may be counted and its calls not yet: nvalues, the number of values a
@@ -82,12 +96,7 @@ typedef struct GrdLatencyKey
  */
 typedef struct GrdLatencySnapshot
 {
-	uint64		calls;
-	uint64		failed;
-	uint64		total_ns;
-	uint64		failed_ns;
-	uint64		min_ns;
-	uint64		max_ns;
+	GrdLatencyTotals totals;
 	bool		exact;			/* min_ns, max_ns, total_ns and failed_ns
 								 * were recorded; false for windows, whose
 								 * min_ns and max_ns are the values of their

@@ -250,11 +250,11 @@ latency_export_row(const GrdLatencyKey *key, const GrdLatencySnapshot *snap,
 	bool		nulls[4] = {false, false, false, false};
 
 	/* an entry whose min is not yet written (just created) is inexact */
-	e->flags = (snap->exact && snap->min_ns != PG_UINT64_MAX) ?
+	e->flags = (snap->exact && snap->totals.min_ns != PG_UINT64_MAX) ?
 		EXPORT_EXACT : 0;
-	e->calls = snap->calls;
-	e->failed = snap->failed;
-	e->sum_ns = (e->flags & EXPORT_EXACT) ? snap->total_ns + snap->failed_ns : 0;
+	e->calls = snap->totals.calls;
+	e->failed = snap->totals.failed;
+	e->sum_ns = (e->flags & EXPORT_EXACT) ? snap->totals.total_ns + snap->totals.failed_ns : 0;
 	memcpy(e->counts, snap->counts, sizeof(e->counts));
 	if (e->flags & EXPORT_EXACT)
 	{
@@ -263,8 +263,8 @@ latency_export_row(const GrdLatencyKey *key, const GrdLatencySnapshot *snap,
 		 * on: keep them consistent with the buckets read, as the format
 		 * requires min <= max.
 		 */
-		e->min_ns = snap->min_ns;
-		e->max_ns = Max(snap->max_ns, snap->min_ns);
+		e->min_ns = snap->totals.min_ns;
+		e->max_ns = Max(snap->totals.max_ns, snap->totals.min_ns);
 	}
 	values[0] = ObjectIdGetDatum(key->dbid);
 	values[1] = ObjectIdGetDatum(key->userid);

@@ -43,7 +43,7 @@ static double
 snapshot_quantile_ms(const GrdLatencySnapshot *snap, double q)
 {
 	return grd_hist_quantile(snap->counts, snap->nvalues, q,
-							 (double) snap->min_ns, (double) snap->max_ns) / 1e6;
+							 (double) snap->totals.min_ns, (double) snap->totals.max_ns) / 1e6;
 }
 
 /* A quantile argument must be in [0, 1]. */
@@ -153,13 +153,13 @@ latency_digest_row(const GrdLatencyKey *key, const GrdLatencySnapshot *snap,
 	values[i++] = Int64GetDatum((int64) key->queryid);
 	if (rows->window != NULL)
 		values[i++] = IntervalPGetDatum(rows->window);
-	values[i++] = Int64GetDatum((int64) snap->calls);
-	values[i++] = Int64GetDatum((int64) snap->failed);
+	values[i++] = Int64GetDatum((int64) snap->totals.calls);
+	values[i++] = Int64GetDatum((int64) snap->totals.failed);
 	if (rows->window == NULL)
 	{
-		values[i++] = Float8GetDatum((double) snap->total_ns / 1e6);
-		values[i++] = Float8GetDatum((double) snap->min_ns / 1e6);
-		values[i++] = Float8GetDatum((double) snap->max_ns / 1e6);
+		values[i++] = Float8GetDatum((double) snap->totals.total_ns / 1e6);
+		values[i++] = Float8GetDatum((double) snap->totals.min_ns / 1e6);
+		values[i++] = Float8GetDatum((double) snap->totals.max_ns / 1e6);
 	}
 	for (int k = 0; k < lengthof(quantiles); k++)
 		values[i++] = Float8GetDatum(snapshot_quantile_ms(snap, quantiles[k]));
@@ -396,7 +396,7 @@ latency_bucket_counts_rows(const GrdLatencyKey *key,
 		values[2] = Int64GetDatum((int64) key->queryid);
 		values[3] = Float8GetDatum(bounds[k]);
 		values[4] = Int64GetDatum((int64) cumulative);
-		values[5] = Float8GetDatum((snap->total_ns + snap->failed_ns) / 1e9);
+		values[5] = Float8GetDatum((snap->totals.total_ns + snap->totals.failed_ns) / 1e9);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
 							 values, nulls);
 	}
