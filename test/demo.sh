@@ -76,6 +76,17 @@ SELECT round(lower_ms::numeric, 3) AS from_ms, round(upper_ms::numeric, 3) AS to
 FROM guardrails.latency_histogram($REPORT_ID, per_octave => 5);
 EOF
 
+grd_log "the report over the last 1, 5, 15 and 60 minutes, and its histogram exported: mergeable exactly with other servers' exports"
+"${PSQL[@]}" <<EOF
+\pset footer off
+SELECT last, calls, failed, round(p50_ms::numeric, 1) AS p50_ms, round(p99_ms::numeric, 1) AS p99_ms
+FROM guardrails.latency_recent WHERE queryid = $REPORT_ID ORDER BY last;
+SELECT length(histogram) AS export_bytes,
+       round(guardrails.histogram_quantile(histogram, 0.99)::numeric, 1) AS p99_ms,
+       round(guardrails.histogram_quantile(guardrails.latency_merge(histogram) OVER (), 0.99)::numeric, 1) AS p99_merged_ms
+FROM guardrails.latency_export() WHERE queryid = $REPORT_ID;
+EOF
+
 grd_log "the export: cancelled executions are counted as failed and are its p95"
 "${PSQL[@]}" <<EOF
 \pset footer off
@@ -147,6 +158,17 @@ echo "meanwhile, readers of the table are not queued behind the waiting ALTER TA
 "${PSQL[@]}" -c '\timing on' -c 'SELECT count(*) FROM pgbench_accounts WHERE aid <= 10' |
 	grep Time | sed 's/^/    /'
 wait $migration $report
+
+grd_log "a deployment pipeline asks check_migration() first: the verdicts, before anything runs"
+"${PSQL[@]}" <<'SQL'
+\pset footer off
+SELECT statement AS stmt, rule, level, certain, table_name, pg_size_pretty(table_size) AS size
+FROM guardrails.check_migration($m$
+ALTER TABLE pgbench_accounts ALTER COLUMN filler SET NOT NULL;
+ALTER TABLE pgbench_accounts RENAME COLUMN filler TO padding;
+DROP INDEX pgbench_accounts_bid;
+$m$);
+SQL
 
 grd_log "the schema-change policy in enforce: a few migrations and their verdicts"
 "${PSQL[@]}" -v ON_ERROR_STOP=0 <<'SQL' 2>&1 | sed 's/^psql:<stdin>:[0-9]*: //'
