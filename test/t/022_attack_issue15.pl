@@ -112,10 +112,10 @@ is($node->safe_psql('postgres', q{
 	my ($ret, $out, $err) = $node->psql('postgres', q{
 		SET ROLE attacker; SET statement_timeout = '1s';
 		SELECT count(*) FROM guardrails.check_migration(
-			repeat('ALTER TABLE public.at RENAME COLUMN c TO d; ', 60000))});
+			repeat('ALTER TABLE public.at RENAME COLUMN c TO d; ', 200000))});
 	my $secs = time - $start;
-	like($err, qr/statement timeout/, 'a 60000-statement script: cancelled');
-	cmp_ok($secs, '<', 6, "a 60000-statement script: promptly ($secs s)");
+	like($err, qr/statement timeout/, 'a 200000-statement script: cancelled');
+	cmp_ok($secs, '<', 6, "a 200000-statement script: promptly ($secs s)");
 }
 
 # Malformed and deeply nested scripts: errors, never a crash.
@@ -176,13 +176,15 @@ for my $sql ('TRUNCATE vt',
 
 # --- session locks --------------------------------------------------------
 
-# Run $sql as the attacker in the background; return the handle.
+# Run $sql as the attacker in the background, as one query string (psql
+# -c), with extra options $opts; return the handle.
 sub start_attacker
 {
-	my ($sql, $out, $err) = @_;
+	my ($sql, $out, $err, $opts) = @_;
+	$opts //= '';
 	return IPC::Run::start(
 		[ 'psql', '-XAtq', '-d',
-		  "$connstr user=attacker options='-c statement_timeout=8s'",
+		  "$connstr user=attacker options='-c statement_timeout=8s $opts'",
 		  '-c', $sql ],
 		'>', $out, '2>', $err);
 }
@@ -260,10 +262,13 @@ sleep(0.3);
 for my $sql ('BEGIN; VACUUM FULL at; COMMIT', 'VACUUM FULL at; SELECT 1',
 	'DO $$BEGIN EXECUTE $q$VACUUM FULL at$q$; END$$')
 {
+	my ($out, $err) = ('', '');
 	my $start = time;
-	my ($ret, $out, $err) = $node->psql('postgres', "SET ROLE attacker; $sql");
+	my $h = start_attacker($sql, \$out, \$err);
+	$h->finish;
 	my $secs = time - $start;
-	like($err, qr/cannot|transaction block|function/, "$sql: refused");
+	like($err, qr/cannot run inside a transaction block|cannot be executed from a function/,
+		"$sql: refused");
 	cmp_ok($secs, '<', 1, "$sql: at once ($secs s)");
 	is(other_locks(), '0', "$sql: no lock left");
 }
@@ -272,13 +277,14 @@ for my $sql ('BEGIN; VACUUM FULL at; COMMIT', 'VACUUM FULL at; SELECT 1',
 
 for my $case (
 	[ 'BEGIN READ ONLY; LOCK TABLE at IN ACCESS EXCLUSIVE MODE; COMMIT', 'at' ],
-	[ 'SET default_transaction_read_only = on; VACUUM FULL at', 'at' ],
-	[ 'SET default_transaction_read_only = on; REINDEX TABLE at', 'at' ],
-	[ 'SET default_transaction_read_only = on; CLUSTER at USING at_pkey', 'at' ])
+	[ 'VACUUM FULL at', 'at' ],
+	[ 'REINDEX TABLE at', 'at' ],
+	[ 'CLUSTER at USING at_pkey', 'at' ])
 {
 	my ($sql, $read) = @$case;
 	my ($out, $err) = ('', '');
-	my $h = start_attacker($sql, \$out, \$err);
+	my $h = start_attacker($sql, \$out, \$err,
+		'-c default_transaction_read_only=on');
 	sleep(0.5);
 	my $rstart = time;
 	my ($rret) = $node->psql('postgres',
@@ -291,6 +297,46 @@ for my $case (
 }
 
 $reader->quit;
+
+# --- a database owner ----------------------------------------------------
+
+# The owner of a database may VACUUM every table there but the shared
+# catalogs, its owners' or not: its VACUUM FULL of the superuser's table is
+# guarded as the table owner's would be.  A whole-database VACUUM FULL
+# names no table to lock beforehand, and VACUUM's first commit ends the
+# transaction that held the statement's lock_timeout: its waits for each
+# table are not bounded (TODO: not a small fix).
+$node->safe_psql('postgres', 'CREATE DATABASE atkdb OWNER attacker');
+$node->safe_psql('atkdb', q{
+	CREATE EXTENSION pg_guardrails;
+	CREATE TABLE st (id int);
+	INSERT INTO st SELECT generate_series(1, 1000)});
+my $dbconn = $node->connstr('atkdb');
+my $dbreader = $node->background_psql('atkdb');
+$dbreader->query_safe('BEGIN; SELECT count(*) FROM st;');
+for my $sql ('VACUUM FULL st', 'VACUUM FULL')
+{
+	local $TODO = 'a whole-database VACUUM FULL has no lock timeout after its first commit'
+	  if $sql eq 'VACUUM FULL';
+	my ($out, $err) = ('', '');
+	my $start = time;
+	my $h = IPC::Run::start(
+		[ 'psql', '-XAtq', '-d',
+		  "$dbconn user=attacker options='-c statement_timeout=8s'",
+		  '-c', $sql ],
+		'>', \$out, '2>', \$err);
+	sleep(0.5);
+	my $rstart = time;
+	my ($rret) = $node->psql('atkdb',
+		"SET statement_timeout = '9s'; SELECT count(*) FROM st");
+	my $rwait = time - $rstart;
+	$h->finish;
+	my $secs = time - $start;
+	like($err, qr/lock timeout/, "database owner: $sql: gives up behind the reader");
+	cmp_ok($secs, '<', 3, "database owner: $sql: within ddl_lock_timeout + 1 s ($secs s)");
+	cmp_ok($rwait, '<', 0.5, "database owner: $sql: a later reader waits under 0.5 s ($rwait s)");
+}
+$dbreader->quit;
 
 # No backend crashed at any point.
 unlike(slurp_file($node->logfile), qr/terminated by signal/,
