@@ -16,7 +16,9 @@
  * whether ALTER TABLE rewrites its table (the table_rewrite event) is
  * worked out as PostgreSQL works it out (ATColumnChangeRequiresRewrite in
  * tablecmds.c) where the statement says enough, and reported as uncertain
- * where it does not (a USING expression, a type the script creates).
+ * where it does not (a USING expression, a type the script creates, a
+ * cast through a function that is not built in, which working it out
+ * would run).
  *
  * The script's own effects that the catalog cannot know are followed
  * statement by statement: its transaction blocks (BEGIN ... COMMIT), the
@@ -35,6 +37,7 @@
 #include "catalog/pg_class.h"
 #include "commands/defrem.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "nodes/parsenodes.h"
@@ -154,6 +157,13 @@ predict_type_change(Oid relid, AlterTableCmd *cmd, List **verdicts)
 								 -1);
 	if (expr == NULL)
 		return;					/* no cast: PostgreSQL refuses it */
+	if (grd_expr_calls_user_function(expr))
+	{
+		/* planning it would run the function: we execute nothing */
+		grd_ddl_policy_collect_rewrite(relid, "a column type change through a user-defined cast",
+									   false, verdicts);
+		return;
+	}
 	expr = (Node *) expression_planner((Expr *) expr);
 	if (change_requires_rewrite(expr, attnum))
 		grd_ddl_policy_collect_rewrite(relid, "a column type change", true,
@@ -368,16 +378,24 @@ policy_statement(Node *stmt)
 	return stmt;
 }
 
+/* Where line_of() stopped counting: statements come in order. */
+typedef struct LineCursor
+{
+	const char *pos;
+	int			line;
+} LineCursor;
+
 /*
  * The line of the script where the statement at byte offset location
  * begins: a statement's location is the end of the one before it, so the
- * blanks and comments in between are skipped.
+ * blanks and comments in between are skipped.  Lines are counted on from
+ * where the previous call stopped (*cursor), so that a script of many
+ * statements is read once, not once per statement.
  */
 static int
-line_of(const char *sql, int location)
+line_of(const char *sql, int location, LineCursor *cursor)
 {
 	const char *p = sql + location;
-	int			line = 1;
 
 	for (;;)
 	{
@@ -397,12 +415,17 @@ line_of(const char *sql, int location)
 		else
 			break;
 	}
-	for (const char *q = sql; q < p; q++)
+	if (cursor->pos == NULL || p < cursor->pos)
 	{
-		if (*q == '\n')
-			line++;
+		cursor->pos = sql;
+		cursor->line = 1;
 	}
-	return line;
+	for (; cursor->pos < p; cursor->pos++)
+	{
+		if (*cursor->pos == '\n')
+			cursor->line++;
+	}
+	return cursor->line;
 }
 
 /*
@@ -416,6 +439,7 @@ grd_check_migration(PG_FUNCTION_ARGS)
 	char	   *sql = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	List	   *raw;
 	ScriptState state = {0};
+	LineCursor	cursor = {NULL, 1};
 	ListCell   *lc;
 	int			n = 0;
 
@@ -431,6 +455,8 @@ grd_check_migration(PG_FUNCTION_ARGS)
 		const char *command;
 		int			line;
 
+		/* a script may be long: it can be cancelled */
+		CHECK_FOR_INTERRUPTS();
 		n++;
 		if (stmt == NULL)
 			continue;
@@ -449,7 +475,7 @@ grd_check_migration(PG_FUNCTION_ARGS)
 			continue;
 
 		command = GetCommandTagName(CreateCommandTag(rs->stmt));
-		line = line_of(sql, rs->stmt_location);
+		line = line_of(sql, rs->stmt_location, &cursor);
 		foreach(vc, verdicts)
 		{
 			GrdDdlVerdict *v = (GrdDdlVerdict *) lfirst(vc);

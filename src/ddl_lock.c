@@ -636,8 +636,15 @@ grd_ddl_lock_begin(const GrdDdlStatement *st, ProcessUtilityContext context,
 	/*
 	 * A statement that cannot write (on a standby, in a read-only
 	 * transaction) is about to fail, before any lock: take none for it.
+	 * But LOCK TABLE, REINDEX, VACUUM FULL and CLUSTER do run in a read-only
+	 * transaction (ClassifyUtilityCommandAsReadOnly: they change nothing
+	 * pg_dump would show), and would queue there for their lock with every
+	 * reader behind them; only TRUNCATE of the strong-lock statements is
+	 * refused.
 	 */
-	if (XactReadOnly || RecoveryInProgress())
+	if (RecoveryInProgress() ||
+		(XactReadOnly &&
+		 (!st->strong_lock || IsA(st->stmt, TruncateStmt))))
 		return;
 	toplevel = (context == PROCESS_UTILITY_TOPLEVEL && !IsTransactionBlock());
 	if (st->own_xacts && !toplevel)

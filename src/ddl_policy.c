@@ -72,6 +72,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/transam.h"
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/index.h"
@@ -88,6 +89,7 @@
 #include "commands/tablespace.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
 #include "nodes/parsenodes.h"
 #include "optimizer/optimizer.h"
 #include "parser/parse_expr.h"
@@ -494,6 +496,41 @@ check_new_column(Oid relid, BlockNumber pages, ColumnDef *col)
 								lfirst_node(Constraint, lc));
 }
 
+/* check_functions_in_node() callback: a function that is not built in. */
+static bool
+is_user_function(Oid funcid, void *context)
+{
+	return funcid >= FirstNormalObjectId;
+}
+
+/* Walker of grd_expr_calls_user_function(). */
+static bool
+user_function_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (check_functions_in_node(node, is_user_function, context))
+		return true;
+	return expression_tree_walker(node, user_function_walker, context);
+}
+
+/*
+ * Whether an analysed expression calls a function (or an operator's, a
+ * cast's or a type's I/O function) that is not built in.  Constant folding
+ * (eval_const_expressions, expression_planner) runs the immutable
+ * functions whose arguments are constants, and inlines SQL functions into
+ * such calls: on an expression that calls anyone's own function, it would
+ * run that role's code as the current user, in check_migration() (which
+ * promises to execute nothing, and which a superuser may call on a script
+ * naming any role's objects) and before the statement itself runs.  Such
+ * an expression is not folded.
+ */
+bool
+grd_expr_calls_user_function(Node *expr)
+{
+	return user_function_walker(expr, NULL);
+}
+
 /*
  * Whether column attnum of rel is known to hold no NULL without a scan:
  * it is NOT NULL already (SET NOT NULL does nothing), or a valid check
@@ -519,7 +556,9 @@ not_null_proven(Relation rel, AttrNumber attnum)
 		if (!constr->check[i].ccvalid || constr->check[i].ccbin == NULL)
 			continue;
 		expr = stringToNode(constr->check[i].ccbin);
-		expr = eval_const_expressions(NULL, expr);
+		/* no one's code runs here (see grd_expr_calls_user_function) */
+		if (!grd_expr_calls_user_function(expr))
+			expr = eval_const_expressions(NULL, expr);
 		expr = (Node *) canonicalize_qual((Expr *) expr, true);
 		checks = list_concat(checks, make_ands_implicit((Expr *) expr));
 	}

@@ -70,6 +70,7 @@ extern void grd_ddl_policy_collect_rewrite(Oid relid, const char *reason,
 										   bool certain, List **verdicts);
 extern void grd_ddl_policy_collect_validate(Oid relid, const char *conname,
 											List **verdicts);
+extern bool grd_expr_calls_user_function(Node *expr);
 extern const char *grd_ddl_rule_name(GrdDdlRule rule);
 extern const char *grd_ddl_level_name(int level);
 

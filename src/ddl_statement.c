@@ -45,6 +45,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/catalog.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
@@ -275,6 +276,23 @@ add(TargetList *list, Oid relid, LOCKMODE mode)
 	list->items[list->n].relid = relid;
 	list->items[list->n].mode = mode;
 	list->n++;
+}
+
+/*
+ * Whether the current user may VACUUM a relation: as may_lock with
+ * MAINTAIN, or as the owner of the database, of any relation there but
+ * the shared catalogs (vacuum_is_permitted_for_relation in vacuum.c).
+ * Leaving the database owner out would leave its VACUUM FULL of others'
+ * tables unguarded: queued for its lock behind every reader, and, once
+ * VACUUM has committed the transaction that held our lock_timeout, without
+ * any timeout.
+ */
+static bool
+may_vacuum(Oid relid)
+{
+	return may_lock(relid, 0, true) ||
+		(!IsSharedRelation(relid) &&
+		 grd_database_ownercheck(MyDatabaseId, GetUserId()));
 }
 
 /*
@@ -568,8 +586,9 @@ grd_ddl_targets(const GrdDdlStatement *st, GrdDdlTarget **targets)
 				VacuumRelation *vrel = lfirst_node(VacuumRelation, lc);
 				Oid			relid = grd_ddl_relid(vrel->relation);
 
-				if (!add_checked(&list, relid, AccessExclusiveLock, 0, true))
+				if (!OidIsValid(relid) || !may_vacuum(relid))
 					continue;
+				add(&list, relid, AccessExclusiveLock);
 				if (get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE)
 					add_children(&list, relid, AccessExclusiveLock);
 				else
