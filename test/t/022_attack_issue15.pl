@@ -106,16 +106,19 @@ is($node->safe_psql('postgres', q{
 
 # --- check_migration() on hostile scripts -------------------------------
 
-# A long script is cancelled promptly (statement_timeout = 1 s).
+# A long script never outlives statement_timeout by much: it is cancelled,
+# or done before the timeout.  (The old code, quadratic in the script and
+# deaf to interrupts, took a minute for 60000 statements.)
 {
 	my $start = time;
 	my ($ret, $out, $err) = $node->psql('postgres', q{
-		SET ROLE attacker; SET statement_timeout = '1s';
+		SET ROLE attacker; SET statement_timeout = '200ms';
 		SELECT count(*) FROM guardrails.check_migration(
-			repeat('ALTER TABLE public.at RENAME COLUMN c TO d; ', 200000))});
+			repeat('ALTER TABLE public.at RENAME COLUMN c TO d; ', 400000))});
 	my $secs = time - $start;
-	like($err, qr/statement timeout/, 'a 200000-statement script: cancelled');
-	cmp_ok($secs, '<', 6, "a 200000-statement script: promptly ($secs s)");
+	ok($err =~ /statement timeout/ || ($ret == 0 && $secs < 1),
+		"a 400000-statement script: cancelled by statement_timeout, or done before it ($secs s)");
+	cmp_ok($secs, '<', 6, "a 400000-statement script: promptly ($secs s)");
 }
 
 # Malformed and deeply nested scripts: errors, never a crash.
