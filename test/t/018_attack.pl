@@ -455,8 +455,8 @@ for my $db (qw(ops app))
 		my ($who, $args) = @{ $function_privs{$sig} // [ 'none', "($nulls)" ] };
 		push @attempts, [ "EXECUTE $sig", sub { allowed($who, $_[0]) },
 			"SELECT $fname$args",
-			# no SQL value is of type internal: 42846 (no cast to it) up
-			# to 16, 0A000 (cannot accept a value of type internal) from 17
+			# no SQL value is of type internal: 42846 (no cast to it) on
+			# 15, 0A000 (cannot accept a value of type internal) from 16
 			$who eq 'uncallable' ? qr/^(?:42846|0A000) / : undef ];
 	}
 
