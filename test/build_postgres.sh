@@ -7,7 +7,12 @@
 # ${XDG_CACHE_HOME:-~/.cache}/pg_guardrails.  Each build is configured with
 # TAP tests enabled (the TAP suites need PostgreSQL's Perl modules, which
 # only such a build installs) and with pg_stat_statements and auto_explain,
-# which the tests load beside pg_guardrails.  A build is marked complete
+# which the tests load beside pg_guardrails.  From 17 on, the build also
+# has injection points (--enable-injection-points) and the injection_points
+# test module, which the TAP suite uses to fail the extension where it
+# holds a lock or has begun a record; the configure options are part of
+# the cache key, so a build made without them is not reused.  A build is
+# marked complete
 # only at its very end, so an interrupted one is redone, never half used.
 #
 # Build progress goes to stderr and to build.log in the cache; stdout
@@ -27,9 +32,12 @@ else
 fi
 mkdir -p "$cache"
 
-sum=$(sha256sum "$archive" | cut -c1-16)
 name=$(basename "$archive")
 name=${name%.tar.*}
+major=$(echo "$name" | sed 's/^postgresql-\([0-9]*\).*/\1/')
+opts="--enable-tap-tests --without-icu --without-llvm"
+[ "$major" -lt 17 ] || opts="$opts --enable-injection-points"
+sum=$( { sha256sum "$archive" | cut -d' ' -f1; echo "$opts"; } | sha256sum | cut -c1-16)
 prefix="$cache/$name-$sum"
 
 if [ -x "$prefix/bin/pg_config" ] && [ -f "$prefix/.complete" ]; then
@@ -53,13 +61,16 @@ echo "building $name into $prefix (log: $log); this takes several minutes" >&2
 	tar -C "$work" -xf "$archive"
 	src=$(find "$work" -mindepth 1 -maxdepth 1 -type d | head -1)
 	cd "$src"
-	./configure --prefix="$prefix" --enable-tap-tests --without-icu \
-		--without-llvm
+	# shellcheck disable=SC2086
+	./configure --prefix="$prefix" $opts
 	make -j"$(nproc)" -s
 	rm -rf "$prefix"
 	make -s install
 	make -s -C contrib/pg_stat_statements install
 	make -s -C contrib/auto_explain install
+	if [ "$major" -ge 17 ]; then
+		make -s -C src/test/modules/injection_points install
+	fi
 } >"$log" 2>&1 || {
 	echo "error: building $name failed; the end of $log:" >&2
 	tail -30 "$log" >&2

@@ -130,7 +130,8 @@ check_warnings() {
 # pg_regress, then the number of suites that passed as the cell's note.
 run_regress() {
 	local out n
-	if ! out=$(make -s installcheck-regress PG_CONFIG="$PG_CONFIG" bindir="$GRD_BINDIR" 2>&1); then
+	if ! out=$(make -s installcheck-regress PG_CONFIG="$PG_CONFIG" bindir="$GRD_BINDIR" \
+		${GRD_REGRESS:+REGRESS="$GRD_REGRESS"} 2>&1); then
 		printf '%s\n' "$out"
 		cat regression.diffs 2>/dev/null
 		return 1
@@ -146,7 +147,7 @@ run_regress() {
 run_tap() {
 	local log="$1" files tests
 	make -s installcheck-tap PG_CONFIG="$PG_CONFIG" bindir="$GRD_BINDIR" \
-		PROVE_FLAGS="--timer" >"$log" 2>&1
+		PROVE_FLAGS="--timer" ${GRD_TAP_TESTS:+PROVE_TESTS="$GRD_TAP_TESTS"} >"$log" 2>&1
 	local rc=$?
 	cat "$log"
 	files=$(sed -n 's/^Files=\([0-9]*\), Tests=\([0-9]*\),.*/\1/p' "$log" | tail -1)
@@ -238,5 +239,7 @@ for s in "${steps[@]}"; do
 	echo
 done
 [ -z "${GRD_SKIPPED_MAJORS:-}" ] || echo "not tested: ${GRD_SKIPPED_MAJORS%; }"
+[ -z "${GRD_TAP_TESTS:-}${GRD_REGRESS:-}" ] ||
+	echo "partial run: only ${GRD_REGRESS:+pg_regress suites $GRD_REGRESS }${GRD_TAP_TESTS:+TAP tests $GRD_TAP_TESTS}"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -86,6 +86,8 @@ grd_reexec_as_postgres() {
 		${GRD_PG_CONFIGS:+GRD_PG_CONFIGS="$GRD_PG_CONFIGS"} \
 		${GRD_SKIPPED_MAJORS:+GRD_SKIPPED_MAJORS="$GRD_SKIPPED_MAJORS"} \
 		${BENCH_SECONDS:+BENCH_SECONDS="$BENCH_SECONDS"} \
+		${GRD_TAP_TESTS:+GRD_TAP_TESTS="$GRD_TAP_TESTS"} \
+		${GRD_REGRESS:+GRD_REGRESS="$GRD_REGRESS"} \
 		bash "$work/test/$(basename "$script")" "$@"
 	local rc=$?
 	set -e
