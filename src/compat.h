@@ -312,4 +312,20 @@ grd_now_ns(void)
 	return GRD_INSTR_TIME_NS(now);
 }
 
+/*
+ * Injection points: declared by the extension where it holds a lock or has
+ * begun a record, so that TAP tests can make it fail there.  17 brought
+ * them (INJECTION_POINT(name)), 18 added an argument; a server built
+ * without --enable-injection-points, and 15 and 16, compile them away.
+ */
+#if PG_VERSION_NUM >= 180000
+#include "utils/injection_point.h"
+#define GRD_INJECTION_POINT(name)	INJECTION_POINT(name, NULL)
+#elif PG_VERSION_NUM >= 170000
+#include "utils/injection_point.h"
+#define GRD_INJECTION_POINT(name)	INJECTION_POINT(name)
+#else
+#define GRD_INJECTION_POINT(name)	((void) 0)
+#endif
+
 #endif							/* GRD_COMPAT_H */

@@ -496,7 +496,10 @@ grd_rules_append(GrdRulesArray *array, Size itemsize, MemoryContext cxt)
 /*
  * The one loader of the rules tables.  If the copy described by cache may
  * be out of date, read the table again into a new array of items of
- * itemsize bytes, in TopMemoryContext, calling row() for each of its
+ * itemsize bytes, in a context of its own (built->cxt, where row()
+ * allocates), which is made a child of TopMemoryContext only once the
+ * scan is over: a scan that fails (a cancel) leaves nothing behind,
+ * since the context is then the transaction's.  Calls row() for each of its
  * tuples (with arg, for what else the caller collects), sort it with cmp,
  * make it the copy (freeing the old one) and return true; the new copy is
  * empty if the table is missing or not the extension's.  Return false to
@@ -515,7 +518,7 @@ grd_rules_load(GrdConfigTable table, GrdRulesCache *cache,
 	Relation	rel;
 	uint64		rules_generation;
 	uint64		relcache_generation;
-	GrdRulesArray built = {NULL, 0, 0};
+	GrdRulesArray built = {NULL, 0, 0, NULL};
 
 	Assert(table < GRD_NUM_RULES_TABLES);
 	relid = grd_config_relid(table);
@@ -551,6 +554,9 @@ grd_rules_load(GrdConfigTable table, GrdRulesCache *cache,
 		rel = NULL;
 		relid = InvalidOid;
 	}
+	built.cxt = AllocSetContextCreate(CurrentMemoryContext,
+									  "pg_guardrails rules",
+									  ALLOCSET_SMALL_SIZES);
 	if (rel != NULL)
 	{
 		SysScanDesc scan;
@@ -570,8 +576,9 @@ grd_rules_load(GrdConfigTable table, GrdRulesCache *cache,
 
 	if (built.n > 1)
 		qsort(built.items, built.n, itemsize, cmp);
-	if (copy->items != NULL)
-		pfree(copy->items);
+	MemoryContextSetParent(built.cxt, TopMemoryContext);
+	if (copy->cxt != NULL)
+		MemoryContextDelete(copy->cxt);
 	*copy = built;
 	return true;
 }

@@ -74,6 +74,9 @@ typedef struct GrdRulesArray
 	void	   *items;
 	int			n;
 	int			size;			/* items allocated */
+	MemoryContext cxt;			/* a copy loaded by grd_rules_load(): the
+								 * context that holds it, where row()
+								 * allocates */
 } GrdRulesArray;
 
 /*

@@ -399,17 +399,27 @@ grd_connection_check(Port *port, int status)
 	pg_atomic_fetch_add_u64(&rate_shared->accepted, 1);
 }
 
-/* A row of guardrails.status per limit that has an entry. */
-static void
-conn_slot_status(void *entry, void *arg)
+/* What guardrails.status shows of one limit's slot. */
+typedef struct ConnSlotRow
+{
+	char		name[NAMEDATALEN + 64];
+	uint64		refused;
+} ConnSlotRow;
+
+/*
+ * grd_bucket_table_copy() callback: a limit that has an entry, copied with
+ * the table's lock held (nothing here can fail).
+ */
+static bool
+conn_slot_copy(void *entry, void *dst)
 {
 	ConnLimitSlot *s = (ConnLimitSlot *) entry;
-	char		name[NAMEDATALEN + 64];
+	ConnSlotRow *r = (ConnSlotRow *) dst;
 
-	snprintf(name, sizeof(name), "connections_refused_by %s:%s",
+	snprintf(r->name, sizeof(r->name), "connections_refused_by %s:%s",
 			 kind_name(s->key.kind), s->key.name);
-	grd_status_put((GrdStatus *) arg, name,
-				   (int64) pg_atomic_read_u64(&s->refused));
+	r->refused = pg_atomic_read_u64(&s->refused);
+	return true;
 }
 
 /*
@@ -418,6 +428,9 @@ conn_slot_status(void *entry, void *arg)
 static void
 connection_limits_status(GrdStatus *status)
 {
+	ConnSlotRow *rows;
+	int			n;
+
 	grd_status_put(status, "connections_accepted",
 				   (int64) pg_atomic_read_u64(&rate_shared->accepted));
 	grd_status_put(status, "connections_exempt",
@@ -426,7 +439,11 @@ connection_limits_status(GrdStatus *status)
 				   (int64) pg_atomic_read_u64(&rate_shared->refused));
 	grd_status_put(status, "connections_refused_by_connection_rate",
 				   (int64) pg_atomic_read_u64(&rate_shared->refused_global));
-	grd_bucket_table_foreach(&conn_slots, conn_slot_status, status);
+	rows = grd_bucket_table_copy(&conn_slots, conn_slot_copy,
+								 sizeof(ConnSlotRow), &n);
+	for (int i = 0; i < n; i++)
+		grd_status_put(status, rows[i].name, (int64) rows[i].refused);
+	pfree(rows);
 }
 
 /* ----------------------------------------------------------------

@@ -12,14 +12,25 @@
  * backend-local stack of open statements, so that statements nested in
  * functions get their own entries and the notes of ddl_policy.c and
  * ddl_lock.c (warnings, lock waits) go to the innermost one.  When the
- * statement ends, grd_ddl_audit_end() or, in hooks.c's PG_CATCH,
- * grd_ddl_audit_end_error() pops it, builds the entry in a backend-local
- * buffer and writes it:
+ * statement ends, grd_ddl_audit_end() pops it, builds the entry in a
+ * backend-local buffer and writes it:
  *
  *	- to the ring (grd_ddl_ring_put), where it gets its sequence number,
  *	  and where the background worker finds it at its next tick;
  *	- to the server log, one LOG line "pg_guardrails ddl: {json}"
  *	  (grd_ddl_entry_log), written by the backend itself, outside any lock.
+ *
+ * A statement that fails is recorded in two steps, because the catch
+ * block that sees the error may run while this backend still holds a lock
+ * that only abort cleanup releases (the ring's own, if the error came
+ * from reading the ring).  In hooks.c's catch block,
+ * grd_ddl_audit_failed() pops the statement and builds its entry into a
+ * pending buffer: no lock, no I/O, no allocation but the copy of the
+ * error, from a block reserved for it.  The pending buffers are allocated
+ * before each statement starts, one for every statement that could fail
+ * before they are written.  grd_ddl_audit_write_pending() writes them
+ * after abort cleanup (hooks.c's transaction callbacks), or before the
+ * next statement's entry, and never reserves sequence numbers (file I/O).
  *
  * A statement that carries a secret (a password, a connection string) has
  * it replaced in its text by grd_ddl_redact() (ddl_redact.c) at the start,
@@ -32,10 +43,9 @@
  * context: they are part of the statement that caused them, not entries
  * of their own.
  *
- * The error path does no catalog access, takes no lock but the ring's, and
- * allocates only in a private memory context; interrupts are held while an
- * entry is written, so that a cancel cannot cut it in half, and only then:
- * the lookup after success, which may wait for a lock, can be cancelled.
+ * Interrupts are held while an entry is written, so that a cancel cannot
+ * cut it in half, and only then: the lookup after success, which may wait
+ * for a lock, can be cancelled (its entry is then pending, as ok).
  * A backend that exits with FATAL while DDL is open (pg_terminate_backend)
  * records those statements from a before_shmem_exit callback, as ok if
  * one had succeeded and was still in that lookup.
@@ -74,15 +84,33 @@
 
 /* Backend-local state, set up by the first DDL statement. */
 static GrdDdlAudit *open_audit = NULL;	/* innermost open statement */
+static int	open_depth = 0;		/* statements on that stack */
 static GrdDdlEntry *entry_being_built = NULL;
-static MemoryContext audit_cxt = NULL;	/* for the error path's copies */
+static MemoryContext audit_cxt = NULL;	/* for the log line */
+static MemoryContext error_cxt = NULL;	/* for the copy of an error */
 static char client_addr[64];
 static char datname[NAMEDATALEN];
 
+/*
+ * Entries built in an error path, not yet written: pending[0 .. npending),
+ * of which the first pending_written are done.  pending_capacity >=
+ * npending + open_depth whenever a statement is open.
+ */
+static GrdDdlEntry **pending = NULL;
+static int	npending = 0;
+static int	pending_written = 0;
+static int	pending_capacity = 0;
+
+/* The copy of an error in a catch block comes from this reserved block. */
+#define ERROR_COPY_RESERVE	(16 * 1024)
+
 static void audit_at_exit(int code, Datum arg);
+static void audit_reserve_pending(void);
 static void audit_end_success(GrdDdlAudit *audit);
-static void ddl_record_entry(GrdDdlAudit *audit, char outcome,
-							 ErrorData *edata);
+static void audit_pend(GrdDdlAudit *audit, char outcome);
+static void ddl_build_entry(GrdDdlAudit *audit, GrdDdlEntry *e, char outcome,
+							int sqlerrcode, const char *message);
+static void ddl_write_entry(GrdDdlEntry *e, bool may_reserve);
 
 /*
  * Once per backend, at its first DDL statement: the buffers the error path
@@ -99,6 +127,11 @@ audit_backend_setup(void)
 	audit_cxt = AllocSetContextCreate(TopMemoryContext,
 									  "pg_guardrails ddl audit",
 									  ALLOCSET_DEFAULT_SIZES);
+	/* its first block is allocated now and kept across resets */
+	error_cxt = AllocSetContextCreate(TopMemoryContext,
+									  "pg_guardrails ddl audit errors",
+									  ERROR_COPY_RESERVE, ERROR_COPY_RESERVE,
+									  ALLOCSET_DEFAULT_MAXSIZE);
 	entry_being_built = MemoryContextAllocZero(TopMemoryContext,
 											   grd_ddl_entry_size());
 
@@ -170,6 +203,8 @@ grd_ddl_audit_begin(PlannedStmt *pstmt, Node *stmt, const char *queryString,
 		return false;
 
 	audit_backend_setup();
+	grd_ddl_audit_write_pending();
+	audit_reserve_pending();
 	grd_ddl_reserve_seq_if_used_up();
 
 	memset(audit, 0, sizeof(GrdDdlAudit));
@@ -205,7 +240,32 @@ grd_ddl_audit_begin(PlannedStmt *pstmt, Node *stmt, const char *queryString,
 
 	audit->outer = open_audit;
 	open_audit = audit;
+	open_depth++;
 	return true;
+}
+
+/*
+ * Before a statement is pushed: a pending buffer for it and for every
+ * statement already open, so that each can fail without an allocation.
+ */
+static void
+audit_reserve_pending(void)
+{
+	int			need = npending + open_depth + 1;
+
+	if (pending_capacity >= need)
+		return;
+	if (pending == NULL)
+		pending = MemoryContextAlloc(TopMemoryContext,
+									 need * sizeof(GrdDdlEntry *));
+	else
+		pending = repalloc(pending, need * sizeof(GrdDdlEntry *));
+	while (pending_capacity < need)
+	{
+		pending[pending_capacity] =
+			MemoryContextAllocZero(TopMemoryContext, grd_ddl_entry_size());
+		pending_capacity++;
+	}
 }
 
 /*
@@ -215,14 +275,14 @@ grd_ddl_audit_begin(PlannedStmt *pstmt, Node *stmt, const char *queryString,
  * The lookup may read the catalog, and so wait for a lock: it runs with
  * interrupts allowed, so that the backend can be cancelled or terminated
  * there as anywhere else (a guardrail must never be what keeps it from
- * ending).  The entry is written once whatever ends the lookup: after it,
+ * ending).  The entry is recorded once whatever ends the lookup: after it,
  * with interrupts held (a cancel that arrives once the lookup returned is
  * only noted, as nothing checks for interrupts before HOLD_INTERRUPTS, and
  * takes effect after the entry); if the lookup throws an error (a cancel,
- * a timeout, a deadlock), by our PG_CATCH, with the names found at the
- * start, before the error goes on; if the backend exits with FATAL
- * (pg_terminate_backend), by audit_at_exit(), which finds the statement
- * still open and marked as succeeded.
+ * a timeout, a deadlock), by our catch block, which leaves it pending,
+ * with the names found at the start, before the error goes on; if the
+ * backend exits with FATAL (pg_terminate_backend), by audit_at_exit(),
+ * which finds the statement still open and marked as succeeded.
  */
 void
 grd_ddl_audit_end(GrdDdlAudit *audit)
@@ -232,11 +292,12 @@ grd_ddl_audit_end(GrdDdlAudit *audit)
 	{
 		PG_TRY();
 		{
+			GRD_INJECTION_POINT("pg-guardrails-ddl-audit-lookup");
 			grd_ddl_describe_statement(audit, true);
 		}
 		PG_CATCH();
 		{
-			audit_end_success(audit);
+			audit_pend(audit, GRD_DDL_OK);
 			PG_RE_THROW();
 		}
 		PG_END_TRY();
@@ -248,39 +309,86 @@ grd_ddl_audit_end(GrdDdlAudit *audit)
  * Pop a statement that succeeded and write its entry, interrupts held so
  * that a cancel cannot cut the entry in half.  The statement leaves the
  * stack before the entry is written, so that audit_at_exit() cannot write
- * it a second time.  HOLD_INTERRUPTS here, not in the caller: an error
- * caught by PG_CATCH has reset the holdoff count.
+ * it a second time.  Entries still pending from earlier failures are
+ * written first, in order.
  */
 static void
 audit_end_success(GrdDdlAudit *audit)
 {
 	HOLD_INTERRUPTS();
 	open_audit = audit->outer;
-	ddl_record_entry(audit, GRD_DDL_OK, NULL);
+	open_depth--;
+	grd_ddl_audit_write_pending();
+	ddl_build_entry(audit, entry_being_built, GRD_DDL_OK, 0, NULL);
+	ddl_write_entry(entry_being_built, true);
 	MemoryContextReset(audit_cxt);
 	RESUME_INTERRUPTS();
 }
 
 /*
- * In hooks.c's PG_CATCH: the statement failed with the error being thrown,
- * which is still on the error stack.  No catalog access here; the error is
- * copied into our own context (CopyErrorData must not run in ErrorContext,
- * which is where we are).
+ * In hooks.c's catch block: the statement failed with the error being
+ * thrown, which is still on the error stack.  Its entry is built and left
+ * pending (see the file header).
  */
 void
-grd_ddl_audit_end_error(GrdDdlAudit *audit)
+grd_ddl_audit_failed(GrdDdlAudit *audit)
+{
+	audit_pend(audit, GRD_DDL_ERROR);
+}
+
+/*
+ * In a catch block: pop the statement and build its entry, with the error
+ * being thrown, into a pending buffer reserved for it.  Nothing here takes
+ * a lock or does I/O, and the only allocation, the copy of the error (in
+ * its own context, not ErrorContext, as CopyErrorData requires), is served
+ * from error_cxt's reserved block unless the error's texts pass 16 kB.
+ * outcome is GRD_DDL_OK for a statement that succeeded and failed in the
+ * lookup after success: the error is then not the statement's.
+ */
+static void
+audit_pend(GrdDdlAudit *audit, char outcome)
 {
 	MemoryContext oldcxt;
-	ErrorData  *edata;
+	ErrorData  *edata = NULL;
 
 	open_audit = audit->outer;
+	open_depth--;
+	if (npending >= pending_capacity)
+		return;					/* cannot happen: see audit_reserve_pending */
+	if (outcome != GRD_DDL_OK)
+	{
+		oldcxt = MemoryContextSwitchTo(error_cxt);
+		edata = CopyErrorData();
+		MemoryContextSwitchTo(oldcxt);
+		if (edata->sqlerrcode == GRD_ERRCODE_DDL_POLICY)
+			outcome = GRD_DDL_REJECTED;
+	}
+	ddl_build_entry(audit, pending[npending], outcome,
+					edata ? edata->sqlerrcode : 0,
+					edata ? edata->message : NULL);
+	npending++;
+	MemoryContextReset(error_cxt);
+}
 
+/*
+ * Write the pending entries, in order, unless this backend holds one of
+ * the DDL log's locks (then they wait for the next call).  Called by
+ * hooks.c's callbacks at the abort of a transaction or subtransaction,
+ * after abort cleanup released every LWLock, and before every entry
+ * written on the normal path.  Never reserves sequence numbers, which
+ * writes a file.  An entry counts as written before its log line is,
+ * so that nothing is written twice.
+ */
+void
+grd_ddl_audit_write_pending(void)
+{
+	if (likely(npending == 0) || grd_ddl_ring_locked_by_me())
+		return;
 	HOLD_INTERRUPTS();
-	oldcxt = MemoryContextSwitchTo(audit_cxt);
-	edata = CopyErrorData();
-	ddl_record_entry(audit, edata->sqlerrcode == GRD_ERRCODE_DDL_POLICY ?
-		   GRD_DDL_REJECTED : GRD_DDL_ERROR, edata);
-	MemoryContextSwitchTo(oldcxt);
+	while (pending_written < npending)
+		ddl_write_entry(pending[pending_written++], false);
+	npending = 0;
+	pending_written = 0;
 	MemoryContextReset(audit_cxt);
 	RESUME_INTERRUPTS();
 }
@@ -295,23 +403,24 @@ grd_ddl_audit_end_error(GrdDdlAudit *audit)
 static void
 audit_at_exit(int code, Datum arg)
 {
+	grd_ddl_audit_write_pending();
 	while (open_audit != NULL)
 	{
 		GrdDdlAudit *audit = open_audit;
-		ErrorData	edata;
 
 		HOLD_INTERRUPTS();
 		open_audit = audit->outer;
+		open_depth--;
 		if (audit->succeeded)
-			ddl_record_entry(audit, GRD_DDL_OK, NULL);
+			ddl_build_entry(audit, entry_being_built, GRD_DDL_OK, 0, NULL);
 		else
 		{
-			memset(&edata, 0, sizeof(edata));
-			edata.sqlerrcode = ERRCODE_ADMIN_SHUTDOWN;
-			edata.message = "backend exited while the statement ran";
 			audit->redacted = false;	/* our message echoes nothing */
-			ddl_record_entry(audit, GRD_DDL_ERROR, &edata);
+			ddl_build_entry(audit, entry_being_built, GRD_DDL_ERROR,
+							ERRCODE_ADMIN_SHUTDOWN,
+							"backend exited while the statement ran");
 		}
+		ddl_write_entry(entry_being_built, true);
 		MemoryContextReset(audit_cxt);
 		RESUME_INTERRUPTS();
 	}
@@ -349,14 +458,14 @@ grd_ddl_audit_note_lock_wait(Node *parsetree, int64 usec)
 }
 
 /*
- * Build the entry of a statement that ended, and write it wherever
- * guardrails.ddl_log_destination says.  Runs in the error path too: no
- * catalog access, and allocations (the log line) in audit_cxt only.
+ * Build the entry of a statement that ended into e: sqlerrcode and message
+ * are its error's, if it failed.  Runs in catch blocks: it only copies into
+ * e, and can neither fail nor allocate.
  */
 static void
-ddl_record_entry(GrdDdlAudit *audit, char outcome, ErrorData *edata)
+ddl_build_entry(GrdDdlAudit *audit, GrdDdlEntry *e, char outcome,
+				int sqlerrcode, const char *message)
 {
-	GrdDdlEntry *e = entry_being_built;
 	instr_time	now;
 	int			len;
 	int			destinations = grd_ddl_destinations;
@@ -377,9 +486,9 @@ ddl_record_entry(GrdDdlAudit *audit, char outcome, ErrorData *edata)
 	e->toplevel = audit->toplevel;
 	e->outcome = outcome;
 	e->leaves_behind = outcome != GRD_DDL_OK && audit->leaves_behind;
-	if (edata != NULL)
+	if (sqlerrcode != 0)
 	{
-		strlcpy(e->sqlstate, unpack_sql_state(edata->sqlerrcode),
+		strlcpy(e->sqlstate, unpack_sql_state(sqlerrcode),
 				sizeof(e->sqlstate));
 
 		/*
@@ -387,7 +496,7 @@ ddl_record_entry(GrdDdlAudit *audit, char outcome, ErrorData *edata)
 		 * of it (libpq quotes pieces of a bad connection string).
 		 */
 		grd_ddl_copy_text(e->message, audit->redacted ? GRD_DDL_REDACTED :
-				  edata->message, sizeof(e->message));
+						  message ? message : "", sizeof(e->message));
 	}
 	strlcpy(e->datname, datname, sizeof(e->datname));
 	strlcpy(e->username, audit->username, sizeof(e->username));
@@ -411,8 +520,19 @@ ddl_record_entry(GrdDdlAudit *audit, char outcome, ErrorData *edata)
 	e->query_full_len = audit->query_len;
 
 	e->destinations = (uint8) destinations;
-	e->seq = grd_ddl_ring_put(e);
-	if (destinations & GRD_DDL_DEST_LOG)
+}
+
+/*
+ * Write a built entry wherever guardrails.ddl_log_destination said when it
+ * was built: the ring, which gives it its number (and may reserve more
+ * numbers, which writes a file, only if may_reserve), and the server log
+ * (its line allocated in audit_cxt).
+ */
+static void
+ddl_write_entry(GrdDdlEntry *e, bool may_reserve)
+{
+	e->seq = grd_ddl_ring_put(e, may_reserve);
+	if (e->destinations & GRD_DDL_DEST_LOG)
 	{
 		MemoryContext oldcxt = MemoryContextSwitchTo(audit_cxt);
 

@@ -60,7 +60,10 @@ typedef struct GrdDdlAudit
 extern bool grd_ddl_audit_begin(PlannedStmt *pstmt, Node *stmt,
 								const char *queryString, GrdDdlAudit *audit);
 extern void grd_ddl_audit_end(GrdDdlAudit *audit);
-extern void grd_ddl_audit_end_error(GrdDdlAudit *audit);
+extern void grd_ddl_audit_failed(GrdDdlAudit *audit);
+
+/* After abort cleanup (hooks.c): write what failed statements left. */
+extern void grd_ddl_audit_write_pending(void);
 
 /* While a statement runs (ddl_policy.c, ddl_lock.c). */
 extern void grd_ddl_audit_note_warning(const char *rule);

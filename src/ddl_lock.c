@@ -236,6 +236,7 @@ lock_queued(GrdDdlTarget *targets, int n, bool session, int slice_ms,
 		}
 		for (i = 0; i < n; i++)
 			(void) lock_target(&targets[i], session, true);
+		GRD_INJECTION_POINT("pg-guardrails-ddl-lock-held");
 		if (nest_level >= 0)
 			AtEOXact_GUC(false, nest_level);
 		ReleaseCurrentSubTransaction();

@@ -279,6 +279,7 @@ seq_reserve(void)
 		return true;			/* another process did it */
 	}
 	target = pg_atomic_read_u64(&ddl_shared->next_seq) + GRD_DDL_SEQ_BLOCK;
+	GRD_INJECTION_POINT("pg-guardrails-ddl-seq-reserve");
 	ok = grd_ddl_seq_file_write(target);
 	if (ok)
 		pg_atomic_write_u64(&ddl_shared->reserved_seq, target);
@@ -312,6 +313,17 @@ grd_ddl_reserve_seq_if_used_up(void)
  * ----------------------------------------------------------------
  */
 
+/*
+ * Whether this backend holds one of the DDL log's locks: then nothing may
+ * write an entry until it is released (see ddl_audit.c's pending entries).
+ */
+bool
+grd_ddl_ring_locked_by_me(void)
+{
+	return LWLockHeldByMe(ring_lock) ||
+		LWLockHeldByMe(grd_lock(GRD_LOCK_DDL_SEQ));
+}
+
 /* Whether the ring exists: the library was preloaded. */
 bool
 grd_ddl_ring_attached(void)
@@ -321,7 +333,10 @@ grd_ddl_ring_attached(void)
 
 /*
  * Give the entry its number and copy it into its slot.  Returns the
- * number.
+ * number.  may_reserve is false when the entry is written after an error
+ * (ddl_audit.c's pending entries, from a transaction's abort): that path
+ * does no file I/O, so a used-up block of numbers is then overrun, as when
+ * the file cannot be written, and the worker is woken to reserve the next.
  *
  * The slot is written even when the entry goes to neither the view nor the
  * table (entry->destinations says where it goes), so that the worker finds
@@ -337,7 +352,7 @@ grd_ddl_ring_attached(void)
  * stored it is counted only if it was for the table.
  */
 uint64
-grd_ddl_ring_put(GrdDdlEntry *entry)
+grd_ddl_ring_put(GrdDdlEntry *entry, bool may_reserve)
 {
 	GrdDdlEntry *slot;
 	uint64		seq;
@@ -358,7 +373,7 @@ grd_ddl_ring_put(GrdDdlEntry *entry)
 			pg_atomic_read_u64(&ddl_shared->reserved_seq))
 			break;
 		LWLockRelease(ring_lock);
-		if (!seq_reserve())
+		if (!may_reserve || !seq_reserve())
 		{
 			LWLockAcquire(ring_lock, LW_EXCLUSIVE);
 			break;

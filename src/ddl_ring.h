@@ -24,7 +24,8 @@ extern int	grd_ddl_log_max_query_len;
 extern bool grd_ddl_ring_attached(void);
 extern Size grd_ddl_entry_size(void);
 extern void grd_ddl_reserve_seq_if_used_up(void);
-extern uint64 grd_ddl_ring_put(GrdDdlEntry *entry);
+extern uint64 grd_ddl_ring_put(GrdDdlEntry *entry, bool may_reserve);
+extern bool grd_ddl_ring_locked_by_me(void);
 extern void grd_ddl_wake_worker_if_low(void);
 
 /* Reading the ring (ddl_worker.c, ddl_log_sql.c). */

@@ -138,7 +138,7 @@ static void digest_admit_queryid(uint64 queryid, GrdAdmission *admission);
 static void utility_held_exit(int code, Datum arg);
 
 /* This backend's copy of the rules of its database. */
-static GrdRulesArray digest_rules = {NULL, 0, 0};	/* of DigestRule */
+static GrdRulesArray digest_rules = {NULL, 0, 0, NULL};	/* of DigestRule */
 static GrdRulesCache digest_rules_cache;
 
 /* Executions holding slots, released when their executor state goes. */
@@ -220,7 +220,7 @@ digest_rules_row(HeapTuple tuple, TupleDesc desc, GrdRulesArray *built,
 	d = heap_getattr(tuple, Anum_dl_queryid, desc, &isnull);
 	if (isnull)
 		return;
-	r = grd_rules_append(built, sizeof(DigestRule), TopMemoryContext);
+	r = grd_rules_append(built, sizeof(DigestRule), built->cxt);
 	memset(r, 0, sizeof(DigestRule));
 	r->queryid = (uint64) DatumGetInt64(d);
 	d = heap_getattr(tuple, Anum_dl_role, desc, &isnull);
@@ -577,38 +577,46 @@ grd_digest_hold(QueryDesc *queryDesc, GrdAdmission *admission)
 	admission->nheld = 0;
 }
 
-/* grd_bucket_table_foreach() callback: a row of digest_limit_stats(). */
-static void
-digest_state_stats_row(void *entry, void *arg)
+/* What a row of digest_limit_stats() shows of one state. */
+typedef struct DigestStateRow
+{
+	uint64		queryid;
+	Oid			roleid;
+	double		tokens;
+	TimestampTz refilled_at;
+	uint32		running;
+	uint64		admitted;
+	uint64		rejected;
+	TimestampTz last_rejection;
+	TimestampTz version;
+	TimestampTz last_used;
+} DigestStateRow;
+
+/*
+ * grd_bucket_table_copy() callback: the state of a rule of this database,
+ * copied with the table's lock held (nothing here can fail).
+ */
+static bool
+digest_state_copy(void *entry, void *dst)
 {
 	GrdDigestState *s = (GrdDigestState *) entry;
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) arg;
-	Datum		values[10];
-	bool		nulls[10] = {0};
-	TimestampTz last;
+	DigestStateRow *r = (DigestStateRow *) dst;
 
 	if (s->key.dbid != MyDatabaseId)
-		return;
-	values[0] = Int64GetDatum((int64) s->key.queryid);
-	values[1] = ObjectIdGetDatum(s->key.roleid);
-	nulls[1] = !OidIsValid(s->key.roleid);
+		return false;
+	r->queryid = s->key.queryid;
+	r->roleid = s->key.roleid;
 	SpinLockAcquire(&s->common.bucket.mutex);
-	values[2] = Float8GetDatum(s->common.bucket.tokens);
-	values[3] = TimestampTzGetDatum(s->common.bucket.refilled_at);
-	nulls[3] = s->common.bucket.refilled_at == 0;
+	r->tokens = s->common.bucket.tokens;
+	r->refilled_at = s->common.bucket.refilled_at;
 	SpinLockRelease(&s->common.bucket.mutex);
-	values[4] = Int32GetDatum((int32) pg_atomic_read_u32(&s->running));
-	values[5] = Int64GetDatum((int64) pg_atomic_read_u64(&s->admitted));
-	values[6] = Int64GetDatum((int64) pg_atomic_read_u64(&s->rejected));
-	last = (TimestampTz) pg_atomic_read_u64(&s->last_rejection);
-	values[7] = TimestampTzGetDatum(last);
-	nulls[7] = last == 0;
-	/* which rule the counters are for: the view hides a replaced one's */
-	values[8] = TimestampTzGetDatum((TimestampTz) s->common.version);
-	/* set whenever the rule matched an execution, admitted or not */
-	values[9] = TimestampTzGetDatum((TimestampTz)
-									pg_atomic_read_u64(&s->common.last_used));
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	r->running = pg_atomic_read_u32(&s->running);
+	r->admitted = pg_atomic_read_u64(&s->admitted);
+	r->rejected = pg_atomic_read_u64(&s->rejected);
+	r->last_rejection = (TimestampTz) pg_atomic_read_u64(&s->last_rejection);
+	r->version = (TimestampTz) s->common.version;
+	r->last_used = (TimestampTz) pg_atomic_read_u64(&s->common.last_used);
+	return true;
 }
 
 /*
@@ -620,10 +628,39 @@ PG_FUNCTION_INFO_V1(grd_digest_limit_stats);
 Datum
 grd_digest_limit_stats(PG_FUNCTION_ARGS)
 {
+	ReturnSetInfo *rsinfo;
+	DigestStateRow *rows;
+	int			n;
+
 	grd_require_preload();
 	InitMaterializedSRF(fcinfo, 0);
-	grd_bucket_table_foreach(&digest_states, digest_state_stats_row,
-							 fcinfo->resultinfo);
+	rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	rows = grd_bucket_table_copy(&digest_states, digest_state_copy,
+								 sizeof(DigestStateRow), &n);
+	for (int i = 0; i < n; i++)
+	{
+		DigestStateRow *r = &rows[i];
+		Datum		values[10];
+		bool		nulls[10] = {0};
+
+		values[0] = Int64GetDatum((int64) r->queryid);
+		values[1] = ObjectIdGetDatum(r->roleid);
+		nulls[1] = !OidIsValid(r->roleid);
+		values[2] = Float8GetDatum(r->tokens);
+		values[3] = TimestampTzGetDatum(r->refilled_at);
+		nulls[3] = r->refilled_at == 0;
+		values[4] = Int32GetDatum((int32) r->running);
+		values[5] = Int64GetDatum((int64) r->admitted);
+		values[6] = Int64GetDatum((int64) r->rejected);
+		values[7] = TimestampTzGetDatum(r->last_rejection);
+		nulls[7] = r->last_rejection == 0;
+		/* which rule the counters are for: the view hides a replaced one's */
+		values[8] = TimestampTzGetDatum(r->version);
+		/* set whenever the rule matched an execution, admitted or not */
+		values[9] = TimestampTzGetDatum(r->last_used);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	pfree(rows);
 	return (Datum) 0;
 }
 

@@ -30,9 +30,14 @@
  *						 -> previous hook
  *						 -> ddl_lock: restore lock_timeout
  *						 -> digest_limits: release the slots ]
- *					-> ddl_audit: record the outcome (ok, or error/rejected
- *					   from a PG_CATCH around everything in brackets)
- *					-> latency: record the time (completed or failed)
+ *					-> ddl_audit: record the outcome (ok; or, from a catch
+ *					   block around everything in brackets, build the
+ *					   error/rejected entry, written after abort cleanup)
+ *					-> latency: record the time (completed; or, from the
+ *					   catch block, queue the failure)
+ *	end of a (sub)transaction
+ *					-> latency: record the queued failures
+ *					-> ddl_audit: write the pending entries (abort only)
  *	ClientAuthentication
  *					-> previous hook -> connection_limits: limits on new
  *					   connections
@@ -68,8 +73,16 @@
  * Chaining and errors: each hook calls the one it replaced through
  * GRD_PREV_HOOK.  What a module began and must end if a later step throws
  * (concurrency slots, the audit record, the utility timer, the nesting
- * level) is guarded by GRD_UNDO_ON_ERROR, which pays for a PG_TRY only
- * when there is something to undo.
+ * level) is guarded by a PG_TRY written where it is begun, and only when
+ * there is something to undo.  A catch block here restores backend-local
+ * state (and gives back concurrency slots, atomics that cannot fail) and
+ * re-throws: it takes no lock, does no I/O, allocates nothing but the
+ * audit's copy of the error, from memory reserved for it.  It may run
+ * while this backend still holds an LWLock that only abort cleanup
+ * releases (an error while the extension's own views were being read), so
+ * taking one there could wait on itself.  The accounting of a failed
+ * statement (its latency, its DDL log entry) is queued there and done by
+ * the transaction callbacks below, after abort cleanup.
  *
  * Nesting: grd_nesting_level counts executor and utility calls in
  * progress, as pg_stat_statements' does (it is incremented around
@@ -85,6 +98,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "executor/executor.h"
 #include "fmgr.h"
 #include "libpq/auth.h"
@@ -164,6 +178,9 @@ static void grd_ClientAuthentication(Port *port, int status);
 static bool grd_needs_fmgr_hook(Oid fn_oid);
 static void grd_fmgr_hook(FmgrHookEventType event, FmgrInfo *flinfo,
 						  Datum *private);
+static void grd_xact_callback(XactEvent event, void *arg);
+static void grd_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+								 SubTransactionId parentSubid, void *arg);
 
 /*
  * Called from _PG_init, in the postmaster, while shared_preload_libraries
@@ -198,6 +215,9 @@ grd_hooks_install(void)
 	needs_fmgr_hook = grd_needs_fmgr_hook;
 	prev_fmgr_hook = fmgr_hook;
 	fmgr_hook = grd_fmgr_hook;
+
+	RegisterXactCallback(grd_xact_callback, NULL);
+	RegisterSubXactCallback(grd_subxact_callback, NULL);
 }
 
 /*
@@ -228,37 +248,11 @@ grd_shmem_startup_hook(void)
 
 /*
  * Call whoever held the hook before us, or the standard function if nobody
- * did.  A macro, like GRD_UNDO_ON_ERROR below, so that the executor hooks,
- * which run for every statement, pay for no extra call.
+ * did.  A macro, so that the executor hooks, which run for every
+ * statement, pay for no extra call.
  */
 #define GRD_PREV_HOOK(prev_hook, standard, ...) \
 	((prev_hook) ? (prev_hook) (__VA_ARGS__) : (standard) (__VA_ARGS__))
-
-/*
- * Run call; if it throws an error while guarded is true, run undo, then
- * let the error go on.  When guarded is false there is nothing to undo,
- * and call runs without the PG_TRY (a sigsetjmp) that guarding costs.
- * Clean-up due whether call returns or throws (a PG_FINALLY) is written
- * as undo and again after the macro.
- */
-#define GRD_UNDO_ON_ERROR(guarded, call, undo) \
-	do { \
-		if (!(guarded)) \
-			call; \
-		else \
-		{ \
-			PG_TRY(); \
-			{ \
-				call; \
-			} \
-			PG_CATCH(); \
-			{ \
-				undo; \
-				PG_RE_THROW(); \
-			} \
-			PG_END_TRY(); \
-		} \
-	} while (0)
 
 /*
  * The body of ExecutorRun and ExecutorFinish: call, the previous hook, runs
@@ -308,13 +302,30 @@ grd_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	GRD_ADMIT_UNLESS_OWN(admission,
 						 grd_digest_admit(queryDesc, eflags, &admission));
 
-	/* concurrency slots taken: give them back if the start fails */
-	GRD_UNDO_ON_ERROR(admission.nheld != 0,
-					  GRD_PREV_HOOK(prev_ExecutorStart, standard_ExecutorStart,
-									queryDesc, eflags),
-					  grd_digest_release(&admission));
-	if (admission.nheld != 0)
-		grd_digest_hold(queryDesc, &admission);
+	if (likely(admission.nheld == 0))
+		GRD_PREV_HOOK(prev_ExecutorStart, standard_ExecutorStart,
+					  queryDesc, eflags);
+	else
+	{
+		/*
+		 * Concurrency slots taken: given back if the start fails, or if the
+		 * callback that gives them back when the execution ends cannot be
+		 * allocated (grd_digest_hold hands them over, nheld = 0, only once
+		 * it is registered).
+		 */
+		PG_TRY();
+		{
+			GRD_PREV_HOOK(prev_ExecutorStart, standard_ExecutorStart,
+						  queryDesc, eflags);
+			grd_digest_hold(queryDesc, &admission);
+		}
+		PG_CATCH();
+		{
+			grd_digest_release(&admission);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+	}
 
 	grd_latency_exec_start(queryDesc, grd_nesting_level);
 }
@@ -355,30 +366,25 @@ grd_ExecutorEnd(QueryDesc *queryDesc)
 }
 
 /*
- * A utility statement is over, normally or (failed = true) by an error:
- * the DDL audit records its outcome, then latency its time, if each was
- * begun.
+ * A utility statement returned: the DDL audit records its outcome, then
+ * latency its time, if each was begun.  Naming the object of a statement
+ * that succeeded may still fail (a cancel while it waits to read a
+ * catalog): its entry is then left pending by the audit itself, and its
+ * time queued as failed, as the error that reaches its client says.
  */
-static inline void
+static void
 grd_utility_finish(bool audited, GrdDdlAudit *audit,
-				   bool timed, GrdUtilityTimer *timer, bool failed)
+				   bool timed, GrdUtilityTimer *timer)
 {
-	if (audited && failed)
-		grd_ddl_audit_end_error(audit);
-	else if (audited && timed)
+	if (audited && timed)
 	{
-		/*
-		 * Naming the object of a statement that succeeded may still fail (a
-		 * cancel while it waits to read a catalog): the statement's time is
-		 * then recorded as failed, as the error that reaches its client says.
-		 */
 		PG_TRY();
 		{
 			grd_ddl_audit_end(audit);
 		}
 		PG_CATCH();
 		{
-			grd_latency_utility_end(timer, true);
+			grd_latency_utility_failed(timer);
 			PG_RE_THROW();
 		}
 		PG_END_TRY();
@@ -386,7 +392,7 @@ grd_utility_finish(bool audited, GrdDdlAudit *audit,
 	else if (audited)
 		grd_ddl_audit_end(audit);
 	if (timed)
-		grd_latency_utility_end(timer, failed);
+		grd_latency_utility_end(timer);
 }
 
 /*
@@ -429,11 +435,26 @@ grd_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	audited = call.st.audited &&
 		grd_ddl_audit_begin(pstmt, call.st.stmt, queryString, &audit);
 
-	GRD_UNDO_ON_ERROR(call.timed || audited,
-					  grd_utility_body(&call),
-					  grd_utility_finish(audited, &audit,
-										 call.timed, &timer, true));
-	grd_utility_finish(audited, &audit, call.timed, &timer, false);
+	if (!call.timed && !audited)
+	{
+		grd_utility_body(&call);
+		return;
+	}
+	PG_TRY();
+	{
+		grd_utility_body(&call);
+	}
+	PG_CATCH();
+	{
+		/* built and queued only: written after abort cleanup */
+		if (audited)
+			grd_ddl_audit_failed(&audit);
+		if (call.timed)
+			grd_latency_utility_failed(&timer);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	grd_utility_finish(audited, &audit, call.timed, &timer);
 }
 
 /*
@@ -449,12 +470,23 @@ grd_utility_body(const GrdUtilityCall *call)
 						 grd_digest_admit_utility(call->pstmt, grd_nesting_level,
 												  &admission));
 
+	if (likely(admission.nheld == 0))
+	{
+		grd_utility_run(call);
+		return;
+	}
+
 	/* the slots are given back however the statement ends */
-	GRD_UNDO_ON_ERROR(admission.nheld != 0,
-					  grd_utility_run(call),
-					  grd_digest_release_utility(&admission));
-	if (admission.nheld != 0)
+	PG_TRY();
+	{
+		GRD_INJECTION_POINT("pg-guardrails-digest-slots-held");
+		grd_utility_run(call);
+	}
+	PG_FINALLY();
+	{
 		grd_digest_release_utility(&admission);
+	}
+	PG_END_TRY();
 }
 
 /*
@@ -473,17 +505,28 @@ grd_utility_run(const GrdUtilityCall *call)
 	if (call->st.guarded)
 		grd_ddl_lock_begin(&call->st, call->context, &ddl_lock);
 
-	if (call->timed)
+	GRD_INJECTION_POINT("pg-guardrails-utility-run");
+	if (!call->timed)
+		GRD_PREV_HOOK(prev_ProcessUtility, standard_ProcessUtility,
+					  call->pstmt, call->queryString, call->readOnlyTree,
+					  call->context, call->params, call->queryEnv,
+					  call->dest, call->qc);
+	else
+	{
 		grd_nesting_level++;
-	GRD_UNDO_ON_ERROR(call->timed,
-					  GRD_PREV_HOOK(prev_ProcessUtility, standard_ProcessUtility,
-									call->pstmt, call->queryString,
-									call->readOnlyTree, call->context,
-									call->params, call->queryEnv,
-									call->dest, call->qc),
-					  grd_nesting_level--);
-	if (call->timed)
-		grd_nesting_level--;
+		PG_TRY();
+		{
+			GRD_PREV_HOOK(prev_ProcessUtility, standard_ProcessUtility,
+						  call->pstmt, call->queryString, call->readOnlyTree,
+						  call->context, call->params, call->queryEnv,
+						  call->dest, call->qc);
+		}
+		PG_FINALLY();
+		{
+			grd_nesting_level--;
+		}
+		PG_END_TRY();
+	}
 	grd_ddl_lock_end(&ddl_lock);
 }
 
@@ -528,20 +571,84 @@ grd_needs_fmgr_hook(Oid fn_oid)
 }
 
 /*
+ * What fmgr_hook carries from a hooked function's start to its end, in
+ * the Datum that fmgr gives the hook for that (*private).  The previous
+ * hook's Datum is kept inside, so that both can chain.  Whether the
+ * function is the extension's is decided once, at its start: the list of
+ * the extension's functions may be reloaded while it runs, and deciding
+ * again at its end could leave the count of the extension's code running
+ * above 0 for good.
+ */
+typedef struct GrdFmgrPrivate
+{
+	Datum		prev_private;	/* the previous hook's */
+	bool		own;			/* counted in grd_own_code_depth */
+} GrdFmgrPrivate;
+
+/*
  * A hooked function starts, ends or fails: count the extension's own in
  * and out.  Called for the previous hook's functions too, which are not
- * counted.
+ * counted.  The private state is allocated, in the function's own memory
+ * context, before the previous hook starts, so that an error there leaves
+ * nothing counted (fmgr calls no FHET_ABORT for a failed FHET_START).
  */
 static void
 grd_fmgr_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 {
-	if (prev_fmgr_hook)
-		prev_fmgr_hook(event, flinfo, private);
+	GrdFmgrPrivate *state = (GrdFmgrPrivate *) DatumGetPointer(*private);
 
-	if (!grd_config_own_function(flinfo->fn_oid))
+	if (event == FHET_START && state == NULL)
+	{
+		state = MemoryContextAllocZero(flinfo->fn_mcxt, sizeof(GrdFmgrPrivate));
+		*private = PointerGetDatum(state);
+	}
+	if (unlikely(state == NULL))
+	{
+		/* an end without a start through us: nothing of ours to count */
+		if (prev_fmgr_hook)
+			prev_fmgr_hook(event, flinfo, private);
 		return;
+	}
+	if (prev_fmgr_hook)
+		prev_fmgr_hook(event, flinfo, &state->prev_private);
+
 	if (event == FHET_START)
-		grd_own_code_depth++;
-	else if (grd_own_code_depth > 0)
-		grd_own_code_depth--;	/* FHET_END, FHET_ABORT */
+	{
+		state->own = grd_config_own_function(flinfo->fn_oid);
+		if (state->own)
+			grd_own_code_depth++;
+	}
+	else if (state->own)
+	{
+		/* FHET_END, FHET_ABORT */
+		state->own = false;
+		if (grd_own_code_depth > 0)
+			grd_own_code_depth--;
+	}
+}
+
+/*
+ * The end of a transaction: record what failed statements queued (see the
+ * header).  Latency is recorded at every end, since recording cannot
+ * fail; DDL log entries, whose log line allocates, only at an abort,
+ * never after a commit record (where an error would be a PANIC), and
+ * otherwise before the next entry is written.
+ */
+static void
+grd_xact_callback(XactEvent event, void *arg)
+{
+	grd_latency_record_pending();
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		grd_ddl_audit_write_pending();
+}
+
+/* The end of a subtransaction: the same, at its abort. */
+static void
+grd_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					 SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB || event == SUBXACT_EVENT_COMMIT_SUB)
+		grd_latency_record_pending();
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		grd_ddl_audit_write_pending();
 }

@@ -176,7 +176,7 @@ disabled_row(HeapTuple tuple, TupleDesc desc, OidSet *built, void *arg)
 	indexoid = lookup_index(NameStr(*DatumGetName(schema)),
 							NameStr(*DatumGetName(name)));
 	if (OidIsValid(indexoid) &&
-		add_index(built, indexoid, TopMemoryContext))
+		add_index(built, indexoid, built->cxt))
 		*(bool *) arg = true;
 }
 

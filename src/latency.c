@@ -23,7 +23,11 @@
  * executor memory context with a reset callback; ExecutorEnd records a
  * completed call and disarms it, and any other way out (an error, a
  * cancel, a portal dropped at abort) frees the context and fires the
- * callback, which records a failed call.
+ * callback, which records a failed call.  A utility statement that fails
+ * is only queued by hooks.c's catch block, which takes no lock: the error
+ * may have come from this backend's own reading of the table, with the
+ * lock still held until abort cleanup releases it.  The queue is recorded
+ * from hooks.c's transaction callbacks, after that cleanup.
  *
  * Locking protocol:
  *	- GRD_LOCK_LATENCY protects the membership of the hash table.  Finding
@@ -44,7 +48,11 @@
  *	  Readers outside this file (latency_sql.c) see no entry: they get
  *	  snapshots (GrdLatencySnapshot) from grd_latency_foreach() and
  *	  grd_latency_collect(), which take the lock shared and follow this
- *	  rule, and remove entries through grd_latency_remove().
+ *	  rule, and remove entries through grd_latency_remove().  Nothing that
+ *	  can raise an error runs while the lock is held: readers copy, release
+ *	  it, then build their rows.
+ *	- Nothing takes the lock in an error path: failures are recorded after
+ *	  abort cleanup, or queued when this backend still holds the lock.
  *	- An entry's windows (see "Windows" below) are recorded into like its
  *	  counters, with the lock held shared; the free list of windows has a
  *	  spinlock of its own, and reusing a slot the windows' spinlock.
@@ -249,6 +257,24 @@ static LWLock *lat_lock = NULL;
 /* Backend-local: the timers of executions still open, newest first. */
 static GrdExecTimer *open_exec_timers = NULL;
 
+/*
+ * Failed executions waiting to be recorded (see the file header): queued
+ * without a lock or an allocation, recorded by grd_latency_record_pending().
+ * Beyond MAX_PENDING, which only errors nested that deep reach, a failure
+ * is counted in "dropped".
+ */
+#define MAX_PENDING		64
+
+typedef struct PendingFailure
+{
+	GrdLatencyKey key;
+	uint64		ns;
+	uint64		end_ns;
+} PendingFailure;
+
+static PendingFailure pending_failures[MAX_PENDING];
+static int	npending_failures = 0;
+
 /* Scratch space for eviction, allocated once per backend. */
 static GrdLatencyEntry **latency_evict_scratch = NULL;
 
@@ -263,6 +289,8 @@ static GrdLatencyKey last_recorded_key;
 static uint64 last_recorded_removals = 0;
 
 static void exec_timer_release(void *arg);
+static void latency_queue_failure(const GrdLatencyKey *key, uint64 ns,
+								  uint64 end_ns);
 static void latency_record(const GrdLatencyKey *key, uint64 ns, bool failed,
 						   uint64 end_ns);
 static void latency_entry_remove(GrdLatencyEntry *entry);
@@ -473,7 +501,10 @@ grd_latency_exec_end(QueryDesc *queryDesc)
  * Reset callback of the executor memory context: the execution is over.
  * If ExecutorEnd did not record it, it failed; record it now.  This runs
  * during (sub)transaction abort, after LWLockReleaseAll(), and must not
- * raise an error: latency_record() does not.
+ * raise an error: latency_record() does not.  Should a context be freed
+ * while this backend holds the table's lock (nothing of ours does that,
+ * but the callback cannot know who frees it), the failure is queued
+ * instead, since taking the lock again would wait on ourselves.
  */
 static void
 exec_timer_release(void *arg)
@@ -492,10 +523,14 @@ exec_timer_release(void *arg)
 
 	if (!timer->done && lat_hash != NULL)
 	{
+		uint64		end_ns;
+
 		grd_latency_exec_pause(timer);
-		latency_record(&timer->key, timer->elapsed_ns, true,
-					   timer->paused_at != 0 ? timer->paused_at :
-					   grd_now_ns());
+		end_ns = timer->paused_at != 0 ? timer->paused_at : grd_now_ns();
+		if (LWLockHeldByMe(lat_lock))
+			latency_queue_failure(&timer->key, timer->elapsed_ns, end_ns);
+		else
+			latency_record(&timer->key, timer->elapsed_ns, true, end_ns);
 	}
 }
 
@@ -533,12 +568,12 @@ grd_latency_utility_start(PlannedStmt *pstmt, int nesting_level,
 }
 
 /*
- * After ProcessUtility, normally or (failed = true) from an error handler.
- * The user is taken now, as pg_stat_statements does, so SET ROLE is
- * recorded under the role it sets.
+ * After ProcessUtility returned: record a completed statement.  The user
+ * is taken now, as pg_stat_statements does, so SET ROLE is recorded under
+ * the role it sets.
  */
 void
-grd_latency_utility_end(GrdUtilityTimer *timer, bool failed)
+grd_latency_utility_end(GrdUtilityTimer *timer)
 {
 	GrdLatencyKey key;
 	uint64		now;
@@ -547,7 +582,60 @@ grd_latency_utility_end(GrdUtilityTimer *timer, bool failed)
 	key.userid = GetUserId();
 	key.queryid = timer->queryid;
 	now = grd_now_ns();
-	latency_record(&key, now - timer->start_ns, failed, now);
+	latency_record(&key, now - timer->start_ns, false, now);
+}
+
+/*
+ * From hooks.c's catch block: the statement failed.  Only queued: no lock,
+ * no allocation, nothing that can fail (see the file header).
+ */
+void
+grd_latency_utility_failed(GrdUtilityTimer *timer)
+{
+	GrdLatencyKey key;
+	uint64		now;
+
+	key.dbid = MyDatabaseId;
+	key.userid = GetUserId();
+	key.queryid = timer->queryid;
+	now = grd_now_ns();
+	latency_queue_failure(&key, now - timer->start_ns, now);
+}
+
+/* Queue a failed execution; see pending_failures. */
+static void
+latency_queue_failure(const GrdLatencyKey *key, uint64 ns, uint64 end_ns)
+{
+	PendingFailure *p;
+
+	if (npending_failures >= MAX_PENDING)
+	{
+		pg_atomic_fetch_add_u64(&lat_shared->dropped, 1);
+		return;
+	}
+	p = &pending_failures[npending_failures++];
+	p->key = *key;
+	p->ns = ns;
+	p->end_ns = end_ns;
+}
+
+/*
+ * Record the queued failures, unless this backend holds the table's lock
+ * (then they wait for the next call).  hooks.c calls this at the end of
+ * every transaction and subtransaction, after abort cleanup has released
+ * the LWLocks.  Never raises an error.
+ */
+void
+grd_latency_record_pending(void)
+{
+	int			n = npending_failures;
+
+	if (likely(n == 0) || lat_hash == NULL || LWLockHeldByMe(lat_lock))
+		return;
+	npending_failures = 0;
+	for (int i = 0; i < n; i++)
+		latency_record(&pending_failures[i].key, pending_failures[i].ns,
+					   true, pending_failures[i].end_ns);
 }
 
 /* The number of the slot holding a time of the monotonic clock. */
@@ -1155,9 +1243,14 @@ latency_snapshot_add(GrdLatencySnapshot *snap, GrdLatencyEntry *entry)
 
 /*
  * Call visit for every digest that has values, with a snapshot of its
- * entry, all under one shared lock: the rows of one call of a SQL
- * function then come from one membership of the table.  An entry just
- * created by another backend, which has no value yet, is skipped.
+ * entry.  The keys are copied under the lock, then each entry is looked up
+ * again and copied with the lock held shared, and visit runs with no lock
+ * held: it builds rows, which can fail (a temporary file that cannot be
+ * written, out of memory), and an error must never find this backend
+ * holding the lock (see the file header).  The rows of one call are
+ * therefore not of one instant: an entry removed in between is skipped,
+ * one created in between is not shown.  An entry just created by another
+ * backend, which has no value yet, is skipped too.
  */
 void
 grd_latency_foreach(int window, GrdLatencyVisitor visit, void *arg)
@@ -1167,22 +1260,52 @@ grd_latency_foreach(int window, GrdLatencyVisitor visit, void *arg)
 	GrdLatencySnapshot *snap = palloc(sizeof(GrdLatencySnapshot));
 	GrdLatencySnapshot *scratch = palloc(sizeof(GrdLatencySnapshot));
 	uint64		cur = window_now();
+	GrdLatencyKey *keys;
+	long		nkeys = 0;
+	long		capacity;
+
+	/*
+	 * Room for every key there can be, allocated before the lock is taken:
+	 * eviction keeps the table at guardrails.max_digests entries (a state
+	 * file saved with a larger setting may have filled it beyond, hence
+	 * the count read without the lock, which only a concurrent insertion
+	 * can move, by fewer than the margin in any realistic interval).
+	 */
+	capacity = Max((long) grd_max_digests, hash_get_num_entries(lat_hash)) + 64;
+	keys = palloc_array(GrdLatencyKey, capacity);
 
 	LWLockAcquire(lat_lock, LW_SHARED);
+	GRD_INJECTION_POINT("pg-guardrails-latency-read");
 	hash_seq_init(&status, lat_hash);
 	while ((entry = hash_seq_search(&status)) != NULL)
 	{
-		latency_snapshot_init(snap, window == GRD_WINDOW_NONE);
-		if (window == GRD_WINDOW_NONE)
-			latency_snapshot_add(snap, entry);
-		else
-			window_snapshot_add(snap, scratch, entry, window, cur);
-		if (snap->nvalues == 0)
-			continue;
-		latency_snapshot_finish(snap);
-		visit(&entry->key, snap, arg);
+		if (nkeys < capacity)
+			keys[nkeys++] = entry->key;
 	}
 	LWLockRelease(lat_lock);
+
+	for (long i = 0; i < nkeys; i++)
+	{
+		bool		found;
+
+		LWLockAcquire(lat_lock, LW_SHARED);
+		entry = hash_search(lat_hash, &keys[i], HASH_FIND, NULL);
+		found = entry != NULL;
+		if (found)
+		{
+			latency_snapshot_init(snap, window == GRD_WINDOW_NONE);
+			if (window == GRD_WINDOW_NONE)
+				latency_snapshot_add(snap, entry);
+			else
+				window_snapshot_add(snap, scratch, entry, window, cur);
+		}
+		LWLockRelease(lat_lock);
+		if (!found || snap->nvalues == 0)
+			continue;
+		latency_snapshot_finish(snap);
+		visit(&keys[i], snap, arg);
+	}
+	pfree(keys);
 	pfree(snap);
 	pfree(scratch);
 }

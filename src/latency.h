@@ -57,12 +57,16 @@ typedef struct GrdUtilityTimer
 
 extern bool grd_latency_utility_start(PlannedStmt *pstmt, int nesting_level,
 									  GrdUtilityTimer *timer);
-extern void grd_latency_utility_end(GrdUtilityTimer *timer, bool failed);
+extern void grd_latency_utility_end(GrdUtilityTimer *timer);
+extern void grd_latency_utility_failed(GrdUtilityTimer *timer);
+
+/* hooks.c, at the end of every (sub)transaction: see latency.c. */
+extern void grd_latency_record_pending(void);
 
 /*
  * Reading the digest table (latency_sql.c).  The entries themselves stay
  * private to latency.c; readers get copies of their counters, taken with
- * the table's lock held shared.
+ * the table's lock held shared and used after it is released.
  */
 
 /* A digest: what pg_stat_statements keys on, less "toplevel". */
@@ -106,8 +110,8 @@ typedef struct GrdLatencySnapshot
 } GrdLatencySnapshot;
 
 /*
- * Called by grd_latency_foreach() for each digest, with the table's lock
- * held shared: it must not take our locks or wait for another backend.
+ * Called by grd_latency_foreach() for each digest, with no lock held: it
+ * may build rows, and fail.
  */
 typedef void (*GrdLatencyVisitor) (const GrdLatencyKey *key,
 								   const GrdLatencySnapshot *snap,

@@ -227,21 +227,34 @@ grd_bucket_table_release(GrdBucketTable *table)
 }
 
 /*
- * Call visit() for every entry, with the table's lock held shared (so
- * visit must not take it).  For reports: the counters it reads may move
- * meanwhile, the set of entries does not.
+ * Copy every entry with copy() into an array of elemsize-byte elements and
+ * return it, with the number of elements kept in *n.  For reports: the
+ * array is allocated before the lock is taken, and the caller builds its
+ * rows from the copies with no lock held, so that an error while it does
+ * (out of memory, a temporary file that cannot be written) never finds
+ * this backend holding the table's lock.
  */
-void
-grd_bucket_table_foreach(GrdBucketTable *table, GrdBucketTableVisit visit,
-						 void *arg)
+void *
+grd_bucket_table_copy(GrdBucketTable *table, GrdBucketTableCopy copy,
+					  Size elemsize, int *n)
 {
 	LWLock	   *lock = grd_lock(table->lock);
 	HASH_SEQ_STATUS seq;
 	void	   *entry;
+	char	   *copies;
+	int			kept = 0;
 
+	/* acquire never lets the table grow past its capacity */
+	copies = palloc_array(char, mul_size(elemsize, table->capacity + 1));
 	LWLockAcquire(lock, LW_SHARED);
 	hash_seq_init(&seq, table->hash);
 	while ((entry = hash_seq_search(&seq)) != NULL)
-		visit(entry, arg);
+	{
+		if (kept <= table->capacity &&
+			copy(entry, copies + (Size) kept * elemsize))
+			kept++;
+	}
 	LWLockRelease(lock);
+	*n = kept;
+	return copies;
 }

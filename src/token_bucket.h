@@ -97,8 +97,12 @@ typedef struct GrdBucketTable
 		.reset = (reset_fn), \
 	}
 
-/* Called by grd_bucket_table_foreach() for each entry. */
-typedef void (*GrdBucketTableVisit) (void *entry, void *arg);
+/*
+ * Called by grd_bucket_table_copy() for each entry, with the table's lock
+ * held shared: copy what a report needs into dst, and return whether to
+ * keep it.  It must not fail.
+ */
+typedef bool (*GrdBucketTableCopy) (void *entry, void *dst);
 
 extern Size grd_bucket_table_shmem_size(const GrdBucketTable *table,
 										int capacity);
@@ -106,8 +110,9 @@ extern void grd_bucket_table_attach(GrdBucketTable *table, int capacity);
 extern void *grd_bucket_table_acquire(GrdBucketTable *table, const void *key,
 									  uint64 version, TimestampTz now);
 extern void grd_bucket_table_release(GrdBucketTable *table);
-extern void grd_bucket_table_foreach(GrdBucketTable *table,
-									 GrdBucketTableVisit visit, void *arg);
+extern void *grd_bucket_table_copy(GrdBucketTable *table,
+								   GrdBucketTableCopy copy, Size elemsize,
+								   int *n);
 
 /* The table's part of an entry of the given table. */
 static inline GrdBucketEntry *
