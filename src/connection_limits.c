@@ -399,25 +399,47 @@ grd_connection_check(Port *port, int status)
 	pg_atomic_fetch_add_u64(&rate_shared->accepted, 1);
 }
 
-/* A row of guardrails.status per limit that has an entry. */
+/*
+ * What conn_slot_count() fills: the refusals of each configured limit, in
+ * the order of conn_limits.
+ */
+typedef struct ConnLimitCounts
+{
+	int			n;
+	const ConnLimit *limits;
+	int64		refused[MAX_CONNECTION_LIMITS];
+} ConnLimitCounts;
+
+/*
+ * Copy an entry's counter to its limit's place, if the limit is still
+ * configured.  Called under the table's lock: nothing here can fail.
+ */
 static void
-conn_slot_status(void *entry, void *arg)
+conn_slot_count(void *entry, void *arg)
 {
 	ConnLimitSlot *s = (ConnLimitSlot *) entry;
-	char		name[NAMEDATALEN + 64];
+	ConnLimitCounts *counts = (ConnLimitCounts *) arg;
 
-	snprintf(name, sizeof(name), "connections_refused_by %s:%s",
-			 kind_name(s->key.kind), s->key.name);
-	grd_status_put((GrdStatus *) arg, name,
-				   (int64) pg_atomic_read_u64(&s->refused));
+	for (int i = 0; i < counts->n; i++)
+	{
+		if (counts->limits[i].kind == s->key.kind &&
+			strcmp(counts->limits[i].name, s->key.name) == 0)
+			counts->refused[i] = (int64) pg_atomic_read_u64(&s->refused);
+	}
 }
 
 /*
- * Rows of guardrails.status owned by this module.
+ * Rows of guardrails.status owned by this module.  Every configured limit
+ * has its row, named connections_refused_by_<kind>:<name>, from the start:
+ * its entry in the table of buckets is claimed only by its first
+ * connection, and a counter that appears only then cannot be watched for
+ * a rate.  The counters are copied under the lock, the rows built after.
  */
 static void
 connection_limits_status(GrdStatus *status)
 {
+	ConnLimitCounts counts;
+
 	grd_status_put(status, "connections_accepted",
 				   (int64) pg_atomic_read_u64(&rate_shared->accepted));
 	grd_status_put(status, "connections_exempt",
@@ -426,7 +448,21 @@ connection_limits_status(GrdStatus *status)
 				   (int64) pg_atomic_read_u64(&rate_shared->refused));
 	grd_status_put(status, "connections_refused_by_connection_rate",
 				   (int64) pg_atomic_read_u64(&rate_shared->refused_global));
-	grd_bucket_table_foreach(&conn_slots, conn_slot_status, status);
+
+	if (conn_limits == NULL)
+		return;
+	counts.n = conn_limits->n;
+	counts.limits = conn_limits->items;
+	memset(counts.refused, 0, sizeof(counts.refused));
+	grd_bucket_table_foreach(&conn_slots, conn_slot_count, &counts);
+	for (int i = 0; i < counts.n; i++)
+	{
+		char		name[NAMEDATALEN + 64];
+
+		snprintf(name, sizeof(name), "connections_refused_by_%s:%s",
+				 kind_name(counts.limits[i].kind), counts.limits[i].name);
+		grd_status_put(status, name, counts.refused[i]);
+	}
 }
 
 /* ----------------------------------------------------------------
