@@ -151,6 +151,29 @@ RESET guardrails.ddl_policy;
 SELECT command_tag, outcome, sqlstate, policy_warnings, message
 FROM guardrails.ddl_log WHERE query LIKE '%ddl\_policy\_t%' ORDER BY seq;
 
+-- roles and types are named, as the statement writes them
+SELECT guardrails.ddl_log_reset() >= 0 AS reset;
+CREATE ROLE ddl_obj_role;
+ALTER ROLE ddl_obj_role NOLOGIN;
+ALTER ROLE ddl_obj_role SET work_mem = '8MB';
+ALTER ROLE ddl_obj_role RENAME TO ddl_obj_role2;
+CREATE USER ddl_obj_user;
+DROP ROLE ddl_obj_role2, ddl_obj_user;
+DROP ROLE ddl_obj_missing;
+CREATE TYPE ddl_comp AS (a int, b text);
+CREATE TYPE public.ddl_comp2 AS (a int);
+ALTER TYPE ddl_comp ADD ATTRIBUTE c int;
+CREATE TYPE ddl_enum AS ENUM ('a');
+ALTER TYPE ddl_enum ADD VALUE 'b';
+CREATE TYPE ddl_range AS RANGE (subtype = int4);
+CREATE TYPE ddl_shell;
+CREATE DOMAIN ddl_dom AS int;
+ALTER DOMAIN ddl_dom SET DEFAULT 0;
+DROP TYPE ddl_comp, ddl_comp2, ddl_enum, ddl_range, ddl_shell;
+DROP DOMAIN ddl_dom;
+SELECT command_tag, object_type, object_identity, outcome
+FROM guardrails.ddl_log WHERE pid = pg_backend_pid() ORDER BY seq;
+
 DROP TABLE ddl_user_t, ddl_policy_t;
 REVOKE CREATE ON SCHEMA public FROM ddl_user;
 DROP ROLE ddl_user;

@@ -86,6 +86,31 @@ SET guardrails.hidden_indexes = 'orders';
 SET guardrails.hidden_indexes = 'a,,b';
 SET guardrails.hidden_indexes = 'orders_customer, otherdb.public.orders_customer';
 RESET guardrails.hidden_indexes;
+-- In a role's or a database's setting, checked where its names cannot be
+-- resolved (they may be another database's), names need not exist; their
+-- form is still checked.
+CREATE ROLE grd_hider;
+ALTER ROLE grd_hider SET guardrails.hidden_indexes = 'nosuch_idx, public.orders_customer';
+ALTER ROLE grd_hider IN DATABASE postgres SET guardrails.hidden_indexes = 'other_schema.nosuch_idx';
+ALTER ROLE grd_hider SET guardrails.hidden_indexes = 'otherdb.public.nosuch_idx';
+DO $$ BEGIN
+	EXECUTE format('ALTER DATABASE %I SET guardrails.hidden_indexes = %L',
+				   current_database(), 'nosuch_idx');
+END $$;
+SELECT r.rolname, d.datname IS NOT NULL AS in_database, c.setting
+FROM pg_db_role_setting s
+LEFT JOIN pg_roles r ON r.oid = s.setrole
+LEFT JOIN pg_database d ON d.oid = s.setdatabase,
+	 unnest(s.setconfig) AS c(setting)
+WHERE (s.setrole = 'grd_hider'::regrole
+	   OR (s.setrole = 0 AND d.datname = current_database()))
+  AND c.setting LIKE 'guardrails.%'
+ORDER BY r.rolname NULLS LAST, d.datname NULLS FIRST;
+DO $$ BEGIN
+	EXECUTE format('ALTER DATABASE %I RESET guardrails.hidden_indexes',
+				   current_database());
+END $$;
+DROP ROLE grd_hider;
 SELECT * FROM plan($$SELECT * FROM orders WHERE customer = 42$$);
 
 -- Bad input and repeated calls.

@@ -399,16 +399,16 @@ grd_connection_check(Port *port, int status)
 	pg_atomic_fetch_add_u64(&rate_shared->accepted, 1);
 }
 
-/* What guardrails.status shows of one limit's slot. */
+/* A limit's refusals, as grd_bucket_table_copy() copies them. */
 typedef struct ConnSlotRow
 {
-	char		name[NAMEDATALEN + 64];
-	uint64		refused;
+	ConnLimitKey key;
+	int64		refused;
 } ConnSlotRow;
 
 /*
- * grd_bucket_table_copy() callback: a limit that has an entry, copied with
- * the table's lock held (nothing here can fail).
+ * grd_bucket_table_copy() callback: an entry's key and counter, copied
+ * under the table's lock (nothing here can fail).
  */
 static bool
 conn_slot_copy(void *entry, void *dst)
@@ -416,14 +416,17 @@ conn_slot_copy(void *entry, void *dst)
 	ConnLimitSlot *s = (ConnLimitSlot *) entry;
 	ConnSlotRow *r = (ConnSlotRow *) dst;
 
-	snprintf(r->name, sizeof(r->name), "connections_refused_by %s:%s",
-			 kind_name(s->key.kind), s->key.name);
-	r->refused = pg_atomic_read_u64(&s->refused);
+	r->key = s->key;
+	r->refused = (int64) pg_atomic_read_u64(&s->refused);
 	return true;
 }
 
 /*
- * Rows of guardrails.status owned by this module.
+ * Rows of guardrails.status owned by this module.  Every configured limit
+ * has its row, named connections_refused_by_<kind>:<name>, from the start:
+ * its entry in the table of buckets is claimed only by its first
+ * connection, and a counter that appears only then cannot be watched for
+ * a rate.  The counters are copied under the lock, the rows built after.
  */
 static void
 connection_limits_status(GrdStatus *status)
@@ -439,10 +442,31 @@ connection_limits_status(GrdStatus *status)
 				   (int64) pg_atomic_read_u64(&rate_shared->refused));
 	grd_status_put(status, "connections_refused_by_connection_rate",
 				   (int64) pg_atomic_read_u64(&rate_shared->refused_global));
+
+	/*
+	 * A row for every configured limit, from the start, at 0 until the
+	 * limit has an entry in the table (at its first connection).
+	 */
+	if (conn_limits == NULL)
+		return;
 	rows = grd_bucket_table_copy(&conn_slots, conn_slot_copy,
 								 sizeof(ConnSlotRow), &n);
-	for (int i = 0; i < n; i++)
-		grd_status_put(status, rows[i].name, (int64) rows[i].refused);
+	for (int i = 0; i < conn_limits->n; i++)
+	{
+		const ConnLimit *limit = &conn_limits->items[i];
+		char		name[NAMEDATALEN + 64];
+		int64		refused = 0;
+
+		for (int j = 0; j < n; j++)
+		{
+			if (rows[j].key.kind == limit->kind &&
+				strcmp(rows[j].key.name, limit->name) == 0)
+				refused = rows[j].refused;
+		}
+		snprintf(name, sizeof(name), "connections_refused_by_%s:%s",
+				 kind_name(limit->kind), limit->name);
+		grd_status_put(status, name, refused);
+	}
 	pfree(rows);
 }
 

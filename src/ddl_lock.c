@@ -188,14 +188,31 @@ lock_all_now(GrdDdlTarget *targets, int n, bool session, int *failed)
 	return true;
 }
 
-/* Sleep for ms milliseconds, or until interrupted. */
+/*
+ * Sleep for ms milliseconds, or until a cancel or terminate ends the wait
+ * (CHECK_FOR_INTERRUPTS throws).  Any signal sets the latch, and most (a
+ * reload, a notification, pg_log_backend_memory_contexts) are no reason
+ * to stop: the retry's log line said how long we would wait, so wait
+ * again for what remains.
+ */
 static void
 pause_ms(long ms)
 {
-	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-					 ms, PG_WAIT_EXTENSION);
-	ResetLatch(MyLatch);
-	CHECK_FOR_INTERRUPTS();
+	TimestampTz end = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms);
+
+	for (;;)
+	{
+		long		remaining;
+
+		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), end);
+		if (remaining <= 0)
+			break;
+		(void) WaitLatch(MyLatch,
+						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 remaining, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
 }
 
 /*

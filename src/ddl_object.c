@@ -161,6 +161,31 @@ object_name(Node *object)
 	return "";
 }
 
+/*
+ * A role as the statement writes it: its name, or the keyword standing for
+ * one (resolving CURRENT_USER would need a lookup, and may fail).
+ */
+static const char *
+rolespec_name(const RoleSpec *role)
+{
+	if (role == NULL)
+		return "";
+	switch (role->roletype)
+	{
+		case ROLESPEC_CSTRING:
+			return quote_identifier(role->rolename);
+		case ROLESPEC_CURRENT_ROLE:
+			return "CURRENT_ROLE";
+		case ROLESPEC_CURRENT_USER:
+			return "CURRENT_USER";
+		case ROLESPEC_SESSION_USER:
+			return "SESSION_USER";
+		case ROLESPEC_PUBLIC:
+			return "PUBLIC";
+	}
+	return "";
+}
+
 /* A relation named by a dotted name list (DROP TABLE a.b, ...). */
 static char *
 relation_list_identity(List *names, bool lookup, bool *resolved)
@@ -298,6 +323,10 @@ grd_ddl_describe_statement(GrdDdlAudit *audit, bool after)
 			other_object = ((node *) tree)->object
 		case T_RenameStmt:
 			RELATION_OR_OBJECT(RenameStmt, renameType);
+			/* a role, schema, database or tablespace: by its old name */
+			if (relation == NULL && other_object == NULL &&
+				((RenameStmt *) tree)->subname != NULL)
+				identity = (char *) quote_identifier(((RenameStmt *) tree)->subname);
 			break;
 		case T_AlterObjectSchemaStmt:
 			RELATION_OR_OBJECT(AlterObjectSchemaStmt, objectType);
@@ -398,6 +427,80 @@ grd_ddl_describe_statement(GrdDdlAudit *audit, bool after)
 				}
 				break;
 			}
+		case T_CreateRoleStmt:
+			type = "role";
+			identity = (char *) quote_identifier(((CreateRoleStmt *) tree)->role);
+			break;
+		case T_AlterRoleStmt:
+			type = "role";
+			identity = (char *) rolespec_name(((AlterRoleStmt *) tree)->role);
+			break;
+		case T_AlterRoleSetStmt:
+			/* ALTER ROLE ALL SET names no role */
+			type = "role";
+			identity = (char *) rolespec_name(((AlterRoleSetStmt *) tree)->role);
+			break;
+		case T_DropRoleStmt:
+			{
+				StringInfoData buf;
+				ListCell   *lc;
+
+				type = "role";
+				initStringInfo(&buf);
+				foreach(lc, ((DropRoleStmt *) tree)->roles)
+				{
+					if (buf.len > 0)
+						appendStringInfoString(&buf, ", ");
+					appendStringInfoString(&buf,
+										   rolespec_name(lfirst_node(RoleSpec, lc)));
+				}
+				identity = buf.data;
+				break;
+			}
+
+			/*
+			 * Types, as written: a composite type has a row in pg_class, but
+			 * it is named as the other types are, not qualified.
+			 */
+		case T_CompositeTypeStmt:
+			{
+				RangeVar   *rv = ((CompositeTypeStmt *) tree)->typevar;
+
+				type = "type";
+				identity = rv->schemaname != NULL ?
+					quote_qualified_identifier(rv->schemaname, rv->relname) :
+					(char *) quote_identifier(rv->relname);
+				break;
+			}
+		case T_CreateEnumStmt:
+			type = "type";
+			identity = NameListToQuotedString(((CreateEnumStmt *) tree)->typeName);
+			break;
+		case T_CreateRangeStmt:
+			type = "type";
+			identity = NameListToQuotedString(((CreateRangeStmt *) tree)->typeName);
+			break;
+		case T_AlterEnumStmt:
+			type = "type";
+			identity = NameListToQuotedString(((AlterEnumStmt *) tree)->typeName);
+			break;
+		case T_AlterTypeStmt:
+			type = "type";
+			identity = NameListToQuotedString(((AlterTypeStmt *) tree)->typeName);
+			break;
+		case T_CreateDomainStmt:
+			type = "domain";
+			identity = NameListToQuotedString(((CreateDomainStmt *) tree)->domainname);
+			break;
+		case T_AlterDomainStmt:
+			type = "domain";
+			identity = NameListToQuotedString(((AlterDomainStmt *) tree)->typeName);
+			break;
+		case T_DefineStmt:
+			/* CREATE TYPE name (...), AGGREGATE, OPERATOR, COLLATION... */
+			type = objtype_name(((DefineStmt *) tree)->kind);
+			identity = NameListToQuotedString(((DefineStmt *) tree)->defnames);
+			break;
 		case T_CreateExtensionStmt:
 			type = "extension";
 			identity = (char *) quote_identifier(((CreateExtensionStmt *) tree)->extname);

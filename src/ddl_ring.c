@@ -755,6 +755,17 @@ ddl_log_status(GrdStatus *status)
 {
 	uint64		next = pg_atomic_read_u64(&ddl_shared->next_seq);
 	uint64		stored = pg_atomic_read_u64(&ddl_shared->stored_seq);
+	uint64		done = stored;
+
+	/*
+	 * Until a worker has told its progress (after a crash, and on a standby,
+	 * where none runs), numbers below crash_seq were given to no entry of
+	 * this run: they are a crash gap, or a copy of the primary's reservation
+	 * that a standby starts after.  Only entries since are pending.
+	 */
+	if (pg_atomic_read_u32(&ddl_shared->stored_known) == 0 &&
+		ddl_shared->crash_seq > 0)
+		done = Max(stored, ddl_shared->crash_seq - 1);
 
 	grd_status_put(status, "ddl_log_memory_bytes",
 				   (int64) ddl_log_shmem_size());
@@ -764,8 +775,8 @@ ddl_log_status(GrdStatus *status)
 				   (int64) pg_atomic_read_u64(&ddl_shared->overwritten));
 	grd_status_put(status, "ddl_history_stored_seq", (int64) stored);
 	grd_status_put(status, "ddl_history_pending",
-				   (grd_ddl_destinations & GRD_DDL_DEST_TABLE) && next - 1 > stored ?
-				   (int64) (next - 1 - stored) : 0);
+				   (grd_ddl_destinations & GRD_DDL_DEST_TABLE) && next - 1 > done ?
+				   (int64) (next - 1 - done) : 0);
 	grd_status_put(status, "ddl_history_stored",
 				   (int64) pg_atomic_read_u64(&ddl_shared->counters[GRD_DDL_STORED]));
 	grd_status_put(status, "ddl_history_not_stored",

@@ -377,6 +377,10 @@ grd_indexvis_filter(PlannerInfo *root, Oid relid, RelOptInfo *rel)
  * lead to an index now, so that a typo is an error rather than an
  * experiment that silently hides nothing; elsewhere (there may be no
  * database to look in) names that lead nowhere are skipped at planning.
+ * PGC_S_TEST is such an elsewhere: ALTER ROLE/DATABASE ... SET and a
+ * function's SET clause check a value that is resolved later, in another
+ * session, perhaps in another database.  As core's check_default_tablespace
+ * does, a name that leads to no index here is then only a NOTICE.
  */
 static bool
 check_hidden_indexes(char **newval, void **extra, GucSource source)
@@ -409,16 +413,29 @@ check_hidden_indexes(char **newval, void **extra, GucSource source)
 		Oid			relid = lookup_hidden(hn);
 		char		kind = OidIsValid(relid) ? get_rel_relkind(relid) : '\0';
 
-		if (kind != RELKIND_INDEX && kind != RELKIND_PARTITIONED_INDEX)
+		if (kind == RELKIND_INDEX || kind == RELKIND_PARTITIONED_INDEX)
+			continue;
+		if (source == PGC_S_TEST)
 		{
-			GUC_check_errcode(ERRCODE_WRONG_OBJECT_TYPE);
 			if (hn->schema[0] != '\0')
-				GUC_check_errmsg("\"%s.%s\" is not an index", hn->schema,
-								 hn->name);
+				ereport(NOTICE,
+						(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+						 errmsg("\"%s.%s\" is not an index in this database",
+								hn->schema, hn->name)));
 			else
-				GUC_check_errmsg("\"%s\" is not an index", hn->name);
-			return false;
+				ereport(NOTICE,
+						(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+						 errmsg("\"%s\" is not an index in this database",
+								hn->name)));
+			continue;
 		}
+		GUC_check_errcode(ERRCODE_WRONG_OBJECT_TYPE);
+		if (hn->schema[0] != '\0')
+			GUC_check_errmsg("\"%s.%s\" is not an index", hn->schema,
+							 hn->name);
+		else
+			GUC_check_errmsg("\"%s\" is not an index", hn->name);
+		return false;
 	}
 	return true;
 }

@@ -6,6 +6,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use IPC::Run;
 
 my $primary = PostgreSQL::Test::Cluster->new('primary');
 $primary->init(allows_streaming => 1);
@@ -96,12 +97,40 @@ is($primary->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity
 
 # pg_dump and pg_restore carry the rule to another database, where the
 # index is created after the rows that name it; and the DDL history.
+# A table above the policy's minimum size, with an index: restoring it
+# builds the index on a filled table, which the policy (warn, by default)
+# warns about.
+$primary->safe_psql('postgres', q{
+	SET guardrails.ddl_policy = off;
+	CREATE TABLE restore_big AS SELECT g AS id, repeat('x', 100) AS pad
+		FROM generate_series(1, 15000) g;
+	CREATE INDEX restore_big_id ON restore_big (id);
+});
 my $dump = $primary->basedir . '/dump.custom';
 $primary->command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $primary->connstr('postgres') ],
 	'pg_dump');
 $primary->safe_psql('postgres', 'CREATE DATABASE restored');
-$primary->command_ok([ 'pg_restore', '-d', $primary->connstr('restored'), $dump ],
-	'pg_restore');
+my $log_offset = -s $primary->logfile;
+my ($restore_out, $restore_err);
+ok(IPC::Run::run([ 'pg_restore', '-d', $primary->connstr('restored'), $dump ],
+		'>', \$restore_out, '2>', \$restore_err), 'pg_restore');
+# Where the policy's warnings of a restore go (README, "Dumps"): not to
+# pg_restore's output, which prints the server's messages only with
+# --verbose, but to the server log and the DDL log.
+is($restore_err, '', 'pg_restore prints no warning');
+like(slurp_file($primary->logfile, $log_offset),
+	qr/WARNING:  building an index on table "restore_big" without CONCURRENTLY violates schema-change rule "index_concurrently"/,
+	'the warning is in the server log');
+is($primary->safe_psql('restored', q{
+	SELECT string_agg(DISTINCT array_to_string(policy_warnings, ','), ';')
+	FROM guardrails.ddl_log
+	WHERE database = 'restored' AND query LIKE 'CREATE INDEX restore_big_id%'}),
+	'index_concurrently', 'and in the DDL log');
+$primary->safe_psql('postgres', 'CREATE DATABASE restored_verbose');
+IPC::Run::run([ 'pg_restore', '--verbose', '-d', $primary->connstr('restored_verbose'), $dump ],
+	'>', \$restore_out, '2>', \$restore_err);
+like($restore_err, qr/pg_restore: WARNING:  building an index on table "restore_big"/,
+	'pg_restore --verbose prints it');
 is($primary->safe_psql('restored', q{
 	SELECT index_name || ' ' || reason || ' ' || (indexrelid = 'orders_customer'::regclass)
 	FROM guardrails.disabled_indexes}),

@@ -109,6 +109,14 @@ guardrails.connection_limits = 'role:batch=2/s burst 2, database:analytics=3/s'
 });
 $node->reload;
 sleep 2;
+# Every limit's counter is there from the start, at 0, named as its
+# neighbours are (no space).
+is($node->safe_psql('postgres', q{
+	SELECT string_agg(name || '=' || value, ',' ORDER BY name) FROM guardrails.status
+	WHERE name LIKE 'connections%' AND name ~ '(role|database):'},
+	extra_params => [ '-U', 'ops' ]),
+	'connections_refused_by_database:analytics=0,connections_refused_by_role:batch=0',
+	'a counter per limit, at 0 before any refusal');
 ($ok, $refused, $elapsed, $err) = flood('batch', 'postgres', 2);
 cmp_ok($refused, '>', 0, 'a role limit refuses');
 cmp_ok($ok, '<=', 2 + 2 * $elapsed + 1, 'at its rate');
@@ -118,7 +126,8 @@ is($refused, 0, 'other roles are not limited');
 ($ok, $refused, $elapsed, $err) = flood('app', 'analytics', 2);
 cmp_ok($refused, '>', 0, 'a database limit refuses');
 like($err, qr/connection rate limit exceeded for database "analytics"/, 'naming the database');
-cmp_ok(status('connections_refused_by role:batch'), '>', 0, 'per-limit counter');
+cmp_ok(status('connections_refused_by_role:batch'), '>', 0, 'per-limit counter');
+cmp_ok(status('connections_refused_by_database:analytics'), '>', 0, 'of each limit');
 
 # A syntax error at reload names the item, and the old value stays.
 my $offset = -s $node->logfile;

@@ -125,6 +125,38 @@ like($err, qr/lock timeout/, 'in a transaction block the statement fails');
 $log = slurp_file($node->logfile, $log_offset);
 unlike($log, qr/retry 1 of/, 'without a retry');
 
+# A retry pause lasts as long as its log line says, even when the latch
+# of the waiting backend is set meanwhile (here, every 100 ms, by
+# pg_log_backend_memory_contexts(); in production by any signal).
+$log_offset = -s $node->logfile;
+my $bp = $node->background_psql('postgres', on_error_stop => 0);
+my $bp_pid = $bp->query_safe('SELECT pg_backend_pid()');
+$bp->query_safe(q{SET guardrails.ddl_lock_timeout = '300ms'; SET guardrails.ddl_lock_retries = 1});
+my $bp_start = time;
+$bp->query_until(qr/started/, "\\echo started\nALTER TABLE t ADD COLUMN c int;\n\\echo done\n");
+usleep(100_000);				# B is now waiting for its lock
+$secs = undef;
+while (time - $bp_start < 10)
+{
+	if ($c->query_safe("SELECT state FROM pg_stat_activity WHERE pid = $bp_pid") ne 'active')
+	{
+		$secs = time - $bp_start;
+		last;
+	}
+	$c->query_safe("SELECT pg_log_backend_memory_contexts($bp_pid)");
+	usleep(100_000);
+}
+$bp->query_until(qr/done/, '');
+$secs //= time - $bp_start;
+like($bp->{stderr}, qr/lock timeout/, 'the poked statement fails in the end');
+$bp->quit;
+$log = slurp_file($node->logfile, $log_offset);
+my ($paused) = $log =~ /retry 1 of 1 in (\d+) ms/;
+ok(defined $paused, 'its retry is logged with its pause');
+$paused //= 0;
+cmp_ok($secs, '>=', 0.6 + $paused / 1000 - 0.05,
+	"two attempts and the whole pause of $paused ms ($secs s)");
+
 # When the blocker goes away during the budget, the DDL gets its lock.
 my $b = $node->background_psql('postgres', on_error_stop => 0);
 my $start = time;

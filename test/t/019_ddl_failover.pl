@@ -33,6 +33,18 @@ my $standby = PostgreSQL::Test::Cluster->new('fleet_standby');
 $standby->init_from_backup($primary, 'backup', has_streaming => 1);
 $standby->start;
 
+# A fresh standby has an empty ring, and nothing waits for the worker
+# (which runs only after promotion): its copy of the sequence file
+# reserved numbers, but none of them was given to an entry.
+sub pending
+{
+	my ($node) = @_;
+	return $node->safe_psql('postgres', q{
+		SELECT (SELECT count(*) FROM guardrails.ddl_log) || ' ' ||
+			   (SELECT value FROM guardrails.status WHERE name = 'ddl_history_pending')});
+}
+is(pending($standby), '0 0', 'a fresh standby: empty ring, ddl_history_pending 0');
+
 # More numbers than the block the standby's copy of the sequence file
 # reserved (1024): the primary's next numbers are beyond it.
 $primary->safe_psql('postgres', q{
@@ -47,6 +59,7 @@ $primary->wait_for_catchup($standby);
 # A statement on the standby fails (read-only): it has an entry there.
 my ($ret) = $standby->psql('postgres', 'CREATE TABLE on_standby (a int)');
 isnt($ret, 0, 'DDL fails on the standby');
+is(pending($standby), '1 1', 'its entry is pending until the promotion');
 
 $primary->stop('fast');
 $standby->promote;
