@@ -583,8 +583,9 @@ ALTER TABLE guardrails.ddl_history
 
 -- guardrails.check_migration(sql text): the verdicts the schema-change
 -- policy would give each statement of a migration script, against the live
--- catalog, without running it.  It changes nothing and locks no relation,
--- and shows sizes only of tables the caller may change (as the policy
+-- catalog, without running it.  It changes nothing and waits for no lock
+-- (a table's size is read under ACCESS SHARE only if that is free at
+-- once, and the lock is given back at once), and shows sizes only of tables the caller may change (as the policy
 -- itself does), so every role may call it.
 CREATE FUNCTION guardrails.check_migration(
 	sql text,

@@ -8,9 +8,13 @@
  * The script is parsed, never analysed nor run: each statement goes
  * through the same rules as a statement that runs (ddl_policy.c), which
  * collect their verdicts instead of raising them, against the live
- * catalog and the real sizes.  Nothing takes a lock on a relation (names
- * are looked up without one, as the policy itself does before a statement
- * runs); only the system catalogs are read, under ACCESS SHARE.
+ * catalog and the real sizes.  Nothing waits for a lock on a relation
+ * (names are looked up without one, as the policy itself does before a
+ * statement runs): a table's size and constraints are read under an
+ * ACCESS SHARE lock taken only if it is free at once and given back at
+ * once, so that a concurrent TRUNCATE, VACUUM FULL or DROP cannot pull its
+ * files away meanwhile (grd_ddl_relation_open_now()); the system catalogs
+ * are read under ACCESS SHARE.
  *
  * What the policy decides only while a statement runs is predicted here:
  * whether ALTER TABLE rewrites its table (the table_rewrite event) is

@@ -19,7 +19,10 @@
  *	  ourselves (same relations, same modes: grd_ddl_targets), so that we
  *	  control the wait.  With guardrails.ddl_lock_wait = retry we never
  *	  join the lock queue: conditional attempts, separated by short
- *	  jittered pauses, until the budget is spent.  With queue, we wait in
+ *	  jittered pauses, until the budget is spent (but a transaction that
+ *	  already holds a lock on the table, which those queued wait for
+ *	  anyway, queues for a couple of milliseconds at a time, so that it can
+ *	  go ahead of them as PostgreSQL lets it).  With queue, we wait in
  *	  the queue as PostgreSQL would, under the lock timeout, inside a
  *	  subtransaction so that a timeout can be caught and reported.  With
  *	  hybrid, we wait in the queue for GRD_HYBRID_SLICE_MS at most, leave
@@ -122,6 +125,13 @@ static const GrdSetting ddl_lock_settings[] = {
  * at a time, which is the longest a reader arriving meanwhile waits.
  */
 #define GRD_HYBRID_SLICE_MS	30
+
+/*
+ * ddl_lock_wait = retry, in a transaction that already holds a lock on a
+ * target: how long each attempt stays in the lock queue (see
+ * lock_with_pauses()).
+ */
+#define GRD_STRENGTHEN_SLICE_MS	2
 
 /* Pauses between retries of a whole statement: from 1 s, up to 30 s. */
 #define GRD_RETRY_PAUSE_MS	1000
@@ -286,9 +296,34 @@ lock_queued(GrdDdlTarget *targets, int n, bool session, int slice_ms,
 }
 
 /*
+ * Whether this transaction (or session) already holds a lock, in any mode,
+ * on one of the targets.
+ */
+static bool
+holds_a_target(const GrdDdlTarget *targets, int n)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+		if (CheckRelationOidLockedByMe(targets[i].relid, AccessShareLock, true))
+			return true;
+	return false;
+}
+
+/*
  * ddl_lock_wait = retry (hybrid false): conditional attempts with short,
  * growing, jittered pauses until timeout_ms have passed.  We are never in
  * the lock queue, so nobody ever waits behind us.
+ *
+ * Except when the transaction already holds a lock on a target (BEGIN;
+ * CREATE INDEX; ALTER TABLE): a conditional attempt fails whenever a
+ * conflicting request is queued, and the requests queued behind the lock
+ * we hold stay queued until we commit, so every attempt would fail and
+ * those sessions would stay blocked for the whole budget.  A real wait is
+ * granted at once, or put ahead of the requests that wait for us
+ * (ProcSleep), as PostgreSQL does without us.  So each attempt is then a
+ * wait in the queue of GRD_STRENGTHEN_SLICE_MS at most: what remains
+ * queued behind us for that long are newcomers only.
  *
  * ddl_lock_wait = hybrid: wait in the queue, but for GRD_HYBRID_SLICE_MS
  * at most, then leave it, let the readers that queued behind us through,
@@ -304,6 +339,7 @@ lock_with_pauses(GrdDdlTarget *targets, int n, bool session, int timeout_ms,
 {
 	TimestampTz start = GetCurrentTimestamp();
 	long		pause = GRD_FIRST_PAUSE_MS;
+	bool		strengthen = !hybrid && holds_a_target(targets, n);
 
 	for (;;)
 	{
@@ -315,6 +351,11 @@ lock_with_pauses(GrdDdlTarget *targets, int n, bool session, int timeout_ms,
 		if (hybrid)
 			got = lock_queued(targets, n, session,
 							  (int) Max(1, Min(GRD_HYBRID_SLICE_MS,
+											   timeout_ms - elapsed)),
+							  failed);
+		else if (strengthen)
+			got = lock_queued(targets, n, session,
+							  (int) Max(1, Min(GRD_STRENGTHEN_SLICE_MS,
 											   timeout_ms - elapsed)),
 							  failed);
 		else

@@ -57,7 +57,9 @@
  * before it takes any lock; ALTER TABLE's rewrites are decided by
  * PostgreSQL only once it has analysed the commands, so we are told by an
  * event trigger, before a single row is copied.  Emptiness is read from
- * the size of the table's main fork, without a lock.
+ * the size of the table's main fork, under an ACCESS SHARE lock taken only
+ * if it is free at once and given back at once (see relation_pages()); we
+ * never wait for a lock here.
  *
  * In enforce a violation is an ERROR, in warn a WARNING with the same text;
  * both carry SQLSTATE 42G01.  guardrails.check_migration() runs the same
@@ -216,27 +218,48 @@ grd_ddl_level_name(int level)
 /*
  * The data pages of one relation, or 0 when it is exempt from the rules:
  * temporary, created in this transaction, or not there (*exempt is then
- * set).  Read without a lock, from the relation cache and the size of its
- * main fork.
+ * set).  Read from the size of its main fork, under an ACCESS SHARE lock
+ * had at once and given back (grd_ddl_relation_open_now(): a concurrent
+ * TRUNCATE, VACUUM FULL or DROP would otherwise leave us reading files
+ * that are gone).  When another session holds or awaits ACCESS EXCLUSIVE
+ * on it, from pg_class.relpages instead, the size as of its last VACUUM or
+ * ANALYZE: the statement would wait behind that session anyway.
  */
 static BlockNumber
 relation_pages(Oid relid, bool *exempt)
 {
-	Relation	rel = RelationIdGetRelation(relid);
+	Relation	rel = grd_ddl_relation_open_now(relid);
 	BlockNumber pages = 0;
+	HeapTuple	tuple;
+	Form_pg_class form;
 
 	*exempt = true;
-	if (!RelationIsValid(rel))
+	if (rel != NULL)
+	{
+		if (rel->rd_rel->relpersistence != RELPERSISTENCE_TEMP &&
+			rel->rd_createSubid == InvalidSubTransactionId)
+		{
+			*exempt = false;
+			/* an unlogged table has no main fork on a standby */
+			if (RELKIND_HAS_STORAGE(rel->rd_rel->relkind) &&
+				smgrexists(RelationGetSmgr(rel), MAIN_FORKNUM))
+				pages = smgrnblocks(RelationGetSmgr(rel), MAIN_FORKNUM);
+		}
+		grd_ddl_relation_close_now(rel);
+		return pages;
+	}
+
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tuple))
 		return 0;
-	if (rel->rd_rel->relpersistence != RELPERSISTENCE_TEMP &&
-		rel->rd_createSubid == InvalidSubTransactionId)
+	form = (Form_pg_class) GETSTRUCT(tuple);
+	if (form->relpersistence != RELPERSISTENCE_TEMP)
 	{
 		*exempt = false;
-		if (RELKIND_HAS_STORAGE(rel->rd_rel->relkind) &&
-			smgrexists(RelationGetSmgr(rel), MAIN_FORKNUM))
-			pages = smgrnblocks(RelationGetSmgr(rel), MAIN_FORKNUM);
+		if (RELKIND_HAS_STORAGE(form->relkind) && form->relpages > 0)
+			pages = (BlockNumber) form->relpages;
 	}
-	RelationClose(rel);
+	ReleaseSysCache(tuple);
 	return pages;
 }
 
@@ -591,11 +614,20 @@ check_set_not_null(Oid relid, BlockNumber pages, const char *colname,
 	attnum = get_attnum(relid, colname);
 	if (attnum <= 0)
 		return;					/* PostgreSQL's error, or a system column */
-	rel = RelationIdGetRelation(relid);
-	if (!RelationIsValid(rel))
-		return;
-	proven = not_null_proven(rel, attnum);
-	RelationClose(rel);
+	/*
+	 * The constraints are read from the relcache entry, under a lock had at
+	 * once (grd_ddl_relation_open_now()).  When another session holds or
+	 * awaits ACCESS EXCLUSIVE on the table, nothing proves the column: a
+	 * lock anyone may queue must not open a way around the rule.
+	 */
+	rel = grd_ddl_relation_open_now(relid);
+	if (rel != NULL)
+	{
+		proven = not_null_proven(rel, attnum);
+		grd_ddl_relation_close_now(rel);
+	}
+	else
+		proven = false;
 	foreach(lc, script_proven)
 	{
 		GrdProvenColumn *col = (GrdProvenColumn *) lfirst(lc);

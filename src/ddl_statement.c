@@ -36,8 +36,12 @@
  * base tables, TRUNCATE ... CASCADE's referencing tables) are waited for
  * by the statement itself, under the lock timeout that remains.
  *
- * Nothing here takes a lock or changes anything: relations are looked up
- * without a lock, as they are named now.
+ * Nothing here waits for a lock or changes anything: relations are looked
+ * up without a lock, as they are named now, and their catalog rows read
+ * from the system caches.  A relation's relcache entry (its index list,
+ * and in ddl_policy.c its files and constraints) is read only through
+ * grd_ddl_relation_open_now(): under an ACCESS SHARE lock had at once, or
+ * not at all, and given back at once.
  *
  * Copyright (c) 2026, pg_guardrails developers
  *
@@ -45,6 +49,8 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "access/relation.h"
 #include "catalog/catalog.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
@@ -55,11 +61,13 @@
 #include "commands/tablecmds.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "storage/lmgr.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
+#include "utils/syscache.h"
 
 #include "compat.h"
 #include "ddl_statement.h"
@@ -230,6 +238,43 @@ grd_ddl_relation_name(Oid relid)
 	return psprintf("%s.%s", nsp, rel);
 }
 
+/*
+ * Open a relation the caller has not locked, to read its relcache entry or
+ * the size of its files, if an ACCESS SHARE lock on it can be had at once;
+ * NULL if it cannot, or if the relation is gone.  Without a lock, a
+ * concurrent TRUNCATE, VACUUM FULL or DROP gives the relation new files or
+ * removes its catalog rows while we read, and nothing makes us process its
+ * invalidations: we would read a stale entry that names files that are
+ * gone, or build an entry from rows that vanish half-way ("could not open
+ * file", "cache lookup failed").  Taking the lock processes the
+ * invalidations, and holding it keeps the files in place.  It is never
+ * waited for: the statement must not queue before its lock guard runs,
+ * and check_migration() waits for nothing.  Callers fall back on what the
+ * system caches say.  Close with grd_ddl_relation_close_now(), which gives
+ * the lock back at once, as pg_relation_size() does: the statement takes
+ * its own locks later.
+ */
+Relation
+grd_ddl_relation_open_now(Oid relid)
+{
+	Relation	rel;
+
+	if (!OidIsValid(relid) ||
+		!ConditionalLockRelationOid(relid, AccessShareLock))
+		return NULL;
+	rel = try_relation_open(relid, NoLock);
+	if (rel == NULL)
+		UnlockRelationOid(relid, AccessShareLock);
+	return rel;
+}
+
+/* Close a relation opened by grd_ddl_relation_open_now(), and unlock it. */
+void
+grd_ddl_relation_close_now(Relation rel)
+{
+	relation_close(rel, AccessShareLock);
+}
+
 /* The relations a statement is about to lock, being collected. */
 typedef struct TargetList
 {
@@ -327,17 +372,17 @@ add_children(TargetList *list, Oid relid, LOCKMODE mode)
 			add(list, lfirst_oid(lc), mode);
 }
 
-/* A relation's TOAST table, or InvalidOid. */
+/* A relation's TOAST table, or InvalidOid: its pg_class row says. */
 static Oid
 toast_of(Oid relid)
 {
-	Relation	rel = RelationIdGetRelation(relid);
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	Oid			toastrelid;
 
-	if (!RelationIsValid(rel))
+	if (!HeapTupleIsValid(tuple))
 		return InvalidOid;
-	toastrelid = rel->rd_rel->reltoastrelid;
-	RelationClose(rel);
+	toastrelid = ((Form_pg_class) GETSTRUCT(tuple))->reltoastrelid;
+	ReleaseSysCache(tuple);
 	return toastrelid;
 }
 
@@ -350,16 +395,22 @@ toast_of(Oid relid)
 static void
 add_reindexed(TargetList *list, Oid relid, bool with_toast)
 {
-	Relation	rel = RelationIdGetRelation(relid);
-	List	   *indexes;
+	Relation	rel = grd_ddl_relation_open_now(relid);
+	List	   *indexes = NIL;
 	ListCell   *lc;
-	Oid			toastrelid;
+	Oid			toastrelid = toast_of(relid);
 
-	if (!RelationIsValid(rel))
-		return;
-	indexes = RelationGetIndexList(rel);
-	toastrelid = rel->rd_rel->reltoastrelid;
-	RelationClose(rel);
+	/*
+	 * When the table is locked (or about to be) in ACCESS EXCLUSIVE by
+	 * another session, its indexes are not known here: REINDEX then locks
+	 * them itself, under the lock timeout that remains once the table's
+	 * SHARE lock, which waits behind that session anyway, is had.
+	 */
+	if (rel != NULL)
+	{
+		indexes = RelationGetIndexList(rel);
+		grd_ddl_relation_close_now(rel);
+	}
 
 	add(list, relid, ShareLock);
 	foreach(lc, indexes)

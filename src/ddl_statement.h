@@ -14,6 +14,7 @@
 
 #include "nodes/primnodes.h"
 #include "storage/lockdefs.h"
+#include "utils/relcache.h"
 
 /*
  * The classification of one utility statement, read from its parse tree
@@ -52,5 +53,7 @@ extern int	grd_ddl_targets(const GrdDdlStatement *st, GrdDdlTarget **targets);
 extern bool grd_ddl_is_concurrent(Node *parsetree);
 extern Oid	grd_ddl_relid(RangeVar *rv);
 extern char *grd_ddl_relation_name(Oid relid);
+extern Relation grd_ddl_relation_open_now(Oid relid);
+extern void grd_ddl_relation_close_now(Relation rel);
 
 #endif							/* GRD_DDL_STATEMENT_H */

@@ -55,7 +55,8 @@
  *	  abort cleanup, or queued when this backend still holds the lock.
  *	- An entry's windows (see "Windows" below) are recorded into like its
  *	  counters, with the lock held shared; the free list of windows has a
- *	  spinlock of its own, and reusing a slot the windows' spinlock.
+ *	  spinlock of its own; reusing a slot is claimed by a compare-and-swap
+ *	  of the windows' change counter, and no spinlock is held meanwhile.
  *
  * Copyright (c) 2026, pg_guardrails developers
  *
@@ -69,6 +70,7 @@
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "port/atomics.h"
+#include "storage/s_lock.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "utils/backend_status.h"
@@ -173,10 +175,20 @@ typedef struct GrdLatencyShared
  *
  * Locking: recording into the current slot takes no lock (atomics, under
  * GRD_LOCK_LATENCY shared as for the entry).  Reusing a slot (once per
- * slot per digest) takes the windows' spinlock, which serialises it with
- * other reusers, and makes "changes" odd for its duration; readers copy
- * without a lock and retry when "changes" moved or was odd, so that they
- * never see a slot's counts both in the fine ring and in a coarse block.
+ * slot per digest) reads, adds and zeroes some 3,500 counters, far too
+ * many for a spinlock: the reuser claims the windows by turning "changes"
+ * from even to odd with a compare-and-swap, does the work, and publishes
+ * it by making "changes" even again.  "changes" is thus a sequence
+ * counter whose odd values are also the one reuser's claim: a second
+ * reuser (another backend recording the same digest into the same new
+ * slot) waits with a spin delay until it is even, and then finds the
+ * slot reused.  Readers copy without a lock, and start over, after a spin
+ * delay, until they copied with "changes" even and unmoved, so that they
+ * never see a slot's counts both in the fine ring and in a coarse block,
+ * or in neither.  The claim is held for a bounded piece of work that
+ * cannot fail or sleep, so both waits end.  Freeing windows
+ * (window_detach) takes GRD_LOCK_LATENCY exclusive, so no reuser or reader
+ * is there.
  */
 #define FINE_SLOTS		17		/* 15 complete + the current + one spare */
 #define COARSE_FACTOR	5
@@ -193,8 +205,9 @@ typedef struct GrdWindowSlot
 
 typedef struct GrdLatencyWindows
 {
-	slock_t		mutex;			/* held while a slot is reused */
-	pg_atomic_uint32 changes;	/* odd while a slot is being reused */
+	pg_atomic_uint32 changes;	/* sequence counter: odd while a slot is
+								 * being reused, which the reuser claimed
+								 * by a compare-and-swap from even */
 	GrdWindowSlot fine[FINE_SLOTS];
 	GrdWindowSlot coarse[COARSE_SLOTS];
 } GrdLatencyWindows;
@@ -366,7 +379,6 @@ latency_shmem_startup(bool found)
 
 			/* the last free first, so that windows are taken in order */
 			lat_shared->free_windows[i] = grd_max_window_digests - 1 - i;
-			SpinLockInit(&w->mutex);
 			pg_atomic_init_u32(&w->changes, 0);
 			for (int j = 0; j < FINE_SLOTS; j++)
 				pg_atomic_init_u64(&w->fine[j].number, 0);
@@ -646,8 +658,8 @@ window_slot_number(uint64 ns)
 }
 
 /*
- * Empty a slot and give it a new number.  Caller holds the windows'
- * mutex, and has made "changes" odd.
+ * Empty a slot and give it a new number.  Caller has claimed the windows
+ * ("changes" odd).
  */
 static void
 window_slot_reset(GrdWindowSlot *slot, uint64 number)
@@ -661,53 +673,95 @@ window_slot_reset(GrdWindowSlot *slot, uint64 number)
 }
 
 /*
+ * Move a fine slot's counts (of slot number old) into the coarse block of
+ * old, unless that block is older than the coarse ring, and empty the slot
+ * for slot number.  Caller has claimed the windows ("changes" odd).
+ */
+static void
+window_slot_move(GrdLatencyWindows *w, GrdWindowSlot *slot, uint64 old,
+				 uint64 number)
+{
+	if (old != 0)
+	{
+		uint64		block = old / COARSE_FACTOR;
+		GrdWindowSlot *c = &w->coarse[block % COARSE_SLOTS];
+		uint64		cnum = pg_atomic_read_u64(&c->number);
+
+		if (cnum < block)
+		{
+			window_slot_reset(c, block);
+			cnum = block;
+		}
+		if (cnum == block)
+		{
+			pg_atomic_fetch_add_u32(&c->calls,
+									pg_atomic_read_u32(&slot->calls));
+			pg_atomic_fetch_add_u32(&c->failed,
+									pg_atomic_read_u32(&slot->failed));
+			for (int b = 0; b < GRD_HIST_NBUCKETS; b++)
+			{
+				uint32		v = pg_atomic_read_u32(&slot->counts[b]);
+
+				if (v != 0)
+					pg_atomic_fetch_add_u32(&c->counts[b], v);
+			}
+		}
+	}
+	window_slot_reset(slot, number);
+}
+
+/*
  * Reuse the fine slot for slot number, unless another backend did or it
- * holds a later slot already: add its counts into the coarse block of its
- * old number (a block older than the coarse ring is dropped), then empty
- * it.  Readers see "changes" odd meanwhile, and retry.
+ * holds a later slot already (see "Locking" above): claim the windows,
+ * move the slot's counts into their coarse block, empty it, publish.
+ * When another backend holds the claim, wait for it to publish, and look
+ * again.  Readers see "changes" odd meanwhile, and wait too.
  */
 static void
 window_reuse(GrdLatencyWindows *w, GrdWindowSlot *slot, uint64 number)
 {
-	uint64		old;
+	SpinDelayStatus delay;
+	bool		waited = false;
 
-	SpinLockAcquire(&w->mutex);
-	old = pg_atomic_read_u64(&slot->number);
-	if (old < number)
+	for (;;)
 	{
-		pg_atomic_fetch_add_u32(&w->changes, 1);
-		pg_write_barrier();
-		if (old != 0)
+		uint32		changes;
+
+		if (pg_atomic_read_u64(&slot->number) >= number)
+			break;
+		changes = pg_atomic_read_u32(&w->changes);
+		if (changes % 2 == 0 &&
+			pg_atomic_compare_exchange_u32(&w->changes, &changes,
+										   changes + 1))
 		{
-			uint64		block = old / COARSE_FACTOR;
-			GrdWindowSlot *c = &w->coarse[block % COARSE_SLOTS];
-			uint64		cnum = pg_atomic_read_u64(&c->number);
+			uint64		old;
 
-			if (cnum < block)
-			{
-				window_slot_reset(c, block);
-				cnum = block;
-			}
-			if (cnum == block)
-			{
-				pg_atomic_fetch_add_u32(&c->calls,
-										pg_atomic_read_u32(&slot->calls));
-				pg_atomic_fetch_add_u32(&c->failed,
-										pg_atomic_read_u32(&slot->failed));
-				for (int b = 0; b < GRD_HIST_NBUCKETS; b++)
-				{
-					uint32		v = pg_atomic_read_u32(&slot->counts[b]);
+			/*
+			 * Claimed (the compare-and-swap is a full barrier).  Look at the
+			 * slot again: the previous claimer may have reused it since.
+			 */
+			old = pg_atomic_read_u64(&slot->number);
 
-					if (v != 0)
-						pg_atomic_fetch_add_u32(&c->counts[b], v);
-				}
-			}
+			/*
+			 * Tests stop a reuser here, with the claim held; only a wait
+			 * may be attached: an error would leave the claim held.
+			 */
+			GRD_INJECTION_POINT("pg-guardrails-window-reuse");
+			if (old < number)
+				window_slot_move(w, slot, old, number);
+			/* publish: a full barrier, then even again */
+			pg_atomic_fetch_add_u32(&w->changes, 1);
+			break;
 		}
-		window_slot_reset(slot, number);
-		pg_write_barrier();
-		pg_atomic_fetch_add_u32(&w->changes, 1);
+		if (!waited)
+		{
+			init_local_spin_delay(&delay);
+			waited = true;
+		}
+		perform_spin_delay(&delay);
 	}
-	SpinLockRelease(&w->mutex);
+	if (waited)
+		finish_spin_delay(&delay);
 }
 
 /*
@@ -1130,10 +1184,12 @@ window_slot_add(GrdLatencySnapshot *snap, GrdWindowSlot *slot)
 /*
  * Add one entry's window (an index of grd_window_slots) to a snapshot, as
  * of slot number cur.  The slots are copied without a lock; a copy made
- * while a slot was being reused is started over (the snapshot is copied
- * back), a few times at most, after which the last copy is kept: a slot
- * is reused once per slot width, so a reader meets that only by bad luck.
- * Caller holds the lock, at least shared.
+ * while a slot was being reused is started over from the snapshot as it
+ * was (kept in scratch), after a spin delay, until one is made with no
+ * reuse under way: a reuse is a bounded piece of work that cannot fail,
+ * so this ends, and the copy is never torn nor dropped.  (Interrupts are
+ * held off here anyway: caller holds the lock, at least shared, so that
+ * the windows cannot be freed.)
  */
 static void
 window_snapshot_add(GrdLatencySnapshot *snap, GrdLatencySnapshot *scratch,
@@ -1142,46 +1198,53 @@ window_snapshot_add(GrdLatencySnapshot *snap, GrdLatencySnapshot *scratch,
 	uint32		w = pg_atomic_read_u32(&entry->window);
 	GrdLatencyWindows *win;
 	int			k = grd_window_slots[window];
+	uint64		first;
+	SpinDelayStatus delay;
+	bool		waited = false;
 
 	if (w == 0)
 		return;
 	win = &lat_windows[w - 1];
+	if (k < LONG_WINDOW)
+		first = cur - k;
+	else
+		first = (cur / COARSE_FACTOR) * COARSE_FACTOR - LONG_WINDOW;
 	memcpy(scratch, snap, sizeof(GrdLatencySnapshot));
-	for (int attempt = 0; attempt < 10; attempt++)
+	for (;;)
 	{
 		uint32		before = pg_atomic_read_u32(&win->changes);
-		uint64		first;
 
-		if (attempt > 0)
-			memcpy(snap, scratch, sizeof(GrdLatencySnapshot));
-		if (before % 2 != 0)
+		if (before % 2 == 0)
 		{
-			pg_spin_delay();
-			continue;
-		}
-		pg_read_barrier();
-		if (k < LONG_WINDOW)
-			first = cur - k;
-		else
-			first = (cur / COARSE_FACTOR) * COARSE_FACTOR - LONG_WINDOW;
-		for (int j = 0; j < FINE_SLOTS; j++)
-		{
-			if (pg_atomic_read_u64(&win->fine[j].number) >= first)
-				window_slot_add(snap, &win->fine[j]);
-		}
-		if (k == LONG_WINDOW)
-		{
-			for (int j = 0; j < COARSE_SLOTS; j++)
+			pg_read_barrier();
+			for (int j = 0; j < FINE_SLOTS; j++)
 			{
-				if (pg_atomic_read_u64(&win->coarse[j].number) >=
-					first / COARSE_FACTOR)
-					window_slot_add(snap, &win->coarse[j]);
+				if (pg_atomic_read_u64(&win->fine[j].number) >= first)
+					window_slot_add(snap, &win->fine[j]);
 			}
+			if (k == LONG_WINDOW)
+			{
+				for (int j = 0; j < COARSE_SLOTS; j++)
+				{
+					if (pg_atomic_read_u64(&win->coarse[j].number) >=
+						first / COARSE_FACTOR)
+						window_slot_add(snap, &win->coarse[j]);
+				}
+			}
+			pg_read_barrier();
+			if (pg_atomic_read_u32(&win->changes) == before)
+				break;
+			memcpy(snap, scratch, sizeof(GrdLatencySnapshot));
 		}
-		pg_read_barrier();
-		if (pg_atomic_read_u32(&win->changes) == before)
-			break;
+		if (!waited)
+		{
+			init_local_spin_delay(&delay);
+			waited = true;
+		}
+		perform_spin_delay(&delay);
 	}
+	if (waited)
+		finish_spin_delay(&delay);
 }
 
 /*
