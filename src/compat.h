@@ -303,21 +303,6 @@ grd_cluster_command(Node *stmt)
 #define grd_domain_has_constraints(typid)	DomainHasConstraints(typid)
 #endif
 
-/*
- * Injection points (servers built with --enable-injection-points, 17 and
- * later), for tests that must stop a backend at a chosen place: 18 adds an
- * argument for the callback, which we never pass.  Nothing on 15 and 16.
- */
-#if PG_VERSION_NUM >= 180000
-#include "utils/injection_point.h"
-#define GRD_INJECTION_POINT(name)	INJECTION_POINT(name, NULL)
-#elif PG_VERSION_NUM >= 170000
-#include "utils/injection_point.h"
-#define GRD_INJECTION_POINT(name)	INJECTION_POINT(name)
-#else
-#define GRD_INJECTION_POINT(name)	((void) 0)
-#endif
-
 static inline uint64
 grd_now_ns(void)
 {
