@@ -223,7 +223,11 @@ grd_ddl_level_name(int level)
  * TRUNCATE, VACUUM FULL or DROP would otherwise leave us reading files
  * that are gone).  When another session holds or awaits ACCESS EXCLUSIVE
  * on it, from pg_class.relpages instead, the size as of its last VACUUM or
- * ANALYZE: the statement would wait behind that session anyway.
+ * ANALYZE: the statement would wait behind that session anyway.  A
+ * relpages of 0 then proves nothing (never vacuumed, or truncated and
+ * refilled by the session holding the lock), and anyone who may queue a
+ * lock on the table could otherwise make a filled table pass as empty:
+ * it counts as one page, so that the rules apply.
  */
 static BlockNumber
 relation_pages(Oid relid, bool *exempt)
@@ -256,8 +260,8 @@ relation_pages(Oid relid, bool *exempt)
 	if (form->relpersistence != RELPERSISTENCE_TEMP)
 	{
 		*exempt = false;
-		if (RELKIND_HAS_STORAGE(form->relkind) && form->relpages > 0)
-			pages = (BlockNumber) form->relpages;
+		if (RELKIND_HAS_STORAGE(form->relkind))
+			pages = (BlockNumber) Max(form->relpages, 1);
 	}
 	ReleaseSysCache(tuple);
 	return pages;
