@@ -223,11 +223,12 @@ grd_ddl_level_name(int level)
  * TRUNCATE, VACUUM FULL or DROP would otherwise leave us reading files
  * that are gone).  When another session holds or awaits ACCESS EXCLUSIVE
  * on it, from pg_class.relpages instead, the size as of its last VACUUM or
- * ANALYZE: the statement would wait behind that session anyway.  A
- * relpages of 0 then proves nothing (never vacuumed, or truncated and
+ * ANALYZE: the statement would wait behind that session anyway.  That
+ * figure may be far below the truth (never vacuumed, or truncated and
  * refilled by the session holding the lock), and anyone who may queue a
- * lock on the table could otherwise make a filled table pass as empty:
- * it counts as one page, so that the rules apply.
+ * lock on the table could otherwise make a filled table pass as small:
+ * it counts as at least guardrails.ddl_policy_min_size, so that the rules
+ * apply.
  */
 static BlockNumber
 relation_pages(Oid relid, bool *exempt)
@@ -261,7 +262,13 @@ relation_pages(Oid relid, bool *exempt)
 	{
 		*exempt = false;
 		if (RELKIND_HAS_STORAGE(form->relkind))
-			pages = (BlockNumber) Max(form->relpages, 1);
+		{
+			double		min_pages = ceil((double) grd_ddl_policy_min_size *
+										 1024.0 / BLCKSZ);
+
+			pages = (BlockNumber) Max((double) form->relpages,
+									  Max(min_pages, 1.0));
+		}
 	}
 	ReleaseSysCache(tuple);
 	return pages;

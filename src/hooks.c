@@ -140,6 +140,9 @@ static int	grd_own_code_depth = 0;
 /* Executor and utility calls in progress in this backend; 0 = top level. */
 static int	grd_nesting_level = 0;
 
+/* grd_xact_callback and grd_subxact_callback are registered. */
+static bool xact_callbacks_registered = false;
+
 /*
  * A utility statement on its way through grd_ProcessUtility: the arguments
  * of ProcessUtility, passed on as one, and what was decided about it.
@@ -215,9 +218,6 @@ grd_hooks_install(void)
 	needs_fmgr_hook = grd_needs_fmgr_hook;
 	prev_fmgr_hook = fmgr_hook;
 	fmgr_hook = grd_fmgr_hook;
-
-	RegisterXactCallback(grd_xact_callback, NULL);
-	RegisterSubXactCallback(grd_subxact_callback, NULL);
 }
 
 /*
@@ -439,6 +439,18 @@ grd_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	{
 		grd_utility_body(&call);
 		return;
+	}
+
+	/*
+	 * What the catch block queues is recorded by the transaction callbacks,
+	 * registered by the first statement that could queue something, so
+	 * that a backend that runs none pays nothing at each transaction end.
+	 */
+	if (unlikely(!xact_callbacks_registered))
+	{
+		RegisterXactCallback(grd_xact_callback, NULL);
+		RegisterSubXactCallback(grd_subxact_callback, NULL);
+		xact_callbacks_registered = true;
 	}
 	PG_TRY();
 	{

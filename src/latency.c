@@ -575,6 +575,10 @@ grd_latency_utility_start(PlannedStmt *pstmt, int nesting_level,
 	if (timer->queryid == UINT64CONST(0))
 		return false;
 
+	/* failures queued outside a utility statement (see exec_timer_release) */
+	if (unlikely(npending_failures != 0))
+		grd_latency_record_pending();
+
 	timer->start_ns = grd_now_ns();
 	return true;
 }
@@ -634,8 +638,9 @@ latency_queue_failure(const GrdLatencyKey *key, uint64 ns, uint64 end_ns)
 /*
  * Record the queued failures, unless this backend holds the table's lock
  * (then they wait for the next call).  hooks.c calls this at the end of
- * every transaction and subtransaction, after abort cleanup has released
- * the LWLocks.  Never raises an error.
+ * every transaction and subtransaction, once a utility statement could
+ * have queued one, after abort cleanup has released the LWLocks; the next
+ * utility statement timed calls it too.  Never raises an error.
  */
 void
 grd_latency_record_pending(void)

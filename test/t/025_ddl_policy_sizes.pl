@@ -62,15 +62,16 @@ is($a->query_safe($check), "index_concurrently $size",
 $b->query_safe('COMMIT');
 
 # A filled table never vacuumed has relpages 0, which proves nothing: while
-# another session holds its lock, it counts as one page, and the rules
-# still apply (else queueing a lock would let a migration through).
+# another session holds its lock, it counts as at least
+# guardrails.ddl_policy_min_size (1 MB), and the rules still apply (else
+# queueing a lock would let a migration through).
 $node->safe_psql('postgres', q{
 	CREATE TABLE v (id int, pad text) WITH (autovacuum_enabled = off);
 	INSERT INTO v SELECT g, repeat('x', 100) FROM generate_series(1, 20000) g;});
 $b->query_safe('BEGIN; LOCK TABLE v IN ACCESS EXCLUSIVE MODE;');
 (my $check_v = $check) =~ s/\bt\b/v/g;
-is($a->query_safe($check_v), 'index_concurrently 8192',
-	'a locked table with relpages 0 still gets its verdict');
+is($a->query_safe($check_v), 'index_concurrently 1048576',
+	'a locked table with relpages 0 still gets its verdict, as 1 MB');
 $b->query_safe('COMMIT');
 $b->quit;
 $a->quit;
