@@ -199,7 +199,8 @@ for spec in $GRD_PG_CONFIGS; do
 	dir="$GRD_SRC/tmp_matrix/$major"
 	rm -rf "$dir"
 	mkdir -p "$dir"
-	tar -C "$GRD_SRC" --exclude=./tmp_matrix --exclude=./.git --exclude='./tmp_*' -cf - . | tar -C "$dir" -xf -
+	tar -C "$GRD_SRC" --exclude=./tmp_matrix --exclude=./.git --exclude='./tmp_*' \
+		--exclude='*.o' --exclude='*.bc' --exclude='*.so' -cf - . | tar -C "$dir" -xf -
 	set +e
 	(
 		set -e

@@ -76,7 +76,8 @@ grd_reexec_as_postgres() {
 
 	local work
 	work=$(mktemp -d "/tmp/pg_guardrails-$(basename "$script" .sh)-XXXXXX")
-	tar -C "$GRD_SRC" --exclude=./.git --exclude='./tmp_*' -cf - . | tar -C "$work" -xf -
+	tar -C "$GRD_SRC" --exclude=./.git --exclude='./tmp_*' --exclude='*.o' \
+		--exclude='*.bc' --exclude='*.so' -cf - . | tar -C "$work" -xf -
 	chown -R postgres: "$work"
 	echo "running as postgres in $work"
 	set +e
