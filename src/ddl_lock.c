@@ -263,7 +263,6 @@ lock_queued(GrdDdlTarget *targets, int n, bool session, int slice_ms,
 		}
 		for (i = 0; i < n; i++)
 			(void) lock_target(&targets[i], session, true);
-		GRD_INJECTION_POINT("pg-guardrails-ddl-lock-held");
 		if (nest_level >= 0)
 			AtEOXact_GUC(false, nest_level);
 		ReleaseCurrentSubTransaction();
@@ -714,6 +713,8 @@ grd_ddl_lock_begin(const GrdDdlStatement *st, ProcessUtilityContext context,
 	waited = lock_targets_or_fail(st->stmt, targets, ntargets, st->own_xacts,
 								  LockTimeout,
 								  toplevel ? grd_ddl_lock_retries : 0);
+	/* an error from here on leaves the locks to the abort (see above) */
+	GRD_INJECTION_POINT("pg-guardrails-ddl-lock-held");
 	if (st->own_xacts)
 	{
 		state->session_targets = targets;
