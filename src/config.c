@@ -73,6 +73,7 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
+#include "compat.h"
 #include "config.h"
 #include "module.h"
 
@@ -565,6 +566,8 @@ grd_rules_load(GrdConfigTable table, GrdRulesCache *cache,
 		scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
 		while (HeapTupleIsValid(tuple = systable_getnext(scan)))
 			row(tuple, RelationGetDescr(rel), &built, arg);
+		/* the copy is built, the table locked: an error frees the copy */
+		GRD_INJECTION_POINT("pg-guardrails-rules-load");
 		systable_endscan(scan);
 		relation_close(rel, AccessShareLock);
 	}

@@ -566,8 +566,12 @@ held_slots_release(void *arg)
 void
 grd_digest_hold(QueryDesc *queryDesc, GrdAdmission *admission)
 {
-	HeldSlots  *held = MemoryContextAlloc(queryDesc->estate->es_query_cxt,
-										  sizeof(HeldSlots));
+	HeldSlots  *held;
+
+	/* the slots are held, not yet handed over: an error returns them */
+	GRD_INJECTION_POINT("pg-guardrails-digest-hold");
+	held = MemoryContextAlloc(queryDesc->estate->es_query_cxt,
+							  sizeof(HeldSlots));
 
 	held->admission = *admission;
 	held->callback.func = held_slots_release;

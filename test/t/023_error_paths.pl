@@ -19,6 +19,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(usleep);
 
 my $node = PostgreSQL::Test::Cluster->new('error_paths');
 $node->init;
@@ -194,6 +195,67 @@ SKIP:
 		'0', 'the slot is given back');
 	($ret, $out, $err) = $node->psql('postgres', "$sql;");
 	is($ret, 0, 'and the statement runs at its limit of one');
+
+	# Concurrency slots taken by a planned statement, before the callback
+	# that gives them back when it ends is allocated.
+	$sql = 'SELECT count(*) FROM ip_locked WHERE a > 0';
+	$id = digest($sql);
+	$node->safe_psql('postgres',
+		"SELECT guardrails.limit_digest($id, NULL, max_concurrent => 1)");
+	($ret, $out, $err, $timed_out) = run_within(
+		$attach->('pg-guardrails-digest-hold') . "$sql;", 60);
+	like($err, qr/error triggered for injection point pg-guardrails-digest-hold/,
+		'an error before the slots are handed to their callback');
+	is($node->safe_psql('postgres',
+		"SELECT running FROM guardrails.digest_limit_status WHERE queryid = $id"),
+		'0', 'gives the slot back');
+	($ret, $out, $err) = $node->psql('postgres', "$sql;");
+	is($out, '1', 'and the statement runs at its limit of one');
+
+	# The rules being loaded, the rules table locked: the copy built so far
+	# is the failed transaction's, and goes with it.  A session fails to
+	# load 60 times (each statement tries again); its TopMemoryContext,
+	# which pg_log_backend_memory_contexts() writes to the server log, must
+	# not grow by the copies (2000 rules, about 100 kB each).
+	$node->safe_psql('postgres',
+		'SELECT count(guardrails.limit_digest(g, 1000)) FROM generate_series(1, 2000) g');
+	my $s = $node->background_psql('postgres', on_error_stop => 0);
+	my $pid = $s->query_safe('SELECT pg_backend_pid()');
+	my $top = sub {
+		my $offset = -s $node->logfile;
+		$node->safe_psql('postgres', "SELECT pg_log_backend_memory_contexts($pid)");
+		my $found;
+		for (1 .. 100)
+		{
+			my $log = slurp_file($node->logfile, $offset);
+			if ($log =~ /\[$pid\][^\n]*level: \d+; TopMemoryContext: (\d+) total/)
+			{
+				$found = $1;
+				last;
+			}
+			usleep(100_000);
+		}
+		return $found;
+	};
+	$s->query_safe('SELECT injection_points_set_local()');
+	my $before = $top->();
+	$s->query_safe(q{SELECT injection_points_attach('pg-guardrails-rules-load', 'error')});
+	$node->safe_psql('postgres', 'SELECT guardrails.limit_digest(1, 999)');
+	my $failures = 0;
+	for (1 .. 60)
+	{
+		my ($r, $failed) = $s->query('SELECT 1');
+		$failures++ if $failed;
+	}
+	is($failures, 60, 'loading the rules failed in each of 60 statements');
+	my $after = $top->();
+	ok(defined $before && defined $after && $after - $before < 1024 * 1024,
+		'and the session kept none of the copies')
+	  or diag('TopMemoryContext: ' . ($before // 'undef') . ' -> ' . ($after // 'undef'));
+	$s->quit;
+	$node->safe_psql('postgres',
+		'SELECT count(guardrails.unlimit_digest(g)) FROM generate_series(1, 2000) g');
+	new_shape_runs('after failed loads of the rules');
 
 	# The lock guard holding the lock it took for an ALTER TABLE.
 	$sql = 'ALTER TABLE ip_locked ADD COLUMN b int';
