@@ -89,7 +89,7 @@
  * ExecutorRun, ExecutorFinish and the utility statements we time), so
  * "top-level" means the same thing for both extensions.  It is restored on
  * every error, by PG_FINALLY or PG_CATCH.  The DDL audit keeps its own
- * stack of open statements, which grd_ddl_audit_end_error() pops as an
+ * stack of open statements, which grd_ddl_audit_failed() pops as an
  * error unwinds through each level.
  *
  * Copyright (c) 2026, pg_guardrails developers
