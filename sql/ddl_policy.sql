@@ -279,6 +279,24 @@ ALTER TABLE accounts SET SCHEMA public;
 -- an index or a constraint is nobody's name in a query: ok
 ALTER INDEX accounts_id RENAME TO accounts_id_idx;
 ALTER TABLE accounts RENAME CONSTRAINT accounts_email_nn TO accounts_email_present;
+-- the relation's kind decides, not the words of the statement: PostgreSQL
+-- renames the table accounts, or its column, with each of these
+ALTER INDEX accounts RENAME TO users;
+ALTER INDEX IF EXISTS accounts RENAME TO users;
+ALTER VIEW accounts RENAME COLUMN email TO email_address;
+ALTER MATERIALIZED VIEW accounts RENAME COLUMN email TO email_address;
+ALTER FOREIGN TABLE accounts RENAME COLUMN email TO email_address;
+ALTER TYPE accounts RENAME ATTRIBUTE email TO email_address;
+-- and an index renamed with the words ALTER TABLE is still an index: ok
+ALTER TABLE accounts_id_idx RENAME TO accounts_id_ix;
+ALTER TABLE accounts_id_ix RENAME TO accounts_id_idx;
+SELECT statement, rule, message FROM guardrails.check_migration($$
+ALTER INDEX accounts RENAME TO users;
+ALTER VIEW accounts RENAME COLUMN email TO email_address;
+ALTER TYPE accounts RENAME ATTRIBUTE email TO email_address;
+ALTER TABLE accounts_id_idx RENAME TO accounts_id_ix;
+ALTER INDEX accounts_id_idx RENAME TO accounts_id_ix;
+$$) ORDER BY statement;
 -- an empty table: ok
 ALTER TABLE empty_orders RENAME COLUMN note TO remark;
 

@@ -766,7 +766,13 @@ static const char *rename_column_hint =
 static const char *rename_table_hint =
 "Make the change in backward-compatible steps: for example, rename the table and create a view with the old name in one transaction, and drop the view once no client uses it.";
 
-/* RENAME of a table or a column, SET SCHEMA of a table: rule rename. */
+/*
+ * RENAME of a table or a column, SET SCHEMA of a table: rule rename.
+ * Which relation is renamed is decided by its kind, not by the statement's
+ * words, which PostgreSQL lets differ: ALTER INDEX renames a table, ALTER
+ * VIEW, ALTER FOREIGN TABLE and ALTER TYPE ... RENAME ATTRIBUTE rename a
+ * table's column, ALTER TABLE renames an index.
+ */
 static void
 check_rename(Node *parsetree)
 {
@@ -776,12 +782,28 @@ check_rename(Node *parsetree)
 	if (IsA(parsetree, RenameStmt))
 	{
 		RenameStmt *stmt = (RenameStmt *) parsetree;
-		bool		column = stmt->renameType == OBJECT_COLUMN;
-		ObjectType	type = column ? stmt->relationType : stmt->renameType;
+		bool		column;
 
-		if (type != OBJECT_TABLE && type != OBJECT_MATVIEW)
-			return;
+		switch (stmt->renameType)
+		{
+			case OBJECT_COLUMN:
+			case OBJECT_ATTRIBUTE:
+				column = true;
+				break;
+			case OBJECT_TABLE:
+			case OBJECT_INDEX:
+			case OBJECT_VIEW:
+			case OBJECT_MATVIEW:
+			case OBJECT_SEQUENCE:
+			case OBJECT_FOREIGN_TABLE:
+				column = false;
+				break;
+			default:
+				return;			/* a constraint, trigger, rule, policy... */
+		}
 		relid = grd_ddl_relid(stmt->relation);
+		if (!grd_ddl_is_table(relid))
+			return;
 		pages = table_pages(relid, false);
 		if (pages == 0)
 			return;
@@ -801,10 +823,12 @@ check_rename(Node *parsetree)
 	{
 		AlterObjectSchemaStmt *stmt = (AlterObjectSchemaStmt *) parsetree;
 
-		if (stmt->objectType != OBJECT_TABLE &&
-			stmt->objectType != OBJECT_MATVIEW)
+		/* every SET SCHEMA that names a relation, whatever its words */
+		if (stmt->relation == NULL)
 			return;
 		relid = grd_ddl_relid(stmt->relation);
+		if (!grd_ddl_is_table(relid))
+			return;
 		pages = table_pages(relid, false);
 		if (pages == 0)
 			return;

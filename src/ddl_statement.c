@@ -218,6 +218,31 @@ grd_ddl_relid(RangeVar *rv)
 	return rv ? RangeVarGetRelid(rv, NoLock, true) : InvalidOid;
 }
 
+/* Whether a relation is an index (of a table or a partitioned one). */
+bool
+grd_ddl_is_index(Oid relid)
+{
+	char		relkind = OidIsValid(relid) ? get_rel_relkind(relid) : '\0';
+
+	return relkind == RELKIND_INDEX || relkind == RELKIND_PARTITIONED_INDEX;
+}
+
+/*
+ * Whether a relation holds rows that clients name in their queries: a
+ * table (partitioned or not) or a materialized view.  Decided by the
+ * relation's kind, never by the statement's words, which PostgreSQL lets
+ * differ (ALTER INDEX renames a table, ALTER VIEW renames a table's
+ * column).
+ */
+bool
+grd_ddl_is_table(Oid relid)
+{
+	char		relkind = OidIsValid(relid) ? get_rel_relkind(relid) : '\0';
+
+	return relkind == RELKIND_RELATION ||
+		relkind == RELKIND_PARTITIONED_TABLE || relkind == RELKIND_MATVIEW;
+}
+
 /* A relation's schema-qualified name, for messages. */
 char *
 grd_ddl_relation_name(Oid relid)
@@ -410,8 +435,18 @@ alter_table_targets(TargetList *list, AlterTableStmt *stmt)
 				{
 					PartitionCmd *part = (PartitionCmd *) cmd->def;
 
-					/* ALTER INDEX ... ATTACH PARTITION names an index */
-					if (stmt->objtype != OBJECT_TABLE)
+					/*
+					 * Decided by the relation, not by the words: ALTER
+					 * TABLE may name a partitioned index, whose partition
+					 * is an index, locked alone (ATExecAttachPartitionIdx).
+					 */
+					if (get_rel_relkind(relid) == RELKIND_PARTITIONED_INDEX)
+					{
+						add_checked(list, grd_ddl_relid(part->name),
+									AccessExclusiveLock, 0, false);
+						break;
+					}
+					if (get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE)
 						break;
 					add_checked(list, grd_ddl_relid(part->name),
 								AccessExclusiveLock, 0, false);
@@ -481,22 +516,22 @@ grd_ddl_targets(const GrdDdlStatement *st, GrdDdlTarget **targets)
 		case T_RenameStmt:
 			{
 				RenameStmt *stmt = (RenameStmt *) parsetree;
+				Oid			relid = grd_ddl_relid(stmt->relation);
 
-				switch (stmt->renameType)
-				{
-					case OBJECT_TABLE:
-					case OBJECT_VIEW:
-					case OBJECT_MATVIEW:
-					case OBJECT_SEQUENCE:
-					case OBJECT_FOREIGN_TABLE:
-					case OBJECT_COLUMN:
-					case OBJECT_TABCONSTRAINT:
-						add_checked(&list, grd_ddl_relid(stmt->relation),
-									AccessExclusiveLock, 0, false);
-						break;
-					default:
-						break;
-				}
+				/*
+				 * Every rename that names a relation (the relation itself,
+				 * a column or attribute, a constraint, trigger, rule or
+				 * policy of it) locks it in ACCESS EXCLUSIVE, whatever
+				 * words it is spelled with: ALTER INDEX renames a table,
+				 * ALTER TYPE ... RENAME ATTRIBUTE a table's column.  Only
+				 * ALTER INDEX of a real index takes SHARE UPDATE EXCLUSIVE
+				 * (RenameRelation in tablecmds.c), which blocks nobody's
+				 * reads or writes: left to the statement.
+				 */
+				if (stmt->renameType == OBJECT_INDEX &&
+					grd_ddl_is_index(relid))
+					break;
+				add_checked(&list, relid, AccessExclusiveLock, 0, false);
 				break;
 			}
 		case T_DropStmt:

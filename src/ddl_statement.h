@@ -51,6 +51,8 @@ extern void grd_ddl_classify(Node *parsetree, GrdDdlStatement *st);
 extern int	grd_ddl_targets(const GrdDdlStatement *st, GrdDdlTarget **targets);
 extern bool grd_ddl_is_concurrent(Node *parsetree);
 extern Oid	grd_ddl_relid(RangeVar *rv);
+extern bool grd_ddl_is_index(Oid relid);
+extern bool grd_ddl_is_table(Oid relid);
 extern char *grd_ddl_relation_name(Oid relid);
 
 #endif							/* GRD_DDL_STATEMENT_H */
