@@ -164,11 +164,16 @@ typedef get_relation_info_hook_type grd_relinfo_hook_type;
 #include "utils/acl.h"
 #if PG_VERSION_NUM >= 160000
 #include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
 #define grd_relation_ownercheck(relid, roleid) \
 	object_ownercheck(RelationRelationId, relid, roleid)
+#define grd_type_ownercheck(typid, roleid) \
+	object_ownercheck(TypeRelationId, typid, roleid)
 #else
 #define grd_relation_ownercheck(relid, roleid) \
 	pg_class_ownercheck(relid, roleid)
+#define grd_type_ownercheck(typid, roleid) \
+	pg_type_ownercheck(typid, roleid)
 #endif
 
 /*
