@@ -80,14 +80,11 @@
 #include "access/transam.h"
 #include "access/xact.h"
 #include "access/xlog.h"
-#include "access/genam.h"
-#include "access/table.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
-#include "catalog/pg_depend.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
 #include "commands/defrem.h"
@@ -102,16 +99,14 @@
 #include "optimizer/optimizer.h"
 #include "parser/parse_expr.h"
 #include "parser/parse_node.h"
-#include "parser/parse_type.h"
 #include "parser/parse_utilcmd.h"
 #include "partitioning/partbounds.h"
-#include "utils/partcache.h"
 #include "storage/smgr.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
-#include "utils/fmgroids.h"
 #include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
+#include "utils/partcache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
@@ -908,52 +903,6 @@ check_attach(Oid parentid, PartitionCmd *cmd)
 }
 
 /*
- * The tables that store values of domain typid, directly or through
- * domains over it, as PostgreSQL finds them to check a new constraint
- * (get_rels_with_domain in typecmds.c): the data pages of those that the
- * rules do not exempt, added to *pages.  seen lists the tables counted.
- */
-static void
-domain_pages(Oid typid, BlockNumber *pages, List **seen)
-{
-	Relation	depend;
-	ScanKeyData key[2];
-	SysScanDesc scan;
-	HeapTuple	tuple;
-
-	depend = table_open(DependRelationId, AccessShareLock);
-	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
-				F_OIDEQ, ObjectIdGetDatum(TypeRelationId));
-	ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
-				F_OIDEQ, ObjectIdGetDatum(typid));
-	scan = systable_beginscan(depend, DependReferenceIndexId, true, NULL,
-							  2, key);
-	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
-	{
-		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tuple);
-		char		relkind;
-		bool		exempt;
-
-		if (dep->classid == TypeRelationId)
-		{
-			if (get_typtype(dep->objid) == TYPTYPE_DOMAIN)
-				domain_pages(dep->objid, pages, seen);
-			continue;
-		}
-		if (dep->classid != RelationRelationId || dep->objsubid <= 0 ||
-			list_member_oid(*seen, dep->objid))
-			continue;
-		relkind = get_rel_relkind(dep->objid);
-		if (relkind != RELKIND_RELATION && relkind != RELKIND_MATVIEW)
-			continue;
-		*seen = lappend_oid(*seen, dep->objid);
-		*pages += relation_pages(dep->objid, &exempt);
-	}
-	systable_endscan(scan);
-	table_close(depend, AccessShareLock);
-}
-
-/*
  * ALTER DOMAIN ... ADD CONSTRAINT ... CHECK without NOT VALID (rule
  * constraint_not_valid): PostgreSQL checks every stored value of the
  * domain, in every table with a column of it (or of a domain over it),
@@ -966,17 +915,24 @@ check_alter_domain(AlterDomainStmt *stmt)
 	Constraint *con = (Constraint *) stmt->def;
 	Oid			typid;
 	BlockNumber pages = 0;
-	List	   *seen = NIL;
+	List	   *relids = NIL;
+	ListCell   *lc;
 
 	if (stmt->subtype != 'C' || con == NULL || !IsA(con, Constraint) ||
-		con->contype != CONSTR_CHECK || con->skip_validation)
+		con->contype != CONSTR_CHECK)
 		return;
-	typid = LookupTypeNameOid(NULL, makeTypeNameFromNameList(stmt->typeName),
-							  true);
-	if (!OidIsValid(typid) || get_typtype(typid) != TYPTYPE_DOMAIN ||
-		!grd_type_ownercheck(typid, GetUserId()))
+	typid = grd_ddl_checked_domain(stmt);
+	if (!OidIsValid(typid))
 		return;
-	domain_pages(typid, &pages, &seen);
+	grd_ddl_domain_tables(typid, &relids);
+	foreach(lc, relids)
+	{
+		bool		exempt;
+		BlockNumber relpages = relation_pages(lfirst_oid(lc), &exempt);
+
+		if (!exempt)
+			pages += relpages;
+	}
 	if (pages == 0 ||
 		(double) pages * BLCKSZ < (double) grd_ddl_policy_min_size * 1024.0)
 		return;

@@ -31,7 +31,8 @@
  * statement, and the later ones that can be known from the statement (the
  * partition an ATTACH names and the default partition, the table a
  * foreign key references, the indexes REINDEX rebuilds, the inheritance
- * children of TRUNCATE and LOCK).  The lock guard takes them all before
+ * children of TRUNCATE and LOCK, the tables whose values ALTER DOMAIN
+ * checks).  The lock guard takes them all before
  * the statement runs, under one budget; locks it cannot know (a view's
  * base tables, TRUNCATE ... CASCADE's referencing tables) are waited for
  * by the statement itself, under the lock timeout that remains.
@@ -45,7 +46,12 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
 #include "catalog/catalog.h"
+#include "catalog/pg_depend.h"
+#include "catalog/pg_type.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
@@ -54,9 +60,12 @@
 #include "commands/defrem.h"
 #include "commands/tablecmds.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
+#include "parser/parse_type.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
@@ -414,6 +423,84 @@ add_referenced(TargetList *list, List *constraints)
 	}
 }
 
+/*
+ * The tables that store values of domain typid, directly or through
+ * domains over it, as PostgreSQL finds them to check its stored values
+ * (get_rels_with_domain in typecmds.c): tables and materialized views
+ * with a column of it, appended once each to *relids.  Reads pg_depend.
+ */
+void
+grd_ddl_domain_tables(Oid typid, List **relids)
+{
+	Relation	depend;
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tuple;
+
+	depend = table_open(DependRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(TypeRelationId));
+	ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(typid));
+	scan = systable_beginscan(depend, DependReferenceIndexId, true, NULL,
+							  2, key);
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tuple);
+		char		relkind;
+
+		if (dep->classid == TypeRelationId)
+		{
+			if (get_typtype(dep->objid) == TYPTYPE_DOMAIN)
+				grd_ddl_domain_tables(dep->objid, relids);
+			continue;
+		}
+		if (dep->classid != RelationRelationId || dep->objsubid <= 0 ||
+			list_member_oid(*relids, dep->objid))
+			continue;
+		relkind = get_rel_relkind(dep->objid);
+		if (relkind == RELKIND_RELATION || relkind == RELKIND_MATVIEW)
+			*relids = lappend_oid(*relids, dep->objid);
+	}
+	systable_endscan(scan);
+	table_close(depend, AccessShareLock);
+}
+
+/*
+ * The domain an ALTER DOMAIN that checks stored values names: ADD
+ * CONSTRAINT ... CHECK or NOT NULL without NOT VALID, SET NOT NULL,
+ * VALIDATE CONSTRAINT.  InvalidOid for any other ALTER DOMAIN, and when
+ * the current user does not own the domain (PostgreSQL refuses it; the
+ * owner may run it whoever owns the tables).
+ */
+Oid
+grd_ddl_checked_domain(AlterDomainStmt *stmt)
+{
+	Constraint *con = (Constraint *) stmt->def;
+	Oid			typid;
+
+	switch (stmt->subtype)
+	{
+		case 'O':				/* SET NOT NULL */
+		case 'V':				/* VALIDATE CONSTRAINT */
+			break;
+		case 'C':				/* ADD CONSTRAINT */
+			if (con == NULL || !IsA(con, Constraint) || con->skip_validation ||
+				(con->contype != CONSTR_CHECK &&
+				 con->contype != CONSTR_NOTNULL))
+				return InvalidOid;
+			break;
+		default:
+			return InvalidOid;
+	}
+	typid = LookupTypeNameOid(NULL, makeTypeNameFromNameList(stmt->typeName),
+							  true);
+	if (!OidIsValid(typid) || get_typtype(typid) != TYPTYPE_DOMAIN ||
+		!grd_type_ownercheck(typid, GetUserId()))
+		return InvalidOid;
+	return typid;
+}
+
 /* ALTER TABLE (INDEX, VIEW, ...): its relation and what its commands name. */
 static void
 alter_table_targets(TargetList *list, AlterTableStmt *stmt)
@@ -495,6 +582,19 @@ grd_ddl_targets(const GrdDdlStatement *st, GrdDdlTarget **targets)
 			add_checked(&list, grd_ddl_relid(((IndexStmt *) parsetree)->relation),
 						ShareLock, 0, false);
 			break;
+		case T_AlterDomainStmt:
+			{
+				/* SHARE on each table whose stored values it checks */
+				Oid			typid = grd_ddl_checked_domain((AlterDomainStmt *) parsetree);
+				List	   *relids = NIL;
+
+				if (!OidIsValid(typid))
+					break;
+				grd_ddl_domain_tables(typid, &relids);
+				foreach(lc, relids)
+					add(&list, lfirst_oid(lc), ShareLock);
+				break;
+			}
 		case T_CreateTrigStmt:
 			add_checked(&list,
 						grd_ddl_relid(((CreateTrigStmt *) parsetree)->relation),

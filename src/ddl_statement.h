@@ -53,6 +53,8 @@ extern bool grd_ddl_is_concurrent(Node *parsetree);
 extern Oid	grd_ddl_relid(RangeVar *rv);
 extern bool grd_ddl_is_index(Oid relid);
 extern bool grd_ddl_is_table(Oid relid);
+extern void grd_ddl_domain_tables(Oid typid, List **relids);
+extern Oid	grd_ddl_checked_domain(AlterDomainStmt *stmt);
 extern char *grd_ddl_relation_name(Oid relid);
 
 #endif							/* GRD_DDL_STATEMENT_H */

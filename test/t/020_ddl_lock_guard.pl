@@ -31,6 +31,8 @@ $node->safe_psql('postgres', q{
 	CREATE TABLE p2 (id int, v int);
 	INSERT INTO p SELECT g, g FROM generate_series(0, 999) g;
 	INSERT INTO p2 SELECT g, g FROM generate_series(1000, 1999) g;
+	CREATE DOMAIN t_d AS int;
+	ALTER TABLE t ADD COLUMN d t_d;
 	CREATE INDEX p_v_idx ON ONLY p (v);
 	CREATE INDEX p1_v_idx ON p1 (v);
 	CREATE FUNCTION t_noop() RETURNS trigger LANGUAGE plpgsql
@@ -114,6 +116,7 @@ for my $case (@cases)
 $reader->quit;
 
 # A lock taken later in the statement, on another table: a new foreign key
+# (or ALTER DOMAIN, which checks stored values under SHARE on each table)
 # locks the table it references in SHARE ROW EXCLUSIVE, which a writer's
 # ROW EXCLUSIVE blocks.  It comes out of the same budget, without queueing:
 # the blocker is named, and another writer arriving meanwhile waits under
@@ -126,7 +129,10 @@ my $writer_pid = $writer->query_safe('SELECT pg_backend_pid()');
 chomp $writer_pid;
 for my $sql ('ALTER TABLE child ADD FOREIGN KEY (t_id) REFERENCES t (id)',
 	'ALTER TABLE child ADD COLUMN t2_id int REFERENCES t (id)',
-	'CREATE TABLE child2 (t_id int REFERENCES t (id))')
+	'CREATE TABLE child2 (t_id int REFERENCES t (id))',
+	# ALTER DOMAIN checks the stored values under SHARE on each table
+	'ALTER DOMAIN t_d ADD CONSTRAINT t_d_positive CHECK (VALUE > 0)',
+	'ALTER DOMAIN t_d SET NOT NULL')
 {
 	my ($out, $err) = ('', '');
 	my $start = time;
