@@ -173,6 +173,24 @@ DROP TYPE ddl_comp, ddl_comp2, ddl_enum, ddl_range, ddl_shell;
 DROP DOMAIN ddl_dom;
 SELECT command_tag, object_type, object_identity, outcome
 FROM guardrails.ddl_log WHERE pid = pg_backend_pid() ORDER BY seq;
+-- the object is named by the relation's kind, not by the statement's
+-- words: ALTER INDEX renames a table, ALTER TABLE an index or a view
+SET guardrails.ddl_policy = off;
+CREATE INDEX ddl_policy_t_id2 ON ddl_policy_t (id);
+CREATE VIEW ddl_view AS SELECT 1 AS one;
+ALTER INDEX ddl_policy_t RENAME TO ddl_policy_t2;
+ALTER TABLE ddl_policy_t_id2 RENAME TO ddl_policy_t_id3;
+ALTER TABLE ddl_view RENAME TO ddl_view2;
+ALTER TABLE ddl_view2 SET SCHEMA public;
+ALTER TABLE ddl_view2 OWNER TO CURRENT_USER;
+ALTER INDEX ddl_policy_t2 RENAME TO ddl_policy_t;
+RESET guardrails.ddl_policy;
+SELECT command_tag, object_type, object_identity
+FROM guardrails.ddl_log
+WHERE query ~ '^ALTER .* (RENAME|SET SCHEMA|OWNER)' AND query ~ 'ddl_(policy|view)'
+  AND query !~ 'COLUMN'
+ORDER BY seq;
+DROP VIEW ddl_view2;
 
 DROP TABLE ddl_user_t, ddl_policy_t;
 REVOKE CREATE ON SCHEMA public FROM ddl_user;

@@ -258,6 +258,50 @@ DROP INDEX CONCURRENTLY accounts_owner;
 ALTER TABLE events DETACH PARTITION events_2026;
 ALTER TABLE events DETACH PARTITION events_2026 CONCURRENTLY;
 
+-- ATTACH PARTITION of a table with data scans it under ACCESS EXCLUSIVE
+-- for rows outside the bound: rule attach_partition
+CREATE TABLE events_2025 (id int, at date);
+INSERT INTO events_2025 SELECT i, '2025-06-01' FROM generate_series(1, 100) i;
+ALTER TABLE events ATTACH PARTITION events_2025
+	FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+-- a check constraint proves the bound only once it is valid
+ALTER TABLE events_2025 ADD CONSTRAINT events_2025_bound
+	CHECK (at IS NOT NULL AND at >= '2025-01-01' AND at < '2026-01-01') NOT VALID;
+ALTER TABLE events ATTACH PARTITION events_2025
+	FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+-- a constraint that proves another bound proves nothing
+ALTER TABLE events_2025 VALIDATE CONSTRAINT events_2025_bound;
+ALTER TABLE events ATTACH PARTITION events_2025
+	FOR VALUES FROM ('2025-01-01') TO ('2025-07-01');
+SELECT statement, rule FROM guardrails.check_migration($$
+ALTER TABLE events ATTACH PARTITION events_2025 FOR VALUES FROM ('2025-01-01') TO ('2025-07-01');
+ALTER TABLE events ATTACH PARTITION events_2025 FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+$$);
+-- once valid, PostgreSQL skips the scan: ok
+ALTER TABLE events ATTACH PARTITION events_2025
+	FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+-- an empty table: ok
+CREATE TABLE events_2028 (id int, at date);
+ALTER TABLE events ATTACH PARTITION events_2028
+	FOR VALUES FROM ('2028-01-01') TO ('2029-01-01');
+
+-- ALTER DOMAIN ... ADD CONSTRAINT ... CHECK scans every column of the
+-- domain's type, as ALTER TABLE's CHECK does: rule constraint_not_valid
+CREATE DOMAIN amount_d AS int;
+CREATE DOMAIN small_amount_d AS amount_d;
+CREATE TABLE ledger (id int, amount small_amount_d);
+INSERT INTO ledger SELECT i, i FROM generate_series(1, 1000) i;
+ALTER DOMAIN amount_d ADD CONSTRAINT amount_d_positive CHECK (VALUE > 0);
+ALTER DOMAIN small_amount_d ADD CHECK (VALUE < 1000000);
+SELECT statement, rule FROM guardrails.check_migration(
+	'ALTER DOMAIN amount_d ADD CONSTRAINT amount_d_positive CHECK (VALUE > 0)');
+-- NOT VALID, then VALIDATE CONSTRAINT: ok
+ALTER DOMAIN amount_d ADD CONSTRAINT amount_d_positive CHECK (VALUE > 0) NOT VALID;
+ALTER DOMAIN amount_d VALIDATE CONSTRAINT amount_d_positive;
+-- a domain that no table with data uses: ok
+CREATE DOMAIN unused_d AS int;
+ALTER DOMAIN unused_d ADD CONSTRAINT unused_d_positive CHECK (VALUE > 0);
+
 -- SET TABLESPACE copies the relation: rule table_rewrite
 SET allow_in_place_tablespaces = on;
 SET client_min_messages = warning;
@@ -279,6 +323,24 @@ ALTER TABLE accounts SET SCHEMA public;
 -- an index or a constraint is nobody's name in a query: ok
 ALTER INDEX accounts_id RENAME TO accounts_id_idx;
 ALTER TABLE accounts RENAME CONSTRAINT accounts_email_nn TO accounts_email_present;
+-- the relation's kind decides, not the words of the statement: PostgreSQL
+-- renames the table accounts, or its column, with each of these
+ALTER INDEX accounts RENAME TO users;
+ALTER INDEX IF EXISTS accounts RENAME TO users;
+ALTER VIEW accounts RENAME COLUMN email TO email_address;
+ALTER MATERIALIZED VIEW accounts RENAME COLUMN email TO email_address;
+ALTER FOREIGN TABLE accounts RENAME COLUMN email TO email_address;
+ALTER TYPE accounts RENAME ATTRIBUTE email TO email_address;
+-- and an index renamed with the words ALTER TABLE is still an index: ok
+ALTER TABLE accounts_id_idx RENAME TO accounts_id_ix;
+ALTER TABLE accounts_id_ix RENAME TO accounts_id_idx;
+SELECT statement, rule, message FROM guardrails.check_migration($$
+ALTER INDEX accounts RENAME TO users;
+ALTER VIEW accounts RENAME COLUMN email TO email_address;
+ALTER TYPE accounts RENAME ATTRIBUTE email TO email_address;
+ALTER TABLE accounts_id_idx RENAME TO accounts_id_ix;
+ALTER INDEX accounts_id_idx RENAME TO accounts_id_ix;
+$$) ORDER BY statement;
 -- an empty table: ok
 ALTER TABLE empty_orders RENAME COLUMN note TO remark;
 

@@ -48,6 +48,29 @@ EXPLAIN (COSTS OFF) SELECT v FROM kv WHERE k = 1;
 SELECT show_error('EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT v FROM kv WHERE k = 1');
 SELECT queryid = :kv_id AS ours, action, rejected, admitted, note
 FROM guardrails.digest_limit_status;
+-- so is the same statement wrapped in a utility statement that runs it:
+-- its query reaches the executor with its own digest on every major
+\set VERBOSITY sqlstate
+CREATE TABLE kv_copy AS SELECT v FROM kv WHERE k = 1;
+SELECT v INTO kv_copy FROM kv WHERE k = 1;
+CREATE MATERIALIZED VIEW kv_mv AS SELECT v FROM kv WHERE k = 1;
+BEGIN;
+DECLARE kv_cursor CURSOR FOR SELECT v FROM kv WHERE k = 1;
+ROLLBACK;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+	CREATE TABLE kv_copy AS SELECT v FROM kv WHERE k = 1;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+	DECLARE kv_cursor CURSOR FOR SELECT v FROM kv WHERE k = 1;
+COPY (SELECT v FROM kv WHERE k = 1) TO STDOUT;
+PREPARE kv_prepared AS SELECT v FROM kv WHERE k = 1;
+CREATE TABLE kv_copy AS EXECUTE kv_prepared;
+DEALLOCATE kv_prepared;
+\set VERBOSITY default
+SELECT to_regclass('kv_copy') IS NULL AND to_regclass('kv_mv') IS NULL AS nothing_created;
+-- a materialized view created empty runs nothing (REFRESH: TAP 026)
+CREATE MATERIALIZED VIEW kv_mv AS SELECT v FROM kv WHERE k = 1 WITH NO DATA;
+DROP MATERIALIZED VIEW kv_mv;
+SELECT rejected FROM guardrails.digest_limit_status WHERE queryid = :kv_id;
 SELECT guardrails.unlimit_digest(:kv_id);
 SELECT v FROM kv WHERE k = 1;
 

@@ -33,6 +33,45 @@
 #endif
 
 /*
+ * The query that CREATE TABLE AS (and SELECT INTO, CREATE MATERIALIZED
+ * VIEW) and DECLARE CURSOR run inside themselves, directly or under
+ * EXPLAIN ANALYZE, gets its query id from core only from 18 on
+ * (ExecCreateTableAs, PerformCursorOpen and ExplainOneUtility jumble it);
+ * up to 17 it reaches the executor with id 0, which no digest rule
+ * matches.  GRD_CORE_IDENTIFIES_INNER_QUERIES says whether core does it;
+ * grd_jumble_query() sets the id of a planned (not utility) query as core
+ * computes it for the same query on its own.  JumbleQuery() lost its text
+ * argument, used only for utility statements, in 16.
+ */
+#if PG_VERSION_NUM >= 180000
+#define GRD_CORE_IDENTIFIES_INNER_QUERIES	true
+#else
+#define GRD_CORE_IDENTIFIES_INNER_QUERIES	false
+#endif
+#if PG_VERSION_NUM >= 160000
+#define grd_jumble_query(query)		((void) JumbleQuery(query))
+#else
+#define grd_jumble_query(query)		((void) JumbleQuery(query, NULL))
+#endif
+
+/*
+ * The planner hook gets the EXPLAIN state in 19.  Hooks are written with
+ * GRD_PLANNER_ARGS and pass GRD_PLANNER_PASS on.
+ */
+#include "optimizer/planner.h"
+#if PG_VERSION_NUM >= 190000
+#define GRD_PLANNER_ARGS \
+	Query *parse, const char *query_string, int cursorOptions, \
+	ParamListInfo boundParams, ExplainState *es
+#define GRD_PLANNER_PASS	parse, query_string, cursorOptions, boundParams, es
+#else
+#define GRD_PLANNER_ARGS \
+	Query *parse, const char *query_string, int cursorOptions, \
+	ParamListInfo boundParams
+#define GRD_PLANNER_PASS	parse, query_string, cursorOptions, boundParams
+#endif
+
+/*
  * From 18 on the module magic block carries the name and version, which
  * the Makefile takes from the control file (GRD_VERSION).
  */
@@ -125,11 +164,16 @@ typedef get_relation_info_hook_type grd_relinfo_hook_type;
 #include "utils/acl.h"
 #if PG_VERSION_NUM >= 160000
 #include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
 #define grd_relation_ownercheck(relid, roleid) \
 	object_ownercheck(RelationRelationId, relid, roleid)
+#define grd_type_ownercheck(typid, roleid) \
+	object_ownercheck(TypeRelationId, typid, roleid)
 #else
 #define grd_relation_ownercheck(relid, roleid) \
 	pg_class_ownercheck(relid, roleid)
+#define grd_type_ownercheck(typid, roleid) \
+	pg_type_ownercheck(typid, roleid)
 #endif
 
 /*

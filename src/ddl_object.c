@@ -15,6 +15,7 @@
 #include "postgres.h"
 
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "lib/stringinfo.h"
 #include "nodes/parsenodes.h"
 #include "parser/parse_type.h"
@@ -108,6 +109,36 @@ is_relation_type(ObjectType type)
 	return type == OBJECT_TABLE || type == OBJECT_INDEX ||
 		type == OBJECT_SEQUENCE || type == OBJECT_VIEW ||
 		type == OBJECT_MATVIEW || type == OBJECT_FOREIGN_TABLE;
+}
+
+/*
+ * The type of relation relid by its kind, which PostgreSQL lets differ
+ * from the statement's words (ALTER INDEX renames a table, ALTER TABLE
+ * alters a view or an index); written, the type the words say, when the
+ * kind is none of these.
+ */
+static const char *
+relkind_type_name(Oid relid, const char *written)
+{
+	switch (get_rel_relkind(relid))
+	{
+		case RELKIND_RELATION:
+		case RELKIND_PARTITIONED_TABLE:
+			return objtype_name(OBJECT_TABLE);
+		case RELKIND_INDEX:
+		case RELKIND_PARTITIONED_INDEX:
+			return objtype_name(OBJECT_INDEX);
+		case RELKIND_SEQUENCE:
+			return objtype_name(OBJECT_SEQUENCE);
+		case RELKIND_VIEW:
+			return objtype_name(OBJECT_VIEW);
+		case RELKIND_MATVIEW:
+			return objtype_name(OBJECT_MATVIEW);
+		case RELKIND_FOREIGN_TABLE:
+			return objtype_name(OBJECT_FOREIGN_TABLE);
+		default:
+			return written;
+	}
 }
 
 /*
@@ -291,6 +322,7 @@ grd_ddl_describe_statement(GrdDdlAudit *audit, bool after)
 	char	   *relname = NULL;		/* the name of an index on relation */
 	Node	   *other_object = NULL;	/* or the other object it names */
 	bool		resolved = true;
+	bool		by_kind = false;	/* a relation, typed by its kind */
 	bool		lookup = after || IsA(tree, DropStmt) ||
 		IsA(tree, RenameStmt) || IsA(tree, AlterObjectSchemaStmt) ||
 		(IsA(tree, IndexStmt) && ((IndexStmt *) tree)->concurrent);
@@ -311,6 +343,7 @@ grd_ddl_describe_statement(GrdDdlAudit *audit, bool after)
 		case T_AlterTableStmt:
 			type = objtype_name(((AlterTableStmt *) tree)->objtype);
 			relation = ((AlterTableStmt *) tree)->relation;
+			by_kind = true;
 			break;
 
 			/*
@@ -320,7 +353,8 @@ grd_ddl_describe_statement(GrdDdlAudit *audit, bool after)
 #define RELATION_OR_OBJECT(node, type_field) \
 			type = objtype_name(((node *) tree)->type_field); \
 			relation = ((node *) tree)->relation; \
-			other_object = ((node *) tree)->object
+			other_object = ((node *) tree)->object; \
+			by_kind = is_relation_type(((node *) tree)->type_field)
 		case T_RenameStmt:
 			RELATION_OR_OBJECT(RenameStmt, renameType);
 			/* a role, schema, database or tablespace: by its old name */
@@ -530,6 +564,13 @@ grd_ddl_describe_statement(GrdDdlAudit *audit, bool after)
 
 	if (relation != NULL)
 		identity = relation_identity(relation, relname, lookup, &resolved);
+	if (relation != NULL && by_kind && lookup)
+	{
+		Oid			relid = RangeVarGetRelid(relation, NoLock, true);
+
+		if (OidIsValid(relid))
+			type = relkind_type_name(relid, type);
+	}
 	else if (other_object != NULL)
 		identity = object_name(other_object);
 

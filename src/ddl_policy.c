@@ -7,7 +7,7 @@
  * Which statements are DDL, and which relation a statement names, is
  * decided by ddl_statement.c.
  *
- * The policy (guardrails.ddl_policy = off | warn | enforce) has nine rules,
+ * The policy (guardrails.ddl_policy = off | warn | enforce) has ten rules,
  * each about a statement that would hold a lock that blocks writes (or
  * reads) for as long as it scans or copies a whole table, or that would
  * break the clients that run while it commits:
@@ -25,7 +25,9 @@
  *						build an index the same way
  *	constraint_not_valid ADD FOREIGN KEY or CHECK without NOT VALID, and
  *						the same constraints declared inline in ADD COLUMN
- *						(which cannot be NOT VALID)
+ *						(which cannot be NOT VALID); ALTER DOMAIN ... ADD
+ *						CHECK without NOT VALID, which checks every stored
+ *						value of the domain
  *	new_tables			CREATE TABLE (AS), SELECT INTO, when
  *						guardrails.allow_new_tables is off
  *	set_not_null		SET NOT NULL (and a primary key's implied one)
@@ -36,6 +38,9 @@
  *	detach_concurrently	DETACH PARTITION without CONCURRENTLY
  *	rename				RENAME of a table or a column, SET SCHEMA of a
  *						table: every client that runs breaks
+ *	attach_partition	ATTACH PARTITION of a table with data that no valid
+ *						check constraint proves within the bound: a full
+ *						scan under ACCESS EXCLUSIVE
  *
  * Each rule follows guardrails.ddl_policy unless guardrails.ddl_policy_rules
  * gives it its own level ('rename: warn, new_tables: enforce').
@@ -96,11 +101,14 @@
 #include "optimizer/optimizer.h"
 #include "parser/parse_expr.h"
 #include "parser/parse_node.h"
+#include "parser/parse_utilcmd.h"
+#include "partitioning/partbounds.h"
 #include "storage/smgr.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
+#include "utils/partcache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
@@ -129,7 +137,8 @@ static const char *const rule_names[GRD_NUM_RULES] = {
 	"set_not_null",
 	"validate_separately",
 	"detach_concurrently",
-	"rename"
+	"rename",
+	"attach_partition"
 };
 
 /*
@@ -566,6 +575,35 @@ grd_expr_calls_user_function(Node *expr)
 }
 
 /*
+ * The valid check constraints of rel, as one implicit-AND list of quals,
+ * simplified and canonicalized as PostgreSQL does before it uses them as
+ * proofs (ConstraintImpliedByRelConstraint in tablecmds.c), except that no
+ * one's code runs (see grd_expr_calls_user_function).
+ */
+static List *
+valid_checks(Relation rel)
+{
+	TupleConstr *constr = RelationGetDescr(rel)->constr;
+	List	   *checks = NIL;
+
+	if (constr == NULL)
+		return NIL;
+	for (int i = 0; i < constr->num_check; i++)
+	{
+		Node	   *expr;
+
+		if (!constr->check[i].ccvalid || constr->check[i].ccbin == NULL)
+			continue;
+		expr = stringToNode(constr->check[i].ccbin);
+		if (!grd_expr_calls_user_function(expr))
+			expr = eval_const_expressions(NULL, expr);
+		expr = (Node *) canonicalize_qual((Expr *) expr, true);
+		checks = list_concat(checks, make_ands_implicit((Expr *) expr));
+	}
+	return checks;
+}
+
+/*
  * Whether column attnum of rel is known to hold no NULL without a scan:
  * it is NOT NULL already (SET NOT NULL does nothing), or a valid check
  * constraint implies "col IS NOT NULL", the proof PostgreSQL itself looks
@@ -575,27 +613,12 @@ static bool
 not_null_proven(Relation rel, AttrNumber attnum)
 {
 	Form_pg_attribute attr = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
-	TupleConstr *constr = RelationGetDescr(rel)->constr;
 	NullTest   *test;
-	List	   *checks = NIL;
+	List	   *checks;
 
 	if (attr->attnotnull)
 		return true;
-	if (constr == NULL)
-		return false;
-	for (int i = 0; i < constr->num_check; i++)
-	{
-		Node	   *expr;
-
-		if (!constr->check[i].ccvalid || constr->check[i].ccbin == NULL)
-			continue;
-		expr = stringToNode(constr->check[i].ccbin);
-		/* no one's code runs here (see grd_expr_calls_user_function) */
-		if (!grd_expr_calls_user_function(expr))
-			expr = eval_const_expressions(NULL, expr);
-		expr = (Node *) canonicalize_qual((Expr *) expr, true);
-		checks = list_concat(checks, make_ands_implicit((Expr *) expr));
-	}
+	checks = valid_checks(rel);
 	if (checks == NIL)
 		return false;
 	test = makeNode(NullTest);
@@ -789,6 +812,189 @@ check_detach(Oid relid, BlockNumber pages, PartitionCmd *cmd)
 }
 
 /*
+ * Whether a partition bound, as written, names only constants
+ * (MINVALUE and MAXVALUE are column references): transforming anything
+ * else would evaluate it, and with it someone's function, before the
+ * statement runs, or in check_migration(), which executes nothing.
+ */
+static bool
+bound_is_constant(PartitionBoundSpec *bound)
+{
+	List	   *datums = list_concat(list_concat(list_copy(bound->listdatums),
+												 bound->lowerdatums),
+									 bound->upperdatums);
+	ListCell   *lc;
+
+	foreach(lc, datums)
+	{
+		Node	   *datum = lfirst(lc);
+
+		if (!IsA(datum, A_Const) && !IsA(datum, ColumnRef))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Whether the valid check constraints and NOT NULL columns of table
+ * childid prove that its rows lie within the bound it is attached with to
+ * partitioned table parentid, so that PostgreSQL skips the scan
+ * (QueuePartitionConstraintValidation in tablecmds.c builds the same
+ * constraint and asks the same question).  False when it cannot be known
+ * without running anyone's code: a bound that is not a constant, a
+ * partition key of a domain type (whose checks would run on the bound).
+ */
+static bool
+attach_bound_proven(Oid parentid, Oid childid, PartitionBoundSpec *bound)
+{
+	Relation	parent;
+	Relation	child;
+	PartitionKey key;
+	ParseState *pstate;
+	List	   *constraint;
+	List	   *proofs;
+	bool		proven = false;
+
+	if (!bound_is_constant(bound))
+		return false;
+
+	/*
+	 * Read both under ACCESS SHARE had at once, as every relation the
+	 * policy reads (see relation_pages): a relation another session holds
+	 * is taken as unproven.
+	 */
+	parent = grd_ddl_relation_open_now(parentid);
+	if (parent == NULL)
+		return false;
+	child = grd_ddl_relation_open_now(childid);
+	if (child == NULL)
+	{
+		grd_ddl_relation_close_now(parent);
+		return false;
+	}
+	key = RelationGetPartitionKey(parent);
+	for (int i = 0; key != NULL && i < key->partnatts; i++)
+	{
+		if (get_typtype(key->parttypid[i]) == TYPTYPE_DOMAIN)
+			key = NULL;
+	}
+	if (key != NULL)
+	{
+		pstate = make_parsestate(NULL);
+		bound = transformPartitionBound(pstate, parent, copyObject(bound));
+		free_parsestate(pstate);
+		constraint = list_concat(get_qual_from_partbound(parent, bound),
+								 RelationGetPartitionQual(parent));
+		if (constraint == NIL)
+			proven = true;
+		else
+		{
+			if (!grd_expr_calls_user_function((Node *) constraint))
+				constraint = (List *) eval_const_expressions(NULL,
+															 (Node *) constraint);
+			constraint = list_make1(make_ands_explicit(constraint));
+			constraint = map_partition_varattnos(constraint, 1, child, parent);
+
+			proofs = valid_checks(child);
+			for (int i = 1; i <= RelationGetDescr(child)->natts; i++)
+			{
+				Form_pg_attribute attr = TupleDescAttr(RelationGetDescr(child),
+													   i - 1);
+				NullTest   *test;
+
+				if (!attr->attnotnull || attr->attisdropped)
+					continue;
+				test = makeNode(NullTest);
+				test->arg = (Expr *) makeVar(1, i, attr->atttypid,
+											 attr->atttypmod,
+											 attr->attcollation, 0);
+				test->nulltesttype = IS_NOT_NULL;
+				test->argisrow = false;
+				test->location = -1;
+				proofs = lappend(proofs, test);
+			}
+			proven = proofs != NIL &&
+				predicate_implied_by(constraint, proofs, true);
+		}
+	}
+	grd_ddl_relation_close_now(child);
+	grd_ddl_relation_close_now(parent);
+	return proven;
+}
+
+/*
+ * ATTACH PARTITION (rule attach_partition): PostgreSQL scans the table
+ * being attached (each of its partitions, for a partitioned one) for rows
+ * outside the bound, under ACCESS EXCLUSIVE, unless its valid check
+ * constraints already prove the bound.  Called whatever the size of the
+ * partitioned table, which may have no data yet.
+ */
+static void
+check_attach(Oid parentid, PartitionCmd *cmd)
+{
+	Oid			childid = grd_ddl_relid(cmd->name);
+	BlockNumber pages;
+
+	if (cmd->bound == NULL ||
+		get_rel_relkind(parentid) != RELKIND_PARTITIONED_TABLE ||
+		!may_change(parentid, false))
+		return;
+	pages = table_pages(childid, false);
+	if (pages == 0 || attach_bound_proven(parentid, childid, cmd->bound))
+		return;
+	report(GRD_RULE_ATTACH_PARTITION, childid, pages,
+		   violates(GRD_RULE_ATTACH_PARTITION,
+					psprintf("attaching table \"%s\" as a partition of table \"%s\"",
+							 get_rel_name(childid), get_rel_name(parentid))),
+		   psprintf("PostgreSQL would scan all %s of table \"%s\" for rows outside the partition bound under an ACCESS EXCLUSIVE lock, since no valid check constraint proves the bound.",
+					pages_pretty(pages), grd_ddl_relation_name(childid)),
+		   "Add a CHECK constraint that matches the partition bound with NOT VALID, validate it with ALTER TABLE ... VALIDATE CONSTRAINT, which does not block writes, then attach the table, which no longer scans it; drop the constraint afterwards.");
+}
+
+/*
+ * ALTER DOMAIN ... ADD CONSTRAINT ... CHECK without NOT VALID (rule
+ * constraint_not_valid): PostgreSQL checks every stored value of the
+ * domain, in every table with a column of it (or of a domain over it),
+ * each under a lock that blocks writes, as ALTER TABLE's CHECK does.  For
+ * the owner of the domain, who may run it.
+ */
+static void
+check_alter_domain(AlterDomainStmt *stmt)
+{
+	Constraint *con = (Constraint *) stmt->def;
+	Oid			typid;
+	BlockNumber pages = 0;
+	List	   *relids = NIL;
+	ListCell   *lc;
+
+	if (stmt->subtype != 'C' || con == NULL || !IsA(con, Constraint) ||
+		con->contype != CONSTR_CHECK)
+		return;
+	typid = grd_ddl_checked_domain(stmt);
+	if (!OidIsValid(typid))
+		return;
+	grd_ddl_domain_tables(typid, &relids);
+	foreach(lc, relids)
+	{
+		bool		exempt;
+		BlockNumber relpages = relation_pages(lfirst_oid(lc), &exempt);
+
+		if (!exempt)
+			pages += relpages;
+	}
+	if (pages == 0 ||
+		(double) pages * BLCKSZ < (double) grd_ddl_policy_min_size * 1024.0)
+		return;
+	report(GRD_RULE_CONSTRAINT_NOT_VALID, InvalidOid, pages,
+		   violates(GRD_RULE_CONSTRAINT_NOT_VALID,
+					psprintf("adding a CHECK constraint to domain \"%s\" without NOT VALID",
+							 format_type_be(typid))),
+		   psprintf("Validating it would scan the tables that store values of domain \"%s\" (%s in all) while writes to them are blocked.",
+					format_type_be(typid), pages_pretty(pages)),
+		   "Add the constraint with NOT VALID, then validate it with ALTER DOMAIN ... VALIDATE CONSTRAINT in another transaction.");
+}
+
+/*
  * Rule rename: a table or one of its columns gets a new name (or schema).
  * Every client that runs names the old one, and fails from the commit on:
  * the change is not backward compatible.
@@ -809,7 +1015,13 @@ static const char *rename_column_hint =
 static const char *rename_table_hint =
 "Make the change in backward-compatible steps: for example, rename the table and create a view with the old name in one transaction, and drop the view once no client uses it.";
 
-/* RENAME of a table or a column, SET SCHEMA of a table: rule rename. */
+/*
+ * RENAME of a table or a column, SET SCHEMA of a table: rule rename.
+ * Which relation is renamed is decided by its kind, not by the statement's
+ * words, which PostgreSQL lets differ: ALTER INDEX renames a table, ALTER
+ * VIEW, ALTER FOREIGN TABLE and ALTER TYPE ... RENAME ATTRIBUTE rename a
+ * table's column, ALTER TABLE renames an index.
+ */
 static void
 check_rename(Node *parsetree)
 {
@@ -819,12 +1031,28 @@ check_rename(Node *parsetree)
 	if (IsA(parsetree, RenameStmt))
 	{
 		RenameStmt *stmt = (RenameStmt *) parsetree;
-		bool		column = stmt->renameType == OBJECT_COLUMN;
-		ObjectType	type = column ? stmt->relationType : stmt->renameType;
+		bool		column;
 
-		if (type != OBJECT_TABLE && type != OBJECT_MATVIEW)
-			return;
+		switch (stmt->renameType)
+		{
+			case OBJECT_COLUMN:
+			case OBJECT_ATTRIBUTE:
+				column = true;
+				break;
+			case OBJECT_TABLE:
+			case OBJECT_INDEX:
+			case OBJECT_VIEW:
+			case OBJECT_MATVIEW:
+			case OBJECT_SEQUENCE:
+			case OBJECT_FOREIGN_TABLE:
+				column = false;
+				break;
+			default:
+				return;			/* a constraint, trigger, rule, policy... */
+		}
 		relid = grd_ddl_relid(stmt->relation);
+		if (!grd_ddl_is_table(relid))
+			return;
 		pages = table_pages(relid, false);
 		if (pages == 0)
 			return;
@@ -844,10 +1072,12 @@ check_rename(Node *parsetree)
 	{
 		AlterObjectSchemaStmt *stmt = (AlterObjectSchemaStmt *) parsetree;
 
-		if (stmt->objectType != OBJECT_TABLE &&
-			stmt->objectType != OBJECT_MATVIEW)
+		/* every SET SCHEMA that names a relation, whatever its words */
+		if (stmt->relation == NULL)
 			return;
 		relid = grd_ddl_relid(stmt->relation);
+		if (!grd_ddl_is_table(relid))
+			return;
 		pages = table_pages(relid, false);
 		if (pages == 0)
 			return;
@@ -930,6 +1160,14 @@ check_alter_table(AlterTableStmt *stmt)
 	BlockNumber pages = table_pages(relid, false);
 	ListCell   *lc;
 
+	/* what ATTACH scans is the table attached, whatever the parent holds */
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+		if (cmd->subtype == AT_AttachPartition && OidIsValid(relid))
+			check_attach(relid, (PartitionCmd *) cmd->def);
+	}
 	if (pages == 0)
 		return;
 
@@ -1158,6 +1396,9 @@ check_statement(Node *parsetree)
 			break;
 		case T_AlterTableMoveAllStmt:
 			check_move_all((AlterTableMoveAllStmt *) parsetree);
+			break;
+		case T_AlterDomainStmt:
+			check_alter_domain((AlterDomainStmt *) parsetree);
 			break;
 		case T_IndexStmt:
 			{
@@ -1510,7 +1751,7 @@ check_policy_rules(char **newval, void **extra, GucSource source)
 	return true;
 
 bad:
-	GUC_check_errhint("Write \"rule: level\" items separated by commas, such as \"rename: warn, new_tables: enforce\"; rules: new_column, table_rewrite, index_concurrently, constraint_not_valid, new_tables, set_not_null, validate_separately, detach_concurrently, rename; levels: off, warn, enforce.");
+	GUC_check_errhint("Write \"rule: level\" items separated by commas, such as \"rename: warn, new_tables: enforce\"; rules: new_column, table_rewrite, index_concurrently, constraint_not_valid, new_tables, set_not_null, validate_separately, detach_concurrently, rename, attach_partition; levels: off, warn, enforce.");
 	pfree(copy);
 	return false;
 }

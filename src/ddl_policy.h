@@ -35,10 +35,11 @@ typedef enum GrdDdlRule
 	GRD_RULE_SET_NOT_NULL,
 	GRD_RULE_VALIDATE_SEPARATELY,
 	GRD_RULE_DETACH_CONCURRENTLY,
-	GRD_RULE_RENAME
+	GRD_RULE_RENAME,
+	GRD_RULE_ATTACH_PARTITION
 } GrdDdlRule;
 
-#define GRD_NUM_RULES	(GRD_RULE_RENAME + 1)
+#define GRD_NUM_RULES	(GRD_RULE_ATTACH_PARTITION + 1)
 
 /* One verdict, as grd_ddl_policy_collect() returns it */
 typedef struct GrdDdlVerdict

@@ -15,7 +15,8 @@
  *	  mappings exist to hold credentials);
  *	- CREATE/ALTER SERVER, FOREIGN DATA WRAPPER, FOREIGN TABLE and IMPORT
  *	  FOREIGN SCHEMA ... OPTIONS: the values of options named like a secret
- *	  (see secret_name);
+ *	  (see secret_name), in any case; a foreign table's options also when
+ *	  the statement is spelled ALTER TABLE;
  *	- CREATE/ALTER SUBSCRIPTION ... CONNECTION: the connection string;
  *	- ALTER SYSTEM, ALTER ROLE ... SET and ALTER DATABASE ... SET: the
  *	  value of a setting named like a secret, a connection string
@@ -82,6 +83,29 @@ add_secret(SecretList *list, const char *value, bool ident_ok)
 }
 
 /*
+ * Whether name contains one of words (lower case), in any case: option
+ * and setting names are compared the way PostgreSQL compares them, and a
+ * quoted name ("Primary_Conninfo", "PassWord") keeps the case it was
+ * written in.
+ */
+static bool
+name_contains(const char *name, const char *const *words, int nwords)
+{
+	char	   *lower;
+	bool		result = false;
+
+	if (name == NULL)
+		return false;
+	lower = pstrdup(name);
+	for (char *p = lower; *p; p++)
+		*p = pg_tolower((unsigned char) *p);
+	for (int i = 0; i < nwords && !result; i++)
+		result = strstr(lower, words[i]) != NULL;
+	pfree(lower);
+	return result;
+}
+
+/*
  * Whether an option or setting of this name may hold a secret: a password,
  * passphrase, key, token or credential by its name.  Casts a wide net on
  * purpose: redacting a harmless value costs little.
@@ -92,18 +116,8 @@ secret_name(const char *name)
 	static const char *const words[] = {
 		"pass", "secret", "key", "token", "credential"
 	};
-	char	   *lower;
-	bool		result = false;
 
-	if (name == NULL)
-		return false;
-	lower = pstrdup(name);
-	for (char *p = lower; *p; p++)
-		*p = pg_tolower((unsigned char) *p);
-	for (int i = 0; i < lengthof(words) && !result; i++)
-		result = strstr(lower, words[i]) != NULL;
-	pfree(lower);
-	return result;
+	return name_contains(name, words, lengthof(words));
 }
 
 /*
@@ -115,9 +129,9 @@ secret_name(const char *name)
 static bool
 secret_setting(const char *name)
 {
-	return name != NULL &&
-		(secret_name(name) || strstr(name, "conninfo") != NULL ||
-		 strstr(name, "command") != NULL);
+	static const char *const words[] = {"conninfo", "command"};
+
+	return secret_name(name) || name_contains(name, words, lengthof(words));
 }
 
 /* Which values of an OPTIONS (or role option) list are secrets. */
@@ -141,7 +155,7 @@ add_options(SecretList *list, List *options, SecretOptions which)
 		if (opt->arg == NULL ||
 			(which == SECRET_NAMED_OPTIONS && !secret_name(opt->defname)) ||
 			(which == SECRET_PASSWORD_OPTION &&
-			 strcmp(opt->defname, "password") != 0))
+			 pg_strcasecmp(opt->defname, "password") != 0))
 			continue;
 		if (IsA(opt->arg, String))
 			add_secret(list, strVal(opt->arg), false);
@@ -272,9 +286,15 @@ collect_secrets(Node *tree, SecretList *list)
 							SECRET_NAMED_OPTIONS);
 		}
 	}
-	else if (IsA(tree, AlterTableStmt) &&
-			 ((AlterTableStmt *) tree)->objtype == OBJECT_FOREIGN_TABLE)
+	else if (IsA(tree, AlterTableStmt))
+	{
+		/*
+		 * Not only ALTER FOREIGN TABLE: ALTER TABLE (and the other
+		 * spellings) alters a foreign table's options too, so the words of
+		 * the statement say nothing about where its options go.
+		 */
 		add_alter_table_options(list, ((AlterTableStmt *) tree)->cmds);
+	}
 }
 
 /*

@@ -31,7 +31,8 @@
  * statement, and the later ones that can be known from the statement (the
  * partition an ATTACH names and the default partition, the table a
  * foreign key references, the indexes REINDEX rebuilds, the inheritance
- * children of TRUNCATE and LOCK).  The lock guard takes them all before
+ * children of TRUNCATE and LOCK, the tables whose values ALTER DOMAIN
+ * checks).  The lock guard takes them all before
  * the statement runs, under one budget; locks it cannot know (a view's
  * base tables, TRUNCATE ... CASCADE's referencing tables) are waited for
  * by the statement itself, under the lock timeout that remains.
@@ -49,9 +50,13 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/relation.h"
+#include "access/table.h"
 #include "catalog/catalog.h"
+#include "catalog/pg_depend.h"
+#include "catalog/pg_type.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
@@ -60,10 +65,13 @@
 #include "commands/defrem.h"
 #include "commands/tablecmds.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
+#include "parser/parse_type.h"
 #include "storage/lmgr.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
@@ -224,6 +232,31 @@ Oid
 grd_ddl_relid(RangeVar *rv)
 {
 	return rv ? RangeVarGetRelid(rv, NoLock, true) : InvalidOid;
+}
+
+/* Whether a relation is an index (of a table or a partitioned one). */
+bool
+grd_ddl_is_index(Oid relid)
+{
+	char		relkind = OidIsValid(relid) ? get_rel_relkind(relid) : '\0';
+
+	return relkind == RELKIND_INDEX || relkind == RELKIND_PARTITIONED_INDEX;
+}
+
+/*
+ * Whether a relation holds rows that clients name in their queries: a
+ * table (partitioned or not) or a materialized view.  Decided by the
+ * relation's kind, never by the statement's words, which PostgreSQL lets
+ * differ (ALTER INDEX renames a table, ALTER VIEW renames a table's
+ * column).
+ */
+bool
+grd_ddl_is_table(Oid relid)
+{
+	char		relkind = OidIsValid(relid) ? get_rel_relkind(relid) : '\0';
+
+	return relkind == RELKIND_RELATION ||
+		relkind == RELKIND_PARTITIONED_TABLE || relkind == RELKIND_MATVIEW;
 }
 
 /* A relation's schema-qualified name, for messages. */
@@ -440,6 +473,84 @@ add_referenced(TargetList *list, List *constraints)
 	}
 }
 
+/*
+ * The tables that store values of domain typid, directly or through
+ * domains over it, as PostgreSQL finds them to check its stored values
+ * (get_rels_with_domain in typecmds.c): tables and materialized views
+ * with a column of it, appended once each to *relids.  Reads pg_depend.
+ */
+void
+grd_ddl_domain_tables(Oid typid, List **relids)
+{
+	Relation	depend;
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tuple;
+
+	depend = table_open(DependRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(TypeRelationId));
+	ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(typid));
+	scan = systable_beginscan(depend, DependReferenceIndexId, true, NULL,
+							  2, key);
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tuple);
+		char		relkind;
+
+		if (dep->classid == TypeRelationId)
+		{
+			if (get_typtype(dep->objid) == TYPTYPE_DOMAIN)
+				grd_ddl_domain_tables(dep->objid, relids);
+			continue;
+		}
+		if (dep->classid != RelationRelationId || dep->objsubid <= 0 ||
+			list_member_oid(*relids, dep->objid))
+			continue;
+		relkind = get_rel_relkind(dep->objid);
+		if (relkind == RELKIND_RELATION || relkind == RELKIND_MATVIEW)
+			*relids = lappend_oid(*relids, dep->objid);
+	}
+	systable_endscan(scan);
+	table_close(depend, AccessShareLock);
+}
+
+/*
+ * The domain an ALTER DOMAIN that checks stored values names: ADD
+ * CONSTRAINT ... CHECK or NOT NULL without NOT VALID, SET NOT NULL,
+ * VALIDATE CONSTRAINT.  InvalidOid for any other ALTER DOMAIN, and when
+ * the current user does not own the domain (PostgreSQL refuses it; the
+ * owner may run it whoever owns the tables).
+ */
+Oid
+grd_ddl_checked_domain(AlterDomainStmt *stmt)
+{
+	Constraint *con = (Constraint *) stmt->def;
+	Oid			typid;
+
+	switch (stmt->subtype)
+	{
+		case 'O':				/* SET NOT NULL */
+		case 'V':				/* VALIDATE CONSTRAINT */
+			break;
+		case 'C':				/* ADD CONSTRAINT */
+			if (con == NULL || !IsA(con, Constraint) || con->skip_validation ||
+				(con->contype != CONSTR_CHECK &&
+				 con->contype != CONSTR_NOTNULL))
+				return InvalidOid;
+			break;
+		default:
+			return InvalidOid;
+	}
+	typid = LookupTypeNameOid(NULL, makeTypeNameFromNameList(stmt->typeName),
+							  true);
+	if (!OidIsValid(typid) || get_typtype(typid) != TYPTYPE_DOMAIN ||
+		!grd_type_ownercheck(typid, GetUserId()))
+		return InvalidOid;
+	return typid;
+}
+
 /* ALTER TABLE (INDEX, VIEW, ...): its relation and what its commands name. */
 static void
 alter_table_targets(TargetList *list, AlterTableStmt *stmt)
@@ -461,8 +572,18 @@ alter_table_targets(TargetList *list, AlterTableStmt *stmt)
 				{
 					PartitionCmd *part = (PartitionCmd *) cmd->def;
 
-					/* ALTER INDEX ... ATTACH PARTITION names an index */
-					if (stmt->objtype != OBJECT_TABLE)
+					/*
+					 * Decided by the relation, not by the words: ALTER
+					 * TABLE may name a partitioned index, whose partition
+					 * is an index, locked alone (ATExecAttachPartitionIdx).
+					 */
+					if (get_rel_relkind(relid) == RELKIND_PARTITIONED_INDEX)
+					{
+						add_checked(list, grd_ddl_relid(part->name),
+									AccessExclusiveLock, 0, false);
+						break;
+					}
+					if (get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE)
 						break;
 					add_checked(list, grd_ddl_relid(part->name),
 								AccessExclusiveLock, 0, false);
@@ -511,6 +632,19 @@ grd_ddl_targets(const GrdDdlStatement *st, GrdDdlTarget **targets)
 			add_checked(&list, grd_ddl_relid(((IndexStmt *) parsetree)->relation),
 						ShareLock, 0, false);
 			break;
+		case T_AlterDomainStmt:
+			{
+				/* SHARE on each table whose stored values it checks */
+				Oid			typid = grd_ddl_checked_domain((AlterDomainStmt *) parsetree);
+				List	   *relids = NIL;
+
+				if (!OidIsValid(typid))
+					break;
+				grd_ddl_domain_tables(typid, &relids);
+				foreach(lc, relids)
+					add(&list, lfirst_oid(lc), ShareLock);
+				break;
+			}
 		case T_CreateTrigStmt:
 			add_checked(&list,
 						grd_ddl_relid(((CreateTrigStmt *) parsetree)->relation),
@@ -532,22 +666,22 @@ grd_ddl_targets(const GrdDdlStatement *st, GrdDdlTarget **targets)
 		case T_RenameStmt:
 			{
 				RenameStmt *stmt = (RenameStmt *) parsetree;
+				Oid			relid = grd_ddl_relid(stmt->relation);
 
-				switch (stmt->renameType)
-				{
-					case OBJECT_TABLE:
-					case OBJECT_VIEW:
-					case OBJECT_MATVIEW:
-					case OBJECT_SEQUENCE:
-					case OBJECT_FOREIGN_TABLE:
-					case OBJECT_COLUMN:
-					case OBJECT_TABCONSTRAINT:
-						add_checked(&list, grd_ddl_relid(stmt->relation),
-									AccessExclusiveLock, 0, false);
-						break;
-					default:
-						break;
-				}
+				/*
+				 * Every rename that names a relation (the relation itself,
+				 * a column or attribute, a constraint, trigger, rule or
+				 * policy of it) locks it in ACCESS EXCLUSIVE, whatever
+				 * words it is spelled with: ALTER INDEX renames a table,
+				 * ALTER TYPE ... RENAME ATTRIBUTE a table's column.  Only
+				 * ALTER INDEX of a real index takes SHARE UPDATE EXCLUSIVE
+				 * (RenameRelation in tablecmds.c), which blocks nobody's
+				 * reads or writes: left to the statement.
+				 */
+				if (stmt->renameType == OBJECT_INDEX &&
+					grd_ddl_is_index(relid))
+					break;
+				add_checked(&list, relid, AccessExclusiveLock, 0, false);
 				break;
 			}
 		case T_DropStmt:

@@ -352,6 +352,87 @@ grd_digest_admit(QueryDesc *queryDesc, int eflags, GrdAdmission *admission)
 }
 
 /*
+ * The planned query a utility statement runs inside itself: that of
+ * CREATE TABLE AS (SELECT INTO, CREATE MATERIALIZED VIEW) and DECLARE
+ * CURSOR, also under EXPLAIN (ANALYZE); NULL for any other statement, and
+ * for CREATE TABLE AS EXECUTE, whose prepared statement has its own id.
+ */
+static Query *
+inner_query(Node *stmt)
+{
+	Node	   *query = NULL;
+
+	if (IsA(stmt, ExplainStmt))
+	{
+		Query	   *explained = (Query *) ((ExplainStmt *) stmt)->query;
+
+		if (explained == NULL || !IsA(explained, Query) ||
+			explained->commandType != CMD_UTILITY ||
+			explained->utilityStmt == NULL)
+			return NULL;
+		stmt = explained->utilityStmt;
+	}
+	if (IsA(stmt, CreateTableAsStmt))
+		query = ((CreateTableAsStmt *) stmt)->query;
+	else if (IsA(stmt, DeclareCursorStmt))
+		query = ((DeclareCursorStmt *) stmt)->query;
+	if (query == NULL || !IsA(query, Query) ||
+		((Query *) query)->commandType == CMD_UTILITY)
+		return NULL;
+	return (Query *) query;
+}
+
+/*
+ * Before a utility statement runs: give the query it runs inside itself
+ * (see inner_query) the id core gives the same query on its own, where
+ * core does not (up to 17, see compat.h), so that it reaches the executor
+ * with its digest, and a rule on that digest applies to it.  Otherwise
+ * CREATE TABLE AS, SELECT INTO, CREATE MATERIALIZED VIEW and DECLARE
+ * CURSOR would run a blocked statement with id 0, which means no rule.
+ * Returns the statement to run: a copy when the tree is read-only (a
+ * cached plan's), and *readOnlyTree is then cleared.
+ */
+PlannedStmt *
+grd_digest_identify_inner(PlannedStmt *pstmt, bool *readOnlyTree)
+{
+	Query	   *query;
+
+	if (GRD_CORE_IDENTIFIES_INNER_QUERIES || !IsQueryIdEnabled())
+		return pstmt;
+	query = inner_query(pstmt->utilityStmt);
+	if (query == NULL || query->queryId != UINT64CONST(0))
+		return pstmt;
+	if (*readOnlyTree)
+	{
+		pstmt = copyObject(pstmt);
+		*readOnlyTree = false;
+		query = inner_query(pstmt->utilityStmt);
+	}
+	grd_jumble_query(query);
+	return pstmt;
+}
+
+/*
+ * Before a query is planned: a planned query without an id, although ids
+ * are computed, gets the id core gives the same query on its own.  Such a
+ * query is one that a utility statement runs inside itself from a stored
+ * definition, which core never identifies: REFRESH MATERIALIZED VIEW's,
+ * and CREATE MATERIALIZED VIEW's, which fills the view by REFRESH from 17
+ * on.  Without an id it would run a blocked statement unchecked.  (The
+ * query is seen after the rewriter: one that reads a view is identified
+ * by what the view reads, and so matches no rule on the statement as
+ * written.)  Costs one comparison for every other query.
+ */
+void
+grd_digest_identify_planned(Query *parse)
+{
+	if (parse->queryId != UINT64CONST(0) ||
+		parse->commandType == CMD_UTILITY || !IsQueryIdEnabled())
+		return;
+	grd_jumble_query(parse);
+}
+
+/*
  * Before a utility statement: the same rules, for the digests of utility
  * statements (CALL, VACUUM, TRUNCATE, CREATE ...), which guardrails.latency
  * shows and an operator may pick during an incident.  The caller holds the

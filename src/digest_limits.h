@@ -31,6 +31,9 @@ typedef struct GrdAdmission
 
 extern void grd_digest_admit(QueryDesc *queryDesc, int eflags,
 							 GrdAdmission *admission);
+extern PlannedStmt *grd_digest_identify_inner(PlannedStmt *pstmt,
+											  bool *readOnlyTree);
+extern void grd_digest_identify_planned(Query *parse);
 extern void grd_digest_admit_utility(PlannedStmt *pstmt, int nesting_level,
 									 GrdAdmission *admission);
 extern void grd_digest_release_utility(GrdAdmission *admission);

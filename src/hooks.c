@@ -11,6 +11,8 @@
  *
  *	shmem_request	-> shmem: reserve the segment and LWLocks of every module
  *	shmem_startup	-> shmem: create or attach, load saved state
+ *	planner			-> digest_limits: the id of a query that has none
+ *					   (REFRESH MATERIALIZED VIEW's) -> previous hook
  *	ExecutorStart	-> digest_limits: digest limits and blocks (may reject)
  *					-> previous hook -> digest_limits: hold concurrency slots
  *					-> latency: open a timer
@@ -18,7 +20,10 @@
  *	ExecutorFinish	-> latency: resume -> previous hook -> latency: pause
  *					   (for a plain SELECT: the previous hook alone)
  *	ExecutorEnd		-> latency: record completed -> previous hook
- *	ProcessUtility	-> ddl_statement: what is it? audited, guarded,
+ *	ProcessUtility	-> digest_limits: the id of the query it runs inside
+ *					   (CREATE TABLE AS, DECLARE CURSOR), where core
+ *					   computes none
+ *					-> ddl_statement: what is it? audited, guarded,
  *					   looking through EXPLAIN ANALYZE (decided once, here)
  *					-> latency: start timing
  *					-> ddl_audit: open a record, if audited
@@ -121,6 +126,7 @@
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static planner_hook_type prev_planner_hook = NULL;
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 static ExecutorRun_hook_type prev_ExecutorRun = NULL;
 static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
@@ -164,6 +170,7 @@ typedef struct GrdUtilityCall
 
 static void grd_shmem_request_hook(void);
 static void grd_shmem_startup_hook(void);
+static PlannedStmt *grd_planner(GRD_PLANNER_ARGS);
 static void grd_ExecutorStart(QueryDesc *queryDesc, int eflags);
 static void grd_ExecutorRun(GRD_EXECUTORRUN_ARGS);
 static void grd_ExecutorFinish(QueryDesc *queryDesc);
@@ -197,6 +204,8 @@ grd_hooks_install(void)
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = grd_shmem_startup_hook;
 
+	prev_planner_hook = planner_hook;
+	planner_hook = grd_planner;
 	prev_ExecutorStart = ExecutorStart_hook;
 	ExecutorStart_hook = grd_ExecutorStart;
 	prev_ExecutorRun = ExecutorRun_hook;
@@ -289,6 +298,18 @@ grd_shmem_startup_hook(void)
 		else \
 			(admission).nheld = 0; \
 	} while (0)
+
+/*
+ * The planner: a query that reaches it without an id gets one, so that
+ * the digest rules apply to it in ExecutorStart (see digest_limits.c).
+ */
+static PlannedStmt *
+grd_planner(GRD_PLANNER_ARGS)
+{
+	grd_digest_identify_planned(parse);
+	return GRD_PREV_HOOK(prev_planner_hook, standard_planner,
+						 GRD_PLANNER_PASS);
+}
 
 /*
  * ExecutorStart: the digest rules, the previous hook, then the latency
@@ -430,6 +451,8 @@ grd_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	GrdDdlAudit audit;
 	bool		audited;
 
+	/* the query it runs inside itself gets its digest (digest_limits.c) */
+	call.pstmt = grd_digest_identify_inner(pstmt, &call.readOnlyTree);
 	grd_ddl_classify(pstmt->utilityStmt, &call.st);
 	call.timed = grd_latency_utility_start(pstmt, grd_nesting_level, &timer);
 	audited = call.st.audited &&

@@ -69,6 +69,33 @@ my @ok = (
 	q{ALTER SYSTEM SET primary_conninfo = "host=primary password=Sekr1t-24"},
 	q{ALTER SYSTEM RESET primary_conninfo},
 	q{ALTER DATABASE postgres SET myapp.api_token = 'Sekr1t-25'},
+	# Every form again with its names in mixed case: a quoted name keeps
+	# its case, and settings and options are found whatever their case.
+	q{CREATE ROLE r5 LOGIN PaSsWoRd 'Sekr1t-30'},
+	q{AlTeR UsEr r5 WITH EnCrYpTeD PASSWORD 'Sekr1t-31'},
+	q{CREATE FOREIGN DATA WRAPPER w2 OPTIONS ("Api_Key" 'Sekr1t-32')},
+	q{ALTER FOREIGN DATA WRAPPER w2 OPTIONS (SET "Api_Key" 'Sekr1t-33')},
+	q{CREATE SERVER s2 FOREIGN DATA WRAPPER w OPTIONS ("PassWord" 'Sekr1t-34')},
+	q{ALTER SERVER s2 OPTIONS (SET "PassWord" 'Sekr1t-35')},
+	q{CREATE USER MAPPING FOR r5 SERVER s OPTIONS ("User" 'r5', "PASSWORD" 'Sekr1t-36')},
+	q{ALTER USER MAPPING FOR r5 SERVER s OPTIONS (SET "PASSWORD" 'Sekr1t-37')},
+	q{CREATE FOREIGN TABLE ft2 (a int OPTIONS ("SeCret" 'Sekr1t-38')) SERVER s OPTIONS ("Api_Token" 'Sekr1t-39')},
+	q{ALTER FOREIGN TABLE ft2 ALTER COLUMN a OPTIONS (SET "SeCret" 'Sekr1t-40')},
+	# a foreign table altered with the words ALTER TABLE
+	q{ALTER TABLE ft2 OPTIONS (ADD "Credential" 'Sekr1t-41')},
+	q{ALTER TABLE ft2 ALTER COLUMN a OPTIONS (ADD "Token" 'Sekr1t-42')},
+	q{ALTER TABLE ft2 ADD COLUMN b int OPTIONS ("Key" 'Sekr1t-43')},
+	q{CrEaTe SuBsCrIpTiOn sub4 CoNnEcTiOn 'password=Sekr1t-44' PUBLICATION p WITH (connect = false)},
+	q{ALTER SUBSCRIPTION sub4 CoNnEcTiOn 'password=Sekr1t-45'},
+	q{ALTER ROLE r5 SET "App.ConnInfo" = 'host=x password=Sekr1t-46'},
+	q{ALTER ROLE r5 IN DATABASE postgres SET "App.Deploy_Command" = 'curl -u me:Sekr1t-47'},
+	q{ALTER ROLE r5 SET myapp."PassWord" = 'Sekr1t-48'},
+	q{ALTER SYSTEM SET "Primary_Conninfo" = 'host=primary password=Sekr1t-49'},
+	q{ALTER SYSTEM RESET "Primary_Conninfo"},
+	q{ALTER SYSTEM SET "Archive_Command" = 'scp -i Sekr1t-50 %p host:'},
+	q{ALTER SYSTEM RESET "Archive_Command"},
+	q{ALTER DATABASE postgres SET "MyApp.Api_Token" = 'Sekr1t-51'},
+	q{ALTER DATABASE postgres SET "MyApp.ConnInfo" TO 'password=Sekr1t-52'},
 );
 $node->safe_psql('postgres', $_) for @ok;
 
@@ -99,7 +126,7 @@ is($node->safe_psql('postgres', qq{
 
 is($node->safe_psql('postgres', qq{
 	SELECT string_agg(query, E'\n' ORDER BY seq) FROM guardrails.ddl_log
-	WHERE seq >= $first AND command_tag <> 'CREATE FOREIGN DATA WRAPPER'}),
+	WHERE seq >= $first AND query <> 'CREATE FOREIGN DATA WRAPPER w'}),
 	q{CREATE ROLE r1 LOGIN PASSWORD <REDACTED>
 CREATE ROLE r2 ENCRYPTED PASSWORD <REDACTED> VALID UNTIL 'infinity'
 CREATE USER u3 WITH PASSWORD <REDACTED>
@@ -124,6 +151,30 @@ ALTER SYSTEM RESET primary_conninfo
 ALTER SYSTEM SET primary_conninfo = <REDACTED>
 ALTER SYSTEM RESET primary_conninfo
 ALTER DATABASE postgres SET myapp.api_token = <REDACTED>
+CREATE ROLE r5 LOGIN PaSsWoRd <REDACTED>
+AlTeR UsEr r5 WITH EnCrYpTeD PASSWORD <REDACTED>
+CREATE FOREIGN DATA WRAPPER w2 OPTIONS ("Api_Key" <REDACTED>)
+ALTER FOREIGN DATA WRAPPER w2 OPTIONS (SET "Api_Key" <REDACTED>)
+CREATE SERVER s2 FOREIGN DATA WRAPPER w OPTIONS ("PassWord" <REDACTED>)
+ALTER SERVER s2 OPTIONS (SET "PassWord" <REDACTED>)
+CREATE USER MAPPING FOR r5 SERVER s OPTIONS ("User" <REDACTED>, "PASSWORD" <REDACTED>)
+ALTER USER MAPPING FOR r5 SERVER s OPTIONS (SET "PASSWORD" <REDACTED>)
+CREATE FOREIGN TABLE ft2 (a int OPTIONS ("SeCret" <REDACTED>)) SERVER s OPTIONS ("Api_Token" <REDACTED>)
+ALTER FOREIGN TABLE ft2 ALTER COLUMN a OPTIONS (SET "SeCret" <REDACTED>)
+ALTER TABLE ft2 OPTIONS (ADD "Credential" <REDACTED>)
+ALTER TABLE ft2 ALTER COLUMN a OPTIONS (ADD "Token" <REDACTED>)
+ALTER TABLE ft2 ADD COLUMN b int OPTIONS ("Key" <REDACTED>)
+CrEaTe SuBsCrIpTiOn sub4 CoNnEcTiOn <REDACTED> PUBLICATION p WITH (connect = false)
+ALTER SUBSCRIPTION sub4 CoNnEcTiOn <REDACTED>
+ALTER ROLE r5 SET "App.ConnInfo" = <REDACTED>
+ALTER ROLE r5 IN DATABASE postgres SET "App.Deploy_Command" = <REDACTED>
+ALTER ROLE r5 SET myapp."PassWord" = <REDACTED>
+ALTER SYSTEM SET "Primary_Conninfo" = <REDACTED>
+ALTER SYSTEM RESET "Primary_Conninfo"
+ALTER SYSTEM SET "Archive_Command" = <REDACTED>
+ALTER SYSTEM RESET "Archive_Command"
+ALTER DATABASE postgres SET "MyApp.Api_Token" = <REDACTED>
+ALTER DATABASE postgres SET "MyApp.ConnInfo" TO <REDACTED>
 CREATE ROLE r4 PASSWORD <REDACTED>
 ALTER ROLE r4 PASSWORD <REDACTED>
 CREATE TABLE plain_t (a text DEFAULT 'visible')

@@ -31,6 +31,14 @@ $node->safe_psql('postgres', q{
 	CREATE TABLE p2 (id int, v int);
 	INSERT INTO p SELECT g, g FROM generate_series(0, 999) g;
 	INSERT INTO p2 SELECT g, g FROM generate_series(1000, 1999) g;
+	CREATE DOMAIN t_d AS int;
+	ALTER TABLE t ADD COLUMN d t_d;
+	CREATE INDEX p_v_idx ON ONLY p (v);
+	CREATE INDEX p1_v_idx ON p1 (v);
+	CREATE FUNCTION t_noop() RETURNS trigger LANGUAGE plpgsql
+		AS 'BEGIN RETURN NEW; END';
+	CREATE TRIGGER t_noop BEFORE INSERT ON t
+		FOR EACH ROW EXECUTE FUNCTION t_noop();
 });
 
 # The reader: a transaction that has read every table and keeps its locks.
@@ -52,6 +60,14 @@ my @cases = (
 	[ 'ALTER INDEX t_v_idx SET TABLESPACE pg_default', 't' ],
 	[ 'ALTER TABLE p ATTACH PARTITION p2 FOR VALUES FROM (1000) TO (2000)', 'p2' ],
 	[ 'ALTER TABLE p DETACH PARTITION p1', 'p' ],
+	# the relation's kind decides what is locked, not the statement's words:
+	# ALTER INDEX renames a table, ALTER TYPE a table's column, both under
+	# ACCESS EXCLUSIVE, and so do renames of a table's trigger
+	[ 'ALTER INDEX t RENAME TO t_renamed', 't' ],
+	[ 'ALTER TYPE t RENAME ATTRIBUTE v TO w', 't' ],
+	[ 'ALTER TRIGGER t_noop ON t RENAME TO t_noop2', 't' ],
+	# ATTACH PARTITION of an index: ACCESS EXCLUSIVE on the partition's index
+	[ 'ALTER INDEX p_v_idx ATTACH PARTITION p1_v_idx', 'p' ],
 );
 
 my $connstr = $node->connstr('postgres');
@@ -100,6 +116,7 @@ for my $case (@cases)
 $reader->quit;
 
 # A lock taken later in the statement, on another table: a new foreign key
+# (or ALTER DOMAIN, which checks stored values under SHARE on each table)
 # locks the table it references in SHARE ROW EXCLUSIVE, which a writer's
 # ROW EXCLUSIVE blocks.  It comes out of the same budget, without queueing:
 # the blocker is named, and another writer arriving meanwhile waits under
@@ -112,7 +129,10 @@ my $writer_pid = $writer->query_safe('SELECT pg_backend_pid()');
 chomp $writer_pid;
 for my $sql ('ALTER TABLE child ADD FOREIGN KEY (t_id) REFERENCES t (id)',
 	'ALTER TABLE child ADD COLUMN t2_id int REFERENCES t (id)',
-	'CREATE TABLE child2 (t_id int REFERENCES t (id))')
+	'CREATE TABLE child2 (t_id int REFERENCES t (id))',
+	# ALTER DOMAIN checks the stored values under SHARE on each table
+	'ALTER DOMAIN t_d ADD CONSTRAINT t_d_positive CHECK (VALUE > 0)',
+	'ALTER DOMAIN t_d SET NOT NULL')
 {
 	my ($out, $err) = ('', '');
 	my $start = time;
