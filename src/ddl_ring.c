@@ -44,6 +44,7 @@
  */
 #include "postgres.h"
 
+#include "access/xlog.h"
 #include "miscadmin.h"
 #include "port/atomics.h"
 #include "storage/latch.h"
@@ -774,8 +775,14 @@ ddl_log_status(GrdStatus *status)
 	grd_status_put(status, "ddl_log_overwritten",
 				   (int64) pg_atomic_read_u64(&ddl_shared->overwritten));
 	grd_status_put(status, "ddl_history_stored_seq", (int64) stored);
+	/*
+	 * On a standby no worker runs: its entries (of statements refused
+	 * there) wait for a promotion, and are not a worker falling behind,
+	 * which is what the row is watched for.
+	 */
 	grd_status_put(status, "ddl_history_pending",
-				   (grd_ddl_destinations & GRD_DDL_DEST_TABLE) && next - 1 > done ?
+				   (grd_ddl_destinations & GRD_DDL_DEST_TABLE) &&
+				   !RecoveryInProgress() && next - 1 > done ?
 				   (int64) (next - 1 - done) : 0);
 	grd_status_put(status, "ddl_history_stored",
 				   (int64) pg_atomic_read_u64(&ddl_shared->counters[GRD_DDL_STORED]));

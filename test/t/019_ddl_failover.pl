@@ -59,7 +59,8 @@ $primary->wait_for_catchup($standby);
 # A statement on the standby fails (read-only): it has an entry there.
 my ($ret) = $standby->psql('postgres', 'CREATE TABLE on_standby (a int)');
 isnt($ret, 0, 'DDL fails on the standby');
-is(pending($standby), '1 1', 'its entry is pending until the promotion');
+is(pending($standby), '1 0',
+	'its entry waits for a promotion, and is not pending: no worker runs on a standby');
 
 $primary->stop('fast');
 $standby->promote;
