@@ -131,6 +131,38 @@ my $qid = $node->safe_psql('app', qq{
 	SELECT guardrails.disable_index('public.t_c');
 	SELECT guardrails.limit_digest(4242, 5, role => 'plain')});
 ($qid) = split /\n/, $qid;
+
+# The admin writes the tables by hand, as the README allows, and signs a
+# block and a disabled index with the superuser's name and a date long
+# past: who made a rule, and when, must be the writer and now.
+$node->safe_psql('app', 'CREATE INDEX t_c2 ON public.t (c, id)');
+$node->safe_psql('app', q{
+	SET ROLE admin;
+	INSERT INTO guardrails.digest_limits (queryid, action, created_by, created_at)
+	VALUES (31337, 'block', 'postgres', '2000-01-01');
+	INSERT INTO guardrails.disabled_indexes
+		(index_schema, index_name, disabled_by, disabled_at)
+	VALUES ('public', 't_c2', 'postgres', '2000-01-01')});
+is($node->safe_psql('app', q{
+	SELECT created_by || ' ' || (created_at > now() - interval '1 hour')
+	FROM guardrails.digest_limits WHERE queryid = 31337}),
+	'admin true', 'a rule written by hand is signed by its writer, now');
+is($node->safe_psql('app', q{
+	SELECT disabled_by || ' ' || (disabled_at > now() - interval '1 hour')
+	FROM guardrails.disabled_indexes WHERE index_name = 't_c2'}),
+	'admin true', 'an index disabled by hand is signed by its writer, now');
+$node->safe_psql('app', q{
+	SET ROLE admin;
+	UPDATE guardrails.digest_limits SET created_by = 'postgres',
+		created_at = '2000-01-01' WHERE queryid = 31337;
+	UPDATE guardrails.disabled_indexes SET disabled_by = 'postgres',
+		disabled_at = '2000-01-01' WHERE index_name = 't_c2'});
+is($node->safe_psql('app', q{
+	SELECT created_by || ' ' || (created_at > now() - interval '1 hour')
+	FROM guardrails.digest_limits WHERE queryid = 31337}
+	. q{ UNION ALL SELECT disabled_by || ' ' || (disabled_at > now() - interval '1 hour')
+	FROM guardrails.disabled_indexes WHERE index_name = 't_c2'}),
+	"admin true\nadmin true", 'and an update cannot sign them otherwise');
 $node->safe_psql('postgres', q{
 	SET ROLE victim;
 	CREATE TEMP TABLE victim_marker_8d1f (a int)});
@@ -162,13 +194,16 @@ $node->command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('app') ]
 $node->safe_psql('postgres', 'CREATE DATABASE restored OWNER dbowner');
 $node->command_ok([ 'pg_restore', '-d', $node->connstr('restored'), $dump ],
 	'the superuser restores it');
-is($node->safe_psql('restored', q{
-	SELECT string_agg(queryid || ':' || action, ',' ORDER BY queryid)
-	FROM guardrails.digest_limits}),
-	$node->safe_psql('app', q{
-	SELECT string_agg(queryid || ':' || action, ',' ORDER BY queryid)
-	FROM guardrails.digest_limits}),
-	'the restored rules are the dumped ones');
+my $rules = q{
+	SELECT string_agg(queryid || ':' || action || ':' || created_by || ':'
+		|| created_at, ',' ORDER BY queryid)
+	FROM guardrails.digest_limits
+	UNION ALL
+	SELECT string_agg(index_name || ':' || disabled_by || ':' || disabled_at,
+		',' ORDER BY index_name)
+	FROM guardrails.disabled_indexes};
+is($node->safe_psql('restored', $rules), $node->safe_psql('app', $rules),
+	'the restored rules are the dumped ones, signed as they were');
 ($ret, $out, $err) = $node->psql('restored', "SET ROLE plain; $portable_sql");
 like($err, qr/query digest -?\d+ is blocked/, 'the restored block holds');
 is($node->safe_psql('restored', q{
