@@ -633,6 +633,24 @@ my $secs = time - $t0;
 cmp_ok($accepted, '<=', 3 + 2 * $secs + 1,
 	"plain's flood: $accepted of 30 let in, in $secs s");
 is($accepted + $refused, 30, 'the others refused by the limit');
+# The same at once: 20 connections started together share one bucket.
+sleep(1.6);
+my @par;
+$t0 = time;
+for my $i (0 .. 19)
+{
+	my ($po, $pe) = ('', '');
+	push @par, [ IPC::Run::start([ 'psql', '-XAtq', '-d',
+		$node->connstr('app') . ' user=plain', '-c', 'SELECT 1' ],
+		'>', \$po, '2>', \$pe), \$po, \$pe ];
+}
+$_->[0]->finish for @par;
+$secs = time - $t0;
+my $par_in = grep { ${ $_->[1] } eq "1\n" } @par;
+my $par_refused = grep { ${ $_->[2] } =~ /connection rate limit exceeded/ } @par;
+cmp_ok($par_in, '<=', 3 + 2 * $secs + 1,
+	"20 connections at once: $par_in let in, in $secs s");
+is($par_in + $par_refused, 20, 'the others refused by the limit');
 is($node->safe_psql('app', 'SELECT 1'), '1', 'the superuser still connects');
 # The connections refused by plain's limit took no token of the server's
 # (5 per second, bursts of 10): another role gets in at once.
