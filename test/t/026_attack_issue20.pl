@@ -491,6 +491,15 @@ $sess->query_safe($race_sql);
 $node->safe_psql('app', "SET ROLE admin; SELECT guardrails.block_digest($race_qid)");
 $sess->query($race_sql);
 like($sess->{stderr}, qr/is blocked/, 'a block applies to an open session at once');
+# ... and to a statement it prepared before the block
+$node->safe_psql('app', "SET ROLE admin; SELECT guardrails.unlimit_digest($race_qid)");
+$sess->{stderr} = '';	# (older BackgroundPsql keeps the last error there)
+$sess->query_safe("PREPARE before_block AS $race_sql");
+$sess->query_safe('EXECUTE before_block');
+$node->safe_psql('app', "SET ROLE admin; SELECT guardrails.block_digest($race_qid)");
+$sess->{stderr} = '';
+$sess->query('EXECUTE before_block');
+like($sess->{stderr}, qr/is blocked/, 'a statement prepared before the block is blocked');
 $sess->quit;
 $node->safe_psql('app', "SET ROLE admin; SELECT guardrails.unlimit_digest($race_qid)");
 
@@ -516,8 +525,18 @@ my $reader = IPC::Run::start(
 	[ 'psql', '-XAtq', '-d', $node->connstr('app') ],
 	'<', \"SET ROLE plain;\n$reads", '>', \$rout2, '2>', \$rerr2,
 	IPC::Run::timeout(60));
+# and the admin resets digests meanwhile (one by one: a reset of
+# everything would zero the eviction count checked below)
+my ($aout, $aerr) = ('', '');
+my $resetter = IPC::Run::start(
+	[ 'psql', '-XAtq', '-d', $node->connstr('app') ],
+	'<', \("SET ROLE admin;\n" . join('', map {
+		"SELECT guardrails.latency_reset(queryid), pg_sleep(0.01) FROM guardrails.latency LIMIT 5;\n" } 1 .. 40)),
+	'>', \$aout, '2>', \$aerr);
 $reader->finish;
 $writer->finish;
+$resetter->finish;
+is($aerr, '', 'resets meanwhile: no error');
 is($rerr2, '', 'readers under rollover and eviction: no error');
 unlike($rout2, qr/^[1-9]/m, 'and no negative count');
 is($werr, '', 'writers meanwhile: no error');
