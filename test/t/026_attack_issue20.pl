@@ -12,8 +12,12 @@
 #   owner cannot drop the extension and its rules with DROP SCHEMA ...
 #   CASCADE, nor have a restore or an upgrade put the extension's objects
 #   in a schema that they control;
+# - a rule or a disabled index written by hand is signed by its writer,
+#   whatever the admin puts in created_by and disabled_by;
 # - a dump by the database owner carries no rule and no one else's DDL; a
-#   superuser's dump and restore keep every rule, and the rules hold;
+#   superuser's dump and restore keep every rule as it was signed, and the
+#   rules hold; the DDL history, with text from a SQL_ASCII database,
+#   restores;
 # - nothing an attacker does on a hot standby writes there, stops replay,
 #   or lets a blocked statement run;
 # - rules changed under running limited statements, windows and digests
