@@ -4,6 +4,69 @@
 \echo Use "ALTER EXTENSION pg_guardrails UPDATE TO '1.1'" to load this file. \quit
 
 
+-- The schema: CREATE EXTENSION makes it, unless a schema "guardrails"
+-- already exists, which it then uses as it is.  One that a role other than
+-- a superuser owns, or may create objects in, or holds objects of, is
+-- refused: its owner could drop the extension, every rule and the DDL
+-- history with DROP SCHEMA ... CASCADE, and objects of others there could
+-- shadow what the extension's SQL calls (a database owner can make the
+-- schema before a superuser installs or restores the extension).
+DO $$
+DECLARE
+	sch record;
+	creator name;
+	holder name;
+BEGIN
+	SELECT n.oid, r.rolname AS owner, r.rolsuper INTO sch
+	FROM pg_catalog.pg_namespace n
+		 JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) n.nspowner
+	WHERE n.nspname OPERATOR(pg_catalog.=) 'guardrails';
+	IF NOT sch.rolsuper THEN
+		RAISE EXCEPTION 'schema "guardrails" is owned by role "%", which is not a superuser', sch.owner
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'Its owner could drop the extension with the schema, and with it every rule.',
+				  HINT = 'Drop the schema, or make a superuser its owner (ALTER SCHEMA guardrails OWNER TO ...), then try again.';
+	END IF;
+	SELECT coalesce(r.rolname, 'public') INTO creator
+	FROM pg_catalog.pg_namespace n,
+		 pg_catalog.aclexplode(n.nspacl) a
+		 LEFT JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) a.grantee
+	WHERE n.oid OPERATOR(pg_catalog.=) sch.oid
+	  AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'
+	  AND a.grantee OPERATOR(pg_catalog.<>) n.nspowner
+	  AND NOT coalesce(r.rolsuper, false)
+	LIMIT 1;
+	IF creator IS NOT NULL THEN
+		RAISE EXCEPTION 'role "%" may create objects in schema "guardrails"', creator
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'Objects of that role in the extension''s schema could shadow what pg_guardrails calls.',
+				  HINT = 'Revoke the privilege (REVOKE CREATE ON SCHEMA guardrails FROM ...), then try again.';
+	END IF;
+	SELECT r.rolname INTO holder
+	FROM (SELECT relowner AS owner FROM pg_catalog.pg_class
+		  WHERE relnamespace OPERATOR(pg_catalog.=) sch.oid
+		  UNION ALL
+		  SELECT proowner FROM pg_catalog.pg_proc
+		  WHERE pronamespace OPERATOR(pg_catalog.=) sch.oid
+		  UNION ALL
+		  SELECT typowner FROM pg_catalog.pg_type
+		  WHERE typnamespace OPERATOR(pg_catalog.=) sch.oid
+		  UNION ALL
+		  SELECT oprowner FROM pg_catalog.pg_operator
+		  WHERE oprnamespace OPERATOR(pg_catalog.=) sch.oid) o
+		 JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) o.owner
+	WHERE NOT r.rolsuper
+	LIMIT 1;
+	IF holder IS NOT NULL THEN
+		RAISE EXCEPTION 'role "%" owns objects in schema "guardrails"', holder
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'They could shadow what pg_guardrails calls.',
+				  HINT = 'Drop them or move them to another schema, then try again.';
+	END IF;
+END
+$$;
+
+
 -- DDL audit log, privacy: ddl_log_entries() shows another role's entry
 -- with its outcome NULL (as pg_stat_activity shows another role's
 -- session); rolled_back is then unknown, not false.
@@ -104,6 +167,18 @@ BEGIN
 	WHERE n.nspname = NEW.index_schema AND c.relname = NEW.index_name;
 	PERFORM guardrails.disabled_indexes_check(NEW.index_schema, NEW.index_name,
 											  NEW.indexrelid);
+	-- Who disabled an index, and when, is what disable_index() says: the
+	-- writer and now, kept by an update.  Only a superuser (a restore, the
+	-- event triggers that follow a rename) writes other values.
+	IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = CURRENT_USER) THEN
+		IF TG_OP = 'INSERT' THEN
+			NEW.disabled_by := CURRENT_USER;
+			NEW.disabled_at := now();
+		ELSE
+			NEW.disabled_by := OLD.disabled_by;
+			NEW.disabled_at := OLD.disabled_at;
+		END IF;
+	END IF;
 	RETURN NEW;
 END
 $$;
@@ -280,6 +355,12 @@ BEGIN
 			NEW.queryid, NEW.role::oid
 			USING HINT = 'Leave role NULL for a rule that applies to every role.';
 		RETURN NULL;
+	END IF;
+	-- Who made a rule, and when, is what the functions say: the writer
+	-- and now.  Only a superuser (a restore) writes other values.
+	IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = CURRENT_USER) THEN
+		NEW.created_by := CURRENT_USER;
+		NEW.created_at := now();
 	END IF;
 	RETURN NEW;
 END

@@ -1,6 +1,68 @@
 /* schema/00_common.sql: the role, the schema's privileges, and what every
  * capability shares: whether the library is preloaded, the status view */
 
+-- The schema: CREATE EXTENSION makes it, unless a schema "guardrails"
+-- already exists, which it then uses as it is.  One that a role other than
+-- a superuser owns, or may create objects in, or holds objects of, is
+-- refused: its owner could drop the extension, every rule and the DDL
+-- history with DROP SCHEMA ... CASCADE, and objects of others there could
+-- shadow what the extension's SQL calls (a database owner can make the
+-- schema before a superuser installs or restores the extension).
+DO $$
+DECLARE
+	sch record;
+	creator name;
+	holder name;
+BEGIN
+	SELECT n.oid, r.rolname AS owner, r.rolsuper INTO sch
+	FROM pg_catalog.pg_namespace n
+		 JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) n.nspowner
+	WHERE n.nspname OPERATOR(pg_catalog.=) 'guardrails';
+	IF NOT sch.rolsuper THEN
+		RAISE EXCEPTION 'schema "guardrails" is owned by role "%", which is not a superuser', sch.owner
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'Its owner could drop the extension with the schema, and with it every rule.',
+				  HINT = 'Drop the schema, or make a superuser its owner (ALTER SCHEMA guardrails OWNER TO ...), then try again.';
+	END IF;
+	SELECT coalesce(r.rolname, 'public') INTO creator
+	FROM pg_catalog.pg_namespace n,
+		 pg_catalog.aclexplode(n.nspacl) a
+		 LEFT JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) a.grantee
+	WHERE n.oid OPERATOR(pg_catalog.=) sch.oid
+	  AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'
+	  AND a.grantee OPERATOR(pg_catalog.<>) n.nspowner
+	  AND NOT coalesce(r.rolsuper, false)
+	LIMIT 1;
+	IF creator IS NOT NULL THEN
+		RAISE EXCEPTION 'role "%" may create objects in schema "guardrails"', creator
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'Objects of that role in the extension''s schema could shadow what pg_guardrails calls.',
+				  HINT = 'Revoke the privilege (REVOKE CREATE ON SCHEMA guardrails FROM ...), then try again.';
+	END IF;
+	SELECT r.rolname INTO holder
+	FROM (SELECT relowner AS owner FROM pg_catalog.pg_class
+		  WHERE relnamespace OPERATOR(pg_catalog.=) sch.oid
+		  UNION ALL
+		  SELECT proowner FROM pg_catalog.pg_proc
+		  WHERE pronamespace OPERATOR(pg_catalog.=) sch.oid
+		  UNION ALL
+		  SELECT typowner FROM pg_catalog.pg_type
+		  WHERE typnamespace OPERATOR(pg_catalog.=) sch.oid
+		  UNION ALL
+		  SELECT oprowner FROM pg_catalog.pg_operator
+		  WHERE oprnamespace OPERATOR(pg_catalog.=) sch.oid) o
+		 JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) o.owner
+	WHERE NOT r.rolsuper
+	LIMIT 1;
+	IF holder IS NOT NULL THEN
+		RAISE EXCEPTION 'role "%" owns objects in schema "guardrails"', holder
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'They could shadow what pg_guardrails calls.',
+				  HINT = 'Drop them or move them to another schema, then try again.';
+	END IF;
+END
+$$;
+
 -- The role that may change behaviour: limits, blocks, index visibility and
 -- resets.  Roles are shared by every database of the server, so it already
 -- exists whenever the extension is in another database, and its members

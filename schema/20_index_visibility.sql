@@ -97,6 +97,18 @@ BEGIN
 	WHERE n.nspname = NEW.index_schema AND c.relname = NEW.index_name;
 	PERFORM guardrails.disabled_indexes_check(NEW.index_schema, NEW.index_name,
 											  NEW.indexrelid);
+	-- Who disabled an index, and when, is what disable_index() says: the
+	-- writer and now, kept by an update.  Only a superuser (a restore, the
+	-- event triggers that follow a rename) writes other values.
+	IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = CURRENT_USER) THEN
+		IF TG_OP = 'INSERT' THEN
+			NEW.disabled_by := CURRENT_USER;
+			NEW.disabled_at := now();
+		ELSE
+			NEW.disabled_by := OLD.disabled_by;
+			NEW.disabled_at := OLD.disabled_at;
+		END IF;
+	END IF;
 	RETURN NEW;
 END
 $$;

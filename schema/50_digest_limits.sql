@@ -62,6 +62,12 @@ BEGIN
 			USING HINT = 'Leave role NULL for a rule that applies to every role.';
 		RETURN NULL;
 	END IF;
+	-- Who made a rule, and when, is what the functions say: the writer
+	-- and now.  Only a superuser (a restore) writes other values.
+	IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = CURRENT_USER) THEN
+		NEW.created_by := CURRENT_USER;
+		NEW.created_at := now();
+	END IF;
 	RETURN NEW;
 END
 $$;
