@@ -14,31 +14,31 @@ EXTVERSION = $(shell sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" $(EXTENS
 
 MODULE_big = pg_guardrails
 OBJS = \
-	src/pg_guardrails.o \
-	src/hooks.o \
-	src/shmem.o \
-	src/histogram.o \
-	src/latency.o \
-	src/latency_sql.o \
-	src/latency_export.o \
-	src/config.o \
-	src/identifier.o \
-	src/index_visibility.o \
-	src/token_bucket.o \
-	src/connection_limits.o \
-	src/digest_limits.o \
-	src/ddl_statement.o \
-	src/ddl_lock.o \
-	src/ddl_policy.o \
-	src/ddl_check.o \
-	src/ddl_audit.o \
-	src/ddl_object.o \
-	src/ddl_redact.o \
-	src/ddl_entry.o \
-	src/ddl_seq_file.o \
-	src/ddl_ring.o \
-	src/ddl_log_sql.o \
-	src/ddl_worker.o
+	src/core/pg_guardrails.o \
+	src/core/hooks.o \
+	src/core/shmem.o \
+	src/core/config.o \
+	src/core/identifier.o \
+	src/latency/histogram.o \
+	src/latency/latency.o \
+	src/latency/latency_sql.o \
+	src/latency/latency_export.o \
+	src/indexes/index_visibility.o \
+	src/limits/token_bucket.o \
+	src/limits/connection_limits.o \
+	src/limits/digest_limits.o \
+	src/ddl/ddl_statement.o \
+	src/ddl/ddl_lock.o \
+	src/ddl/ddl_policy.o \
+	src/ddl/ddl_check.o \
+	src/ddl/ddl_audit.o \
+	src/ddl/ddl_object.o \
+	src/ddl/ddl_redact.o \
+	src/ddl/ddl_entry.o \
+	src/ddl/ddl_seq_file.o \
+	src/ddl/ddl_ring.o \
+	src/ddl/ddl_log_sql.o \
+	src/ddl/ddl_worker.o
 PGFILEDESC = "pg_guardrails - latency percentiles and guardrails per query digest"
 
 # Released scripts are never edited: 1.0 is installed as it shipped, and
@@ -70,7 +70,10 @@ REGRESS_OPTS = \
 TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl
 
-PG_CPPFLAGS = -I$(srcdir)/src -DGRD_VERSION=\"$(EXTVERSION)\"
+# One folder per capability under src/; each is on the include path, so that
+# a file names a header by its bare name.
+GRD_SRC_DIRS = core latency limits ddl indexes
+PG_CPPFLAGS = $(addprefix -I$(srcdir)/src/,$(GRD_SRC_DIRS)) -DGRD_VERSION=\"$(EXTVERSION)\"
 EXTRA_CLEAN = tmp_check_regress test/test_histogram results regression.diffs regression.out
 
 PG_CONFIG ?= pg_config
@@ -88,8 +91,8 @@ $(EXTENSION)--1.1.sql: $(SCHEMA_SQL)
 	  for f in $^; do echo; cat $$f; done; } > $@
 
 # The bucket math is plain C and is tested without a server.
-test/test_histogram: test/test_histogram.c src/histogram.c src/histogram.h
-	$(CC) $(CFLAGS) -I$(srcdir)/src -o $@ test/test_histogram.c src/histogram.c -lm
+test/test_histogram: test/test_histogram.c src/latency/histogram.c src/latency/histogram.h
+	$(CC) $(CFLAGS) -I$(srcdir)/src/latency -o $@ test/test_histogram.c src/latency/histogram.c -lm
 
 unittest: test/test_histogram
 	test/test_histogram

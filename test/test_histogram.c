@@ -1,7 +1,8 @@
 /*
  * test_histogram.c
- *		Exhaustive test of the latency bucket math (src/histogram.c), with
- *		no server: build and run it with "make unittest".
+ *		Exhaustive test of the latency bucket math
+ *		(src/latency/histogram.c), with no server: build and run it with
+ *		"make unittest".
  *
  * What it proves:
  *	1. the map value -> bucket is exactly the one the reported bounds

@@ -29,7 +29,7 @@ $node->safe_psql('postgres', q{
 });
 
 # The digest of the worker's INSERT: the same statement with the same
-# parameter types (src/ddl_worker.c).
+# parameter types (src/ddl/ddl_worker.c).
 my $insert = $node->safe_psql('postgres', q{
 	PREPARE ins(int8, int8, timestamptz, float8, name, name, name, text, text,
 				int4, xid8, xid8, bool, text, text, text, text, bool, text,
