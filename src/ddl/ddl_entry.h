@@ -13,9 +13,7 @@
 
 #include "datatype/timestamp.h"
 
-#define GRD_DDL_TYPE_LEN		32
-#define GRD_DDL_IDENTITY_LEN	256
-#define GRD_DDL_WARNINGS_LEN	256
+#include "ddl.h"				/* GRD_DDL_*_LEN */
 
 /* guardrails.ddl_log_destination, parsed: a set of these bits. */
 #define GRD_DDL_DEST_VIEW		0x01

@@ -71,8 +71,8 @@
 #include "utils/timestamp.h"
 
 #include "compat.h"
+#include "ddl.h"
 #include "ddl_audit.h"
-#include "ddl_lock.h"
 #include "ddl_statement.h"
 #include "module.h"
 

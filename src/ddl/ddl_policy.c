@@ -113,6 +113,7 @@
 #include "utils/syscache.h"
 
 #include "compat.h"
+#include "ddl.h"
 #include "ddl_audit.h"
 #include "ddl_policy.h"
 #include "ddl_statement.h"

@@ -61,8 +61,6 @@ typedef struct GrdProvenColumn
 	char	   *colname;
 } GrdProvenColumn;
 
-/* Before a utility statement runs (hooks.c). */
-extern void grd_ddl_policy_check(Node *parsetree);
 
 /* For guardrails.check_migration() (ddl_check.c). */
 extern void grd_ddl_policy_collect(Node *parsetree, List *proven,

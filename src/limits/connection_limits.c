@@ -46,7 +46,7 @@
 #include "utils/syscache.h"
 
 #include "compat.h"
-#include "connection_limits.h"
+#include "grd_limits.h"
 #include "identifier.h"
 #include "module.h"
 #include "token_bucket.h"

@@ -55,7 +55,7 @@
 
 #include "compat.h"
 #include "config.h"
-#include "digest_limits.h"
+#include "grd_limits.h"
 #include "module.h"
 #include "token_bucket.h"
 

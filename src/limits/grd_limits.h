@@ -1,17 +1,28 @@
 /*-------------------------------------------------------------------------
  *
- * digest_limits.h
- *		Limits and blocks per query digest: what hooks.c calls.
+ * grd_limits.h
+ *		The limits on new connections and per query digest: what the rest
+ *		of the extension (hooks.c) calls.  token_bucket.h is private to
+ *		this folder.  (Not "limits.h": the folder is on the include path,
+ *		where that name would stand for the C library's <limits.h>.)
  *
  * Copyright (c) 2026, pg_guardrails developers
  *
  *-------------------------------------------------------------------------
  */
-#ifndef GRD_DIGEST_LIMITS_H
-#define GRD_DIGEST_LIMITS_H
+#ifndef GRD_LIMITS_H
+#define GRD_LIMITS_H
 
 #include "executor/execdesc.h"
+#include "libpq/libpq-be.h"
 #include "nodes/plannodes.h"
+
+/* connection_limits.c */
+
+/* the ClientAuthentication hook (hooks.c) */
+extern void grd_connection_check(Port *port, int status);
+
+/* digest_limits.c */
 
 /*
  * Limits and blocks per query digest (guardrails.digest_limits).
@@ -40,4 +51,4 @@ extern void grd_digest_release_utility(GrdAdmission *admission);
 extern void grd_digest_hold(QueryDesc *queryDesc, GrdAdmission *admission);
 extern void grd_digest_release(GrdAdmission *admission);
 
-#endif							/* GRD_DIGEST_LIMITS_H */
+#endif							/* GRD_LIMITS_H */
