@@ -21,6 +21,7 @@ OBJS = \
 	src/core/identifier.o \
 	src/latency/histogram.o \
 	src/latency/latency.o \
+	src/latency/latency_windows.o \
 	src/latency/latency_sql.o \
 	src/latency/latency_export.o \
 	src/indexes/index_visibility.o \

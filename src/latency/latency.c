@@ -4,7 +4,8 @@
  *		Recording a latency histogram per query digest: the shared digest
  *		table, the timers of executions and utility statements, eviction,
  *		the table's section of the state file, and the module's settings.
- *		The SQL functions that read the table are in latency_sql.c.
+ *		The windows of each entry are in latency_windows.c, the SQL
+ *		functions that read the table in latency_sql.c.
  *
  * A digest is (database, user, queryid), the key pg_stat_statements uses
  * (less its "toplevel" flag), with the query ids core computes.  Each entry
@@ -53,7 +54,7 @@
  *	  it, then build their rows.
  *	- Nothing takes the lock in an error path: failures are recorded after
  *	  abort cleanup, or queued when this backend still holds the lock.
- *	- An entry's windows (see "Windows" below) are recorded into like its
+ *	- An entry's windows (latency_windows.c) are recorded into like its
  *	  counters, with the lock held shared; the free list of windows has a
  *	  spinlock of its own; reusing a slot is claimed by a compare-and-swap
  *	  of the windows' change counter, and no spinlock is held meanwhile.
@@ -70,9 +71,7 @@
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "port/atomics.h"
-#include "storage/s_lock.h"
 #include "storage/shmem.h"
-#include "storage/spin.h"
 #include "utils/backend_status.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
@@ -81,6 +80,7 @@
 #include "compat.h"
 #include "histogram.h"
 #include "latency.h"
+#include "latency_windows.h"
 #include "module.h"
 
 /* guardrails.track: which statements get a latency histogram */
@@ -104,8 +104,8 @@ static int	grd_max_digests = 5000;
 static int	grd_track = GRD_TRACK_TOP;
 static bool grd_track_utility = true;
 static bool grd_save = true;
-static int	grd_window_slot = 60;	/* seconds */
-static int	grd_max_window_digests = 100;
+int			grd_window_slot = 60;	/* seconds */
+int			grd_max_window_digests = 100;
 
 /*
  * The format of the module's section of the state file.  It changes with
@@ -145,72 +145,9 @@ typedef struct GrdLatencyShared
 	pg_atomic_uint64 dropped;	/* executions not recorded: no room */
 	pg_atomic_uint64 removals;	/* bumped, under the exclusive lock, by
 								 * anything that removes entries */
-	slock_t		free_mutex;		/* protects nfree and free_windows */
-	int			nfree;
-	int			free_windows[FLEXIBLE_ARRAY_MEMBER];
+	GrdWindowFreeList windows_free; /* of latency_windows.c; last, as it
+									 * ends with a flexible array */
 } GrdLatencyShared;
-
-/*
- * Windows.  Time is cut into slots of guardrails.latency_window_slot
- * seconds, numbered by the monotonic clock (slot n covers
- * [n * width, (n + 1) * width)).  A window of k slots covers the k
- * complete slots before the current one, and the current one so far: the
- * "5 minutes" of a 1-minute slot are the last 5 to 6 minutes.  The 60-slot
- * window is coarser: the last 12 complete blocks of 5 slots and the
- * current block, 60 to 65 slots.
- *
- * Each digest with windows (at most guardrails.max_window_digests of them,
- * given first come, first served, and freed when the digest is evicted or
- * reset) has a ring of FINE_SLOTS slots, the last 17 slots, and a ring of
- * COARSE_SLOTS blocks of 5 slots.  Executions are recorded into the fine
- * ring only.  When a fine slot is reused for a new slot number, its counts
- * are first added into the coarse block its old number belongs to (or
- * dropped if that block is older than the coarse ring): every slot's
- * counts are then in exactly one place, the fine ring or one coarse block.
- * The 1, 5 and 15-slot windows read the fine ring; the 60-slot window
- * reads both.
- *
- * Counters are 32 bits, which holds 14 million executions a second of one
- * digest for a 5-minute block; the slot width is at most 60 seconds.
- *
- * Locking: recording into the current slot takes no lock (atomics, under
- * GRD_LOCK_LATENCY shared as for the entry).  Reusing a slot (once per
- * slot per digest) reads, adds and zeroes some 3,500 counters, far too
- * many for a spinlock: the reuser claims the windows by turning "changes"
- * from even to odd with a compare-and-swap, does the work, and publishes
- * it by making "changes" even again.  "changes" is thus a sequence
- * counter whose odd values are also the one reuser's claim: a second
- * reuser (another backend recording the same digest into the same new
- * slot) waits with a spin delay until it is even, and then finds the
- * slot reused.  Readers copy without a lock, and start over, after a spin
- * delay, until they copied with "changes" even and unmoved, so that they
- * never see a slot's counts both in the fine ring and in a coarse block,
- * or in neither.  The claim is held for a bounded piece of work that
- * cannot fail or sleep, so both waits end.  Freeing windows
- * (window_detach) takes GRD_LOCK_LATENCY exclusive, so no reuser or reader
- * is there.
- */
-#define FINE_SLOTS		17		/* 15 complete + the current + one spare */
-#define COARSE_FACTOR	5
-#define COARSE_SLOTS	13		/* 12 complete blocks + the current one */
-#define LONG_WINDOW		60		/* slots of the coarse window */
-
-typedef struct GrdWindowSlot
-{
-	pg_atomic_uint64 number;	/* slot (or block) number; 0: empty */
-	pg_atomic_uint32 calls;
-	pg_atomic_uint32 failed;
-	pg_atomic_uint32 counts[GRD_HIST_NBUCKETS];
-} GrdWindowSlot;
-
-typedef struct GrdLatencyWindows
-{
-	pg_atomic_uint32 changes;	/* sequence counter: odd while a slot is
-								 * being reused, which the reuser claimed
-								 * by a compare-and-swap from even */
-	GrdWindowSlot fine[FINE_SLOTS];
-	GrdWindowSlot coarse[COARSE_SLOTS];
-} GrdLatencyWindows;
 
 /* The settings of latency recording. */
 static const GrdSetting latency_settings[] = {
@@ -239,15 +176,6 @@ static const GrdSetting latency_settings[] = {
 	GRD_SETTINGS_END
 };
 
-const int	grd_window_slots[GRD_NUM_WINDOWS] = {1, 5, 15, LONG_WINDOW};
-
-/*
- * Slot numbers start at SLOT_OFFSET, a multiple of COARSE_FACTOR, so that
- * neither a slot nor a block is ever number 0 (empty) and "the slot 60
- * slots ago" never wraps, even just after the machine booted.
- */
-#define SLOT_OFFSET		100
-
 /* An execution being timed; lives in the query's executor memory context. */
 struct GrdExecTimer
 {
@@ -262,8 +190,6 @@ struct GrdExecTimer
 };
 
 static GrdLatencyShared *lat_shared = NULL;
-static GrdLatencyWindows *lat_windows = NULL;
-static uint64 window_slot_ns = 0;
 static HTAB *lat_hash = NULL;
 static LWLock *lat_lock = NULL;
 
@@ -335,15 +261,9 @@ latency_key_hash(const void *key, Size keysize)
 static Size
 latency_shared_size(void)
 {
-	return add_size(offsetof(GrdLatencyShared, free_windows),
+	return add_size(offsetof(GrdLatencyShared, windows_free) +
+					offsetof(GrdWindowFreeList, free_windows),
 					mul_size(sizeof(int), grd_max_window_digests));
-}
-
-/* Bytes of the windows of all digests that may have them. */
-static Size
-latency_windows_size(void)
-{
-	return mul_size(sizeof(GrdLatencyWindows), grd_max_window_digests);
 }
 
 static Size
@@ -351,7 +271,7 @@ latency_shmem_size(void)
 {
 	Size		size = MAXALIGN(latency_shared_size());
 
-	size = add_size(size, MAXALIGN(latency_windows_size()));
+	size = add_size(size, MAXALIGN(grd_windows_size()));
 	return add_size(size, hash_estimate_size(grd_max_digests,
 											 sizeof(GrdLatencyEntry)));
 }
@@ -364,29 +284,13 @@ latency_shmem_startup(bool found)
 
 	lat_shared = ShmemInitStruct("pg_guardrails latency",
 								 latency_shared_size(), &found_shared);
-	lat_windows = ShmemInitStruct("pg_guardrails latency windows",
-								  latency_windows_size(), &found_shared);
+	found_shared = grd_windows_shmem_startup(&lat_shared->windows_free);
 	if (!found_shared)
 	{
 		pg_atomic_init_u64(&lat_shared->evictions, 0);
 		pg_atomic_init_u64(&lat_shared->dropped, 0);
 		pg_atomic_init_u64(&lat_shared->removals, 0);
-		SpinLockInit(&lat_shared->free_mutex);
-		lat_shared->nfree = grd_max_window_digests;
-		for (int i = 0; i < grd_max_window_digests; i++)
-		{
-			GrdLatencyWindows *w = &lat_windows[i];
-
-			/* the last free first, so that windows are taken in order */
-			lat_shared->free_windows[i] = grd_max_window_digests - 1 - i;
-			pg_atomic_init_u32(&w->changes, 0);
-			for (int j = 0; j < FINE_SLOTS; j++)
-				pg_atomic_init_u64(&w->fine[j].number, 0);
-			for (int j = 0; j < COARSE_SLOTS; j++)
-				pg_atomic_init_u64(&w->coarse[j].number, 0);
-		}
 	}
-	window_slot_ns = (uint64) grd_window_slot * UINT64CONST(1000000000);
 
 	info.keysize = sizeof(GrdLatencyKey);
 	info.entrysize = sizeof(GrdLatencyEntry);
@@ -655,176 +559,11 @@ grd_latency_record_pending(void)
 					   true, pending_failures[i].end_ns);
 }
 
-/* The number of the slot holding a time of the monotonic clock. */
-static inline uint64
-window_slot_number(uint64 ns)
-{
-	return ns / window_slot_ns + SLOT_OFFSET;
-}
-
-/*
- * Empty a slot and give it a new number.  Caller has claimed the windows
- * ("changes" odd).
- */
-static void
-window_slot_reset(GrdWindowSlot *slot, uint64 number)
-{
-	pg_atomic_write_u32(&slot->calls, 0);
-	pg_atomic_write_u32(&slot->failed, 0);
-	for (int b = 0; b < GRD_HIST_NBUCKETS; b++)
-		pg_atomic_write_u32(&slot->counts[b], 0);
-	pg_write_barrier();
-	pg_atomic_write_u64(&slot->number, number);
-}
-
-/*
- * Move a fine slot's counts (of slot number old) into the coarse block of
- * old, unless that block is older than the coarse ring, and empty the slot
- * for slot number.  Caller has claimed the windows ("changes" odd).
- */
-static void
-window_slot_move(GrdLatencyWindows *w, GrdWindowSlot *slot, uint64 old,
-				 uint64 number)
-{
-	if (old != 0)
-	{
-		uint64		block = old / COARSE_FACTOR;
-		GrdWindowSlot *c = &w->coarse[block % COARSE_SLOTS];
-		uint64		cnum = pg_atomic_read_u64(&c->number);
-
-		if (cnum < block)
-		{
-			window_slot_reset(c, block);
-			cnum = block;
-		}
-		if (cnum == block)
-		{
-			pg_atomic_fetch_add_u32(&c->calls,
-									pg_atomic_read_u32(&slot->calls));
-			pg_atomic_fetch_add_u32(&c->failed,
-									pg_atomic_read_u32(&slot->failed));
-			for (int b = 0; b < GRD_HIST_NBUCKETS; b++)
-			{
-				uint32		v = pg_atomic_read_u32(&slot->counts[b]);
-
-				if (v != 0)
-					pg_atomic_fetch_add_u32(&c->counts[b], v);
-			}
-		}
-	}
-	window_slot_reset(slot, number);
-}
-
-/*
- * Reuse the fine slot for slot number, unless another backend did or it
- * holds a later slot already (see "Locking" above): claim the windows,
- * move the slot's counts into their coarse block, empty it, publish.
- * When another backend holds the claim, wait for it to publish, and look
- * again.  Readers see "changes" odd meanwhile, and wait too.
- */
-static void
-window_reuse(GrdLatencyWindows *w, GrdWindowSlot *slot, uint64 number)
-{
-	SpinDelayStatus delay;
-	bool		waited = false;
-
-	for (;;)
-	{
-		uint32		changes;
-
-		if (pg_atomic_read_u64(&slot->number) >= number)
-			break;
-		changes = pg_atomic_read_u32(&w->changes);
-		if (changes % 2 == 0 &&
-			pg_atomic_compare_exchange_u32(&w->changes, &changes,
-										   changes + 1))
-		{
-			uint64		old;
-
-			/*
-			 * Claimed (the compare-and-swap is a full barrier).  Look at the
-			 * slot again: the previous claimer may have reused it since.
-			 */
-			old = pg_atomic_read_u64(&slot->number);
-
-			/*
-			 * Tests stop a reuser here, with the claim held; only a wait
-			 * may be attached: an error would leave the claim held.
-			 */
-			GRD_INJECTION_POINT("pg-guardrails-window-reuse");
-			if (old < number)
-				window_slot_move(w, slot, old, number);
-			/* publish: a full barrier, then even again */
-			pg_atomic_fetch_add_u32(&w->changes, 1);
-			break;
-		}
-		if (!waited)
-		{
-			init_local_spin_delay(&delay);
-			waited = true;
-		}
-		perform_spin_delay(&delay);
-	}
-	if (waited)
-		finish_spin_delay(&delay);
-}
-
-/*
- * Give an entry windows, if some are free.  Caller holds the lock shared
- * or exclusive; another backend may do the same at once, and the loser of
- * the compare-and-swap puts its windows back.  The slots were emptied when
- * the windows were freed.
- */
-static void
-window_attach(GrdLatencyEntry *entry)
-{
-	int			idx = -1;
-	uint32		expected = 0;
-
-	/* an unlocked look first: when all are taken, this is the common case */
-	if (lat_shared->nfree == 0)
-		return;
-	SpinLockAcquire(&lat_shared->free_mutex);
-	if (lat_shared->nfree > 0)
-		idx = lat_shared->free_windows[--lat_shared->nfree];
-	SpinLockRelease(&lat_shared->free_mutex);
-	if (idx < 0)
-		return;
-	if (!pg_atomic_compare_exchange_u32(&entry->window, &expected,
-										(uint32) idx + 1))
-	{
-		SpinLockAcquire(&lat_shared->free_mutex);
-		lat_shared->free_windows[lat_shared->nfree++] = idx;
-		SpinLockRelease(&lat_shared->free_mutex);
-	}
-}
-
-/*
- * Give an entry's windows back, emptied.  Caller holds the lock exclusive,
- * so no backend is recording into them.
- */
-static void
-window_detach(GrdLatencyEntry *entry)
-{
-	uint32		w = pg_atomic_read_u32(&entry->window);
-
-	if (w == 0)
-		return;
-	for (int j = 0; j < FINE_SLOTS; j++)
-		pg_atomic_write_u64(&lat_windows[w - 1].fine[j].number, 0);
-	for (int j = 0; j < COARSE_SLOTS; j++)
-		pg_atomic_write_u64(&lat_windows[w - 1].coarse[j].number, 0);
-	pg_atomic_write_u32(&entry->window, 0);
-	SpinLockAcquire(&lat_shared->free_mutex);
-	lat_shared->free_windows[lat_shared->nfree++] = (int) w - 1;
-	SpinLockRelease(&lat_shared->free_mutex);
-}
-
 /* Remove an entry, freeing its windows.  Caller holds the lock exclusive. */
 static void
 latency_entry_remove(GrdLatencyEntry *entry)
 {
-	window_detach(entry);
+	grd_window_detach(&entry->window);
 	hash_search(lat_hash, &entry->key, HASH_REMOVE, NULL);
 }
 
@@ -890,23 +629,11 @@ latency_record(const GrdLatencyKey *key, uint64 ns, bool failed,
 	w = pg_atomic_read_u32(&entry->window);
 	if (unlikely(w == 0) && grd_max_window_digests > 0)
 	{
-		window_attach(entry);
+		grd_window_attach(&entry->window);
 		w = pg_atomic_read_u32(&entry->window);
 	}
 	if (likely(w != 0))
-	{
-		GrdLatencyWindows *win = &lat_windows[w - 1];
-		uint64		number = window_slot_number(end_ns);
-		GrdWindowSlot *slot = &win->fine[number % FINE_SLOTS];
-
-		if (unlikely(pg_atomic_read_u64(&slot->number) != number))
-			window_reuse(win, slot, number);
-		if (likely(pg_atomic_read_u64(&slot->number) == number))
-		{
-			pg_atomic_fetch_add_u32(failed ? &slot->failed : &slot->calls, 1);
-			pg_atomic_fetch_add_u32(&slot->counts[bucket], 1);
-		}
-	}
+		grd_window_record(w, end_ns, failed, bucket);
 
 	LWLockRelease(lat_lock);
 }
@@ -1171,87 +898,6 @@ latency_snapshot_init(GrdLatencySnapshot *snap, bool exact)
 	snap->exact = exact;
 }
 
-/* Add a window slot's counters to a snapshot. */
-static void
-window_slot_add(GrdLatencySnapshot *snap, GrdWindowSlot *slot)
-{
-	snap->totals.calls += pg_atomic_read_u32(&slot->calls);
-	snap->totals.failed += pg_atomic_read_u32(&slot->failed);
-	for (int b = 0; b < GRD_HIST_NBUCKETS; b++)
-	{
-		uint32		v = pg_atomic_read_u32(&slot->counts[b]);
-
-		snap->counts[b] += v;
-		snap->nvalues += v;
-	}
-}
-
-/*
- * Add one entry's window (an index of grd_window_slots) to a snapshot, as
- * of slot number cur.  The slots are copied without a lock; a copy made
- * while a slot was being reused is started over from the snapshot as it
- * was (kept in scratch), after a spin delay, until one is made with no
- * reuse under way: a reuse is a bounded piece of work that cannot fail,
- * so this ends, and the copy is never torn nor dropped.  (Interrupts are
- * held off here anyway: caller holds the lock, at least shared, so that
- * the windows cannot be freed.)
- */
-static void
-window_snapshot_add(GrdLatencySnapshot *snap, GrdLatencySnapshot *scratch,
-					GrdLatencyEntry *entry, int window, uint64 cur)
-{
-	uint32		w = pg_atomic_read_u32(&entry->window);
-	GrdLatencyWindows *win;
-	int			k = grd_window_slots[window];
-	uint64		first;
-	SpinDelayStatus delay;
-	bool		waited = false;
-
-	if (w == 0)
-		return;
-	win = &lat_windows[w - 1];
-	if (k < LONG_WINDOW)
-		first = cur - k;
-	else
-		first = (cur / COARSE_FACTOR) * COARSE_FACTOR - LONG_WINDOW;
-	memcpy(scratch, snap, sizeof(GrdLatencySnapshot));
-	for (;;)
-	{
-		uint32		before = pg_atomic_read_u32(&win->changes);
-
-		if (before % 2 == 0)
-		{
-			pg_read_barrier();
-			for (int j = 0; j < FINE_SLOTS; j++)
-			{
-				if (pg_atomic_read_u64(&win->fine[j].number) >= first)
-					window_slot_add(snap, &win->fine[j]);
-			}
-			if (k == LONG_WINDOW)
-			{
-				for (int j = 0; j < COARSE_SLOTS; j++)
-				{
-					if (pg_atomic_read_u64(&win->coarse[j].number) >=
-						first / COARSE_FACTOR)
-						window_slot_add(snap, &win->coarse[j]);
-				}
-			}
-			pg_read_barrier();
-			if (pg_atomic_read_u32(&win->changes) == before)
-				break;
-			memcpy(snap, scratch, sizeof(GrdLatencySnapshot));
-		}
-		if (!waited)
-		{
-			init_local_spin_delay(&delay);
-			waited = true;
-		}
-		perform_spin_delay(&delay);
-	}
-	if (waited)
-		finish_spin_delay(&delay);
-}
-
 /*
  * A window's snapshot has no recorded min and max: take the values
  * reported for its lowest and highest non-empty buckets, which are within
@@ -1278,13 +924,6 @@ latency_snapshot_finish(GrdLatencySnapshot *snap)
 	snap->totals.max_ns = (uint64) grd_hist_value(hi, 0.0, (double) PG_UINT64_MAX);
 	if (snap->totals.max_ns < snap->totals.min_ns)
 		snap->totals.max_ns = snap->totals.min_ns;
-}
-
-/* The slot number of now, for the readers of windows. */
-static uint64
-window_now(void)
-{
-	return window_slot_number(grd_now_ns());
 }
 
 /* Add one entry to a snapshot.  Caller holds the lock, at least shared. */
@@ -1327,7 +966,7 @@ grd_latency_foreach(int window, GrdLatencyVisitor visit, void *arg)
 	GrdLatencyEntry *entry;
 	GrdLatencySnapshot *snap = palloc(sizeof(GrdLatencySnapshot));
 	GrdLatencySnapshot *scratch = palloc(sizeof(GrdLatencySnapshot));
-	uint64		cur = window_now();
+	uint64		cur = grd_window_now();
 	GrdLatencyKey *keys;
 	long		nkeys = 0;
 	long		capacity;
@@ -1365,7 +1004,9 @@ grd_latency_foreach(int window, GrdLatencyVisitor visit, void *arg)
 			if (window == GRD_WINDOW_NONE)
 				latency_snapshot_add(snap, entry);
 			else
-				window_snapshot_add(snap, scratch, entry, window, cur);
+				grd_window_snapshot_add(snap, scratch,
+										pg_atomic_read_u32(&entry->window),
+										window, cur);
 		}
 		LWLockRelease(lat_lock);
 		if (!found || snap->nvalues == 0)
@@ -1397,7 +1038,7 @@ grd_latency_collect(GrdLatencySnapshot *snap, int window, uint64 queryid,
 	if (window != GRD_WINDOW_NONE)
 	{
 		scratch = palloc(sizeof(GrdLatencySnapshot));
-		cur = window_now();
+		cur = grd_window_now();
 	}
 	latency_snapshot_init(snap, window == GRD_WINDOW_NONE);
 	LWLockAcquire(lat_lock, LW_SHARED);
@@ -1411,7 +1052,9 @@ grd_latency_collect(GrdLatencySnapshot *snap, int window, uint64 queryid,
 		if (window == GRD_WINDOW_NONE)
 			latency_snapshot_add(snap, entry);
 		else
-			window_snapshot_add(snap, scratch, entry, window, cur);
+			grd_window_snapshot_add(snap, scratch,
+									pg_atomic_read_u32(&entry->window),
+									window, cur);
 		any = true;
 	}
 	LWLockRelease(lat_lock);
@@ -1492,7 +1135,7 @@ latency_status(GrdStatus *status)
 	grd_status_put(status, "latency_values_below_range", below);
 	grd_status_put(status, "latency_values_above_range", above);
 	grd_status_put(status, "latency_window_memory_bytes",
-				   (int64) latency_windows_size());
+				   (int64) grd_windows_size());
 	grd_status_put(status, "latency_window_bytes_per_digest",
 				   (int64) sizeof(GrdLatencyWindows));
 	grd_status_put(status, "latency_window_digests", windowed);

@@ -119,7 +119,7 @@ typedef void (*GrdLatencyVisitor) (const GrdLatencyKey *key,
 
 /*
  * Windows: the last 1, 5, 15 and 60 slots of guardrails.latency_window_slot
- * (see latency.c).  Functions taking a window take its index here, or
+ * (see latency_windows.c).  Functions taking a window take its index here, or
  * GRD_WINDOW_NONE for the cumulative histogram.
  */
 #define GRD_WINDOW_NONE		(-1)

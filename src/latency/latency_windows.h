@@ -1,0 +1,67 @@
+/*-------------------------------------------------------------------------
+ *
+ * latency_windows.h
+ *		The windows of the latency histograms (latency_windows.c): what
+ *		latency.c calls, with GRD_LOCK_LATENCY held as each function says.
+ *		Private to src/latency/.
+ *
+ * Copyright (c) 2026, pg_guardrails developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef GRD_LATENCY_WINDOWS_H
+#define GRD_LATENCY_WINDOWS_H
+
+#include "port/atomics.h"
+#include "storage/s_lock.h"
+
+#include "histogram.h"
+#include "latency.h"
+
+#define FINE_SLOTS		17		/* 15 complete + the current + one spare */
+#define COARSE_SLOTS	13		/* 12 complete blocks + the current one */
+
+typedef struct GrdWindowSlot
+{
+	pg_atomic_uint64 number;	/* slot (or block) number; 0: empty */
+	pg_atomic_uint32 calls;
+	pg_atomic_uint32 failed;
+	pg_atomic_uint32 counts[GRD_HIST_NBUCKETS];
+} GrdWindowSlot;
+
+typedef struct GrdLatencyWindows
+{
+	pg_atomic_uint32 changes;	/* sequence counter: odd while a slot is
+								 * being reused, which the reuser claimed
+								 * by a compare-and-swap from even */
+	GrdWindowSlot fine[FINE_SLOTS];
+	GrdWindowSlot coarse[COARSE_SLOTS];
+} GrdLatencyWindows;
+
+/*
+ * The free list of windows.  It lives at the end of latency.c's shared
+ * header (GrdLatencyShared), as it always has.
+ */
+typedef struct GrdWindowFreeList
+{
+	slock_t		free_mutex;		/* protects nfree and free_windows */
+	int			nfree;
+	int			free_windows[FLEXIBLE_ARRAY_MEMBER];
+} GrdWindowFreeList;
+
+/* The settings, in latency.c's table. */
+extern int	grd_max_window_digests;
+extern int	grd_window_slot;
+
+extern Size grd_windows_size(void);
+extern bool grd_windows_shmem_startup(GrdWindowFreeList *free_list);
+extern void grd_window_attach(pg_atomic_uint32 *window);
+extern void grd_window_detach(pg_atomic_uint32 *window);
+extern void grd_window_record(uint32 w, uint64 end_ns, bool failed,
+							  int bucket);
+extern uint64 grd_window_now(void);
+extern void grd_window_snapshot_add(GrdLatencySnapshot *snap,
+									GrdLatencySnapshot *scratch, uint32 w,
+									int window, uint64 cur);
+
+#endif							/* GRD_LATENCY_WINDOWS_H */
