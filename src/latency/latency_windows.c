@@ -67,16 +67,10 @@
 
 const int	grd_window_slots[GRD_NUM_WINDOWS] = {1, 5, 15, LONG_WINDOW};
 
-/*
- * Slot numbers start at SLOT_OFFSET, a multiple of COARSE_FACTOR, so that
- * neither a slot nor a block is ever number 0 (empty) and "the slot 60
- * slots ago" never wraps, even just after the machine booted.
- */
-#define SLOT_OFFSET		100
 
-static GrdLatencyWindows *lat_windows = NULL;
+GrdLatencyWindows *grd_lat_windows = NULL;
 static GrdWindowFreeList *free_list = NULL; /* in latency.c's shared header */
-static uint64 window_slot_ns = 0;
+uint64		grd_window_slot_ns = 0;
 
 /* Bytes of the windows of all digests that may have them. */
 Size
@@ -96,7 +90,7 @@ grd_windows_shmem_startup(GrdWindowFreeList *list)
 	bool		found;
 
 	free_list = list;
-	lat_windows = ShmemInitStruct("pg_guardrails latency windows",
+	grd_lat_windows = ShmemInitStruct("pg_guardrails latency windows",
 								  grd_windows_size(), &found);
 	if (!found)
 	{
@@ -104,7 +98,7 @@ grd_windows_shmem_startup(GrdWindowFreeList *list)
 		free_list->nfree = grd_max_window_digests;
 		for (int i = 0; i < grd_max_window_digests; i++)
 		{
-			GrdLatencyWindows *w = &lat_windows[i];
+			GrdLatencyWindows *w = &grd_lat_windows[i];
 
 			/* the last free first, so that windows are taken in order */
 			free_list->free_windows[i] = grd_max_window_digests - 1 - i;
@@ -115,16 +109,10 @@ grd_windows_shmem_startup(GrdWindowFreeList *list)
 				pg_atomic_init_u64(&w->coarse[j].number, 0);
 		}
 	}
-	window_slot_ns = (uint64) grd_window_slot * UINT64CONST(1000000000);
+	grd_window_slot_ns = (uint64) grd_window_slot * UINT64CONST(1000000000);
 	return found;
 }
 
-/* The number of the slot holding a time of the monotonic clock. */
-static inline uint64
-window_slot_number(uint64 ns)
-{
-	return ns / window_slot_ns + SLOT_OFFSET;
-}
 
 /*
  * Empty a slot and give it a new number.  Caller has claimed the windows
@@ -186,8 +174,8 @@ window_slot_move(GrdLatencyWindows *w, GrdWindowSlot *slot, uint64 old,
  * publish.  When another backend holds the claim, wait for it to publish,
  * and look again.  Readers see "changes" odd meanwhile, and wait too.
  */
-static void
-window_reuse(GrdLatencyWindows *w, GrdWindowSlot *slot, uint64 number)
+void
+grd_window_reuse(GrdLatencyWindows *w, GrdWindowSlot *slot, uint64 number)
 {
 	SpinDelayStatus delay;
 	bool		waited = false;
@@ -277,34 +265,13 @@ grd_window_detach(pg_atomic_uint32 *window)
 	if (w == 0)
 		return;
 	for (int j = 0; j < FINE_SLOTS; j++)
-		pg_atomic_write_u64(&lat_windows[w - 1].fine[j].number, 0);
+		pg_atomic_write_u64(&grd_lat_windows[w - 1].fine[j].number, 0);
 	for (int j = 0; j < COARSE_SLOTS; j++)
-		pg_atomic_write_u64(&lat_windows[w - 1].coarse[j].number, 0);
+		pg_atomic_write_u64(&grd_lat_windows[w - 1].coarse[j].number, 0);
 	pg_atomic_write_u32(window, 0);
 	SpinLockAcquire(&free_list->free_mutex);
 	free_list->free_windows[free_list->nfree++] = (int) w - 1;
 	SpinLockRelease(&free_list->free_mutex);
-}
-
-/*
- * Record one execution, ended at end_ns (monotonic clock), into the
- * current fine slot of windows w (1 + their index): the windows of the
- * entry latency_record() is recording into.  Caller holds the lock shared.
- */
-void
-grd_window_record(uint32 w, uint64 end_ns, bool failed, int bucket)
-{
-	GrdLatencyWindows *win = &lat_windows[w - 1];
-	uint64		number = window_slot_number(end_ns);
-	GrdWindowSlot *slot = &win->fine[number % FINE_SLOTS];
-
-	if (unlikely(pg_atomic_read_u64(&slot->number) != number))
-		window_reuse(win, slot, number);
-	if (likely(pg_atomic_read_u64(&slot->number) == number))
-	{
-		pg_atomic_fetch_add_u32(failed ? &slot->failed : &slot->calls, 1);
-		pg_atomic_fetch_add_u32(&slot->counts[bucket], 1);
-	}
 }
 
 /* Add a window slot's counters to a snapshot. */
@@ -345,7 +312,7 @@ grd_window_snapshot_add(GrdLatencySnapshot *snap, GrdLatencySnapshot *scratch,
 
 	if (w == 0)
 		return;
-	win = &lat_windows[w - 1];
+	win = &grd_lat_windows[w - 1];
 	if (k < LONG_WINDOW)
 		first = cur - k;
 	else
@@ -392,5 +359,5 @@ grd_window_snapshot_add(GrdLatencySnapshot *snap, GrdLatencySnapshot *scratch,
 uint64
 grd_window_now(void)
 {
-	return window_slot_number(grd_now_ns());
+	return grd_window_slot_number(grd_now_ns());
 }

@@ -57,11 +57,52 @@ extern Size grd_windows_size(void);
 extern bool grd_windows_shmem_startup(GrdWindowFreeList *free_list);
 extern void grd_window_attach(pg_atomic_uint32 *window);
 extern void grd_window_detach(pg_atomic_uint32 *window);
-extern void grd_window_record(uint32 w, uint64 end_ns, bool failed,
-							  int bucket);
 extern uint64 grd_window_now(void);
 extern void grd_window_snapshot_add(GrdLatencySnapshot *snap,
 									GrdLatencySnapshot *scratch, uint32 w,
 									int window, uint64 cur);
+
+/*
+ * Slot numbers start at SLOT_OFFSET, a multiple of COARSE_FACTOR, so that
+ * neither a slot nor a block is ever number 0 (empty) and "the slot 60
+ * slots ago" never wraps, even just after the machine booted.
+ */
+#define SLOT_OFFSET		100
+
+/* Set up by grd_windows_shmem_startup(); read by the inline recorder. */
+extern GrdLatencyWindows *grd_lat_windows;
+extern uint64 grd_window_slot_ns;
+
+extern void grd_window_reuse(GrdLatencyWindows *w, GrdWindowSlot *slot,
+							 uint64 number);
+
+/* The number of the slot holding a time of the monotonic clock. */
+static inline uint64
+grd_window_slot_number(uint64 ns)
+{
+	return ns / grd_window_slot_ns + SLOT_OFFSET;
+}
+
+/*
+ * Record one execution, ended at end_ns (monotonic clock), into the
+ * current fine slot of windows w (1 + their index): the windows of the
+ * entry latency_record() is recording into.  Caller holds the lock shared.
+ * Inline: it runs for every execution of a digest with windows.
+ */
+static inline void
+grd_window_record(uint32 w, uint64 end_ns, bool failed, int bucket)
+{
+	GrdLatencyWindows *win = &grd_lat_windows[w - 1];
+	uint64		number = grd_window_slot_number(end_ns);
+	GrdWindowSlot *slot = &win->fine[number % FINE_SLOTS];
+
+	if (unlikely(pg_atomic_read_u64(&slot->number) != number))
+		grd_window_reuse(win, slot, number);
+	if (likely(pg_atomic_read_u64(&slot->number) == number))
+	{
+		pg_atomic_fetch_add_u32(failed ? &slot->failed : &slot->calls, 1);
+		pg_atomic_fetch_add_u32(&slot->counts[bucket], 1);
+	}
+}
 
 #endif							/* GRD_LATENCY_WINDOWS_H */
