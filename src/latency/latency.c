@@ -488,20 +488,26 @@ grd_latency_utility_start(PlannedStmt *pstmt, int nesting_level,
 }
 
 /*
- * After ProcessUtility returned: record a completed statement.  The user
- * is taken now, as pg_stat_statements does, so SET ROLE is recorded under
- * the role it sets.
+ * The digest of a timed utility statement, as it ends.  The user is taken
+ * now, as pg_stat_statements does, so SET ROLE is recorded under the role
+ * it sets.
  */
+static inline void
+utility_key(const GrdUtilityTimer *timer, GrdLatencyKey *key)
+{
+	key->dbid = MyDatabaseId;
+	key->userid = GetUserId();
+	key->queryid = timer->queryid;
+}
+
+/* After ProcessUtility returned: record a completed statement. */
 void
 grd_latency_utility_end(GrdUtilityTimer *timer)
 {
 	GrdLatencyKey key;
-	uint64		now;
+	uint64		now = grd_now_ns();
 
-	key.dbid = MyDatabaseId;
-	key.userid = GetUserId();
-	key.queryid = timer->queryid;
-	now = grd_now_ns();
+	utility_key(timer, &key);
 	latency_record(&key, now - timer->start_ns, false, now);
 }
 
@@ -513,12 +519,9 @@ void
 grd_latency_utility_failed(GrdUtilityTimer *timer)
 {
 	GrdLatencyKey key;
-	uint64		now;
+	uint64		now = grd_now_ns();
 
-	key.dbid = MyDatabaseId;
-	key.userid = GetUserId();
-	key.queryid = timer->queryid;
-	now = grd_now_ns();
+	utility_key(timer, &key);
 	latency_queue_failure(&key, now - timer->start_ns, now);
 }
 
