@@ -5,6 +5,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use GrdTestUtil;
 
 my $node = PostgreSQL::Test::Cluster->new('restart');
 $node->init;
@@ -53,7 +56,7 @@ my $psql = $node->background_psql('postgres');
 my $pid = $psql->query_safe('SELECT pg_backend_pid()');
 kill 'KILL', $pid;
 eval { $psql->quit };
-$node->poll_query_until('postgres', 'SELECT true') or die 'no recovery';
+wait_for_restart($node) or die 'no recovery';
 is($node->safe_psql('postgres', q{
 	SELECT count(*) FROM guardrails.latency WHERE calls + failed > 1}),
 	'0', 'histograms start empty after a crash');

@@ -9,6 +9,9 @@ use JSON::PP;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use GrdTestUtil;
 
 my $node = PostgreSQL::Test::Cluster->new('ddl_log');
 $node->init;
@@ -138,7 +141,7 @@ for my $i (1 .. 10)
 my $pid = $locker->query_safe('SELECT pg_backend_pid()');
 kill 'KILL', $pid;
 eval { $locker->quit };
-$node->poll_query_until('postgres', 'SELECT true') or die 'no recovery after the crash';
+wait_for_restart($node) or die 'no recovery after the crash';
 
 $node->safe_psql('postgres', 'CREATE TABLE after_crash (a int)');
 ok($node->poll_query_until('postgres', q{

@@ -11,7 +11,9 @@ use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(usleep);
+use FindBin;
+use lib $FindBin::RealBin;
+use GrdTestUtil;
 
 my $node = PostgreSQL::Test::Cluster->new('ddl_seq');
 $node->init;
@@ -93,23 +95,7 @@ my $victim_pid = $victim->query_safe('SELECT pg_backend_pid()');
 unlink($node->data_dir . '/pg_stat/pg_guardrails_ddl.seq') or die "unlink: $!";
 kill 'KILL', $victim_pid;
 eval { $victim->quit };
-# Wait for the restart with psql -c: poll_query_until writes its query to
-# psql's standard input, and a psql refused while the server is still in
-# recovery exits before reading it, which breaks the test's pipe.
-my $up = 0;
-for (1 .. 600)
-{
-	my ($o, $e) = ('', '');
-	if (IPC::Run::run([ 'psql', '-XAtq', '-d', $node->connstr('postgres'),
-			'-c', 'SELECT true' ], '<', \undef, '>', \$o, '2>', \$e)
-		&& $o =~ /^t/)
-	{
-		$up = 1;
-		last;
-	}
-	usleep(100_000);
-}
-$up or die 'no recovery after the crash';
+wait_for_restart($node) or die 'no recovery after the crash';
 $node->safe_psql('postgres', "CREATE TABLE again_$_ (a int)") for 1 .. 3;
 is($node->safe_psql('postgres', q{
 	SELECT string_agg(seq::text, ',' ORDER BY seq) FROM guardrails.ddl_log
