@@ -131,6 +131,32 @@ for my $q (0.5, 0.9, 0.99)
 			$q, $prom // -1, $grd, $width // 0));
 }
 
+# Every metric that the README's example alert expressions name is in the
+# scrape, with the labels they select on: an alert on a series nobody
+# exports never fires.  A digest limit first, so that the rule series
+# exist.
+$node->safe_psql('postgres', "SELECT guardrails.block_digest($sleep_id)");
+my $scrape = HTTP::Tiny->new(timeout => 10)->get("http://127.0.0.1:$port/metrics");
+my $all = $scrape->{success} ? $scrape->{content} : '';
+my $readme = slurp_file(($ENV{GRD_SRCDIR} // '.') . '/README.md');
+my ($alerts) = $readme =~ /Example Prometheus alert expressions[^\n]*\n\n```\n(.*?)```/s;
+ok(defined $alerts, 'the README has example alert expressions');
+my @selectors = ($alerts // '') =~ /(pg_guardrails_[a-z_]+(?:\{[^}]*\})?)/g;
+cmp_ok(scalar @selectors, '>=', 5, 'they name at least five metrics');
+for my $sel (@selectors)
+{
+	my ($metric, $labels) = $sel =~ /^([a-z_]+)(?:\{(.*)\})?$/;
+	my @want = map { [ /^(\w+)="([^"]*)"$/ ] } grep { $_ ne '' && !/^le$/ }
+	  split /,\s*/, ($labels // '');
+	@want = grep { $_->[0] ne 'queryid' } @want;
+	my $found = grep {
+		my $line = $_;
+		$line =~ /^\Q$metric\E(?:\{|\s)/
+		  && !grep { $line !~ /\b$_->[0]="\Q$_->[1]\E"/ } @want
+	} split /\n/, $all;
+	ok($found, "alert selector $sel matches a scraped series");
+}
+
 $h->kill_kill;
 $node->stop;
 done_testing();
