@@ -39,7 +39,8 @@ OBJS = \
 	src/ddl/ddl_seq_file.o \
 	src/ddl/ddl_ring.o \
 	src/ddl/ddl_log_sql.o \
-	src/ddl/ddl_worker.o
+	src/ddl/ddl_worker.o \
+	src/sessions/stall_guard.o
 PGFILEDESC = "pg_guardrails - latency percentiles and guardrails per query digest"
 
 # Released scripts are never edited: 1.0 is installed as it shipped, and
@@ -73,7 +74,7 @@ PROVE_TESTS = test/t/*.pl
 
 # One folder per capability under src/; each is on the include path, so that
 # a file names a header by its bare name.
-GRD_SRC_DIRS = core latency limits ddl indexes
+GRD_SRC_DIRS = core latency limits ddl indexes sessions
 PG_CPPFLAGS = $(addprefix -I$(srcdir)/src/,$(GRD_SRC_DIRS)) -DGRD_VERSION=\"$(EXTVERSION)\"
 EXTRA_CLEAN = tmp_check_regress test/test_histogram results regression.diffs regression.out
 

@@ -155,10 +155,11 @@ typedef get_relation_info_hook_type grd_relinfo_hook_type;
 /* The backend's local transaction id moved into PGPROC.vxid in 17. */
 #include "storage/proc.h"
 #if PG_VERSION_NUM >= 170000
-#define GRD_MY_LXID		(MyProc->vxid.lxid)
+#define GRD_PROC_LXID(proc)	((proc)->vxid.lxid)
 #else
-#define GRD_MY_LXID		(MyProc->lxid)
+#define GRD_PROC_LXID(proc)	((proc)->lxid)
 #endif
+#define GRD_MY_LXID		GRD_PROC_LXID(MyProc)
 
 /* Ownership checks became generic over catalogs in 16. */
 #include "utils/acl.h"

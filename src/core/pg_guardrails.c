@@ -39,6 +39,7 @@ extern const GrdModule grd_ddl_lock_module;
 extern const GrdModule grd_ddl_policy_module;
 extern const GrdModule grd_ddl_log_module;
 extern const GrdModule grd_ddl_history_module;
+extern const GrdModule grd_stall_guard_module;
 
 /*
  * Every module, in the order their settings are defined, their shared
@@ -54,6 +55,7 @@ const GrdModule *const grd_modules[] = {
 	&grd_ddl_policy_module,
 	&grd_ddl_log_module,
 	&grd_ddl_history_module,
+	&grd_stall_guard_module,
 };
 const int	grd_num_modules = lengthof(grd_modules);
 
