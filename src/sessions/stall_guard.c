@@ -295,13 +295,13 @@ holds_locks(int pid)
 }
 
 /*
- * Whether a session of this role is exempt: a superuser's (unless
- * guardrails.client_stall_superusers), or one named in
+ * Why a session of this role is exempt, or NULL if it is not: a
+ * superuser's (unless guardrails.client_stall_superusers), or one named in
  * guardrails.client_stall_exempt_roles.  Reads pg_authid, a shared
  * catalog, in a transaction of its own.  *role is set to the role's name
  * (or its OID, for a role dropped meanwhile).
  */
-static bool
+static const char *
 role_exempt(Oid userid, char **role)
 {
 	MemoryContext cxt = CurrentMemoryContext;
@@ -320,16 +320,17 @@ role_exempt(Oid userid, char **role)
 	MemoryContextSwitchTo(cxt);
 
 	*role = name ? name : psprintf("%u", userid);
-	if (exempt || name == NULL)
-		return exempt;
-	if (!grd_parse_identifier_list(grd_client_stall_exempt_roles, &names))
-		return false;			/* cannot happen: the check hook parsed it */
+	if (exempt)
+		return "The role is a superuser, and guardrails.client_stall_superusers is off.";
+	if (name == NULL ||
+		!grd_parse_identifier_list(grd_client_stall_exempt_roles, &names))
+		return NULL;
 	foreach(lc, names)
 	{
 		if (strcmp((const char *) lfirst(lc), name) == 0)
-			return true;
+			return "The role is in guardrails.client_stall_exempt_roles.";
 	}
-	return false;
+	return NULL;
 }
 
 /*
@@ -342,6 +343,7 @@ act_on_stall(const Due *d, TimestampTz now)
 	Tracked    *t = &tracked[d->slot];
 	PGPROC	   *proc = &ProcGlobal->allProcs[d->slot];
 	char	   *role;
+	const char *exempt;
 	long		secs;
 	int			usecs;
 
@@ -352,15 +354,17 @@ act_on_stall(const Due *d, TimestampTz now)
 		return;
 
 	TimestampDifference(t->since, now, &secs, &usecs);
-	if (role_exempt(d->userid, &role))
+	exempt = role_exempt(d->userid, &role);
+	if (exempt != NULL)
 	{
 		pg_atomic_fetch_add_u64(&stall_shared->exempt, 1);
 		ereport(LOG,
-				(errmsg("process %d of exempt role \"%s\" has waited on its client for %ld s",
+				(errmsg("process %d of role \"%s\" stalled on its client for %ld s, left running: the role is exempt",
 						t->pid, role, secs),
-				 errdetail("Its state is \"%s\", its wait event %s; it is left running.",
+				 errdetail("Its state is \"%s\" in a transaction, its wait event %s.  %s",
 						   state_name(d->state),
-						   pgstat_get_wait_event(t->wait_event_info))));
+						   pgstat_get_wait_event(t->wait_event_info),
+						   exempt)));
 		return;
 	}
 
