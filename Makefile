@@ -62,7 +62,8 @@ SCHEMA_SQL = \
 	schema/30_ddl_policy.sql \
 	schema/40_ddl_log.sql \
 	schema/50_digest_limits.sql \
-	schema/60_sessions.sql
+	schema/60_sessions.sql \
+	schema/70_index_usage.sql
 
 REGRESS = latency latency_input latency_windows privileges index_visibility digest_limits ddl_policy ddl_log ddl_log_scs ddl_statement hardening
 REGRESS_OPTS = \
