@@ -29,7 +29,8 @@
 #     -M simple, planning every query, and a fifth configuration,
 #     "disabled", is pg_guardrails with one index disabled (on a table the
 #     workloads do not use), to show what the planner hook costs, and a
-#     sixth, "rules1000", has 1000 digest limits that match nothing.  Reading the
+#     sixth, "rules1000", has 1000 digest limits that match nothing, and a
+#     seventh, "stallguard", runs the stall guard's worker.  Reading the
 #     client's messages is left out of it: its cost depends on timing (see
 #     "Part 2" below).
 #
@@ -142,7 +143,7 @@ CONFIGS=(plain pgss guardrails both)
 # Part 2 also measures pg_guardrails with a disabled index (on a table the
 # workloads do not touch), which only planning sees: throughput with
 # prepared statements would not show it.
-CG_CONFIGS=(plain pgss guardrails both disabled rules1000)
+CG_CONFIGS=(plain pgss guardrails both disabled rules1000 stallguard)
 declare -A LIBS=(
 	[plain]=""
 	[pgss]="pg_stat_statements"
@@ -150,6 +151,12 @@ declare -A LIBS=(
 	[both]="pg_guardrails, pg_stat_statements"
 	[disabled]="pg_guardrails"
 	[rules1000]="pg_guardrails"
+	[stallguard]="pg_guardrails"
+)
+# Server options of a configuration beyond its libraries: "stallguard" is
+# pg_guardrails with the stall guard's worker scanning the backends.
+declare -A OPTS=(
+	[stallguard]="-c guardrails.client_stall_timeout=300"
 )
 # Callgrind workloads: name -> pgbench protocol and builtin script.
 CG_WORKLOADS=(select-only tpcb-like select-simple)
@@ -296,10 +303,10 @@ prewarm() {
 }
 
 pgctl_start() {
-	local data="$1" libs="$2"
+	local data="$1" libs="$2" opts="${3:-}"
 	PGCTL_DATA="$data"
 	"$GRD_BINDIR/pg_ctl" -D "$data" -l "$LOGS/server.log" -w -t 120 \
-		-o "-c shared_preload_libraries='$libs'" start >/dev/null ||
+		-o "-c shared_preload_libraries='$libs' $opts" start >/dev/null ||
 		{ tail -n 20 "$LOGS/server.log" >&2; grd_die "server did not start (log: $LOGS/server.log)"; }
 }
 
@@ -381,7 +388,7 @@ run_tps() {
 		shuffle_configs
 		echo "round $round/$rounds, order: ${ORDER//,/, }"
 		for config in ${ORDER//,/ }; do
-			pgctl_start "$data" "${LIBS[$config]}"
+			pgctl_start "$data" "${LIBS[$config]}" "${OPTS[$config]:-}"
 			check_preload "${LIBS[$config]}"
 			apply_rules "$config"
 			prewarm
@@ -539,7 +546,7 @@ cg_start() {
 	valgrind --tool=callgrind --trace-children=no \
 		--callgrind-out-file="$CG_DIR/cg.%p.out" --dump-instr=no --collect-atstart=yes \
 		"$GRD_BINDIR/postgres" -D "$data" -c "shared_preload_libraries=${LIBS[$config]}" \
-		>"$LOGS/server-callgrind-$config.log" 2>&1 &
+		${OPTS[$config]:-} >"$LOGS/server-callgrind-$config.log" 2>&1 &
 	VG_PID=$!
 	for ((i = 0; ; i++)); do
 		if "$GRD_BINDIR/pg_isready" -q -h "$SOCK" -p "$PORT"; then
@@ -627,7 +634,8 @@ callgrind_table() {
 	echo "instr/tx leaves out secure_read() (reading the client's messages, and"
 	echo "waiting for them: their count depends on timing); whole = all of it."
 	echo "disabled = pg_guardrails with one index disabled, on another table;"
-	echo "rules1000 = pg_guardrails with 1000 digest limits matching no statement."
+	echo "rules1000 = pg_guardrails with 1000 digest limits matching no statement;"
+	echo "stallguard = pg_guardrails with guardrails.client_stall_timeout = 300 (its worker scans the backends once a second)."
 	if [ "$CG_READS_MISSING" -eq 1 ]; then
 		echo "WARNING: secure_read() was not found in some profiles: there instr/tx"
 		echo "includes the reads from the client, and is less repeatable."

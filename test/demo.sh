@@ -19,7 +19,8 @@ trap 'grd_stop_server "$DATA/pgdata"; rm -rf "$DATA"' EXIT
 grd_log "starting a throwaway server in $DATA"
 grd_start_server "$DATA/pgdata" \
 	"shared_preload_libraries = 'pg_guardrails, pg_stat_statements'" \
-	"max_connections = 20"
+	"max_connections = 20" \
+	"cluster_name = 'demo'"
 export PGHOST="$DATA/pgdata" PGPORT=5439 PGUSER=postgres PGDATABASE=postgres
 PSQL=("$GRD_BINDIR/psql" -X -q -v ON_ERROR_STOP=1)
 
@@ -240,6 +241,42 @@ done
 echo "    demo_app: $refused of 20 new connections refused; the superuser: $ok of 5 logins in"
 { "$GRD_BINDIR/psql" -X -U demo_app -c 'SELECT 1' </dev/null 2>&1 || true; } | sed 's/^/    /' | head -3
 "${PSQL[@]}" -qc "ALTER SYSTEM RESET guardrails.connection_rate" -c "SELECT pg_reload_conf()" >/dev/null
+
+grd_log "what would block ALTER TABLE pgbench_branches, now: guardrails.lock_blockers()"
+"${PSQL[@]}" -qc "GRANT SELECT, INSERT ON pgbench_branches, pgbench_history TO demo_app"
+{ echo "BEGIN; SELECT count(*) FROM pgbench_branches;"; sleep 3; } |
+	"$GRD_BINDIR/psql" -X -q -U demo_app -o /dev/null &
+holder=$!
+sleep 1
+"${PSQL[@]}" -c '\pset footer off' -c "SELECT pid, role, state, blocks, lock_modes, relations, query
+FROM guardrails.lock_blockers('pgbench_branches')"
+wait $holder
+
+grd_log "the stall guard at guardrails.client_stall_timeout = 2s: a COPY FROM STDIN whose client stops sending, an idle transaction that holds a lock"
+"${PSQL[@]}" -qc "ALTER SYSTEM SET guardrails.client_stall_timeout = '2s'" -c "SELECT pg_reload_conf()" >/dev/null
+{ echo "COPY pgbench_history FROM STDIN;"; sleep 5; } |
+	"$GRD_BINDIR/psql" -X -q -U demo_app >/dev/null 2>&1 &
+copier=$!
+{ echo "BEGIN; SELECT count(*) FROM pgbench_branches;"; sleep 5; } |
+	"$GRD_BINDIR/psql" -X -q -U demo_app -o /dev/null 2>/dev/null &
+idler=$!
+wait $copier $idler || true
+grep -A1 'stalled on its client' "$DATA/pgdata/server.log" | sed 's/^[^]]*] //; s/^/    /'
+"${PSQL[@]}" -qc "ALTER SYSTEM RESET guardrails.client_stall_timeout" -c "SELECT pg_reload_conf()" >/dev/null
+
+grd_log "index usage: this server's export, gathered twice, and the indexes unused for 2 seconds"
+"${PSQL[@]}" <<'SQL'
+\pset footer off
+INSERT INTO guardrails.index_usage_reports
+	SELECT * FROM guardrails.index_usage_export();
+SELECT pg_sleep(3);
+SELECT count(*) FROM pgbench_accounts WHERE aid = 7;
+INSERT INTO guardrails.index_usage_reports
+	SELECT * FROM guardrails.index_usage_export();
+SELECT index, table_name, unused_for, pg_size_pretty(size_bytes) AS size,
+       round(table_writes_per_second) AS writes_per_s, constraint_name, disabled
+FROM guardrails.unused_indexes('2 seconds');
+SQL
 
 grd_log "guardrails.status"
 "${PSQL[@]}" -c '\pset footer off' -c 'SELECT * FROM guardrails.status'

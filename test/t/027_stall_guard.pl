@@ -42,6 +42,7 @@ $standby->init_from_backup($primary, 'backup', has_streaming => 1);
 $standby->start;
 $primary->wait_for_catchup($standby, 'replay');
 my $superuser = $primary->safe_psql('postgres', 'SELECT current_user');
+my $walsender = $primary->safe_psql('postgres', 'SELECT pid FROM pg_stat_replication');
 
 # ---- A minimal frontend of the wire protocol, version 3 ----
 
@@ -241,6 +242,9 @@ for my $node ($primary, $standby)
 
 	close($_->{sock}) for ($idle, $begin_only, $pb_super, $pb_exempt, $slow // ());
 }
+
+is($primary->safe_psql('postgres', 'SELECT pid FROM pg_stat_replication'), $walsender,
+	'the walsender of the standby was never touched');
 
 # Superusers opt in: the superuser's stall is ended after a reload.
 $primary->append_conf('postgresql.conf', 'guardrails.client_stall_superusers = on');
