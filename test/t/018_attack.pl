@@ -329,6 +329,8 @@ my %relation_privs = (
 	'guardrails.digest_limits' =>
 	  { admin => [qw(SELECT INSERT UPDATE DELETE TRUNCATE)] },
 	'guardrails.ddl_history' => { admin => ['SELECT'] },
+	'guardrails.index_usage_reports' =>
+	  { admin => [qw(SELECT INSERT DELETE TRUNCATE)] },
 	'guardrails.latency' => { all => ['SELECT'] },
 	'guardrails.latency_buckets' => { all => ['SELECT'] },
 	'guardrails.latency_recent' => { all => ['SELECT'] },
@@ -363,6 +365,9 @@ my %function_privs = (
 	'guardrails.preloaded()' => [ 'all', '()' ],
 	'guardrails.check_migration(text)' =>
 	  [ 'all', q{('ALTER TABLE public.victim RENAME TO v2')} ],
+	'guardrails.lock_blockers(regclass,text)' => [ 'all', q{('public.victim')} ],
+	'guardrails.index_usage_export()' => [ 'all', '()' ],
+	'guardrails.unused_indexes(interval)' => [ 'admin', q{('1 day')} ],
 	'guardrails.latency_reset()' => [ 'admin', '()' ],
 	'guardrails.latency_reset(bigint)' => [ 'admin', '(1)' ],
 	'guardrails.ddl_log_reset()' => [ 'admin', '()' ],
