@@ -92,6 +92,7 @@ UPDATE guardrails.disabled_indexes SET reason = 'changed';
 SELECT guardrails.enable_index('h_t_k');
 DELETE FROM guardrails.ddl_history WHERE false;
 UPDATE guardrails.ddl_history SET rolled_back = rolled_back WHERE false;
+DELETE FROM guardrails.index_usage_reports WHERE false;
 SELECT c.relname, c.relreplident
 FROM pg_class c JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid
 WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e' AND c.relkind = 'r'
