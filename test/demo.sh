@@ -270,7 +270,8 @@ grd_log "index usage: this server's export, gathered twice, and the indexes unus
 INSERT INTO guardrails.index_usage_reports
 	SELECT * FROM guardrails.index_usage_export();
 SELECT pg_sleep(3);
-SELECT count(*) FROM pgbench_accounts WHERE aid = 7;
+SELECT count(*) FROM pgbench_accounts WHERE aid = 7;   -- pgbench_accounts_pkey is used
+SELECT pg_sleep(1.5);   -- a backend reports its counters at most once a second
 INSERT INTO guardrails.index_usage_reports
 	SELECT * FROM guardrails.index_usage_export();
 SELECT index, table_name, unused_for, pg_size_pretty(size_bytes) AS size,

@@ -360,9 +360,9 @@ act_on_stall(const Due *d, TimestampTz now)
 	{
 		pg_atomic_fetch_add_u64(&stall_shared->exempt, 1);
 		ereport(LOG,
-				(errmsg("process %d of role \"%s\" stalled on its client for %ld s, left running: the role is exempt",
+				(errmsg("process %d of role \"%s\" stalled on its client inside a transaction for %ld s, left running: the role is exempt",
 						t->pid, role, secs),
-				 errdetail("Its state is \"%s\" in a transaction, its wait event %s.  %s",
+				 errdetail("Its state is \"%s\", its wait event %s.  %s",
 						   state_name(d->state),
 						   pgstat_get_wait_event(t->wait_event_info),
 						   exempt)));
@@ -380,9 +380,9 @@ act_on_stall(const Due *d, TimestampTz now)
 	}
 
 	ereport(LOG,
-			(errmsg("terminating process %d of role \"%s\": stalled on its client for %ld s",
+			(errmsg("terminating process %d of role \"%s\": stalled on its client inside a transaction for %ld s",
 					t->pid, role, secs),
-			 errdetail("Its state is \"%s\" in a transaction, its wait event %s, its application \"%s\"; guardrails.client_stall_timeout is %d s.",
+			 errdetail("Its state is \"%s\", its wait event %s, its application \"%s\"; guardrails.client_stall_timeout is %d s.",
 					   state_name(d->state),
 					   pgstat_get_wait_event(t->wait_event_info),
 					   d->appname,

@@ -218,9 +218,9 @@ for my $node ($primary, $standby)
 	for my $s (@stalled)
 	{
 		like($log,
-			qr/terminating process $s->{pid} of role "app": stalled on its client for (\d+) s/,
+			qr/terminating process $s->{pid} of role "app": stalled on its client inside a transaction for (\d+) s/,
 			"$name: stalled session $s->{pid} terminated and logged");
-		my ($secs) = $log =~ /terminating process $s->{pid} of role "app": stalled on its client for (\d+) s/;
+		my ($secs) = $log =~ /terminating process $s->{pid} of role "app": stalled on its client inside a transaction for (\d+) s/;
 		cmp_ok($secs // 0, '>=', $timeout, "$name: not before the timeout");
 	}
 	like($log, qr/wait event ClientWrite/, "$name: the ClientWrite stall named as such");
@@ -235,9 +235,9 @@ for my $node ($primary, $standby)
 	ok(alive($node, $pb_exempt), "$name: an exempt role's stall is untouched");
 	is(status($node, 'client_stalls_exempt'), 2,
 		"$name: the superuser's and the exempt role's stalls counted once each as exempt");
-	like($log, qr/process $pb_exempt->{pid} of role "batch" stalled on its client for \d+ s, left running: the role is exempt\n.*The role is in guardrails.client_stall_exempt_roles/,
+	like($log, qr/process $pb_exempt->{pid} of role "batch" stalled on its client inside a transaction for \d+ s, left running: the role is exempt\n.*The role is in guardrails.client_stall_exempt_roles/,
 		"$name: the exempt stall is logged");
-	like($log, qr/process $pb_super->{pid} of role "$superuser" stalled on its client for \d+ s, left running: the role is exempt\n.*The role is a superuser/,
+	like($log, qr/process $pb_super->{pid} of role "$superuser" stalled on its client inside a transaction for \d+ s, left running: the role is exempt\n.*The role is a superuser/,
 		"$name: so is the superuser's");
 
 	close($_->{sock}) for ($idle, $begin_only, $pb_super, $pb_exempt, $slow // ());
