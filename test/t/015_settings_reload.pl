@@ -46,7 +46,11 @@ my %values = (
 	],
 	'guardrails.connection_limit_exempt_superusers' => [qw(on off on)],
 	'guardrails.connection_limit_exempt_roles' =>
-	  ["'postgres, monitor'", "'\"Odd Role\"'", "''"],);
+	  ["'postgres, monitor'", "'\"Odd Role\"'", "''"],
+	'guardrails.client_stall_timeout' => [qw(0 5min 30)],
+	'guardrails.client_stall_superusers' => [qw(off on off)],
+	'guardrails.client_stall_exempt_roles' =>
+	  ["''", "'reporting, \"Odd Role\"'", "'monitor'"],);
 
 sub settings
 {
