@@ -15,6 +15,7 @@
 #include "port/atomics.h"
 #include "storage/s_lock.h"
 
+#include "chunks.h"
 #include "histogram.h"
 #include "latency.h"
 
@@ -26,7 +27,11 @@ typedef struct GrdWindowSlot
 	pg_atomic_uint64 number;	/* slot (or block) number; 0: empty */
 	pg_atomic_uint32 calls;
 	pg_atomic_uint32 failed;
-	pg_atomic_uint32 counts[GRD_HIST_NBUCKETS];
+	pg_atomic_uint32 underflow; /* the two end buckets */
+	pg_atomic_uint32 overflow;
+	pg_atomic_uint32 chunks[GRD_HIST_OCTAVES];	/* of grd_window_chunks, 0
+												 * if none; a slot keeps
+												 * them when it is reused */
 } GrdWindowSlot;
 
 typedef struct GrdLatencyWindows
@@ -46,6 +51,7 @@ typedef struct GrdWindowFreeList
 {
 	slock_t		free_mutex;		/* protects nfree and free_windows */
 	int			nfree;
+	GrdChunkPool chunks;		/* of the windows' slots */
 	int			free_windows[FLEXIBLE_ARRAY_MEMBER];
 } GrdWindowFreeList;
 
@@ -54,6 +60,7 @@ extern int	grd_max_window_digests;
 extern int	grd_window_slot;
 
 extern Size grd_windows_size(void);
+extern Size grd_windows_bytes_per_digest(void);
 extern bool grd_windows_shmem_startup(GrdWindowFreeList *free_list);
 extern void grd_window_attach(pg_atomic_uint32 *window);
 extern void grd_window_detach(pg_atomic_uint32 *window);
@@ -71,6 +78,7 @@ extern void grd_window_snapshot_add(GrdLatencySnapshot *snap,
 
 /* Set up by grd_windows_shmem_startup(); read by the inline recorder. */
 extern GrdLatencyWindows *grd_lat_windows;
+extern GrdChunkPool *grd_window_chunks;
 extern uint64 grd_window_slot_ns;
 
 extern void grd_window_reuse(GrdLatencyWindows *w, GrdWindowSlot *slot,
@@ -81,6 +89,32 @@ static inline uint64
 grd_window_slot_number(uint64 ns)
 {
 	return ns / grd_window_slot_ns + SLOT_OFFSET;
+}
+
+/*
+ * The counter of a bucket of a slot, or NULL if its octave has no chunk
+ * (and, when attach, none could be had).
+ */
+static inline pg_atomic_uint32 *
+grd_window_counter(GrdWindowSlot *slot, int bucket, bool attach)
+{
+	uint32		c;
+
+	if (bucket == GRD_HIST_UNDERFLOW)
+		return &slot->underflow;
+	if (bucket == GRD_HIST_OVERFLOW)
+		return &slot->overflow;
+	c = pg_atomic_read_u32(&slot->chunks[GRD_CHUNK_OF(bucket)]);
+	if (unlikely(c == 0))
+	{
+		if (!attach)
+			return NULL;
+		c = grd_chunk_attach(grd_window_chunks,
+							 &slot->chunks[GRD_CHUNK_OF(bucket)]);
+		if (c == 0)
+			return NULL;
+	}
+	return &((GrdChunk32 *) grd_chunk_get(grd_window_chunks, c))->counts[GRD_CHUNK_POS(bucket)];
 }
 
 /*
@@ -100,8 +134,14 @@ grd_window_record(uint32 w, uint64 end_ns, bool failed, int bucket)
 		grd_window_reuse(win, slot, number);
 	if (likely(pg_atomic_read_u64(&slot->number) == number))
 	{
-		pg_atomic_fetch_add_u32(failed ? &slot->failed : &slot->calls, 1);
-		pg_atomic_fetch_add_u32(&slot->counts[bucket], 1);
+		pg_atomic_uint32 *counter = grd_window_counter(slot, bucket, true);
+
+		/* no chunk left: the execution is missing from its windows */
+		if (likely(counter != NULL))
+		{
+			pg_atomic_fetch_add_u32(failed ? &slot->failed : &slot->calls, 1);
+			pg_atomic_fetch_add_u32(counter, 1);
+		}
 	}
 }
 
