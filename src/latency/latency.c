@@ -43,8 +43,9 @@
  *	  another.  An entry takes a chunk for an octave, with the lock held
  *	  shared, by compare-and-swap (chunks.c); its chunks go back to the
  *	  pool when it is removed, with the lock held exclusive.
- *	- usage and usage_seen, used only to choose what to evict, are read and
- *	  written with the lock held exclusive.
+ *	- usage, usage_seen, recent and recent_seen, used only to choose what
+ *	  to evict and which digests get windows, are read and written with
+ *	  the lock held exclusive.
  *	- Whoever removes entries bumps "removals" before releasing the
  *	  exclusive lock, so that a backend holding the lock shared can tell
  *	  whether a pointer to an entry it found earlier is still valid.
@@ -135,6 +136,9 @@ typedef struct GrdLatencyEntry
 	pg_atomic_uint64 max_ns;
 	double		usage;			/* decayed use count, exclusive lock */
 	uint64		usage_seen;		/* calls + failed when usage was updated */
+	uint64		recent;			/* executions between the last two window
+								 * rebalances, exclusive lock */
+	uint64		recent_seen;	/* calls + failed at the last one */
 	pg_atomic_uint32 window;	/* 1 + index of its windows, 0 if none;
 								 * set once by compare-and-swap, cleared
 								 * with the lock held exclusive */
@@ -161,6 +165,9 @@ typedef struct GrdLatencyShared
 	pg_atomic_uint64 dropped;	/* executions not recorded: no room */
 	pg_atomic_uint64 removals;	/* bumped, under the exclusive lock, by
 								 * anything that removes entries */
+	pg_atomic_uint64 balanced_slot; /* the window slot of the last
+									 * rebalance of the windows */
+	pg_atomic_uint64 window_moves;	/* rebalances of the windows */
 	GrdChunkPool chunks;		/* of the cumulative histograms */
 	GrdWindowFreeList windows_free; /* of latency_windows.c; last, as it
 									 * ends with a flexible array */
@@ -256,6 +263,8 @@ static void latency_entry_init(GrdLatencyEntry *entry);
 static inline pg_atomic_uint64 *latency_counter(GrdLatencyEntry *entry,
 												int bucket, bool attach);
 static void latency_evict(void);
+static bool latency_rebalance_due(uint64 end_ns);
+static void latency_rebalance_windows(void);
 
 /* ----------------------------------------------------------------
  *		Shared memory
@@ -326,6 +335,8 @@ latency_shmem_startup(bool found)
 		pg_atomic_init_u64(&lat_shared->evictions, 0);
 		pg_atomic_init_u64(&lat_shared->dropped, 0);
 		pg_atomic_init_u64(&lat_shared->removals, 0);
+		pg_atomic_init_u64(&lat_shared->balanced_slot, 0);
+		pg_atomic_init_u64(&lat_shared->window_moves, 0);
 	}
 
 	info.keysize = sizeof(GrdLatencyKey);
@@ -621,6 +632,7 @@ latency_record(const GrdLatencyKey *key, uint64 ns, bool failed,
 	uint64		cur;
 	int			bucket = grd_hist_bucket(ns);
 	uint32		w;
+	bool		rebalance = false;
 
 	LWLockAcquire(lat_lock, LW_SHARED);
 	if (last_recorded_entry != NULL &&
@@ -686,11 +698,100 @@ latency_record(const GrdLatencyKey *key, uint64 ns, bool failed,
 	{
 		grd_window_attach(&entry->window);
 		w = pg_atomic_read_u32(&entry->window);
+		if (w == 0)
+			rebalance = latency_rebalance_due(end_ns);
 	}
 	if (likely(w != 0))
 		grd_window_record(w, end_ns, failed, bucket);
 
 	LWLockRelease(lat_lock);
+
+	if (unlikely(rebalance))
+	{
+		LWLockAcquire(lat_lock, LW_EXCLUSIVE);
+		latency_rebalance_windows();
+		LWLockRelease(lat_lock);
+	}
+}
+
+/*
+ * Whether this backend is to rebalance the windows now: a digest without
+ * windows ran while none were free, and no backend has rebalanced them in
+ * this slot yet (the compare-and-swap makes one backend the one).  Caller
+ * holds the lock shared.
+ */
+static bool
+latency_rebalance_due(uint64 end_ns)
+{
+	uint64		slot = grd_window_slot_number(end_ns);
+	uint64		last = pg_atomic_read_u64(&lat_shared->balanced_slot);
+
+	return slot > last &&
+		pg_atomic_compare_exchange_u64(&lat_shared->balanced_slot, &last, slot);
+}
+
+static int
+latency_recent_cmp(const void *a, const void *b)
+{
+	GrdLatencyEntry *ea = *(GrdLatencyEntry *const *) a;
+	GrdLatencyEntry *eb = *(GrdLatencyEntry *const *) b;
+	bool		wa = pg_atomic_read_u32(&ea->window) != 0;
+	bool		wb = pg_atomic_read_u32(&eb->window) != 0;
+
+	/* the busiest first; among equals, those that hold windows */
+	if (ea->recent != eb->recent)
+		return ea->recent > eb->recent ? -1 : 1;
+	return (int) wb - (int) wa;
+}
+
+/*
+ * Give the windows to the digests that ran most since the last rebalance
+ * (at most once a slot, and only while some digest goes without): those
+ * beyond the first guardrails.max_window_digests of them give theirs back,
+ * and those among them that ran and have none get them.  A digest that
+ * did not run since gets none.  Windows taken away lose what they held.
+ * Caller holds the lock exclusive.  Allocates its scratch array as
+ * latency_evict() does, without raising an error.
+ */
+static void
+latency_rebalance_windows(void)
+{
+	HASH_SEQ_STATUS status;
+	GrdLatencyEntry *entry;
+	int			n = 0;
+
+	if (latency_evict_scratch == NULL)
+		latency_evict_scratch =
+			MemoryContextAllocExtended(TopMemoryContext,
+									   sizeof(GrdLatencyEntry *) * grd_max_digests,
+									   MCXT_ALLOC_NO_OOM);
+	if (latency_evict_scratch == NULL)
+		return;
+
+	hash_seq_init(&status, lat_hash);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		uint64		uses = pg_atomic_read_u64(&entry->calls) +
+			pg_atomic_read_u64(&entry->failed);
+
+		entry->recent = uses - entry->recent_seen;
+		entry->recent_seen = uses;
+		if (n < grd_max_digests)
+			latency_evict_scratch[n++] = entry;
+	}
+	qsort(latency_evict_scratch, n, sizeof(GrdLatencyEntry *),
+		  latency_recent_cmp);
+
+	/* first take back, then give, so that what is taken can be given */
+	for (int i = grd_max_window_digests; i < n; i++)
+		grd_window_detach(&latency_evict_scratch[i]->window);
+	for (int i = 0; i < Min(n, grd_max_window_digests); i++)
+	{
+		entry = latency_evict_scratch[i];
+		if (entry->recent > 0 && pg_atomic_read_u32(&entry->window) == 0)
+			grd_window_attach(&entry->window);
+	}
+	pg_atomic_fetch_add_u64(&lat_shared->window_moves, 1);
 }
 
 /*
@@ -728,6 +829,8 @@ latency_entry_init(GrdLatencyEntry *entry)
 	pg_atomic_init_u64(&entry->max_ns, 0);
 	entry->usage = 0;
 	entry->usage_seen = 0;
+	entry->recent = 0;
+	entry->recent_seen = 0;
 	pg_atomic_init_u32(&entry->window, 0);
 	pg_atomic_init_u64(&entry->underflow, 0);
 	pg_atomic_init_u64(&entry->overflow, 0);
@@ -1250,6 +1353,8 @@ latency_status(GrdStatus *status)
 	grd_status_put(status, "latency_max_window_digests",
 				   grd_max_window_digests);
 	grd_status_put(status, "latency_window_slot_seconds", grd_window_slot);
+	grd_status_put(status, "latency_window_rebalances",
+				   (int64) pg_atomic_read_u64(&lat_shared->window_moves));
 	grd_status_put(status, "latency_chunks", lat_chunks->nchunks);
 	grd_status_put(status, "latency_chunks_free", lat_chunks->nfree);
 	grd_status_put(status, "latency_window_chunks",

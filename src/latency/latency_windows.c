@@ -16,8 +16,8 @@
  * current block, 60 to 65 slots.
  *
  * Each digest with windows (at most guardrails.max_window_digests of them,
- * given first come, first served, and freed when the digest is evicted or
- * reset) has a ring of FINE_SLOTS
+ * given by latency.c to the digests that ran most lately, and freed when
+ * the digest is evicted, reset or loses them) has a ring of FINE_SLOTS
  * slots, the last 17 slots, and a ring of COARSE_SLOTS blocks of 5 slots.  Executions are recorded into the fine
  * ring only.  When a fine slot is reused for a new slot number, its counts
  * are first added into the coarse block its old number belongs to (or
