@@ -163,3 +163,8 @@ grd_chunk_detach(GrdChunkPool *pool, pg_atomic_uint32 *fields, int nfields)
 	pool->nfree += n;
 	SpinLockRelease(&pool->mutex);
 }
+
+StaticAssertDecl(sizeof(GrdChunk64) == GRD_HIST_PER_OCTAVE * sizeof(uint64),
+				 "a chunk of 64-bit counters must have no padding");
+StaticAssertDecl(sizeof(GrdChunk32) == GRD_HIST_PER_OCTAVE * sizeof(uint32),
+				 "a chunk of 32-bit counters must have no padding");

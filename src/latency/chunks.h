@@ -23,8 +23,9 @@
 #include "histogram.h"
 
 /* The chunk of a regular bucket, and its place in the chunk. */
-#define GRD_CHUNK_OF(bucket)	(((bucket) - 1) / GRD_HIST_PER_OCTAVE)
-#define GRD_CHUNK_POS(bucket)	(((bucket) - 1) % GRD_HIST_PER_OCTAVE)
+/* (unsigned: a multiplication and a shift, for a regular bucket) */
+#define GRD_CHUNK_OF(bucket)	((uint32) ((bucket) - 1) / GRD_HIST_PER_OCTAVE)
+#define GRD_CHUNK_POS(bucket)	((uint32) ((bucket) - 1) % GRD_HIST_PER_OCTAVE)
 #define GRD_CHUNK_BUCKET(c, i)	(1 + (c) * GRD_HIST_PER_OCTAVE + (i))
 
 /*
@@ -71,6 +72,19 @@ grd_chunk_get(const GrdChunkPool *pool, uint32 c)
 {
 	return pool->base + (Size) (c - 1) * pool->counter_size *
 		GRD_HIST_PER_OCTAVE;
+}
+
+/* The same, for a pool known to hold 64-bit or 32-bit counters. */
+static inline GrdChunk64 *
+grd_chunk64(const GrdChunkPool *pool, uint32 c)
+{
+	return (GrdChunk64 *) pool->base + (c - 1);
+}
+
+static inline GrdChunk32 *
+grd_chunk32(const GrdChunkPool *pool, uint32 c)
+{
+	return (GrdChunk32 *) pool->base + (c - 1);
 }
 
 #endif							/* GRD_CHUNKS_H */

@@ -861,7 +861,7 @@ latency_counter(GrdLatencyEntry *entry, int bucket, bool attach)
 		if (c == 0)
 			return NULL;
 	}
-	return &((GrdChunk64 *) grd_chunk_get(lat_chunks, c))->counts[GRD_CHUNK_POS(bucket)];
+	return &grd_chunk64(lat_chunks, c)->counts[GRD_CHUNK_POS(bucket)];
 }
 
 /* Read a bucket of an entry.  Caller holds the lock, at least shared. */

@@ -179,7 +179,7 @@ window_slot_reset(GrdWindowSlot *slot, uint64 number)
 
 		if (chunk != 0)
 		{
-			GrdChunk32 *counts = grd_chunk_get(grd_window_chunks, chunk);
+			GrdChunk32 *counts = grd_chunk32(grd_window_chunks, chunk);
 
 			for (int i = 0; i < GRD_HIST_PER_OCTAVE; i++)
 				pg_atomic_write_u32(&counts->counts[i], 0);

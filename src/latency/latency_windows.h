@@ -114,7 +114,7 @@ grd_window_counter(GrdWindowSlot *slot, int bucket, bool attach)
 		if (c == 0)
 			return NULL;
 	}
-	return &((GrdChunk32 *) grd_chunk_get(grd_window_chunks, c))->counts[GRD_CHUNK_POS(bucket)];
+	return &grd_chunk32(grd_window_chunks, c)->counts[GRD_CHUNK_POS(bucket)];
 }
 
 /*
