@@ -260,6 +260,9 @@ static void latency_record(const GrdLatencyKey *key, uint64 ns, bool failed,
 static void latency_entry_remove(GrdLatencyEntry *entry);
 static GrdLatencyEntry *latency_entry_alloc(const GrdLatencyKey *key);
 static void latency_entry_init(GrdLatencyEntry *entry);
+static inline pg_atomic_uint64 *latency_counter_at(GrdLatencyEntry *entry,
+												   int bucket, uint32 octave,
+												   uint32 pos, bool attach);
 static inline pg_atomic_uint64 *latency_counter(GrdLatencyEntry *entry,
 												int bucket, bool attach);
 static void latency_evict(void);
@@ -631,6 +634,8 @@ latency_record(const GrdLatencyKey *key, uint64 ns, bool failed,
 	pg_atomic_uint64 *counter = NULL;
 	uint64		cur;
 	int			bucket = grd_hist_bucket(ns);
+	uint32		octave = GRD_CHUNK_OF(bucket);	/* of a regular bucket */
+	uint32		pos = GRD_CHUNK_POS(bucket);
 	uint32		w;
 	bool		rebalance = false;
 
@@ -642,7 +647,7 @@ latency_record(const GrdLatencyKey *key, uint64 ns, bool failed,
 	else
 		entry = hash_search(lat_hash, key, HASH_FIND, NULL);
 	if (likely(entry != NULL))
-		counter = latency_counter(entry, bucket, true);
+		counter = latency_counter_at(entry, bucket, octave, pos, true);
 	if (unlikely(counter == NULL))
 	{
 		/*
@@ -702,7 +707,7 @@ latency_record(const GrdLatencyKey *key, uint64 ns, bool failed,
 			rebalance = latency_rebalance_due(end_ns);
 	}
 	if (likely(w != 0))
-		grd_window_record(w, end_ns, failed, bucket);
+		grd_window_record(w, end_ns, failed, bucket, octave, pos);
 
 	LWLockRelease(lat_lock);
 
@@ -840,28 +845,37 @@ latency_entry_init(GrdLatencyEntry *entry)
 
 /*
  * The counter of a bucket of an entry, or NULL if its octave has no chunk
- * (and, when attach, none could be had).  Caller holds the lock, at least
- * shared.
+ * (and, when attach, none could be had); octave and pos are
+ * GRD_CHUNK_OF(bucket) and GRD_CHUNK_POS(bucket).  Caller holds the lock,
+ * at least shared.
  */
 static inline pg_atomic_uint64 *
-latency_counter(GrdLatencyEntry *entry, int bucket, bool attach)
+latency_counter_at(GrdLatencyEntry *entry, int bucket, uint32 octave,
+				   uint32 pos, bool attach)
 {
 	uint32		c;
 
-	if (bucket == GRD_HIST_UNDERFLOW)
+	if (unlikely(bucket == GRD_HIST_UNDERFLOW))
 		return &entry->underflow;
-	if (bucket == GRD_HIST_OVERFLOW)
+	if (unlikely(bucket == GRD_HIST_OVERFLOW))
 		return &entry->overflow;
-	c = pg_atomic_read_u32(&entry->chunks[GRD_CHUNK_OF(bucket)]);
+	c = pg_atomic_read_u32(&entry->chunks[octave]);
 	if (unlikely(c == 0))
 	{
 		if (!attach)
 			return NULL;
-		c = grd_chunk_attach(lat_chunks, &entry->chunks[GRD_CHUNK_OF(bucket)]);
+		c = grd_chunk_attach(lat_chunks, &entry->chunks[octave]);
 		if (c == 0)
 			return NULL;
 	}
-	return &grd_chunk64(lat_chunks, c)->counts[GRD_CHUNK_POS(bucket)];
+	return &grd_chunk64(lat_chunks, c)->counts[pos];
+}
+
+static inline pg_atomic_uint64 *
+latency_counter(GrdLatencyEntry *entry, int bucket, bool attach)
+{
+	return latency_counter_at(entry, bucket, GRD_CHUNK_OF(bucket),
+							  GRD_CHUNK_POS(bucket), attach);
 }
 
 /* Read a bucket of an entry.  Caller holds the lock, at least shared. */

@@ -93,28 +93,37 @@ grd_window_slot_number(uint64 ns)
 
 /*
  * The counter of a bucket of a slot, or NULL if its octave has no chunk
- * (and, when attach, none could be had).
+ * (and, when attach, none could be had).  octave and pos are
+ * GRD_CHUNK_OF(bucket) and GRD_CHUNK_POS(bucket), which the recorder
+ * computes once for the entry and its windows.
  */
 static inline pg_atomic_uint32 *
-grd_window_counter(GrdWindowSlot *slot, int bucket, bool attach)
+grd_window_counter_at(GrdWindowSlot *slot, int bucket, uint32 octave,
+					  uint32 pos, bool attach)
 {
 	uint32		c;
 
-	if (bucket == GRD_HIST_UNDERFLOW)
+	if (unlikely(bucket == GRD_HIST_UNDERFLOW))
 		return &slot->underflow;
-	if (bucket == GRD_HIST_OVERFLOW)
+	if (unlikely(bucket == GRD_HIST_OVERFLOW))
 		return &slot->overflow;
-	c = pg_atomic_read_u32(&slot->chunks[GRD_CHUNK_OF(bucket)]);
+	c = pg_atomic_read_u32(&slot->chunks[octave]);
 	if (unlikely(c == 0))
 	{
 		if (!attach)
 			return NULL;
-		c = grd_chunk_attach(grd_window_chunks,
-							 &slot->chunks[GRD_CHUNK_OF(bucket)]);
+		c = grd_chunk_attach(grd_window_chunks, &slot->chunks[octave]);
 		if (c == 0)
 			return NULL;
 	}
-	return &grd_chunk32(grd_window_chunks, c)->counts[GRD_CHUNK_POS(bucket)];
+	return &grd_chunk32(grd_window_chunks, c)->counts[pos];
+}
+
+static inline pg_atomic_uint32 *
+grd_window_counter(GrdWindowSlot *slot, int bucket, bool attach)
+{
+	return grd_window_counter_at(slot, bucket, GRD_CHUNK_OF(bucket),
+								 GRD_CHUNK_POS(bucket), attach);
 }
 
 /*
@@ -124,7 +133,8 @@ grd_window_counter(GrdWindowSlot *slot, int bucket, bool attach)
  * Inline: it runs for every execution of a digest with windows.
  */
 static inline void
-grd_window_record(uint32 w, uint64 end_ns, bool failed, int bucket)
+grd_window_record(uint32 w, uint64 end_ns, bool failed, int bucket,
+				  uint32 octave, uint32 pos)
 {
 	GrdLatencyWindows *win = &grd_lat_windows[w - 1];
 	uint64		number = grd_window_slot_number(end_ns);
@@ -134,7 +144,8 @@ grd_window_record(uint32 w, uint64 end_ns, bool failed, int bucket)
 		grd_window_reuse(win, slot, number);
 	if (likely(pg_atomic_read_u64(&slot->number) == number))
 	{
-		pg_atomic_uint32 *counter = grd_window_counter(slot, bucket, true);
+		pg_atomic_uint32 *counter = grd_window_counter_at(slot, bucket,
+														  octave, pos, true);
 
 		/* no chunk left: the execution is missing from its windows */
 		if (likely(counter != NULL))
