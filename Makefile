@@ -20,6 +20,7 @@ OBJS = \
 	src/core/config.o \
 	src/core/identifier.o \
 	src/latency/histogram.o \
+	src/latency/chunks.o \
 	src/latency/latency.o \
 	src/latency/latency_windows.o \
 	src/latency/latency_sql.o \

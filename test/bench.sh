@@ -36,6 +36,8 @@
 #
 # Usage: bash test/bench.sh [options]        (also: make bench)
 #   --quick            1 round of 3 s tests (a smoke test)
+#   --churn            instead: the churn benchmark, test/bench_churn.sh
+#                      (10,000 query shapes against 2,000 digest slots)
 #   --tps-only         only part 1
 #   --callgrind-only   only part 2
 #   --rounds=N         rounds of part 1 (env BENCH_ROUNDS, default 3)
@@ -86,6 +88,7 @@ source_rev=""
 
 for arg in "$@"; do
 	case "$arg" in
+	--churn) exec bash "$(dirname "$0")/bench_churn.sh" ;;
 	--quick) quick=1 rounds=1 seconds=3 ;;
 	--tps-only) do_callgrind=0 ;;
 	--callgrind-only) do_tps=0 ;;

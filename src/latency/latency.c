@@ -10,7 +10,10 @@
  * A digest is (database, user, queryid), the key pg_stat_statements uses
  * (less its "toplevel" flag), with the query ids core computes.  Each entry
  * holds completed calls, failed calls (errors and cancels), their total
- * times, min and max, and GRD_HIST_NBUCKETS bucket counters (histogram.h).
+ * times, min and max, and a sparse histogram of GRD_HIST_NBUCKETS buckets
+ * (histogram.h): the two end buckets, and a chunk of counters for each
+ * octave its executions took, from a shared pool (chunks.h).  When the
+ * table or the pool is full, the least used entries are evicted.
  * Which statements are timed, and over what interval, mirrors
  * pg_stat_statements exactly, so that calls and total times agree:
  * planned statements from ExecutorStart to ExecutorEnd, counting only the
@@ -37,9 +40,12 @@
  *	- The counters of an entry are atomics, updated with the lock held
  *	  shared (so that the entry cannot be removed meanwhile) and never
  *	  under a spinlock: backends recording executions never wait for one
- *	  another.
- *	- usage and usage_seen, used only to choose what to evict, are read and
- *	  written with the lock held exclusive.
+ *	  another.  An entry takes a chunk for an octave, with the lock held
+ *	  shared, by compare-and-swap (chunks.c); its chunks go back to the
+ *	  pool when it is removed, with the lock held exclusive.
+ *	- usage, usage_seen, recent and recent_seen, used only to choose what
+ *	  to evict and which digests get windows, are read and written with
+ *	  the lock held exclusive.
  *	- Whoever removes entries bumps "removals" before releasing the
  *	  exclusive lock, so that a backend holding the lock shared can tell
  *	  whether a pointer to an entry it found earlier is still valid.
@@ -77,6 +83,7 @@
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 
+#include "chunks.h"
 #include "compat.h"
 #include "histogram.h"
 #include "latency.h"
@@ -129,15 +136,28 @@ typedef struct GrdLatencyEntry
 	pg_atomic_uint64 max_ns;
 	double		usage;			/* decayed use count, exclusive lock */
 	uint64		usage_seen;		/* calls + failed when usage was updated */
+	uint64		recent;			/* executions between the last two window
+								 * rebalances, exclusive lock */
+	uint64		recent_seen;	/* calls + failed at the last one */
 	pg_atomic_uint32 window;	/* 1 + index of its windows, 0 if none;
 								 * set once by compare-and-swap, cleared
 								 * with the lock held exclusive */
-	pg_atomic_uint64 buckets[GRD_HIST_NBUCKETS];
+	pg_atomic_uint64 underflow; /* the two end buckets */
+	pg_atomic_uint64 overflow;
+	pg_atomic_uint32 chunks[GRD_HIST_OCTAVES];	/* the chunk of each octave
+												 * (chunks.h), 0 if none;
+												 * set once by
+												 * compare-and-swap, cleared
+												 * with the lock held
+												 * exclusive */
 } GrdLatencyEntry;
 
-/* The README promises at most 10 kB per digest, hash overhead included. */
-StaticAssertDecl(sizeof(GrdLatencyEntry) + 64 <= 10240,
-				 "a latency entry must fit in 10 kB of shared memory");
+/*
+ * Chunks of the cumulative histograms: CHUNKS_PER_DIGEST per digest on
+ * average.  When they run out, the least used digests are evicted, as when
+ * the table is full.
+ */
+#define CHUNKS_PER_DIGEST	4
 
 typedef struct GrdLatencyShared
 {
@@ -145,6 +165,10 @@ typedef struct GrdLatencyShared
 	pg_atomic_uint64 dropped;	/* executions not recorded: no room */
 	pg_atomic_uint64 removals;	/* bumped, under the exclusive lock, by
 								 * anything that removes entries */
+	pg_atomic_uint64 balanced_slot; /* the window slot of the last
+									 * rebalance of the windows */
+	pg_atomic_uint64 window_moves;	/* rebalances of the windows */
+	GrdChunkPool chunks;		/* of the cumulative histograms */
 	GrdWindowFreeList windows_free; /* of latency_windows.c; last, as it
 									 * ends with a flexible array */
 } GrdLatencyShared;
@@ -154,11 +178,11 @@ static const GrdSetting latency_settings[] = {
 	GRD_SETTING_INT("guardrails.max_digests", &grd_max_digests, 5000, 100, INT_MAX / 2,
 		PGC_POSTMASTER, 0,
 		"Maximum number of query digests with a latency histogram.",
-		"Each digest takes about 9.4 kB of shared memory."),
+		"Each digest takes about 1.4 kB of shared memory."),
 	GRD_SETTING_INT("guardrails.max_window_digests", &grd_max_window_digests, 100, 0,
 		INT_MAX / (int) sizeof(GrdLatencyWindows), PGC_POSTMASTER, 0,
 		"Maximum number of query digests with windowed latency histograms.",
-		"Each takes about 136 kB of shared memory; 0 turns windows off."),
+		"Each takes about 22 kB of shared memory; 0 turns windows off."),
 	GRD_SETTING_INT("guardrails.latency_window_slot", &grd_window_slot, 60, 1, 60,
 		PGC_POSTMASTER, GUC_UNIT_S,
 		"Width of the time slots of the latency windows.",
@@ -190,6 +214,7 @@ struct GrdExecTimer
 };
 
 static GrdLatencyShared *lat_shared = NULL;
+static GrdChunkPool *lat_chunks = NULL;	/* &lat_shared->chunks */
 static HTAB *lat_hash = NULL;
 static LWLock *lat_lock = NULL;
 
@@ -235,7 +260,14 @@ static void latency_record(const GrdLatencyKey *key, uint64 ns, bool failed,
 static void latency_entry_remove(GrdLatencyEntry *entry);
 static GrdLatencyEntry *latency_entry_alloc(const GrdLatencyKey *key);
 static void latency_entry_init(GrdLatencyEntry *entry);
+static inline pg_atomic_uint64 *latency_counter_at(GrdLatencyEntry *entry,
+												   int bucket, uint32 octave,
+												   uint32 pos, bool attach);
+static inline pg_atomic_uint64 *latency_counter(GrdLatencyEntry *entry,
+												int bucket, bool attach);
 static void latency_evict(void);
+static bool latency_rebalance_due(uint64 end_ns);
+static void latency_rebalance_windows(void);
 
 /* ----------------------------------------------------------------
  *		Shared memory
@@ -266,12 +298,24 @@ latency_shared_size(void)
 					mul_size(sizeof(int), grd_max_window_digests));
 }
 
+/* The number of chunks of the cumulative histograms, and their bytes. */
+static uint32
+latency_nchunks(void)
+{
+	return (uint32) Min((uint64) grd_max_digests * CHUNKS_PER_DIGEST,
+						(uint64) PG_INT32_MAX);
+}
+
 static Size
 latency_shmem_size(void)
 {
 	Size		size = MAXALIGN(latency_shared_size());
 
+	/* the windows and the two pools of chunks are allocations of their own */
+	size = add_size(size, 3 * PG_CACHE_LINE_SIZE);
 	size = add_size(size, MAXALIGN(grd_windows_size()));
+	size = add_size(size, MAXALIGN(grd_chunk_pool_size(latency_nchunks(),
+														 sizeof(uint64))));
 	return add_size(size, hash_estimate_size(grd_max_digests,
 											 sizeof(GrdLatencyEntry)));
 }
@@ -284,12 +328,18 @@ latency_shmem_startup(bool found)
 
 	lat_shared = ShmemInitStruct("pg_guardrails latency",
 								 latency_shared_size(), &found_shared);
+	lat_chunks = &lat_shared->chunks;
+	grd_chunk_pool_init(lat_chunks, !found_shared,
+						"pg_guardrails latency chunks",
+						latency_nchunks(), sizeof(uint64));
 	found_shared = grd_windows_shmem_startup(&lat_shared->windows_free);
 	if (!found_shared)
 	{
 		pg_atomic_init_u64(&lat_shared->evictions, 0);
 		pg_atomic_init_u64(&lat_shared->dropped, 0);
 		pg_atomic_init_u64(&lat_shared->removals, 0);
+		pg_atomic_init_u64(&lat_shared->balanced_slot, 0);
+		pg_atomic_init_u64(&lat_shared->window_moves, 0);
 	}
 
 	info.keysize = sizeof(GrdLatencyKey);
@@ -567,6 +617,7 @@ static void
 latency_entry_remove(GrdLatencyEntry *entry)
 {
 	grd_window_detach(&entry->window);
+	grd_chunk_detach(lat_chunks, entry->chunks, GRD_HIST_OCTAVES);
 	hash_search(lat_hash, &entry->key, HASH_REMOVE, NULL);
 }
 
@@ -580,9 +631,13 @@ latency_record(const GrdLatencyKey *key, uint64 ns, bool failed,
 			   uint64 end_ns)
 {
 	GrdLatencyEntry *entry;
+	pg_atomic_uint64 *counter = NULL;
 	uint64		cur;
 	int			bucket = grd_hist_bucket(ns);
+	uint32		octave = GRD_CHUNK_OF(bucket);	/* of a regular bucket */
+	uint32		pos = GRD_CHUNK_POS(bucket);
 	uint32		w;
+	bool		rebalance = false;
 
 	LWLockAcquire(lat_lock, LW_SHARED);
 	if (last_recorded_entry != NULL &&
@@ -591,12 +646,26 @@ latency_record(const GrdLatencyKey *key, uint64 ns, bool failed,
 		entry = last_recorded_entry;
 	else
 		entry = hash_search(lat_hash, key, HASH_FIND, NULL);
-	if (entry == NULL)
+	if (likely(entry != NULL))
+		counter = latency_counter_at(entry, bucket, octave, pos, true);
+	if (unlikely(counter == NULL))
 	{
+		/*
+		 * A new digest, or no chunk left for this octave: make room as
+		 * pg_stat_statements does, with the lock held exclusive.  Evicting
+		 * may remove this very entry, which is then made anew.
+		 */
 		LWLockRelease(lat_lock);
 		LWLockAcquire(lat_lock, LW_EXCLUSIVE);
 		entry = latency_entry_alloc(key);
-		if (entry == NULL)
+		counter = entry != NULL ? latency_counter(entry, bucket, true) : NULL;
+		if (entry != NULL && counter == NULL)
+		{
+			latency_evict();
+			entry = latency_entry_alloc(key);
+			counter = entry != NULL ? latency_counter(entry, bucket, true) : NULL;
+		}
+		if (counter == NULL)
 		{
 			LWLockRelease(lat_lock);
 			pg_atomic_fetch_add_u64(&lat_shared->dropped, 1);
@@ -617,7 +686,7 @@ latency_record(const GrdLatencyKey *key, uint64 ns, bool failed,
 		pg_atomic_fetch_add_u64(&entry->calls, 1);
 		pg_atomic_fetch_add_u64(&entry->total_ns, ns);
 	}
-	pg_atomic_fetch_add_u64(&entry->buckets[bucket], 1);
+	pg_atomic_fetch_add_u64(counter, 1);
 
 	cur = pg_atomic_read_u64(&entry->min_ns);
 	while (ns < cur &&
@@ -634,11 +703,100 @@ latency_record(const GrdLatencyKey *key, uint64 ns, bool failed,
 	{
 		grd_window_attach(&entry->window);
 		w = pg_atomic_read_u32(&entry->window);
+		if (w == 0)
+			rebalance = latency_rebalance_due(end_ns);
 	}
 	if (likely(w != 0))
-		grd_window_record(w, end_ns, failed, bucket);
+		grd_window_record(w, end_ns, failed, bucket, octave, pos);
 
 	LWLockRelease(lat_lock);
+
+	if (unlikely(rebalance))
+	{
+		LWLockAcquire(lat_lock, LW_EXCLUSIVE);
+		latency_rebalance_windows();
+		LWLockRelease(lat_lock);
+	}
+}
+
+/*
+ * Whether this backend is to rebalance the windows now: a digest without
+ * windows ran while none were free, and no backend has rebalanced them in
+ * this slot yet (the compare-and-swap makes one backend the one).  Caller
+ * holds the lock shared.
+ */
+static bool
+latency_rebalance_due(uint64 end_ns)
+{
+	uint64		slot = grd_window_slot_number(end_ns);
+	uint64		last = pg_atomic_read_u64(&lat_shared->balanced_slot);
+
+	return slot > last &&
+		pg_atomic_compare_exchange_u64(&lat_shared->balanced_slot, &last, slot);
+}
+
+static int
+latency_recent_cmp(const void *a, const void *b)
+{
+	GrdLatencyEntry *ea = *(GrdLatencyEntry *const *) a;
+	GrdLatencyEntry *eb = *(GrdLatencyEntry *const *) b;
+	bool		wa = pg_atomic_read_u32(&ea->window) != 0;
+	bool		wb = pg_atomic_read_u32(&eb->window) != 0;
+
+	/* the busiest first; among equals, those that hold windows */
+	if (ea->recent != eb->recent)
+		return ea->recent > eb->recent ? -1 : 1;
+	return (int) wb - (int) wa;
+}
+
+/*
+ * Give the windows to the digests that ran most since the last rebalance
+ * (at most once a slot, and only while some digest goes without): those
+ * beyond the first guardrails.max_window_digests of them give theirs back,
+ * and those among them that ran and have none get them.  A digest that
+ * did not run since gets none.  Windows taken away lose what they held.
+ * Caller holds the lock exclusive.  Allocates its scratch array as
+ * latency_evict() does, without raising an error.
+ */
+static void
+latency_rebalance_windows(void)
+{
+	HASH_SEQ_STATUS status;
+	GrdLatencyEntry *entry;
+	int			n = 0;
+
+	if (latency_evict_scratch == NULL)
+		latency_evict_scratch =
+			MemoryContextAllocExtended(TopMemoryContext,
+									   sizeof(GrdLatencyEntry *) * grd_max_digests,
+									   MCXT_ALLOC_NO_OOM);
+	if (latency_evict_scratch == NULL)
+		return;
+
+	hash_seq_init(&status, lat_hash);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		uint64		uses = pg_atomic_read_u64(&entry->calls) +
+			pg_atomic_read_u64(&entry->failed);
+
+		entry->recent = uses - entry->recent_seen;
+		entry->recent_seen = uses;
+		if (n < grd_max_digests)
+			latency_evict_scratch[n++] = entry;
+	}
+	qsort(latency_evict_scratch, n, sizeof(GrdLatencyEntry *),
+		  latency_recent_cmp);
+
+	/* first take back, then give, so that what is taken can be given */
+	for (int i = grd_max_window_digests; i < n; i++)
+		grd_window_detach(&latency_evict_scratch[i]->window);
+	for (int i = 0; i < Min(n, grd_max_window_digests); i++)
+	{
+		entry = latency_evict_scratch[i];
+		if (entry->recent > 0 && pg_atomic_read_u32(&entry->window) == 0)
+			grd_window_attach(&entry->window);
+	}
+	pg_atomic_fetch_add_u64(&lat_shared->window_moves, 1);
 }
 
 /*
@@ -676,9 +834,57 @@ latency_entry_init(GrdLatencyEntry *entry)
 	pg_atomic_init_u64(&entry->max_ns, 0);
 	entry->usage = 0;
 	entry->usage_seen = 0;
+	entry->recent = 0;
+	entry->recent_seen = 0;
 	pg_atomic_init_u32(&entry->window, 0);
-	for (int b = 0; b < GRD_HIST_NBUCKETS; b++)
-		pg_atomic_init_u64(&entry->buckets[b], 0);
+	pg_atomic_init_u64(&entry->underflow, 0);
+	pg_atomic_init_u64(&entry->overflow, 0);
+	for (int c = 0; c < GRD_HIST_OCTAVES; c++)
+		pg_atomic_init_u32(&entry->chunks[c], 0);
+}
+
+/*
+ * The counter of a bucket of an entry, or NULL if its octave has no chunk
+ * (and, when attach, none could be had); octave and pos are
+ * GRD_CHUNK_OF(bucket) and GRD_CHUNK_POS(bucket).  Caller holds the lock,
+ * at least shared.
+ */
+static inline pg_atomic_uint64 *
+latency_counter_at(GrdLatencyEntry *entry, int bucket, uint32 octave,
+				   uint32 pos, bool attach)
+{
+	uint32		c;
+
+	if (unlikely(bucket == GRD_HIST_UNDERFLOW))
+		return &entry->underflow;
+	if (unlikely(bucket == GRD_HIST_OVERFLOW))
+		return &entry->overflow;
+	c = pg_atomic_read_u32(&entry->chunks[octave]);
+	if (unlikely(c == 0))
+	{
+		if (!attach)
+			return NULL;
+		c = grd_chunk_attach(lat_chunks, &entry->chunks[octave]);
+		if (c == 0)
+			return NULL;
+	}
+	return &grd_chunk64(lat_chunks, c)->counts[pos];
+}
+
+static inline pg_atomic_uint64 *
+latency_counter(GrdLatencyEntry *entry, int bucket, bool attach)
+{
+	return latency_counter_at(entry, bucket, GRD_CHUNK_OF(bucket),
+							  GRD_CHUNK_POS(bucket), attach);
+}
+
+/* Read a bucket of an entry.  Caller holds the lock, at least shared. */
+static inline uint64
+latency_bucket_read(GrdLatencyEntry *entry, int bucket)
+{
+	pg_atomic_uint64 *counter = latency_counter(entry, bucket, false);
+
+	return counter != NULL ? pg_atomic_read_u64(counter) : 0;
 }
 
 static int
@@ -790,7 +996,7 @@ latency_save(FILE *file)
 		rec.totals.max_ns = pg_atomic_read_u64(&entry->max_ns);
 		rec.usage = entry->usage;
 		for (int b = 0; b < GRD_HIST_NBUCKETS; b++)
-			rec.nonzero += (pg_atomic_read_u64(&entry->buckets[b]) != 0);
+			rec.nonzero += (latency_bucket_read(entry, b) != 0);
 		if (!grd_file_write(file, &rec, sizeof(rec)))
 		{
 			hash_seq_term(&status);
@@ -801,7 +1007,7 @@ latency_save(FILE *file)
 			GrdBucketRecord br;
 
 			br.bucket = b;
-			br.count = pg_atomic_read_u64(&entry->buckets[b]);
+			br.count = latency_bucket_read(entry, b);
 			if (br.count != 0 && !grd_file_write(file, &br, sizeof(br)))
 			{
 				hash_seq_term(&status);
@@ -864,7 +1070,23 @@ latency_load(FILE *file, uint32 version, uint64 length)
 				br.bucket >= GRD_HIST_NBUCKETS)
 				return false;
 			if (entry != NULL)
-				pg_atomic_write_u64(&entry->buckets[br.bucket], br.count);
+			{
+				pg_atomic_uint64 *counter = latency_counter(entry, br.bucket,
+															true);
+
+				/*
+				 * Chunks may be fewer than when the file was written (a
+				 * lower guardrails.max_digests): the entries read so far
+				 * keep them, this one is dropped.
+				 */
+				if (counter == NULL)
+				{
+					latency_entry_remove(entry);
+					entry = NULL;
+				}
+				else
+					pg_atomic_write_u64(counter, br.count);
+			}
 		}
 	}
 	return true;
@@ -945,7 +1167,7 @@ latency_snapshot_add(GrdLatencySnapshot *snap, GrdLatencyEntry *entry)
 	snap->totals.max_ns = Max(snap->totals.max_ns, v);
 	for (int b = 0; b < GRD_HIST_NBUCKETS; b++)
 	{
-		v = pg_atomic_read_u64(&entry->buckets[b]);
+		v = latency_bucket_read(entry, b);
 		snap->counts[b] += v;
 		snap->nvalues += v;
 	}
@@ -1122,8 +1344,8 @@ latency_status(GrdStatus *status)
 	{
 		digests++;
 		windowed += (pg_atomic_read_u32(&entry->window) != 0);
-		below += pg_atomic_read_u64(&entry->buckets[GRD_HIST_UNDERFLOW]);
-		above += pg_atomic_read_u64(&entry->buckets[GRD_HIST_OVERFLOW]);
+		below += pg_atomic_read_u64(&entry->underflow);
+		above += pg_atomic_read_u64(&entry->overflow);
 	}
 	LWLockRelease(lat_lock);
 
@@ -1140,11 +1362,19 @@ latency_status(GrdStatus *status)
 	grd_status_put(status, "latency_window_memory_bytes",
 				   (int64) grd_windows_size());
 	grd_status_put(status, "latency_window_bytes_per_digest",
-				   (int64) sizeof(GrdLatencyWindows));
+				   (int64) grd_windows_bytes_per_digest());
 	grd_status_put(status, "latency_window_digests", windowed);
 	grd_status_put(status, "latency_max_window_digests",
 				   grd_max_window_digests);
 	grd_status_put(status, "latency_window_slot_seconds", grd_window_slot);
+	grd_status_put(status, "latency_window_rebalances",
+				   (int64) pg_atomic_read_u64(&lat_shared->window_moves));
+	grd_status_put(status, "latency_chunks", lat_chunks->nchunks);
+	grd_status_put(status, "latency_chunks_free", lat_chunks->nfree);
+	grd_status_put(status, "latency_window_chunks",
+				   grd_window_chunks->nchunks);
+	grd_status_put(status, "latency_window_chunks_free",
+				   grd_window_chunks->nfree);
 }
 
 /*

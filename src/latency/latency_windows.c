@@ -16,9 +16,9 @@
  * current block, 60 to 65 slots.
  *
  * Each digest with windows (at most guardrails.max_window_digests of them,
- * given first come, first served, and freed when the digest is evicted or
- * reset) has a ring of FINE_SLOTS slots, the last 17 slots, and a ring of
- * COARSE_SLOTS blocks of 5 slots.  Executions are recorded into the fine
+ * given by latency.c to the digests that ran most lately, and freed when
+ * the digest is evicted, reset or loses them) has a ring of FINE_SLOTS
+ * slots, the last 17 slots, and a ring of COARSE_SLOTS blocks of 5 slots.  Executions are recorded into the fine
  * ring only.  When a fine slot is reused for a new slot number, its counts
  * are first added into the coarse block its old number belongs to (or
  * dropped if that block is older than the coarse ring): every slot's
@@ -27,11 +27,18 @@
  * reads both.
  *
  * Counters are 32 bits, which holds 14 million executions a second of one
- * digest for a 5-minute block; the slot width is at most 60 seconds.
+ * digest for a 5-minute block; the slot width is at most 60 seconds.  A
+ * slot's histogram is sparse: its two end buckets, and a chunk of 35
+ * counters for each octave a value landed in (chunks.h), from the windows'
+ * pool.  A slot keeps its chunks, zeroed, when it is reused, so that a
+ * backend still counting into the slot it found never counts into a chunk
+ * given to another; they go back to the pool when the windows are freed.
+ * When the pool is empty, an execution that needs a new chunk is left out
+ * of its windows.
  *
  * Locking: recording into the current slot takes no lock (atomics, under
  * GRD_LOCK_LATENCY shared as for the entry).  Reusing a slot (once per
- * slot per digest) reads, adds and zeroes some 3,500 counters, far too
+ * slot per digest) reads, adds and zeroes up to 3,500 counters, far too
  * many for a spinlock: the reuser claims the windows by turning "changes"
  * from even to odd with a compare-and-swap, does the work, and publishes
  * it by making "changes" even again.  "changes" is thus a sequence
@@ -69,14 +76,40 @@ const int	grd_window_slots[GRD_NUM_WINDOWS] = {1, 5, 15, LONG_WINDOW};
 
 
 GrdLatencyWindows *grd_lat_windows = NULL;
+GrdChunkPool *grd_window_chunks = NULL;
 static GrdWindowFreeList *free_list = NULL; /* in latency.c's shared header */
 uint64		grd_window_slot_ns = 0;
+
+/*
+ * Chunks of the windows: CHUNKS_PER_SLOT per slot on average.  A slot keeps
+ * the chunks it got when it is reused, so the slots of a digest hold the
+ * octaves its executions took in the last hour or so.
+ */
+#define CHUNKS_PER_SLOT		4
+
+static uint32
+windows_nchunks(void)
+{
+	return (uint32) Min((uint64) grd_max_window_digests *
+						(FINE_SLOTS + COARSE_SLOTS) * CHUNKS_PER_SLOT,
+						(uint64) PG_INT32_MAX);
+}
+
+/* Bytes of the windows of one digest, its share of the chunks included. */
+Size
+grd_windows_bytes_per_digest(void)
+{
+	return sizeof(GrdLatencyWindows) +
+		(FINE_SLOTS + COARSE_SLOTS) * CHUNKS_PER_SLOT * sizeof(GrdChunk32);
+}
 
 /* Bytes of the windows of all digests that may have them. */
 Size
 grd_windows_size(void)
 {
-	return mul_size(sizeof(GrdLatencyWindows), grd_max_window_digests);
+	return add_size(mul_size(sizeof(GrdLatencyWindows),
+							 grd_max_window_digests),
+					grd_chunk_pool_size(windows_nchunks(), sizeof(uint32)));
 }
 
 /*
@@ -91,7 +124,13 @@ grd_windows_shmem_startup(GrdWindowFreeList *list)
 
 	free_list = list;
 	grd_lat_windows = ShmemInitStruct("pg_guardrails latency windows",
-								  grd_windows_size(), &found);
+									  mul_size(sizeof(GrdLatencyWindows),
+											   grd_max_window_digests),
+									  &found);
+	grd_window_chunks = &free_list->chunks;
+	grd_chunk_pool_init(grd_window_chunks, !found,
+						"pg_guardrails latency window chunks",
+						windows_nchunks(), sizeof(uint32));
 	if (!found)
 	{
 		SpinLockInit(&free_list->free_mutex);
@@ -103,10 +142,19 @@ grd_windows_shmem_startup(GrdWindowFreeList *list)
 			/* the last free first, so that windows are taken in order */
 			free_list->free_windows[i] = grd_max_window_digests - 1 - i;
 			pg_atomic_init_u32(&w->changes, 0);
-			for (int j = 0; j < FINE_SLOTS; j++)
-				pg_atomic_init_u64(&w->fine[j].number, 0);
-			for (int j = 0; j < COARSE_SLOTS; j++)
-				pg_atomic_init_u64(&w->coarse[j].number, 0);
+			for (int j = 0; j < FINE_SLOTS + COARSE_SLOTS; j++)
+			{
+				GrdWindowSlot *slot = j < FINE_SLOTS ? &w->fine[j] :
+					&w->coarse[j - FINE_SLOTS];
+
+				pg_atomic_init_u64(&slot->number, 0);
+				pg_atomic_init_u32(&slot->calls, 0);
+				pg_atomic_init_u32(&slot->failed, 0);
+				pg_atomic_init_u32(&slot->underflow, 0);
+				pg_atomic_init_u32(&slot->overflow, 0);
+				for (int c = 0; c < GRD_HIST_OCTAVES; c++)
+					pg_atomic_init_u32(&slot->chunks[c], 0);
+			}
 		}
 	}
 	grd_window_slot_ns = (uint64) grd_window_slot * UINT64CONST(1000000000);
@@ -123,8 +171,20 @@ window_slot_reset(GrdWindowSlot *slot, uint64 number)
 {
 	pg_atomic_write_u32(&slot->calls, 0);
 	pg_atomic_write_u32(&slot->failed, 0);
-	for (int b = 0; b < GRD_HIST_NBUCKETS; b++)
-		pg_atomic_write_u32(&slot->counts[b], 0);
+	pg_atomic_write_u32(&slot->underflow, 0);
+	pg_atomic_write_u32(&slot->overflow, 0);
+	for (int c = 0; c < GRD_HIST_OCTAVES; c++)
+	{
+		uint32		chunk = pg_atomic_read_u32(&slot->chunks[c]);
+
+		if (chunk != 0)
+		{
+			GrdChunk32 *counts = grd_chunk32(grd_window_chunks, chunk);
+
+			for (int i = 0; i < GRD_HIST_PER_OCTAVE; i++)
+				pg_atomic_write_u32(&counts->counts[i], 0);
+		}
+	}
 	pg_write_barrier();
 	pg_atomic_write_u64(&slot->number, number);
 }
@@ -157,10 +217,16 @@ window_slot_move(GrdLatencyWindows *w, GrdWindowSlot *slot, uint64 old,
 									pg_atomic_read_u32(&slot->failed));
 			for (int b = 0; b < GRD_HIST_NBUCKETS; b++)
 			{
-				uint32		v = pg_atomic_read_u32(&slot->counts[b]);
+				pg_atomic_uint32 *from = grd_window_counter(slot, b, false);
+				uint32		v = from != NULL ? pg_atomic_read_u32(from) : 0;
+				pg_atomic_uint32 *to;
 
-				if (v != 0)
-					pg_atomic_fetch_add_u32(&c->counts[b], v);
+				if (v == 0)
+					continue;
+				/* no chunk left: these counts are missing from the block */
+				to = grd_window_counter(c, b, true);
+				if (to != NULL)
+					pg_atomic_fetch_add_u32(to, v);
 			}
 		}
 	}
@@ -265,9 +331,17 @@ grd_window_detach(pg_atomic_uint32 *window)
 	if (w == 0)
 		return;
 	for (int j = 0; j < FINE_SLOTS; j++)
+	{
 		pg_atomic_write_u64(&grd_lat_windows[w - 1].fine[j].number, 0);
+		grd_chunk_detach(grd_window_chunks, grd_lat_windows[w - 1].fine[j].chunks,
+						 GRD_HIST_OCTAVES);
+	}
 	for (int j = 0; j < COARSE_SLOTS; j++)
+	{
 		pg_atomic_write_u64(&grd_lat_windows[w - 1].coarse[j].number, 0);
+		grd_chunk_detach(grd_window_chunks, grd_lat_windows[w - 1].coarse[j].chunks,
+						 GRD_HIST_OCTAVES);
+	}
 	pg_atomic_write_u32(window, 0);
 	SpinLockAcquire(&free_list->free_mutex);
 	free_list->free_windows[free_list->nfree++] = (int) w - 1;
@@ -282,7 +356,8 @@ window_slot_add(GrdLatencySnapshot *snap, GrdWindowSlot *slot)
 	snap->totals.failed += pg_atomic_read_u32(&slot->failed);
 	for (int b = 0; b < GRD_HIST_NBUCKETS; b++)
 	{
-		uint32		v = pg_atomic_read_u32(&slot->counts[b]);
+		pg_atomic_uint32 *counter = grd_window_counter(slot, b, false);
+		uint32		v = counter != NULL ? pg_atomic_read_u32(counter) : 0;
 
 		snap->counts[b] += v;
 		snap->nvalues += v;
