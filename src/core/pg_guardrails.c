@@ -35,6 +35,7 @@ extern const GrdModule grd_latency_module;
 extern const GrdModule grd_index_visibility_module;
 extern const GrdModule grd_digest_limits_module;
 extern const GrdModule grd_connection_limits_module;
+extern const GrdModule grd_workload_module;
 extern const GrdModule grd_ddl_lock_module;
 extern const GrdModule grd_ddl_policy_module;
 extern const GrdModule grd_ddl_log_module;
@@ -50,6 +51,7 @@ const GrdModule *const grd_modules[] = {
 	&grd_index_visibility_module,
 	&grd_digest_limits_module,
 	&grd_connection_limits_module,
+	&grd_workload_module,
 	&grd_ddl_lock_module,
 	&grd_ddl_policy_module,
 	&grd_ddl_log_module,
