@@ -29,6 +29,7 @@ OBJS = \
 	src/limits/connection_limits.o \
 	src/limits/digest_limits.o \
 	src/limits/workload_class.o \
+	src/limits/overload.o \
 	src/ddl/ddl_statement.o \
 	src/ddl/ddl_lock.o \
 	src/ddl/ddl_policy.o \

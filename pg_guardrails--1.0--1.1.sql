@@ -925,19 +925,41 @@ RETURNS record
 AS 'MODULE_PATHNAME', 'grd_current_workload_class'
 LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
 
--- One row per class on this server: its statements and the controller's
--- decisions about them.
+-- One row per class on this server: its statements, and the overload
+-- controller's state and decisions about them.
 CREATE FUNCTION guardrails.workload_class_stats(
 	OUT class text,
 	OUT priority integer,
 	OUT active integer,
 	OUT statements bigint,
-	OUT exempt bigint)
+	OUT exempt bigint,
+	OUT admitted bigint,
+	OUT shed bigint,
+	OUT queued integer,
+	OUT waited bigint,
+	OUT wait_ms double precision,
+	OUT parallel_denied bigint,
+	OUT shed_fraction double precision,
+	OUT signal double precision,
+	OUT shed_share double precision,
+	OUT shedding_since timestamptz,
+	OUT control text)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'grd_workload_class_stats'
 LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
 
 CREATE VIEW guardrails.workload_classes AS
-	SELECT s.class, s.priority, s.active, s.statements, s.exempt
+	SELECT s.class, s.priority, s.active, s.statements, s.exempt,
+		   s.admitted, s.shed, s.queued, s.waited, s.wait_ms,
+		   s.parallel_denied, s.shed_fraction, s.signal, s.shed_share,
+		   s.shedding_since, s.control
 	FROM guardrails.workload_class_stats() s;
 GRANT SELECT ON guardrails.workload_classes TO PUBLIC;
+
+-- For tests: replace this server's measured overload signal (NULL: measure
+-- again).  Superuser-only (the function checks, and is not granted).
+CREATE FUNCTION guardrails.overload_inject_signal(value double precision)
+RETURNS void
+AS 'MODULE_PATHNAME', 'grd_overload_inject_signal'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+REVOKE ALL ON FUNCTION guardrails.overload_inject_signal(double precision) FROM PUBLIC;

@@ -13,7 +13,9 @@
  *	shmem_startup	-> shmem: create or attach, load saved state
  *	planner			-> digest_limits: the id of a query that has none
  *					   (REFRESH MATERIALIZED VIEW's) -> previous hook
- *	ExecutorStart	-> workload_class: the class of a top-level statement
+ *	ExecutorStart	-> workload_class: the class of a top-level statement;
+ *					   overload: at a transaction's first statement, while
+ *					   shedding, admit (may wait or reject)
  *					-> digest_limits: digest limits and blocks (may reject)
  *					-> previous hook -> digest_limits: hold concurrency slots
  *					-> latency: open a timer
@@ -308,11 +310,12 @@ grd_shmem_startup_hook(void)
  * A top-level statement starts: its workload class.  The callbacks that
  * say when it ends by an error are registered first.
  */
-#define GRD_WORKLOAD_START(queryid, stmt) \
+#define GRD_WORKLOAD_START(queryid, stmt, queryDesc) \
 	do { \
 		if (unlikely(!xact_callbacks_registered)) \
 			grd_register_xact_callbacks(); \
-		grd_workload_start((queryid), grd_own_code_depth > 0, (stmt)); \
+		grd_workload_start((queryid), grd_own_code_depth > 0, (stmt), \
+						   (queryDesc)); \
 	} while (0)
 
 /*
@@ -338,7 +341,8 @@ grd_ExecutorStart(QueryDesc *queryDesc, int eflags)
 
 	if (grd_nesting_level == 0 && !IsParallelWorker() &&
 		!(eflags & EXEC_FLAG_EXPLAIN_ONLY))
-		GRD_WORKLOAD_START(GRD_QUERYID(queryDesc->plannedstmt), queryDesc);
+		GRD_WORKLOAD_START(GRD_QUERYID(queryDesc->plannedstmt), queryDesc,
+						   queryDesc);
 
 	GRD_ADMIT_UNLESS_OWN(admission,
 						 grd_digest_admit(queryDesc, eflags, &admission));
@@ -527,7 +531,7 @@ grd_utility_body(const GrdUtilityCall *call)
 		/* zeroed by pg_stat_statements, if it ran first (digest_limits.c) */
 		if (queryid == UINT64CONST(0))
 			queryid = (uint64) pgstat_get_my_query_id();
-		GRD_WORKLOAD_START(queryid, call->pstmt);
+		GRD_WORKLOAD_START(queryid, call->pstmt, NULL);
 	}
 
 	GRD_ADMIT_UNLESS_OWN(admission,

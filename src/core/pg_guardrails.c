@@ -36,6 +36,7 @@ extern const GrdModule grd_index_visibility_module;
 extern const GrdModule grd_digest_limits_module;
 extern const GrdModule grd_connection_limits_module;
 extern const GrdModule grd_workload_module;
+extern const GrdModule grd_overload_module;
 extern const GrdModule grd_ddl_lock_module;
 extern const GrdModule grd_ddl_policy_module;
 extern const GrdModule grd_ddl_log_module;
@@ -52,6 +53,7 @@ const GrdModule *const grd_modules[] = {
 	&grd_digest_limits_module,
 	&grd_connection_limits_module,
 	&grd_workload_module,
+	&grd_overload_module,
 	&grd_ddl_lock_module,
 	&grd_ddl_policy_module,
 	&grd_ddl_log_module,

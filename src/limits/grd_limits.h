@@ -54,10 +54,13 @@ extern void grd_digest_release(GrdAdmission *admission);
 /* workload_class.c */
 
 /*
- * A top-level statement starts (stmt: its QueryDesc or PlannedStmt) or
- * ends, or its (sub)transaction aborted.  own: the extension's own work.
+ * A top-level statement starts (stmt: its QueryDesc or PlannedStmt;
+ * queryDesc: NULL for a utility statement; may wait, or be refused by the
+ * overload controller) or ends, or its (sub)transaction aborted.  own:
+ * the extension's own work.
  */
-extern void grd_workload_start(uint64 queryid, bool own, const void *stmt);
+extern void grd_workload_start(uint64 queryid, bool own, const void *stmt,
+							   QueryDesc *queryDesc);
 extern void grd_workload_end(const void *stmt);
 extern void grd_workload_abort(void);
 

@@ -32,6 +32,12 @@ typedef struct GrdWorkloadDecision
 
 extern GrdWorkloadDecision grd_workload_current;
 
+/* overload.c */
+extern bool grd_overload_shedding(void);
+extern void grd_overload_statement(int cls, bool first,
+								   struct QueryDesc *queryDesc);
+
+/* workload_class.c */
 extern bool grd_like_match(const char *text, const char *pattern);
 extern void grd_workload_totals(int *active, uint64 *statements,
 								uint64 *exempt);

@@ -58,7 +58,6 @@
 #include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
-#include "utils/tuplestore.h"
 
 #include "compat.h"
 #include "config.h"
@@ -155,6 +154,7 @@ static GrdWorkloadSlot *my_slot = NULL;
 
 /* The statement being run at top level, and what it was found to be. */
 static const void *current_stmt = NULL;
+static LocalTransactionId last_lxid = InvalidLocalTransactionId;
 GrdWorkloadDecision grd_workload_current = {GRD_CLASS_NORMAL, false};
 
 /* Bytes of the slots: one per regular backend. */
@@ -455,18 +455,29 @@ classify(uint64 queryid)
 
 /*
  * A top-level statement starts (stmt: its QueryDesc or PlannedStmt, which
- * grd_workload_end() is given back): classify it, mark it running in
- * this backend's slot and count it.  own: the extension's own work.
- * Superusers, WAL senders and the extension's own statements are
- * classified but exempt from shedding.
+ * grd_workload_end() is given back; queryDesc: the QueryDesc of a planned
+ * statement, NULL for a utility statement): classify it, let the overload
+ * controller admit it (it may wait, or be refused with an ERROR), then
+ * mark it running in this backend's slot and count it.  own: the
+ * extension's own work.  Superusers, WAL senders and the extension's own
+ * statements are classified but exempt from shedding.
  */
 void
-grd_workload_start(uint64 queryid, bool own, const void *stmt)
+grd_workload_start(uint64 queryid, bool own, const void *stmt,
+				   QueryDesc *queryDesc)
 {
 	GrdWorkloadDecision *d = &grd_workload_current;
+	bool		first = GRD_MY_LXID != last_lxid;
 
+	last_lxid = GRD_MY_LXID;
 	d->cls = classify(queryid);
 	d->exempt = own || am_walsender || superuser();
+	current_stmt = NULL;
+
+	/* the controller's part, only while it sheds something */
+	if (unlikely(grd_overload_shedding()) && !d->exempt &&
+		d->cls != GRD_CLASS_CRITICAL)
+		grd_overload_statement(d->cls, first, queryDesc);
 	current_stmt = stmt;
 
 	if (unlikely(my_slot == NULL))
@@ -557,39 +568,6 @@ grd_current_workload_class(PG_FUNCTION_ARGS)
 	values[0] = CStringGetTextDatum(grd_class_names[grd_workload_current.cls]);
 	values[1] = BoolGetDatum(grd_workload_current.exempt);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
-}
-
-/*
- * guardrails.workload_class_stats(): one row per class, for the view
- * guardrails.workload_classes.
- */
-PG_FUNCTION_INFO_V1(grd_workload_class_stats);
-
-Datum
-grd_workload_class_stats(PG_FUNCTION_ARGS)
-{
-	ReturnSetInfo *rsinfo;
-	int			active[GRD_NUM_CLASSES];
-	uint64		statements[GRD_NUM_CLASSES];
-	uint64		exempt[GRD_NUM_CLASSES];
-
-	grd_require_preload();
-	InitMaterializedSRF(fcinfo, 0);
-	rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	grd_workload_totals(active, statements, exempt);
-	for (int c = 0; c < GRD_NUM_CLASSES; c++)
-	{
-		Datum		values[5];
-		bool		nulls[5] = {0};
-
-		values[0] = CStringGetTextDatum(grd_class_names[c]);
-		values[1] = Int32GetDatum(c);
-		values[2] = Int32GetDatum(active[c]);
-		values[3] = Int64GetDatum((int64) statements[c]);
-		values[4] = Int64GetDatum((int64) exempt[c]);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
-	return (Datum) 0;
 }
 
 /*
