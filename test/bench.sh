@@ -29,7 +29,9 @@
 #     -M simple, planning every query, and a fifth configuration,
 #     "disabled", is pg_guardrails with one index disabled (on a table the
 #     workloads do not use), to show what the planner hook costs, and a
-#     sixth, "rules1000", has 1000 digest limits that match nothing.  Reading the
+#     sixth, "rules1000", has 1000 digest limits that match nothing, and
+#     a seventh, "overload", runs the overload controller, on and never
+#     triggered.  Reading the
 #     client's messages is left out of it: its cost depends on timing (see
 #     "Part 2" below).
 #
@@ -142,7 +144,7 @@ CONFIGS=(plain pgss guardrails both)
 # Part 2 also measures pg_guardrails with a disabled index (on a table the
 # workloads do not touch), which only planning sees: throughput with
 # prepared statements would not show it.
-CG_CONFIGS=(plain pgss guardrails both disabled rules1000)
+CG_CONFIGS=(plain pgss guardrails both disabled rules1000 overload)
 declare -A LIBS=(
 	[plain]=""
 	[pgss]="pg_stat_statements"
@@ -150,6 +152,13 @@ declare -A LIBS=(
 	[both]="pg_guardrails, pg_stat_statements"
 	[disabled]="pg_guardrails"
 	[rules1000]="pg_guardrails"
+	[overload]="pg_guardrails"
+)
+# Settings of a configuration besides the library: "overload" runs the
+# overload controller, on and never triggered (its threshold out of reach),
+# so that it shows what the check at each statement costs.
+declare -A SETTINGS=(
+	[overload]="-c guardrails.overload_control=on -c guardrails.overload_threshold=100"
 )
 # Callgrind workloads: name -> pgbench protocol and builtin script.
 CG_WORKLOADS=(select-only tpcb-like select-simple)
@@ -296,10 +305,10 @@ prewarm() {
 }
 
 pgctl_start() {
-	local data="$1" libs="$2"
+	local data="$1" libs="$2" settings="${3:-}"
 	PGCTL_DATA="$data"
 	"$GRD_BINDIR/pg_ctl" -D "$data" -l "$LOGS/server.log" -w -t 120 \
-		-o "-c shared_preload_libraries='$libs'" start >/dev/null ||
+		-o "-c shared_preload_libraries='$libs' $settings" start >/dev/null ||
 		{ tail -n 20 "$LOGS/server.log" >&2; grd_die "server did not start (log: $LOGS/server.log)"; }
 }
 
@@ -381,7 +390,7 @@ run_tps() {
 		shuffle_configs
 		echo "round $round/$rounds, order: ${ORDER//,/, }"
 		for config in ${ORDER//,/ }; do
-			pgctl_start "$data" "${LIBS[$config]}"
+			pgctl_start "$data" "${LIBS[$config]}" "${SETTINGS[$config]:-}"
 			check_preload "${LIBS[$config]}"
 			apply_rules "$config"
 			prewarm
@@ -539,6 +548,7 @@ cg_start() {
 	valgrind --tool=callgrind --trace-children=no \
 		--callgrind-out-file="$CG_DIR/cg.%p.out" --dump-instr=no --collect-atstart=yes \
 		"$GRD_BINDIR/postgres" -D "$data" -c "shared_preload_libraries=${LIBS[$config]}" \
+		${SETTINGS[$config]:-} \
 		>"$LOGS/server-callgrind-$config.log" 2>&1 &
 	VG_PID=$!
 	for ((i = 0; ; i++)); do
@@ -628,6 +638,7 @@ callgrind_table() {
 	echo "waiting for them: their count depends on timing); whole = all of it."
 	echo "disabled = pg_guardrails with one index disabled, on another table;"
 	echo "rules1000 = pg_guardrails with 1000 digest limits matching no statement."
+	echo "overload = pg_guardrails with the overload controller on, never triggered."
 	if [ "$CG_READS_MISSING" -eq 1 ]; then
 		echo "WARNING: secure_read() was not found in some profiles: there instr/tx"
 		echo "includes the reads from the client, and is less repeatable."
