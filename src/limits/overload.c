@@ -333,7 +333,8 @@ controller_tick(double signal, double *share)
 
 /*
  * The controller's main loop: sample every 10 ms, move the share every
- * 100 ms.  No database, no transaction: it reads shared memory only.
+ * 100 ms (when control is off, sample and tick every 100 ms).  No
+ * database, no transaction: it reads shared memory only.
  */
 void
 grd_overload_main(Datum main_arg)
@@ -341,6 +342,7 @@ grd_overload_main(Datum main_arg)
 	double		signal = 0.0;
 	double		share = 0.0;
 	int			samples = 0;
+	bool		on;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -359,17 +361,19 @@ grd_overload_main(Datum main_arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 
+		/* switched off: a sample and a tick every 100 ms, nothing shed */
+		on = grd_overload_control != GRD_OVERLOAD_OFF;
 		injected = pg_atomic_read_u32(&ovl->injected_milli);
 		if (injected != NOT_INJECTED)
 			signal = injected / 1000.0;
 		else
 		{
 			sample = (double) runnable_processes() / cores();
-			signal += SAMPLE_ALPHA * (sample - signal);
+			signal = on ? signal + SAMPLE_ALPHA * (sample - signal) : sample;
 		}
 		pg_atomic_write_u32(&ovl->signal_milli,
 							(uint32) Min(rint(signal * 1000.0), 4.0e9));
-		if (++samples * SAMPLE_MS >= TICK_MS)
+		if (!on || ++samples * SAMPLE_MS >= TICK_MS)
 		{
 			samples = 0;
 			controller_tick(signal, &share);
@@ -377,7 +381,7 @@ grd_overload_main(Datum main_arg)
 
 		(void) WaitLatch(MyLatch,
 						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 SAMPLE_MS, PG_WAIT_EXTENSION);
+						 on ? SAMPLE_MS : TICK_MS, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
 }
