@@ -157,7 +157,7 @@ declare -A LIBS=(
 # Settings of a configuration besides the library: "overload" runs the
 # overload controller, on and never triggered (its threshold out of reach),
 # so that it shows what the check at each statement costs.
-declare -A SETTINGS=(
+declare -A CONFIG_SETTINGS=(
 	[overload]="-c guardrails.overload_control=on -c guardrails.overload_threshold=100"
 )
 # Callgrind workloads: name -> pgbench protocol and builtin script.
@@ -390,7 +390,7 @@ run_tps() {
 		shuffle_configs
 		echo "round $round/$rounds, order: ${ORDER//,/, }"
 		for config in ${ORDER//,/ }; do
-			pgctl_start "$data" "${LIBS[$config]}" "${SETTINGS[$config]:-}"
+			pgctl_start "$data" "${LIBS[$config]}" "${CONFIG_SETTINGS[$config]:-}"
 			check_preload "${LIBS[$config]}"
 			apply_rules "$config"
 			prewarm
@@ -548,7 +548,7 @@ cg_start() {
 	valgrind --tool=callgrind --trace-children=no \
 		--callgrind-out-file="$CG_DIR/cg.%p.out" --dump-instr=no --collect-atstart=yes \
 		"$GRD_BINDIR/postgres" -D "$data" -c "shared_preload_libraries=${LIBS[$config]}" \
-		${SETTINGS[$config]:-} \
+		${CONFIG_SETTINGS[$config]:-} \
 		>"$LOGS/server-callgrind-$config.log" 2>&1 &
 	VG_PID=$!
 	for ((i = 0; ; i++)); do
