@@ -216,6 +216,32 @@ is(attempts($standby, 'bg', 3), '53C01=3', 'standby: background refused on its o
 is(attempts($node, 'bg', 3), 'ok=3', 'primary: background runs');
 is(attempts($standby, 'app', 3), 'ok=3', 'standby: normal runs');
 
+# 10. An error while a transaction waits (17 and later, with injection
+#     points): it leaves the queue, and the class runs again once no longer shed.
+my $has_points = $node->safe_psql('postgres',
+	q{SELECT count(*) FROM pg_available_extensions WHERE name = 'injection_points'
+	  AND current_setting('server_version_num')::int >= 170000});
+SKIP:
+{
+	skip 'injection points need PostgreSQL 17 or later, built with --enable-injection-points', 4
+	  unless $has_points;
+	$node->safe_psql('postgres', 'CREATE EXTENSION injection_points');
+	hold_share($node, 1.2, 1.8);
+	my ($r, $o, $e) = $node->psql('postgres', q{
+		SELECT injection_points_set_local();
+		SELECT injection_points_attach('pg-guardrails-overload-wait', 'error');
+		SET ROLE bg;
+		SELECT count(*) FROM t WHERE k < 10;});
+	like($e, qr/error triggered for injection point pg-guardrails-overload-wait/,
+		'an error while waiting reaches the client');
+	is(view($node, 'queued', 'background'), '0', 'and the queue is empty again');
+	$node->safe_psql('postgres', 'SELECT guardrails.overload_inject_signal(0.2)');
+	ok($node->poll_query_until('postgres',
+		'SELECT shed_share = 0 FROM guardrails.workload_classes LIMIT 1'),
+		'shedding ends');
+	is(attempts($node, 'bg', 2), 'ok=2', 'and the class runs again');
+}
+
 $standby->stop;
 $node->stop;
 done_testing();
