@@ -57,6 +57,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
 #include "compat.h"
@@ -129,7 +130,7 @@ typedef struct SessionClass
 	uint64		rules_version;
 	Oid			userid;
 	int			default_class;
-	char		application[NAMEDATALEN];
+	char	   *application;	/* in TopMemoryContext */
 	int			cls;			/* the best rule's class, or the default */
 	int			specificity;	/* the best rule's, 0 for the default */
 	bool		by_application; /* the best rule names an application */
@@ -137,7 +138,7 @@ typedef struct SessionClass
 	int			noapp_specificity;
 } SessionClass;
 
-static SessionClass session_class = {false};
+static SessionClass session_class = {false, 0, InvalidOid, 0, NULL};
 static char *my_database_name = NULL;
 
 /* The shared slots, one per backend. */
@@ -363,6 +364,7 @@ compute_session_class(Oid userid, const char *application)
 	SessionClass *sc = &session_class;
 	WorkloadRule *rules = (WorkloadRule *) workload_rules.items;
 
+	sc->valid = false;			/* until it is all computed */
 	if (my_database_name == NULL && OidIsValid(MyDatabaseId))
 	{
 		char	   *name = get_database_name(MyDatabaseId);
@@ -373,7 +375,14 @@ compute_session_class(Oid userid, const char *application)
 	sc->rules_version = rules_version;
 	sc->userid = userid;
 	sc->default_class = grd_default_workload_class;
-	strlcpy(sc->application, application, NAMEDATALEN);
+	if (sc->application == NULL || strcmp(sc->application, application) != 0)
+	{
+		char	   *copy = MemoryContextStrdup(TopMemoryContext, application);
+
+		if (sc->application != NULL)
+			pfree(sc->application);
+		sc->application = copy;
+	}
 	sc->cls = sc->noapp_cls = grd_default_workload_class;
 	sc->specificity = sc->noapp_specificity = 0;
 	sc->by_application = false;
@@ -413,7 +422,7 @@ classify(uint64 queryid)
 	if (unlikely(!sc->valid || sc->rules_version != rules_version ||
 				 sc->userid != userid ||
 				 sc->default_class != grd_default_workload_class ||
-				 strncmp(sc->application, application, NAMEDATALEN - 1) != 0))
+				 strcmp(sc->application, application) != 0))
 		compute_session_class(userid, application);
 
 	spec = sc->specificity;
