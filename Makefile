@@ -29,6 +29,8 @@ OBJS = \
 	src/limits/token_bucket.o \
 	src/limits/connection_limits.o \
 	src/limits/digest_limits.o \
+	src/limits/workload_class.o \
+	src/limits/overload.o \
 	src/ddl/ddl_statement.o \
 	src/ddl/ddl_lock.o \
 	src/ddl/ddl_policy.o \
@@ -64,7 +66,8 @@ SCHEMA_SQL = \
 	schema/40_ddl_log.sql \
 	schema/50_digest_limits.sql \
 	schema/60_sessions.sql \
-	schema/70_index_usage.sql
+	schema/70_index_usage.sql \
+	schema/80_workload_classes.sql
 
 REGRESS = latency latency_input latency_windows privileges index_visibility digest_limits ddl_policy ddl_log ddl_log_scs ddl_statement hardening
 REGRESS_OPTS = \

@@ -29,8 +29,10 @@
 #     -M simple, planning every query, and a fifth configuration,
 #     "disabled", is pg_guardrails with one index disabled (on a table the
 #     workloads do not use), to show what the planner hook costs, and a
-#     sixth, "rules1000", has 1000 digest limits that match nothing, and a
-#     seventh, "stallguard", runs the stall guard's worker.  Reading the
+#     sixth, "rules1000", has 1000 digest limits that match nothing, a
+#     seventh, "stallguard", runs the stall guard's worker, and an eighth,
+#     "overload", runs the overload controller, on and never triggered.
+#     Reading the
 #     client's messages is left out of it: its cost depends on timing (see
 #     "Part 2" below).
 #
@@ -146,7 +148,7 @@ CONFIGS=(plain pgss guardrails both)
 # Part 2 also measures pg_guardrails with a disabled index (on a table the
 # workloads do not touch), which only planning sees: throughput with
 # prepared statements would not show it.
-CG_CONFIGS=(plain pgss guardrails both disabled rules1000 stallguard)
+CG_CONFIGS=(plain pgss guardrails both disabled rules1000 stallguard overload)
 declare -A LIBS=(
 	[plain]=""
 	[pgss]="pg_stat_statements"
@@ -155,11 +157,15 @@ declare -A LIBS=(
 	[disabled]="pg_guardrails"
 	[rules1000]="pg_guardrails"
 	[stallguard]="pg_guardrails"
+	[overload]="pg_guardrails"
 )
-# Server options of a configuration beyond its libraries: "stallguard" is
-# pg_guardrails with the stall guard's worker scanning the backends.
-declare -A OPTS=(
+# Settings of a configuration besides the library: "stallguard" runs the
+# stall guard's worker scanning the backends; "overload" runs the overload
+# controller, on and never triggered (its threshold out of reach), so that
+# it shows what the check at each statement costs.
+declare -A CONFIG_SETTINGS=(
 	[stallguard]="-c guardrails.client_stall_timeout=300"
+	[overload]="-c guardrails.overload_control=on -c guardrails.overload_threshold=100"
 )
 # Callgrind workloads: name -> pgbench protocol and builtin script.
 CG_WORKLOADS=(select-only tpcb-like select-simple)
@@ -306,10 +312,10 @@ prewarm() {
 }
 
 pgctl_start() {
-	local data="$1" libs="$2" opts="${3:-}"
+	local data="$1" libs="$2" settings="${3:-}"
 	PGCTL_DATA="$data"
 	"$GRD_BINDIR/pg_ctl" -D "$data" -l "$LOGS/server.log" -w -t 120 \
-		-o "-c shared_preload_libraries='$libs' $opts" start >/dev/null ||
+		-o "-c shared_preload_libraries='$libs' $settings" start >/dev/null ||
 		{ tail -n 20 "$LOGS/server.log" >&2; grd_die "server did not start (log: $LOGS/server.log)"; }
 }
 
@@ -391,7 +397,7 @@ run_tps() {
 		shuffle_configs
 		echo "round $round/$rounds, order: ${ORDER//,/, }"
 		for config in ${ORDER//,/ }; do
-			pgctl_start "$data" "${LIBS[$config]}" "${OPTS[$config]:-}"
+			pgctl_start "$data" "${LIBS[$config]}" "${CONFIG_SETTINGS[$config]:-}"
 			check_preload "${LIBS[$config]}"
 			apply_rules "$config"
 			prewarm
@@ -549,7 +555,8 @@ cg_start() {
 	valgrind --tool=callgrind --trace-children=no \
 		--callgrind-out-file="$CG_DIR/cg.%p.out" --dump-instr=no --collect-atstart=yes \
 		"$GRD_BINDIR/postgres" -D "$data" -c "shared_preload_libraries=${LIBS[$config]}" \
-		${OPTS[$config]:-} >"$LOGS/server-callgrind-$config.log" 2>&1 &
+		${CONFIG_SETTINGS[$config]:-} \
+		>"$LOGS/server-callgrind-$config.log" 2>&1 &
 	VG_PID=$!
 	for ((i = 0; ; i++)); do
 		if "$GRD_BINDIR/pg_isready" -q -h "$SOCK" -p "$PORT"; then
@@ -638,7 +645,8 @@ callgrind_table() {
 	echo "waiting for them: their count depends on timing); whole = all of it."
 	echo "disabled = pg_guardrails with one index disabled, on another table;"
 	echo "rules1000 = pg_guardrails with 1000 digest limits matching no statement;"
-	echo "stallguard = pg_guardrails with guardrails.client_stall_timeout = 300 (its worker scans the backends once a second)."
+	echo "stallguard = pg_guardrails with guardrails.client_stall_timeout = 300 (its worker scans the backends once a second);"
+	echo "overload = pg_guardrails with the overload controller on, never triggered."
 	if [ "$CG_READS_MISSING" -eq 1 ]; then
 		echo "WARNING: secure_read() was not found in some profiles: there instr/tx"
 		echo "includes the reads from the client, and is less repeatable."

@@ -161,6 +161,16 @@ typedef get_relation_info_hook_type grd_relinfo_hook_type;
 #endif
 #define GRD_MY_LXID		GRD_PROC_LXID(MyProc)
 
+/*
+ * This backend's index among the PGPROCs, below MaxBackends for a regular
+ * backend: MyProcNumber from 17 on.
+ */
+#if PG_VERSION_NUM >= 170000
+#define GRD_MY_PROC_INDEX	((int) MyProcNumber)
+#else
+#define GRD_MY_PROC_INDEX	(MyProc->pgprocno)
+#endif
+
 /* Ownership checks became generic over catalogs in 16. */
 #include "utils/acl.h"
 #if PG_VERSION_NUM >= 160000

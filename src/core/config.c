@@ -5,7 +5,7 @@
  *		the one loader of the rules tables, and when a backend must read
  *		them again.
  *
- * Rules (disabled indexes, digest limits) are rows of ordinary tables in
+ * Rules (disabled indexes, digest limits, workload classes) are rows of ordinary tables in
  * schema guardrails: transactional, in pg_dump, and replicated to standbys
  * by PostgreSQL itself.  The hot paths never read those tables; each
  * feature keeps a backend-local copy, built by grd_rules_load() below,
@@ -109,6 +109,14 @@ static const GrdColumn digest_limits_columns[] = {
 	{"expires_at", TIMESTAMPTZOID},
 };
 
+static const GrdColumn workload_rules_columns[] = {
+	{"class", TEXTOID},
+	{"role", REGROLEOID},
+	{"database", NAMEOID},
+	{"application_name", TEXTOID},
+	{"queryid", INT8OID},
+};
+
 static const GrdColumn ddl_history_columns[] = {
 	{"system_identifier", INT8OID},
 	{"seq", INT8OID},
@@ -148,6 +156,7 @@ static const GrdTableSpec tables[GRD_NUM_CONFIG_TABLES] = {
 	{"disabled_indexes", disabled_indexes_columns,
 	lengthof(disabled_indexes_columns)},
 	{"digest_limits", digest_limits_columns, lengthof(digest_limits_columns)},
+	{"workload_rules", workload_rules_columns, lengthof(workload_rules_columns)},
 	{"ddl_history", ddl_history_columns, lengthof(ddl_history_columns)},
 };
 

@@ -13,13 +13,17 @@
  *	shmem_startup	-> shmem: create or attach, load saved state
  *	planner			-> digest_limits: the id of a query that has none
  *					   (REFRESH MATERIALIZED VIEW's) -> previous hook
- *	ExecutorStart	-> digest_limits: digest limits and blocks (may reject)
+ *	ExecutorStart	-> workload_class: the class of a top-level statement;
+ *					   overload: at a transaction's first statement, while
+ *					   shedding, admit (may wait or reject)
+ *					-> digest_limits: digest limits and blocks (may reject)
  *					-> previous hook -> digest_limits: hold concurrency slots
  *					-> latency: open a timer
  *	ExecutorRun		-> latency: resume -> previous hook -> latency: pause
  *	ExecutorFinish	-> latency: resume -> previous hook -> latency: pause
  *					   (for a plain SELECT: the previous hook alone)
- *	ExecutorEnd		-> latency: record completed -> previous hook
+ *	ExecutorEnd		-> latency: record completed -> workload_class: a
+ *					   top-level statement ended -> previous hook
  *	ProcessUtility	-> digest_limits: the id of the query it runs inside
  *					   (CREATE TABLE AS, DECLARE CURSOR), where core
  *					   computes none
@@ -27,7 +31,9 @@
  *					   looking through EXPLAIN ANALYZE (decided once, here)
  *					-> latency: start timing
  *					-> ddl_audit: open a record, if audited
- *					   [ -> digest_limits: digest limits and blocks (may
+ *					   [ -> workload_class: the class of a top-level
+ *							statement (not of COMMIT, ROLLBACK ...)
+ *						 -> digest_limits: digest limits and blocks (may
  *							reject; concurrency slots held to the end)
  *						 -> ddl_policy: schema-change rules (may reject)
  *						 -> ddl_lock, if guarded: lock_timeout, take the
@@ -43,6 +49,8 @@
  *	end of a (sub)transaction
  *					-> latency: record the queued failures
  *					-> ddl_audit: write the pending entries (abort only)
+ *					-> workload_class: no top-level statement runs
+ *					   (abort only)
  *	ClientAuthentication
  *					-> previous hook -> connection_limits: limits on new
  *					   connections
@@ -103,6 +111,7 @@
  */
 #include "postgres.h"
 
+#include "access/parallel.h"
 #include "access/xact.h"
 #include "executor/executor.h"
 #include "fmgr.h"
@@ -110,6 +119,7 @@
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "tcop/utility.h"
+#include "utils/backend_status.h"
 
 #include "compat.h"
 #include "config.h"
@@ -184,6 +194,7 @@ static void grd_ClientAuthentication(Port *port, int status);
 static bool grd_needs_fmgr_hook(Oid fn_oid);
 static void grd_fmgr_hook(FmgrHookEventType event, FmgrInfo *flinfo,
 						  Datum *private);
+static void grd_register_xact_callbacks(void);
 static void grd_xact_callback(XactEvent event, void *arg);
 static void grd_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 								 SubTransactionId parentSubid, void *arg);
@@ -296,6 +307,18 @@ grd_shmem_startup_hook(void)
 	} while (0)
 
 /*
+ * A top-level statement starts: its workload class.  The callbacks that
+ * say when it ends by an error are registered first.
+ */
+#define GRD_WORKLOAD_START(queryid, stmt, queryDesc) \
+	do { \
+		if (unlikely(!xact_callbacks_registered)) \
+			grd_register_xact_callbacks(); \
+		grd_workload_start((queryid), grd_own_code_depth > 0, (stmt), \
+						   (queryDesc)); \
+	} while (0)
+
+/*
  * The planner: a query that reaches it without an id gets one, so that
  * the digest rules apply to it in ExecutorStart (see digest_limits.c).
  */
@@ -315,6 +338,11 @@ static void
 grd_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
 	GrdAdmission admission;
+
+	if (grd_nesting_level == 0 && !IsParallelWorker() &&
+		!(eflags & EXEC_FLAG_EXPLAIN_ONLY))
+		GRD_WORKLOAD_START(GRD_QUERYID(queryDesc->plannedstmt), queryDesc,
+						   queryDesc);
 
 	GRD_ADMIT_UNLESS_OWN(admission,
 						 grd_digest_admit(queryDesc, eflags, &admission));
@@ -378,6 +406,7 @@ static void
 grd_ExecutorEnd(QueryDesc *queryDesc)
 {
 	grd_latency_exec_end(queryDesc);
+	grd_workload_end(queryDesc);
 
 	GRD_PREV_HOOK(prev_ExecutorEnd, standard_ExecutorEnd, queryDesc);
 }
@@ -466,11 +495,7 @@ grd_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	 * that a backend that runs none pays nothing at each transaction end.
 	 */
 	if (unlikely(!xact_callbacks_registered))
-	{
-		RegisterXactCallback(grd_xact_callback, NULL);
-		RegisterSubXactCallback(grd_subxact_callback, NULL);
-		xact_callbacks_registered = true;
-	}
+		grd_register_xact_callbacks();
 	PG_TRY();
 	{
 		grd_utility_body(&call);
@@ -496,6 +521,18 @@ static void
 grd_utility_body(const GrdUtilityCall *call)
 {
 	GrdAdmission admission;
+	bool		top = grd_nesting_level == 0 &&
+		!IsA(call->pstmt->utilityStmt, TransactionStmt);
+
+	if (top)
+	{
+		uint64		queryid = GRD_QUERYID(call->pstmt);
+
+		/* zeroed by pg_stat_statements, if it ran first (digest_limits.c) */
+		if (queryid == UINT64CONST(0))
+			queryid = (uint64) pgstat_get_my_query_id();
+		GRD_WORKLOAD_START(queryid, call->pstmt, NULL);
+	}
 
 	GRD_ADMIT_UNLESS_OWN(admission,
 						 grd_digest_admit_utility(call->pstmt, grd_nesting_level,
@@ -504,6 +541,8 @@ grd_utility_body(const GrdUtilityCall *call)
 	if (likely(admission.nheld == 0))
 	{
 		grd_utility_run(call);
+		if (top)
+			grd_workload_end(call->pstmt);
 		return;
 	}
 
@@ -518,6 +557,8 @@ grd_utility_body(const GrdUtilityCall *call)
 		grd_digest_release_utility(&admission);
 	}
 	PG_END_TRY();
+	if (top)
+		grd_workload_end(call->pstmt);
 }
 
 /*
@@ -659,6 +700,19 @@ grd_fmgr_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 }
 
 /*
+ * Register the callbacks below, once per backend: by the first statement
+ * that could leave something for them, so that a backend that runs none
+ * pays nothing at each transaction end.
+ */
+static void
+grd_register_xact_callbacks(void)
+{
+	RegisterXactCallback(grd_xact_callback, NULL);
+	RegisterSubXactCallback(grd_subxact_callback, NULL);
+	xact_callbacks_registered = true;
+}
+
+/*
  * The end of a transaction: record what failed statements queued (see the
  * header).  Latency is recorded at every end, since recording cannot
  * fail; DDL log entries, whose log line allocates, only at an abort,
@@ -670,7 +724,10 @@ grd_xact_callback(XactEvent event, void *arg)
 {
 	grd_latency_record_pending();
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+	{
 		grd_ddl_audit_write_pending();
+		grd_workload_abort();
+	}
 }
 
 /* The end of a subtransaction: the same, at its abort. */
@@ -681,5 +738,10 @@ grd_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	if (event == SUBXACT_EVENT_ABORT_SUB || event == SUBXACT_EVENT_COMMIT_SUB)
 		grd_latency_record_pending();
 	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
 		grd_ddl_audit_write_pending();
+		/* a top-level statement failed (not one a function caught) */
+		if (grd_nesting_level == 0)
+			grd_workload_abort();
+	}
 }

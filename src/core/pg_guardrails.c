@@ -35,6 +35,8 @@ extern const GrdModule grd_latency_module;
 extern const GrdModule grd_index_visibility_module;
 extern const GrdModule grd_digest_limits_module;
 extern const GrdModule grd_connection_limits_module;
+extern const GrdModule grd_workload_module;
+extern const GrdModule grd_overload_module;
 extern const GrdModule grd_ddl_lock_module;
 extern const GrdModule grd_ddl_policy_module;
 extern const GrdModule grd_ddl_log_module;
@@ -51,6 +53,8 @@ const GrdModule *const grd_modules[] = {
 	&grd_index_visibility_module,
 	&grd_digest_limits_module,
 	&grd_connection_limits_module,
+	&grd_workload_module,
+	&grd_overload_module,
 	&grd_ddl_lock_module,
 	&grd_ddl_policy_module,
 	&grd_ddl_log_module,

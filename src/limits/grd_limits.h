@@ -1,9 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * grd_limits.h
- *		The limits on new connections and per query digest: what the rest
- *		of the extension (hooks.c) calls.  token_bucket.h is private to
- *		this folder.  (Not "limits.h": the folder is on the include path,
+ *		The limits on new connections and per query digest, and workload
+ *		classes: what the rest of the extension (hooks.c) calls.
+ *		token_bucket.h and workload.h are private to this folder.  (Not "limits.h": the folder is on the include path,
  *		where that name would stand for the C library's <limits.h>.)
  *
  * Copyright (c) 2026, pg_guardrails developers
@@ -50,5 +50,18 @@ extern void grd_digest_admit_utility(PlannedStmt *pstmt, int nesting_level,
 extern void grd_digest_release_utility(GrdAdmission *admission);
 extern void grd_digest_hold(QueryDesc *queryDesc, GrdAdmission *admission);
 extern void grd_digest_release(GrdAdmission *admission);
+
+/* workload_class.c */
+
+/*
+ * A top-level statement starts (stmt: its QueryDesc or PlannedStmt;
+ * queryDesc: NULL for a utility statement; may wait, or be refused by the
+ * overload controller) or ends, or its (sub)transaction aborted.  own:
+ * the extension's own work.
+ */
+extern void grd_workload_start(uint64 queryid, bool own, const void *stmt,
+							   QueryDesc *queryDesc);
+extern void grd_workload_end(const void *stmt);
+extern void grd_workload_abort(void);
 
 #endif							/* GRD_LIMITS_H */

@@ -131,6 +131,15 @@ for my $q (0.5, 0.9, 0.99)
 			$q, $prom // -1, $grd, $width // 0));
 }
 
+# The workload classes: one series per class, as the view says.
+my %stmts = map { /class="([^"]*)"[^}]*\} (\S+)$/ ? ($1 => $2) : () }
+  grep { /^pg_guardrails_workload_statements\{/ } split /\n/, $metrics;
+is(join(',', sort keys %stmts), 'background,critical,low,normal',
+	'a workload series per class');
+ok(($stmts{normal} // 0) > 0, 'normal statements are counted');
+like($metrics, qr/^pg_guardrails_workload_shed_share\{class="normal"[^}]*\} 0$/m,
+	'the shed share is exported');
+
 # Every metric that the README's example alert expressions name is in the
 # scrape, with the labels they select on: an alert on a series nobody
 # exports never fires.  A digest limit first, so that the rule series
