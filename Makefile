@@ -31,6 +31,12 @@ OBJS = \
 	src/ddl/ddl_statement.o \
 	src/ddl/ddl_lock.o \
 	src/ddl/ddl_policy.o \
+	src/ddl/ddl_rules_columns.o \
+	src/ddl/ddl_rules_constraints.o \
+	src/ddl/ddl_rules_indexes.o \
+	src/ddl/ddl_rules_tables.o \
+	src/ddl/ddl_rules_partitions.o \
+	src/ddl/ddl_rules_rename.o \
 	src/ddl/ddl_check.o \
 	src/ddl/ddl_audit.o \
 	src/ddl/ddl_object.o \

@@ -72,8 +72,7 @@
  *
  * The statement that calls the function is the caller's, and is still
  * subject to the rules (SELECT guardrails.unlimit_digest(...) can be
- * limited like any statement).  The alternative, a mark on the
- * statements themselves, would need a catalog lookup per statement.
+ * limited like any statement).
  *
  * Chaining and errors: each hook calls the one it replaced through
  * GRD_PREV_HOOK.  What a module began and must end if a later step throws

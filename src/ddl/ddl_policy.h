@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * ddl_policy.h
- *		The schema-change policy (ddl_policy.c), and what
- *		guardrails.check_migration() (ddl_check.c) asks of it.
+ *		The schema-change policy (ddl_policy.c, its rules in ddl_rules_*.c),
+ *		and what guardrails.check_migration() (ddl_check.c) asks of it.
  *
  * Copyright (c) 2026, pg_guardrails developers
  *
