@@ -37,6 +37,7 @@ OBJS = \
 	src/ddl/ddl_rules_tables.o \
 	src/ddl/ddl_rules_partitions.o \
 	src/ddl/ddl_rules_rename.o \
+	src/ddl/ddl_rules_locks.o \
 	src/ddl/ddl_check.o \
 	src/ddl/ddl_audit.o \
 	src/ddl/ddl_object.o \
@@ -68,7 +69,7 @@ SCHEMA_SQL = \
 	schema/40_ddl_log.sql \
 	schema/50_digest_limits.sql
 
-REGRESS = latency latency_input latency_windows privileges index_visibility digest_limits ddl_policy ddl_log ddl_log_scs ddl_statement hardening
+REGRESS = latency latency_input latency_windows privileges index_visibility digest_limits ddl_policy ddl_script ddl_log ddl_log_scs ddl_statement hardening
 REGRESS_OPTS = \
 	--temp-config=$(srcdir)/test/regress.conf \
 	--temp-instance=$(CURDIR)/tmp_check_regress \

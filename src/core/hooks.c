@@ -13,7 +13,9 @@
  *	shmem_startup	-> shmem: create or attach, load saved state
  *	planner			-> digest_limits: the id of a query that has none
  *					   (REFRESH MATERIALIZED VIEW's) -> previous hook
- *	ExecutorStart	-> digest_limits: digest limits and blocks (may reject)
+ *	ExecutorStart	-> ddl_policy: rule lock_held, in a transaction that ran
+ *					   a guarded utility statement (may reject)
+ *					-> digest_limits: digest limits and blocks (may reject)
  *					-> previous hook -> digest_limits: hold concurrency slots
  *					-> latency: open a timer
  *	ExecutorRun		-> latency: resume -> previous hook -> latency: pause
@@ -315,6 +317,7 @@ grd_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
 	GrdAdmission admission;
 
+	grd_ddl_policy_check_executor(queryDesc, eflags, grd_nesting_level);
 	GRD_ADMIT_UNLESS_OWN(admission,
 						 grd_digest_admit(queryDesc, eflags, &admission));
 
@@ -531,7 +534,7 @@ grd_utility_run(const GrdUtilityCall *call)
 	GrdDdlLock	ddl_lock = {.guc_nest_level = -1};
 
 	/* EXPLAIN ANALYZE is judged by what it executes */
-	grd_ddl_policy_check(call->st.stmt);
+	grd_ddl_policy_check(call->st.stmt, call->st.guarded);
 	if (call->st.guarded)
 		grd_ddl_lock_begin(&call->st, call->context, &ddl_lock);
 

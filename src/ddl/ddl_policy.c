@@ -7,10 +7,10 @@
  * Which statements are DDL, and which relation a statement names, is
  * decided by ddl_statement.c.
  *
- * The policy (guardrails.ddl_policy = off | warn | enforce) has ten rules,
- * each about a statement that would hold a lock that blocks writes (or
- * reads) for as long as it scans or copies a whole table, or that would
- * break the clients that run while it commits:
+ * The policy (guardrails.ddl_policy = off | warn | enforce) has eleven
+ * rules, each about a statement that would hold a lock that blocks writes
+ * (or reads) for as long as it scans or copies a whole table, or that
+ * would break the clients that run while it commits:
  *
  *	new_column			ADD COLUMN that is NOT NULL without a default, or
  *						whose default must be computed for every row
@@ -41,6 +41,11 @@
  *	attach_partition	ATTACH PARTITION of a table with data that no valid
  *						check constraint proves within the bound: a full
  *						scan under ACCESS EXCLUSIVE
+ *	lock_held			a query (SELECT, INSERT, UPDATE, DELETE, MERGE) on a
+ *						table while its transaction holds a lock on it that
+ *						blocks writes (SHARE or stronger), taken by an
+ *						earlier statement: the brief ALTER's lock is held
+ *						for the whole query
  *
  * Each rule follows guardrails.ddl_policy unless guardrails.ddl_policy_rules
  * gives it its own level ('rename: warn, new_tables: enforce').
@@ -58,10 +63,12 @@
  * role that may not touch it, and, under enforce, replace the permission
  * error's SQLSTATE by ours.
  *
- * All but table_rewrite are decided from the statement before it runs, so
- * before it takes any lock; ALTER TABLE's rewrites are decided by
- * PostgreSQL only once it has analysed the commands, so we are told by an
- * event trigger, before a single row is copied.  Emptiness is read from
+ * All but table_rewrite and lock_held are decided from the statement
+ * before it runs, so before it takes any lock; ALTER TABLE's rewrites are
+ * decided by PostgreSQL only once it has analysed the commands, so we are
+ * told by an event trigger, before a single row is copied; lock_held is
+ * decided at the start of the query's execution, from the locks the
+ * transaction holds.  Emptiness is read from
  * the size of the table's main fork, under an ACCESS SHARE lock taken only
  * if it is free at once and given back at once (see
  * grd_ddl_relation_pages()); we never wait for a lock here.
@@ -94,7 +101,9 @@
 #include "catalog/pg_inherits.h"
 #include "commands/event_trigger.h"
 #include "commands/extension.h"
+#include "executor/executor.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "storage/smgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
@@ -130,7 +139,8 @@ static const char *const rule_names[GRD_NUM_RULES] = {
 	"validate_separately",
 	"detach_concurrently",
 	"rename",
-	"attach_partition"
+	"attach_partition",
+	"lock_held"
 };
 
 /*
@@ -188,10 +198,19 @@ Oid			grd_ddl_rewrite_reported = InvalidOid;
 static List **collected = NULL;
 
 /*
- * While grd_ddl_policy_collect() runs: the columns that the script being
- * checked proves not null before the statement (GrdProvenColumn).
+ * While grd_ddl_policy_collect() runs: what the earlier statements of the
+ * script being checked did, which the catalog does not show.
  */
-List	   *grd_ddl_script_proven = NIL;
+const GrdScriptFacts *grd_ddl_script = NULL;
+
+/*
+ * The local transaction in which this backend last ran a utility
+ * statement that may take a lock stronger than ROW EXCLUSIVE: only in that
+ * one may a query run while the transaction holds such a lock that an
+ * earlier statement took (rule lock_held), so that every other execution
+ * pays one comparison.
+ */
+static LocalTransactionId strong_lock_lxid = InvalidLocalTransactionId;
 
 /* The level of one rule: its own, or guardrails.ddl_policy's. */
 static int
@@ -305,6 +324,10 @@ grd_ddl_table_pages(Oid relid, bool maintain)
 
 	if (!OidIsValid(relid) || !grd_ddl_may_change(relid, maintain))
 		return 0;
+	/* a relation the script dropped: what bears its name now is new */
+	if (grd_ddl_script != NULL &&
+		list_member_oid(grd_ddl_script->dropped, relid))
+		return 0;
 	pages = grd_ddl_relation_pages(relid, &exempt);
 	if (!exempt && get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE)
 	{
@@ -320,6 +343,22 @@ grd_ddl_table_pages(Oid relid, bool maintain)
 	if (grd_ddl_is_small(pages))
 		return 0;
 	return pages;
+}
+
+/* Whether columns (GrdScriptColumn) names column colname of relid. */
+bool
+grd_ddl_script_has_column(List *columns, Oid relid, const char *colname)
+{
+	ListCell   *lc;
+
+	foreach(lc, columns)
+	{
+		GrdScriptColumn *col = (GrdScriptColumn *) lfirst(lc);
+
+		if (col->relid == relid && strcmp(col->colname, colname) == 0)
+			return true;
+	}
+	return false;
 }
 
 /* Whether pages is below guardrails.ddl_policy_min_size: exempt. */
@@ -516,13 +555,31 @@ all_rules_off(void)
  * (warn) or reject (enforce) what the rules decide from the statement.
  */
 void
-grd_ddl_policy_check(Node *parsetree)
+grd_ddl_policy_check(Node *parsetree, bool guarded)
 {
 	grd_ddl_rewrite_reported = InvalidOid;
+	if (guarded)
+		strong_lock_lxid = GRD_MY_LXID;
 	if (creating_extension || IsBinaryUpgrade || RecoveryInProgress() ||
 		all_rules_off())
 		return;
 	check_statement(parsetree);
+}
+
+/*
+ * Before a top-level statement that the executor runs (hooks.c): rule
+ * lock_held, for a transaction that has run a utility statement that may
+ * take a strong lock.
+ */
+void
+grd_ddl_policy_check_executor(QueryDesc *queryDesc, int eflags,
+							  int nesting_level)
+{
+	if (likely(strong_lock_lxid != GRD_MY_LXID) || nesting_level > 0 ||
+		(eflags & EXEC_FLAG_EXPLAIN_ONLY) || creating_extension ||
+		rule_level(GRD_RULE_LOCK_HELD) == GRD_DDL_POLICY_OFF)
+		return;
+	grd_ddl_check_lock_held(queryDesc->plannedstmt);
 }
 
 /* What collect_verdicts() checks. */
@@ -530,7 +587,8 @@ typedef enum CollectKind
 {
 	COLLECT_STATEMENT,			/* a utility statement */
 	COLLECT_REWRITE,			/* a predicted rewrite */
-	COLLECT_VALIDATE			/* a VALIDATE after ADD ... NOT VALID */
+	COLLECT_VALIDATE,			/* a VALIDATE after ADD ... NOT VALID */
+	COLLECT_LOCK_HELD			/* a statement under a strong lock */
 } CollectKind;
 
 /*
@@ -539,13 +597,14 @@ typedef enum CollectKind
  * nothing is raised.
  */
 static void
-collect_verdicts(CollectKind kind, Node *parsetree, List *proven,
-				 Oid relid, BlockNumber pages, const char *what,
-				 bool certain, List **verdicts)
+collect_verdicts(CollectKind kind, Node *parsetree,
+				 const GrdScriptFacts *facts, Oid relid, BlockNumber pages,
+				 const char *what, bool certain, LOCKMODE mode,
+				 List **verdicts)
 {
 	Assert(collected == NULL);
 	collected = verdicts;
-	grd_ddl_script_proven = proven;
+	grd_ddl_script = facts;
 	PG_TRY();
 	{
 		switch (kind)
@@ -560,26 +619,29 @@ collect_verdicts(CollectKind kind, Node *parsetree, List *proven,
 			case COLLECT_VALIDATE:
 				grd_ddl_report_validate(relid, pages, what);
 				break;
+			case COLLECT_LOCK_HELD:
+				grd_ddl_report_lock_held(relid, pages, mode, what);
+				break;
 		}
 	}
 	PG_FINALLY();
 	{
 		collected = NULL;
-		grd_ddl_script_proven = NIL;
+		grd_ddl_script = NULL;
 	}
 	PG_END_TRY();
 }
 
 /*
- * The verdicts the rules give one utility statement.  proven lists the
- * columns (GrdProvenColumn) that earlier statements of the script prove
- * not null, which the catalog does not know yet.
+ * The verdicts the rules give one utility statement, judged against what
+ * the earlier statements of the script did (facts).
  */
 void
-grd_ddl_policy_collect(Node *parsetree, List *proven, List **verdicts)
+grd_ddl_policy_collect(Node *parsetree, const GrdScriptFacts *facts,
+					   List **verdicts)
 {
-	collect_verdicts(COLLECT_STATEMENT, parsetree, proven, InvalidOid, 0,
-					 NULL, true, verdicts);
+	collect_verdicts(COLLECT_STATEMENT, parsetree, facts, InvalidOid, 0,
+					 NULL, true, NoLock, verdicts);
 	grd_ddl_rewrite_reported = InvalidOid;
 }
 
@@ -595,8 +657,8 @@ grd_ddl_policy_collect_rewrite(Oid relid, const char *reason, bool certain,
 	BlockNumber pages = grd_ddl_table_pages(relid, false);
 
 	if (pages > 0)
-		collect_verdicts(COLLECT_REWRITE, NULL, NIL, relid, pages, reason,
-						 certain, verdicts);
+		collect_verdicts(COLLECT_REWRITE, NULL, NULL, relid, pages, reason,
+						 certain, NoLock, verdicts);
 }
 
 /*
@@ -611,8 +673,25 @@ grd_ddl_policy_collect_validate(Oid relid, const char *conname,
 	BlockNumber pages = grd_ddl_table_pages(relid, false);
 
 	if (pages > 0)
-		collect_verdicts(COLLECT_VALIDATE, NULL, NIL, relid, pages, conname,
-						 true, verdicts);
+		collect_verdicts(COLLECT_VALIDATE, NULL, NULL, relid, pages, conname,
+						 true, NoLock, verdicts);
+}
+
+/*
+ * The verdict of rule lock_held on a statement of a script that is doing
+ * (reading or writing) table relid while an earlier statement of its
+ * transaction block holds a lock of mode on it; nothing when the table is
+ * exempt.
+ */
+void
+grd_ddl_policy_collect_lock_held(Oid relid, LOCKMODE mode, const char *doing,
+								 List **verdicts)
+{
+	BlockNumber pages = grd_ddl_table_pages(relid, false);
+
+	if (pages > 0)
+		collect_verdicts(COLLECT_LOCK_HELD, NULL, NULL, relid, pages, doing,
+						 true, mode, verdicts);
 }
 
 /* Why PostgreSQL rewrites a table, from the table_rewrite event's reason. */
@@ -764,7 +843,7 @@ check_policy_rules(char **newval, void **extra, GucSource source)
 	return true;
 
 bad:
-	GUC_check_errhint("Write \"rule: level\" items separated by commas, such as \"rename: warn, new_tables: enforce\"; rules: new_column, table_rewrite, index_concurrently, constraint_not_valid, new_tables, set_not_null, validate_separately, detach_concurrently, rename, attach_partition; levels: off, warn, enforce.");
+	GUC_check_errhint("Write \"rule: level\" items separated by commas, such as \"rename: warn, new_tables: enforce\"; rules: new_column, table_rewrite, index_concurrently, constraint_not_valid, new_tables, set_not_null, validate_separately, detach_concurrently, rename, attach_partition, lock_held; levels: off, warn, enforce.");
 	pfree(copy);
 	return false;
 }

@@ -20,6 +20,7 @@
 #define GRD_DDL_RULES_H
 
 #include "nodes/parsenodes.h"
+#include "nodes/plannodes.h"
 #include "storage/block.h"
 #include "utils/relcache.h"
 
@@ -28,13 +29,15 @@
 /* ddl_policy.c: settings and the state of the statement being checked */
 extern bool grd_allow_new_tables;
 extern Oid	grd_ddl_rewrite_reported;
-extern List *grd_ddl_script_proven;
+extern const GrdScriptFacts *grd_ddl_script;
 
 /* ddl_policy.c: what a rule measures, and how it reports */
 extern BlockNumber grd_ddl_relation_pages(Oid relid, bool *exempt);
 extern bool grd_ddl_may_change(Oid relid, bool maintain);
 extern BlockNumber grd_ddl_table_pages(Oid relid, bool maintain);
 extern bool grd_ddl_is_small(BlockNumber pages);
+extern bool grd_ddl_script_has_column(List *columns, Oid relid,
+									  const char *colname);
 extern char *grd_ddl_pages_pretty(BlockNumber pages);
 extern void grd_ddl_report(GrdDdlRule rule, Oid relid, BlockNumber pages,
 						   const char *message, const char *detail,
@@ -81,6 +84,11 @@ extern void grd_ddl_report_rewrite(Oid relid, BlockNumber pages,
 extern void grd_ddl_check_attach(Oid parentid, PartitionCmd *cmd);
 extern void grd_ddl_check_detach(Oid relid, BlockNumber pages,
 								 PartitionCmd *cmd);
+
+/* ddl_rules_locks.c: lock_held */
+extern void grd_ddl_report_lock_held(Oid relid, BlockNumber pages,
+									 LOCKMODE mode, const char *doing);
+extern void grd_ddl_check_lock_held(PlannedStmt *pstmt);
 
 /* ddl_rules_rename.c: rename */
 extern void grd_ddl_check_rename(Node *parsetree);

@@ -197,9 +197,21 @@ grd_ddl_check_set_not_null(Oid relid, BlockNumber pages, const char *colname,
 {
 	Relation	rel;
 	AttrNumber	attnum;
-	bool		proven;
-	ListCell   *lc;
+	bool		proven = false;
 
+	/*
+	 * A column that the script being checked added is not in the catalog, or
+	 * stands for one the script dropped: it holds NULLs unless the script
+	 * proves otherwise.  A column the script dropped is PostgreSQL's error.
+	 */
+	if (grd_ddl_script != NULL &&
+		grd_ddl_script_has_column(grd_ddl_script->added_columns, relid,
+								  colname))
+		goto script_proof;
+	if (grd_ddl_script != NULL &&
+		grd_ddl_script_has_column(grd_ddl_script->dropped_columns, relid,
+								  colname))
+		return;
 	attnum = get_attnum(relid, colname);
 	if (attnum <= 0)
 		return;					/* PostgreSQL's error, or a system column */
@@ -216,15 +228,11 @@ grd_ddl_check_set_not_null(Oid relid, BlockNumber pages, const char *colname,
 		proven = not_null_proven(rel, attnum);
 		grd_ddl_relation_close_now(rel);
 	}
-	else
-		proven = false;
-	foreach(lc, grd_ddl_script_proven)
-	{
-		GrdProvenColumn *col = (GrdProvenColumn *) lfirst(lc);
 
-		if (col->relid == relid && strcmp(col->colname, colname) == 0)
-			proven = true;
-	}
+script_proof:
+	if (grd_ddl_script != NULL &&
+		grd_ddl_script_has_column(grd_ddl_script->proven, relid, colname))
+		proven = true;
 	if (proven)
 		return;
 	grd_ddl_report(GRD_RULE_SET_NOT_NULL, relid, pages,

@@ -108,9 +108,34 @@ check_primary_key_columns(Oid relid, BlockNumber pages, Constraint *con)
 	Oid			indexid;
 	HeapTuple	tuple;
 	Form_pg_index index;
+	ListCell   *lc;
+
+	/* an index that the script being checked created is not in the catalog */
+	if (grd_ddl_script != NULL)
+	{
+		foreach(lc, grd_ddl_script->indexes)
+		{
+			GrdScriptIndex *scripted = (GrdScriptIndex *) lfirst(lc);
+			ListCell   *lc2;
+
+			if (scripted->relid != relid ||
+				strcmp(scripted->name, con->indexname) != 0)
+				continue;
+			foreach(lc2, scripted->colnames)
+			{
+				if (lfirst(lc2) != NULL)
+					grd_ddl_check_set_not_null(relid, pages,
+											   strVal(lfirst(lc2)),
+											   " for a primary key");
+			}
+			return;
+		}
+	}
 
 	indexid = get_relname_relid(con->indexname, get_rel_namespace(relid));
-	if (!OidIsValid(indexid))
+	if (!OidIsValid(indexid) ||
+		(grd_ddl_script != NULL &&
+		 list_member_oid(grd_ddl_script->dropped, indexid)))
 		return;
 	tuple = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexid));
 	if (!HeapTupleIsValid(tuple))
