@@ -4,6 +4,7 @@
 CREATE EXTENSION IF NOT EXISTS pg_guardrails;
 SET client_min_messages = warning;
 CREATE SCHEMA scr;
+CREATE SCHEMA scr_other;
 SET search_path = scr, public;
 SET guardrails.ddl_policy = enforce;
 SET guardrails.ddl_policy_min_size = 0;
@@ -251,5 +252,83 @@ ROLLBACK;
 RESET guardrails.ddl_policy_rules;
 \set VERBOSITY default
 
+--
+-- false positives removed
+--
+-- CREATE INDEX ON ONLY a partitioned table builds nothing: indexing a
+-- partitioned table works under enforce, the way the hint says
+CREATE TABLE events (id int, at date) PARTITION BY RANGE (at);
+CREATE TABLE events_2025 PARTITION OF events
+	FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+INSERT INTO events SELECT i, '2025-06-01' FROM generate_series(1, 1000) i;
+\set VERBOSITY terse
+CREATE INDEX events_at ON events (at);
+CREATE INDEX CONCURRENTLY events_at ON events (at);
+\set VERBOSITY default
+SELECT count(*) FROM guardrails.check_migration($$
+CREATE INDEX events_id ON ONLY events (id);
+CREATE INDEX CONCURRENTLY events_2025_id ON events_2025 (id);
+ALTER INDEX events_id ATTACH PARTITION events_2025_id;
+$$);
+CREATE INDEX events_id ON ONLY events (id);
+CREATE INDEX CONCURRENTLY events_2025_id ON events_2025 (id);
+ALTER INDEX events_id ATTACH PARTITION events_2025_id;
+SELECT indisvalid FROM pg_index WHERE indexrelid = 'events_id'::regclass;
+
+-- a table renamed, and a view under its old name in the same transaction:
+-- the hint's backward-compatible way
+\set renamed 'BEGIN;\nALTER TABLE orders RENAME TO purchases;\nCREATE VIEW orders AS SELECT * FROM purchases;\nCOMMIT;\n'
+SELECT count(*) FROM guardrails.check_migration(E:'renamed');
+-- the view in another transaction, or none: rule rename
+SELECT statement, rule FROM guardrails.check_migration($$
+BEGIN;
+ALTER TABLE orders RENAME TO purchases;
+COMMIT;
+CREATE VIEW orders AS SELECT * FROM purchases;
+BEGIN;
+ALTER TABLE orders RENAME TO purchases;
+CREATE VIEW orders_v AS SELECT * FROM purchases;
+COMMIT;
+ALTER TABLE orders RENAME TO purchases;
+CREATE VIEW orders AS SELECT * FROM purchases;
+$$);
+-- at run time, the verdict waits for the commit
+BEGIN;
+ALTER TABLE orders RENAME TO purchases;
+CREATE VIEW orders AS SELECT * FROM purchases;
+COMMIT;
+SELECT relname, relkind FROM pg_class
+WHERE relnamespace = 'scr'::regnamespace AND relname IN ('orders', 'purchases')
+ORDER BY 1;
+SET guardrails.ddl_policy_rules = 'rename: off';
+BEGIN;
+DROP VIEW orders;
+ALTER TABLE purchases RENAME TO orders;
+COMMIT;
+RESET guardrails.ddl_policy_rules;
+-- without the view, the commit is refused, and nothing is renamed
+\set VERBOSITY terse
+BEGIN;
+ALTER TABLE orders RENAME TO purchases;
+COMMIT;
+SELECT count(*) FROM orders;
+-- renamed back before the commit: nothing renamed
+BEGIN;
+ALTER TABLE orders RENAME TO purchases;
+ALTER TABLE purchases RENAME TO orders;
+COMMIT;
+-- outside a transaction block, at once
+ALTER TABLE orders RENAME TO purchases;
+-- warn: a WARNING at the commit
+SET guardrails.ddl_policy_rules = 'rename: warn';
+BEGIN;
+ALTER TABLE orders SET SCHEMA scr_other;
+ALTER TABLE scr_other.orders SET SCHEMA scr;
+ALTER TABLE orders RENAME TO purchases;
+COMMIT;
+ALTER TABLE purchases RENAME TO orders;
+RESET guardrails.ddl_policy_rules;
+\set VERBOSITY default
+
 SET client_min_messages = warning;
-DROP SCHEMA scr CASCADE;
+DROP SCHEMA scr, scr_other CASCADE;

@@ -43,6 +43,8 @@
  *					-> latency: record the time (completed; or, from the
  *					   catch block, queue the failure)
  *	end of a (sub)transaction
+ *					-> ddl_policy: the verdicts that wait for the commit
+ *					   (pre-commit only; may reject)
  *					-> latency: record the queued failures
  *					-> ddl_audit: write the pending entries (abort only)
  *	ClientAuthentication
@@ -456,22 +458,25 @@ grd_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	audited = call.st.audited &&
 		grd_ddl_audit_begin(pstmt, call.st.stmt, queryString, &audit);
 
-	if (!call.timed && !audited)
-	{
-		grd_utility_body(&call);
-		return;
-	}
-
 	/*
 	 * What the catch block queues is recorded by the transaction callbacks,
-	 * registered by the first statement that could queue something, so
-	 * that a backend that runs none pays nothing at each transaction end.
+	 * and what the policy decides at the commit (ddl_policy.c) is decided
+	 * there: they are registered by the first statement that could queue
+	 * or leave something, so that a backend that runs none pays nothing at
+	 * each transaction end.
 	 */
-	if (unlikely(!xact_callbacks_registered))
+	if (unlikely(!xact_callbacks_registered) &&
+		(call.timed || audited || call.st.guarded))
 	{
 		RegisterXactCallback(grd_xact_callback, NULL);
 		RegisterSubXactCallback(grd_subxact_callback, NULL);
 		xact_callbacks_registered = true;
+	}
+
+	if (!call.timed && !audited)
+	{
+		grd_utility_body(&call);
+		return;
 	}
 	PG_TRY();
 	{
@@ -670,6 +675,9 @@ grd_fmgr_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 static void
 grd_xact_callback(XactEvent event, void *arg)
 {
+	/* may raise an error, which aborts the transaction */
+	if (event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PRE_PREPARE)
+		grd_ddl_policy_pre_commit();
 	grd_latency_record_pending();
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
 		grd_ddl_audit_write_pending();

@@ -63,6 +63,9 @@ extern void grd_ddl_classify(Node *parsetree, GrdDdlStatement *st);
  */
 extern void grd_ddl_policy_check(Node *parsetree, bool guarded);
 
+/* Before the transaction commits (hooks.c): rule rename's waiting verdicts. */
+extern void grd_ddl_policy_pre_commit(void);
+
 /* Before a statement the executor runs (hooks.c): rule lock_held. */
 extern void grd_ddl_policy_check_executor(QueryDesc *queryDesc, int eflags,
 										  int nesting_level);

@@ -75,6 +75,28 @@ typedef struct ScriptCheck
 	bool		in_block;		/* added NOT VALID in the open block */
 } ScriptCheck;
 
+/* A verdict of the script, as check_migration() returns it. */
+typedef struct ScriptRow
+{
+	int			statement;
+	int			line;
+	const char *command;
+	GrdDdlVerdict *verdict;
+	bool		withdrawn;		/* a later statement made it safe */
+} ScriptRow;
+
+/*
+ * A table the open transaction block renames (or moves), whose rule
+ * rename verdicts a view created under its old name in the same block
+ * withdraws: the backward-compatible way the rule's hint gives.
+ */
+typedef struct ScriptRename
+{
+	char	   *oldname;
+	Oid			oldnspid;
+	List	   *rows;			/* ScriptRow */
+} ScriptRename;
+
 /* A lock that a statement of the open transaction block took. */
 typedef struct ScriptLock
 {
@@ -90,6 +112,7 @@ typedef struct ScriptState
 	GrdScriptFacts facts;		/* what the rules judge against */
 	List	   *held;			/* ScriptLock: strong locks of the block */
 	int			block_nest;		/* GUC nest level of the block, or -1 */
+	List	   *renames;		/* ScriptRename: of the open block */
 	bool		tz_unknown;		/* timezone may have changed unseen */
 } ScriptState;
 
@@ -448,6 +471,7 @@ follow_transaction(ScriptState *state, TransactionStmt *stmt)
 						 state->block_nest);
 			state->block_nest = -1;
 			state->held = NIL;
+			state->renames = NIL;
 			foreach(lc, state->added)
 				((ScriptCheck *) lfirst(lc))->in_block = false;
 			break;
@@ -795,6 +819,88 @@ policy_statement(Node *stmt)
 	return stmt;
 }
 
+/*
+ * The table a RENAME or SET SCHEMA of a table renames (by its kind, as rule
+ * rename decides), or InvalidOid.
+ */
+static Oid
+renamed_table(Node *stmt)
+{
+	RangeVar   *rv = NULL;
+
+	if (IsA(stmt, RenameStmt))
+	{
+		RenameStmt *rename = (RenameStmt *) stmt;
+
+		if (rename->renameType != OBJECT_COLUMN &&
+			rename->renameType != OBJECT_ATTRIBUTE)
+			rv = rename->relation;
+	}
+	else if (IsA(stmt, AlterObjectSchemaStmt))
+		rv = ((AlterObjectSchemaStmt *) stmt)->relation;
+	return rv != NULL ? grd_ddl_relid(rv) : InvalidOid;
+}
+
+/*
+ * Inside a transaction block: remember the rename verdicts (rows) of a
+ * table renamed, for follow_view().
+ */
+static void
+follow_rename(ScriptState *state, Node *stmt, List *rows)
+{
+	Oid			relid;
+	ScriptRename *rename;
+	ListCell   *lc;
+
+	if (!state->in_block || !OidIsValid(relid = renamed_table(stmt)))
+		return;
+	rename = palloc0(sizeof(ScriptRename));
+	rename->oldname = get_rel_name(relid);
+	rename->oldnspid = get_rel_namespace(relid);
+	foreach(lc, rows)
+	{
+		ScriptRow  *row = (ScriptRow *) lfirst(lc);
+
+		if (row->verdict->rule == GRD_RULE_RENAME)
+			rename->rows = lappend(rename->rows, row);
+	}
+	if (rename->oldname != NULL && rename->rows != NIL)
+		state->renames = lappend(state->renames, rename);
+}
+
+/*
+ * CREATE VIEW inside a transaction block: under the old name of a table
+ * the block renamed, it withdraws that rename's verdicts.
+ */
+static void
+follow_view(ScriptState *state, ViewStmt *stmt)
+{
+	Oid			nspid;
+	ListCell   *lc;
+
+	if (!state->in_block || state->renames == NIL)
+		return;
+	if (stmt->view->schemaname != NULL)
+		nspid = get_namespace_oid(stmt->view->schemaname, true);
+	else
+	{
+		List	   *path = fetch_search_path(false);
+
+		nspid = path == NIL ? InvalidOid : linitial_oid(path);
+	}
+	foreach(lc, state->renames)
+	{
+		ScriptRename *rename = (ScriptRename *) lfirst(lc);
+		ListCell   *lc2;
+
+		if (rename->oldnspid != nspid ||
+			strcmp(rename->oldname, stmt->view->relname) != 0)
+			continue;
+		foreach(lc2, rename->rows)
+			((ScriptRow *) lfirst(lc2))->withdrawn = true;
+	}
+}
+
 /* Where line_of() stopped counting: statements come in order. */
 typedef struct LineCursor
 {
@@ -860,6 +966,7 @@ grd_check_migration(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 	int			n = 0;
 	int			guc_nest;
+	List	   *rows = NIL;
 
 	InitMaterializedSRF(fcinfo, 0);
 	raw = pg_parse_query(sql);
@@ -876,6 +983,7 @@ grd_check_migration(PG_FUNCTION_ARGS)
 		RawStmt    *rs = lfirst_node(RawStmt, lc);
 		Node	   *stmt = policy_statement(rs->stmt);
 		List	   *verdicts = NIL;
+		List	   *stmt_rows = NIL;
 		ListCell   *vc;
 		const char *command;
 		int			line;
@@ -908,6 +1016,8 @@ grd_check_migration(PG_FUNCTION_ARGS)
 			follow_index(&state, (IndexStmt *) stmt);
 		else if (IsA(stmt, DropStmt))
 			follow_drop(&state, (DropStmt *) stmt);
+		else if (IsA(stmt, ViewStmt))
+			follow_view(&state, (ViewStmt *) stmt);
 		follow_locks(&state, stmt);
 		if (verdicts == NIL)
 			continue;
@@ -916,29 +1026,46 @@ grd_check_migration(PG_FUNCTION_ARGS)
 		line = line_of(sql, rs->stmt_location, &cursor);
 		foreach(vc, verdicts)
 		{
-			GrdDdlVerdict *v = (GrdDdlVerdict *) lfirst(vc);
-			Datum		values[11];
-			bool		nulls[11] = {0};
+			ScriptRow  *row = palloc0(sizeof(ScriptRow));
 
-			values[0] = Int32GetDatum(n);
-			values[1] = Int32GetDatum(line);
-			values[2] = CStringGetTextDatum(command);
-			values[3] = CStringGetTextDatum(grd_ddl_rule_name(v->rule));
-			values[4] = CStringGetTextDatum(grd_ddl_level_name(v->level));
-			values[5] = BoolGetDatum(!v->uncertain);
-			values[6] = CStringGetTextDatum(v->message);
-			values[7] = CStringGetTextDatum(v->detail);
-			values[8] = CStringGetTextDatum(v->hint);
-			if (OidIsValid(v->relid))
-			{
-				values[9] = CStringGetTextDatum(grd_ddl_relation_name(v->relid));
-				values[10] = Int64GetDatum(v->bytes);
-			}
-			else
-				nulls[9] = nulls[10] = true;
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
-								 values, nulls);
+			row->statement = n;
+			row->line = line;
+			row->command = command;
+			row->verdict = (GrdDdlVerdict *) lfirst(vc);
+			stmt_rows = lappend(stmt_rows, row);
 		}
+		follow_rename(&state, stmt, stmt_rows);
+		rows = list_concat(rows, stmt_rows);
+	}
+
+	/* the rows, once the whole script has been read */
+	foreach(lc, rows)
+	{
+		ScriptRow  *row = (ScriptRow *) lfirst(lc);
+		GrdDdlVerdict *v = row->verdict;
+		Datum		values[11];
+		bool		nulls[11] = {0};
+
+		if (row->withdrawn)
+			continue;
+		values[0] = Int32GetDatum(row->statement);
+		values[1] = Int32GetDatum(row->line);
+		values[2] = CStringGetTextDatum(row->command);
+		values[3] = CStringGetTextDatum(grd_ddl_rule_name(v->rule));
+		values[4] = CStringGetTextDatum(grd_ddl_level_name(v->level));
+		values[5] = BoolGetDatum(!v->uncertain);
+		values[6] = CStringGetTextDatum(v->message);
+		values[7] = CStringGetTextDatum(v->detail);
+		values[8] = CStringGetTextDatum(v->hint);
+		if (OidIsValid(v->relid))
+		{
+			values[9] = CStringGetTextDatum(grd_ddl_relation_name(v->relid));
+			values[10] = Int64GetDatum(v->bytes);
+		}
+		else
+			nulls[9] = nulls[10] = true;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
+							 values, nulls);
 	}
 	AtEOXact_GUC(false, guc_nest);
 	return (Datum) 0;

@@ -417,6 +417,13 @@ grd_ddl_report(GrdDdlRule rule, Oid relid, BlockNumber pages,
 			 errhint("%s", hint)));
 }
 
+/* Whether the rules run for check_migration(), collecting verdicts. */
+bool
+grd_ddl_collecting(void)
+{
+	return collected != NULL;
+}
+
 /*
  * The message of a violation: what the statement does, then the rule it
  * violates, named.
@@ -564,6 +571,18 @@ grd_ddl_policy_check(Node *parsetree, bool guarded)
 		all_rules_off())
 		return;
 	check_statement(parsetree);
+}
+
+/*
+ * Before the transaction commits or prepares (hooks.c): the verdicts that
+ * wait for it (rule rename).
+ */
+void
+grd_ddl_policy_pre_commit(void)
+{
+	if (creating_extension || IsBinaryUpgrade)
+		return;
+	grd_ddl_check_renames_at_commit();
 }
 
 /*

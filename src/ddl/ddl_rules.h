@@ -43,6 +43,7 @@ extern void grd_ddl_report(GrdDdlRule rule, Oid relid, BlockNumber pages,
 						   const char *message, const char *detail,
 						   const char *hint);
 extern char *grd_ddl_violates(GrdDdlRule rule, const char *what);
+extern bool grd_ddl_collecting(void);
 
 /* ddl_rules_columns.c: new_column, set_not_null */
 extern void grd_ddl_check_new_column(Oid relid, BlockNumber pages,
@@ -92,5 +93,6 @@ extern void grd_ddl_check_lock_held(PlannedStmt *pstmt);
 
 /* ddl_rules_rename.c: rename */
 extern void grd_ddl_check_rename(Node *parsetree);
+extern void grd_ddl_check_renames_at_commit(void);
 
 #endif							/* GRD_DDL_RULES_H */

@@ -147,6 +147,14 @@ grd_ddl_check_create_index(IndexStmt *stmt)
 
 	if (stmt->concurrent)
 		return;
+
+	/*
+	 * ON ONLY a partitioned table builds nothing: the index is invalid until
+	 * each partition's, built CONCURRENTLY, is attached (the rule's hint).
+	 */
+	if (!stmt->relation->inh &&
+		get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE)
+		return;
 	pages = grd_ddl_table_pages(relid, false);
 	if (pages > 0)
 		grd_ddl_report_index_build(relid, pages, NULL);

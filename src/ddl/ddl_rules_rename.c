@@ -4,7 +4,15 @@
  *		Schema-change rule rename: RENAME of a table or a column, SET
  *		SCHEMA of a table, which break every client that runs.
  *
- * Locking: none of its own.
+ * A table renamed (or moved) inside a transaction block may get a view
+ * under its old name later in the block, the backward-compatible way the
+ * rule's hint gives: its verdict waits for the commit
+ * (grd_ddl_check_renames_at_commit), and is given only if nothing bears
+ * the old name then.  check_migration() does the same within a script's
+ * block (ddl_check.c).
+ *
+ * Locking: none of its own.  The renames pending in a transaction are
+ * backend-local, in its memory, and forgotten when it ends.
  *
  * Copyright (c) 2026, pg_guardrails developers
  *
@@ -12,7 +20,12 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
+#include "catalog/pg_class.h"
+#include "storage/proc.h"
+#include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 
 #include "compat.h"
 #include "ddl.h"
@@ -35,10 +48,110 @@ report_rename(Oid relid, BlockNumber pages, const char *what,
 				   hint);
 }
 
+/* A table rename whose verdict waits for the commit. */
+typedef struct PendingRename
+{
+	Oid			relid;
+	char	   *oldname;
+	Oid			oldnspid;
+	BlockNumber pages;
+} PendingRename;
+
+/*
+ * The table renames of the transaction pending_lxid, in its top memory
+ * context; a list of another transaction's is gone with it.
+ */
+static List *pending_renames = NIL;
+static LocalTransactionId pending_lxid = InvalidLocalTransactionId;
+
 static const char *rename_column_hint =
 "Make the change in backward-compatible steps: add the new column, write both, move the readers to it, then drop the old one.";
 static const char *rename_table_hint =
 "Make the change in backward-compatible steps: for example, rename the table and create a view with the old name in one transaction, and drop the view once no client uses it.";
+
+/*
+ * Rule rename on a table that gets a new name or schema: inside a
+ * transaction block, at run time, the verdict waits for the commit, where
+ * a view created under the old name meanwhile makes it backward
+ * compatible.
+ */
+static void
+report_table_rename(Oid relid, BlockNumber pages, const char *what)
+{
+	MemoryContext oldcxt;
+	PendingRename *pending;
+	ListCell   *lc;
+
+	if (grd_ddl_collecting() || !IsTransactionBlock())
+	{
+		report_rename(relid, pages, what, rename_table_hint);
+		return;
+	}
+	if (pending_lxid != GRD_MY_LXID)
+	{
+		pending_renames = NIL;
+		pending_lxid = GRD_MY_LXID;
+	}
+	/* what counts is the name the table had when the transaction began */
+	foreach(lc, pending_renames)
+	{
+		if (((PendingRename *) lfirst(lc))->relid == relid)
+			return;
+	}
+	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+	pending = palloc(sizeof(PendingRename));
+	pending->relid = relid;
+	pending->oldname = pstrdup(get_rel_name(relid));
+	pending->oldnspid = get_rel_namespace(relid);
+	pending->pages = pages;
+	pending_renames = lappend(pending_renames, pending);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * Before the transaction commits (hooks.c): the verdicts of its table
+ * renames that no view replaced, by then, under the old name.  A rename undone (rolled back to a savepoint, or renamed
+ * back) is no rename.
+ */
+void
+grd_ddl_check_renames_at_commit(void)
+{
+	List	   *renames;
+	ListCell   *lc;
+
+	if (pending_lxid != GRD_MY_LXID || pending_renames == NIL)
+		return;
+	renames = pending_renames;
+	pending_renames = NIL;
+	foreach(lc, renames)
+	{
+		PendingRename *pending = (PendingRename *) lfirst(lc);
+		char	   *name = get_rel_name(pending->relid);
+		Oid			nspid = get_rel_namespace(pending->relid);
+		Oid			view = get_relname_relid(pending->oldname,
+											 pending->oldnspid);
+		char	   *what;
+
+		if (name == NULL ||
+			(strcmp(name, pending->oldname) == 0 &&
+			 nspid == pending->oldnspid) ||
+			(OidIsValid(view) && get_rel_relkind(view) == RELKIND_VIEW))
+			continue;
+		/* what the transaction did, all its statements taken together */
+		if (nspid == pending->oldnspid)
+			what = psprintf("renaming table \"%s\" to \"%s\"",
+							pending->oldname, name);
+		else if (strcmp(name, pending->oldname) == 0)
+			what = psprintf("moving table \"%s\" to schema \"%s\"",
+							name, get_namespace_name(nspid));
+		else
+			what = psprintf("moving table \"%s\" to schema \"%s\" as \"%s\"",
+							pending->oldname, get_namespace_name(nspid),
+							name);
+		report_rename(pending->relid, pending->pages, what,
+					  rename_table_hint);
+	}
+}
 
 /*
  * RENAME of a table or a column, SET SCHEMA of a table: rule rename.
@@ -88,10 +201,9 @@ grd_ddl_check_rename(Node *parsetree)
 								   stmt->newname),
 						  rename_column_hint);
 		else
-			report_rename(relid, pages,
-						  psprintf("renaming table \"%s\" to \"%s\"",
-								   get_rel_name(relid), stmt->newname),
-						  rename_table_hint);
+			report_table_rename(relid, pages,
+								psprintf("renaming table \"%s\" to \"%s\"",
+										 get_rel_name(relid), stmt->newname));
 	}
 	else
 	{
@@ -106,9 +218,8 @@ grd_ddl_check_rename(Node *parsetree)
 		pages = grd_ddl_table_pages(relid, false);
 		if (pages == 0)
 			return;
-		report_rename(relid, pages,
-					  psprintf("moving table \"%s\" to schema \"%s\"",
-							   get_rel_name(relid), stmt->newschema),
-					  rename_table_hint);
+		report_table_rename(relid, pages,
+							psprintf("moving table \"%s\" to schema \"%s\"",
+									 get_rel_name(relid), stmt->newschema));
 	}
 }
