@@ -330,5 +330,35 @@ ALTER TABLE purchases RENAME TO orders;
 RESET guardrails.ddl_policy_rules;
 \set VERBOSITY default
 
+--
+-- rules the peers have
+--
+-- renaming a schema, or a value of an enum: running clients break
+CREATE SCHEMA scr_old;
+CREATE TYPE mood AS ENUM ('sad', 'ok');
+SELECT statement, rule, message FROM guardrails.check_migration($$
+ALTER SCHEMA scr_old RENAME TO scr_new;
+ALTER TYPE mood RENAME VALUE 'ok' TO 'happy';
+ALTER TYPE mood ADD VALUE 'happy';
+$$);
+\set VERBOSITY terse
+ALTER SCHEMA scr_old RENAME TO scr_new;
+ALTER TYPE mood RENAME VALUE 'ok' TO 'happy';
+\set VERBOSITY default
+-- CONCURRENTLY forms and VACUUM inside a block: PostgreSQL refuses them
+SELECT statement, command, rule, level FROM guardrails.check_migration($$
+BEGIN;
+CREATE INDEX CONCURRENTLY orders_note ON orders (note);
+DROP INDEX CONCURRENTLY orders_note;
+REINDEX TABLE CONCURRENTLY orders;
+VACUUM orders;
+REFRESH MATERIALIZED VIEW CONCURRENTLY order_totals;
+COMMIT;
+CREATE INDEX CONCURRENTLY orders_note ON orders (note);
+VACUUM orders;
+$$);
+SELECT message, detail, hint FROM guardrails.check_migration(
+	'BEGIN; CREATE INDEX CONCURRENTLY orders_note ON orders (note); COMMIT;');
+
 SET client_min_messages = warning;
-DROP SCHEMA scr, scr_other CASCADE;
+DROP SCHEMA scr, scr_other, scr_old CASCADE;

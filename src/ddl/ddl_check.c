@@ -547,6 +547,22 @@ follow_set(ScriptState *state, VariableSetStmt *stmt)
 	}
 }
 
+/*
+ * Whether PostgreSQL refuses a statement inside a transaction block
+ * (PreventInTransactionBlock): the CONCURRENTLY forms that wait for other
+ * transactions, and VACUUM.  REFRESH MATERIALIZED VIEW CONCURRENTLY may
+ * run in one.
+ */
+static bool
+refused_in_block(Node *stmt)
+{
+	if (IsA(stmt, VacuumStmt))
+		return ((VacuumStmt *) stmt)->is_vacuumcmd;
+	if (IsA(stmt, RefreshMatViewStmt))
+		return false;
+	return grd_ddl_is_concurrent(stmt);
+}
+
 /* Walker of changes_settings_unseen(). */
 static bool
 calls_set_config_walker(Node *node, void *context)
@@ -1005,6 +1021,12 @@ grd_check_migration(PG_FUNCTION_ARGS)
 		}
 		if (changes_settings_unseen(stmt))
 			state.tz_unknown = true;
+		if (state.in_block && refused_in_block(stmt))
+			grd_ddl_policy_collect_in_block(psprintf("%s%s",
+													 GetCommandTagName(CreateCommandTag(stmt)),
+													 IsA(stmt, VacuumStmt) ?
+													 "" : " CONCURRENTLY"),
+											&verdicts);
 		check_lock_held(&state, stmt, &verdicts);
 		grd_ddl_policy_collect(stmt, &state.facts, &verdicts);
 		if (IsA(stmt, AlterTableStmt))

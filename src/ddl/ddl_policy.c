@@ -7,7 +7,7 @@
  * Which statements are DDL, and which relation a statement names, is
  * decided by ddl_statement.c.
  *
- * The policy (guardrails.ddl_policy = off | warn | enforce) has eleven
+ * The policy (guardrails.ddl_policy = off | warn | enforce) has twelve
  * rules, each about a statement that would hold a lock that blocks writes
  * (or reads) for as long as it scans or copies a whole table, or that
  * would break the clients that run while it commits:
@@ -46,6 +46,9 @@
  *						blocks writes (SHARE or stronger), taken by an
  *						earlier statement: the brief ALTER's lock is held
  *						for the whole query
+ *	transaction_block	(check_migration() only) a CONCURRENTLY form or
+ *						VACUUM inside the script's transaction block, which
+ *						PostgreSQL refuses
  *
  * Each rule follows guardrails.ddl_policy unless guardrails.ddl_policy_rules
  * gives it its own level ('rename: warn, new_tables: enforce').
@@ -140,7 +143,8 @@ static const char *const rule_names[GRD_NUM_RULES] = {
 	"detach_concurrently",
 	"rename",
 	"attach_partition",
-	"lock_held"
+	"lock_held",
+	"transaction_block"
 };
 
 /*
@@ -519,6 +523,9 @@ check_statement(Node *parsetree)
 		case T_AlterObjectSchemaStmt:
 			grd_ddl_check_rename(parsetree);
 			break;
+		case T_AlterEnumStmt:
+			grd_ddl_check_enum_rename((AlterEnumStmt *) parsetree);
+			break;
 		case T_ReindexStmt:
 			grd_ddl_check_reindex((ReindexStmt *) parsetree);
 			break;
@@ -607,7 +614,8 @@ typedef enum CollectKind
 	COLLECT_STATEMENT,			/* a utility statement */
 	COLLECT_REWRITE,			/* a predicted rewrite */
 	COLLECT_VALIDATE,			/* a VALIDATE after ADD ... NOT VALID */
-	COLLECT_LOCK_HELD			/* a statement under a strong lock */
+	COLLECT_LOCK_HELD,			/* a statement under a strong lock */
+	COLLECT_IN_BLOCK			/* a statement refused in a block */
 } CollectKind;
 
 /*
@@ -640,6 +648,9 @@ collect_verdicts(CollectKind kind, Node *parsetree,
 				break;
 			case COLLECT_LOCK_HELD:
 				grd_ddl_report_lock_held(relid, pages, mode, what);
+				break;
+			case COLLECT_IN_BLOCK:
+				grd_ddl_report_in_block(what);
 				break;
 		}
 	}
@@ -711,6 +722,18 @@ grd_ddl_policy_collect_lock_held(Oid relid, LOCKMODE mode, const char *doing,
 	if (pages > 0)
 		collect_verdicts(COLLECT_LOCK_HELD, NULL, NULL, relid, pages, doing,
 						 true, mode, verdicts);
+}
+
+/*
+ * The verdict of rule transaction_block on a statement of a script
+ * (command, its tag) that PostgreSQL refuses inside the script's
+ * transaction block.
+ */
+void
+grd_ddl_policy_collect_in_block(const char *command, List **verdicts)
+{
+	collect_verdicts(COLLECT_IN_BLOCK, NULL, NULL, InvalidOid, 0, command,
+					 true, NoLock, verdicts);
 }
 
 /* Why PostgreSQL rewrites a table, from the table_rewrite event's reason. */
@@ -862,7 +885,7 @@ check_policy_rules(char **newval, void **extra, GucSource source)
 	return true;
 
 bad:
-	GUC_check_errhint("Write \"rule: level\" items separated by commas, such as \"rename: warn, new_tables: enforce\"; rules: new_column, table_rewrite, index_concurrently, constraint_not_valid, new_tables, set_not_null, validate_separately, detach_concurrently, rename, attach_partition, lock_held; levels: off, warn, enforce.");
+	GUC_check_errhint("Write \"rule: level\" items separated by commas, such as \"rename: warn, new_tables: enforce\"; rules: new_column, table_rewrite, index_concurrently, constraint_not_valid, new_tables, set_not_null, validate_separately, detach_concurrently, rename, attach_partition, lock_held, transaction_block; levels: off, warn, enforce.");
 	pfree(copy);
 	return false;
 }

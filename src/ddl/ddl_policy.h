@@ -38,10 +38,11 @@ typedef enum GrdDdlRule
 	GRD_RULE_DETACH_CONCURRENTLY,
 	GRD_RULE_RENAME,
 	GRD_RULE_ATTACH_PARTITION,
-	GRD_RULE_LOCK_HELD
+	GRD_RULE_LOCK_HELD,
+	GRD_RULE_TRANSACTION_BLOCK
 } GrdDdlRule;
 
-#define GRD_NUM_RULES	(GRD_RULE_LOCK_HELD + 1)
+#define GRD_NUM_RULES	(GRD_RULE_TRANSACTION_BLOCK + 1)
 
 /* One verdict, as grd_ddl_policy_collect() returns it */
 typedef struct GrdDdlVerdict
@@ -91,6 +92,8 @@ typedef struct GrdScriptFacts
 extern void grd_ddl_policy_collect(Node *parsetree,
 								   const GrdScriptFacts *facts,
 								   List **verdicts);
+extern void grd_ddl_policy_collect_in_block(const char *command,
+											List **verdicts);
 extern void grd_ddl_policy_collect_lock_held(Oid relid, LOCKMODE mode,
 											 const char *doing,
 											 List **verdicts);

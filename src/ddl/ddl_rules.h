@@ -86,7 +86,8 @@ extern void grd_ddl_check_attach(Oid parentid, PartitionCmd *cmd);
 extern void grd_ddl_check_detach(Oid relid, BlockNumber pages,
 								 PartitionCmd *cmd);
 
-/* ddl_rules_locks.c: lock_held */
+/* ddl_rules_locks.c: lock_held, transaction_block */
+extern void grd_ddl_report_in_block(const char *command);
 extern void grd_ddl_report_lock_held(Oid relid, BlockNumber pages,
 									 LOCKMODE mode, const char *doing);
 extern void grd_ddl_check_lock_held(PlannedStmt *pstmt);
@@ -94,5 +95,6 @@ extern void grd_ddl_check_lock_held(PlannedStmt *pstmt);
 /* ddl_rules_rename.c: rename */
 extern void grd_ddl_check_rename(Node *parsetree);
 extern void grd_ddl_check_renames_at_commit(void);
+extern void grd_ddl_check_enum_rename(AlterEnumStmt *stmt);
 
 #endif							/* GRD_DDL_RULES_H */

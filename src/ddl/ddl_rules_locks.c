@@ -1,9 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * ddl_rules_locks.c
- *		Schema-change rule lock_held: a query on a table while its
- *		transaction holds a lock on it that blocks writes, taken by an
- *		earlier statement.
+ *		Schema-change rules about transactions: lock_held, a query on a
+ *		table while its transaction holds a lock on it that blocks writes,
+ *		taken by an earlier statement; transaction_block, a statement
+ *		PostgreSQL refuses inside a transaction block (check_migration()
+ *		only: at run time PostgreSQL refuses it itself).
  *
  * ALTER TABLE takes its ACCESS EXCLUSIVE lock for milliseconds, but the
  * lock is held until the transaction ends: an UPDATE of the whole table
@@ -74,6 +76,22 @@ grd_ddl_report_lock_held(Oid relid, BlockNumber pages, LOCKMODE mode,
 							grd_ddl_relation_name(relid),
 							grd_ddl_pages_pretty(pages)),
 				   "Commit the schema change first, then run this statement in a transaction of its own (in batches, for a large update).");
+}
+
+/*
+ * The verdict of rule transaction_block on a statement (command, its tag)
+ * that PostgreSQL refuses inside a transaction block.
+ */
+void
+grd_ddl_report_in_block(const char *command)
+{
+	grd_ddl_report(GRD_RULE_TRANSACTION_BLOCK, InvalidOid, 0,
+				   grd_ddl_violates(GRD_RULE_TRANSACTION_BLOCK,
+									psprintf("running %s inside a transaction block",
+											 command)),
+				   psprintf("PostgreSQL refuses %s inside a transaction block (BEGIN ... COMMIT), whatever the policy's level: the statement, and the rest of the block, would fail.",
+							command),
+				   "Run it on its own, outside the transaction block.");
 }
 
 /*

@@ -21,6 +21,10 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_type.h"
 #include "catalog/pg_class.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
@@ -154,6 +158,50 @@ grd_ddl_check_renames_at_commit(void)
 }
 
 /*
+ * ALTER SCHEMA ... RENAME: every client that qualifies a name with the
+ * schema's breaks, whatever the schema holds; for its owner, who may run
+ * it.
+ */
+static void
+check_schema_rename(RenameStmt *stmt)
+{
+	Oid			nspid = get_namespace_oid(stmt->subname, true);
+
+	if (!OidIsValid(nspid) || !grd_namespace_ownercheck(nspid, GetUserId()))
+		return;
+	grd_ddl_report(GRD_RULE_RENAME, InvalidOid, 0,
+				   grd_ddl_violates(GRD_RULE_RENAME,
+									psprintf("renaming schema \"%s\" to \"%s\"",
+											 stmt->subname, stmt->newname)),
+				   "Every running client that names an object of the schema with the old schema name fails once the statement commits.",
+				   "Make the change in backward-compatible steps: create the new schema, move the objects and leave views (or a search_path that finds both) under the old name until no client uses it.");
+}
+
+/*
+ * ALTER TYPE ... RENAME VALUE of an enum: every client that sends or
+ * compares with the old value fails; for the type's owner.
+ */
+void
+grd_ddl_check_enum_rename(AlterEnumStmt *stmt)
+{
+	Oid			typid;
+
+	if (stmt->oldVal == NULL)
+		return;
+	typid = LookupTypeNameOid(NULL, makeTypeNameFromNameList(stmt->typeName),
+							  true);
+	if (!OidIsValid(typid) || !grd_type_ownercheck(typid, GetUserId()))
+		return;
+	grd_ddl_report(GRD_RULE_RENAME, InvalidOid, 0,
+				   grd_ddl_violates(GRD_RULE_RENAME,
+									psprintf("renaming value \"%s\" of enum type \"%s\" to \"%s\"",
+											 stmt->oldVal, format_type_be(typid),
+											 stmt->newVal)),
+				   "Every running client that writes or compares the old value fails once the statement commits.",
+				   "Make the change in backward-compatible steps: add the new value with ALTER TYPE ... ADD VALUE, move the clients and the rows to it, and stop using the old one.");
+}
+
+/*
  * RENAME of a table or a column, SET SCHEMA of a table: rule rename.
  * Which relation is renamed is decided by its kind, not by the statement's
  * words, which PostgreSQL lets differ: ALTER INDEX renames a table, ALTER
@@ -173,6 +221,9 @@ grd_ddl_check_rename(Node *parsetree)
 
 		switch (stmt->renameType)
 		{
+			case OBJECT_SCHEMA:
+				check_schema_rename(stmt);
+				return;
 			case OBJECT_COLUMN:
 			case OBJECT_ATTRIBUTE:
 				column = true;
