@@ -87,8 +87,8 @@
  * check_migration()'s interface, and the table_rewrite event trigger.  The
  * rules themselves are in one file per family (ddl_rules.h):
  * ddl_rules_columns.c, ddl_rules_constraints.c, ddl_rules_indexes.c,
- * ddl_rules_tables.c (rewrites and new tables), ddl_rules_partitions.c and
- * ddl_rules_rename.c.
+ * ddl_rules_tables.c (rewrites and new tables), ddl_rules_partitions.c,
+ * ddl_rules_rename.c and ddl_rules_locks.c (lock_held, transaction_block).
  *
  * Locking: none of its own; no shared memory.  A relation is read only
  * under an ACCESS SHARE lock had at once and given back at once
