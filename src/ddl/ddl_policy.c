@@ -100,6 +100,7 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "access/xlog.h"
 #include "catalog/pg_inherits.h"
 #include "commands/event_trigger.h"
