@@ -114,8 +114,8 @@ report_table_rename(Oid relid, BlockNumber pages, const char *what)
 
 /*
  * Before the transaction commits (hooks.c): the verdicts of its table
- * renames that no view replaced, by then, under the old name.  A rename undone (rolled back to a savepoint, or renamed
- * back) is no rename.
+ * renames that no view replaced, by then, under the old name.  A rename
+ * undone (rolled back to a savepoint, or renamed back) is no rename.
  */
 void
 grd_ddl_check_renames_at_commit(void)
