@@ -34,6 +34,13 @@ OBJS = \
 	src/ddl/ddl_statement.o \
 	src/ddl/ddl_lock.o \
 	src/ddl/ddl_policy.o \
+	src/ddl/ddl_rules_columns.o \
+	src/ddl/ddl_rules_constraints.o \
+	src/ddl/ddl_rules_indexes.o \
+	src/ddl/ddl_rules_tables.o \
+	src/ddl/ddl_rules_partitions.o \
+	src/ddl/ddl_rules_rename.o \
+	src/ddl/ddl_rules_locks.o \
 	src/ddl/ddl_check.o \
 	src/ddl/ddl_audit.o \
 	src/ddl/ddl_object.o \
@@ -69,7 +76,7 @@ SCHEMA_SQL = \
 	schema/70_index_usage.sql \
 	schema/80_workload_classes.sql
 
-REGRESS = latency latency_input latency_windows privileges index_visibility digest_limits ddl_policy ddl_log ddl_log_scs ddl_statement hardening
+REGRESS = latency latency_input latency_windows privileges index_visibility digest_limits ddl_policy ddl_script ddl_log ddl_log_scs ddl_statement hardening
 REGRESS_OPTS = \
 	--temp-config=$(srcdir)/test/regress.conf \
 	--temp-instance=$(CURDIR)/tmp_check_regress \

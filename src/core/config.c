@@ -15,8 +15,8 @@
  * extension's.  Anyone who may create a schema (the owner of a database
  * where the extension is not created, say) can make a schema "guardrails"
  * with tables named like ours, of any shape and with triggers of their
- * own; decoding such a table's rows as ours crashed the server, and the
- * DDL-history worker, a superuser, would insert into it.  So, when the
+ * own; decoding such a table's rows as ours would crash the server, and
+ * the DDL-history worker, a superuser, would insert into it.  So, when the
  * OIDs are looked up (not per query): the extension must exist, the table
  * must be a plain table in the extension's schema and a member of the
  * extension (pg_depend, deptype 'e'); and when a table is read: its tuple

@@ -16,6 +16,8 @@
  *	ExecutorStart	-> workload_class: the class of a top-level statement;
  *					   overload: at a transaction's first statement, while
  *					   shedding, admit (may wait or reject)
+ *					-> ddl_policy: rule lock_held, in a transaction that ran
+ *					   a guarded utility statement (may reject)
  *					-> digest_limits: digest limits and blocks (may reject)
  *					-> previous hook -> digest_limits: hold concurrency slots
  *					-> latency: open a timer
@@ -47,6 +49,8 @@
  *					-> latency: record the time (completed; or, from the
  *					   catch block, queue the failure)
  *	end of a (sub)transaction
+ *					-> ddl_policy: the verdicts that wait for the commit
+ *					   (pre-commit only; may reject)
  *					-> latency: record the queued failures
  *					-> ddl_audit: write the pending entries (abort only)
  *					-> workload_class: no top-level statement runs
@@ -80,8 +84,7 @@
  *
  * The statement that calls the function is the caller's, and is still
  * subject to the rules (SELECT guardrails.unlimit_digest(...) can be
- * limited like any statement).  The alternative, a mark on the
- * statements themselves, would need a catalog lookup per statement.
+ * limited like any statement).
  *
  * Chaining and errors: each hook calls the one it replaced through
  * GRD_PREV_HOOK.  What a module began and must end if a later step throws
@@ -344,6 +347,7 @@ grd_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		GRD_WORKLOAD_START(GRD_QUERYID(queryDesc->plannedstmt), queryDesc,
 						   queryDesc);
 
+	grd_ddl_policy_check_executor(queryDesc, eflags, grd_nesting_level);
 	GRD_ADMIT_UNLESS_OWN(admission,
 						 grd_digest_admit(queryDesc, eflags, &admission));
 
@@ -483,19 +487,22 @@ grd_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	audited = call.st.audited &&
 		grd_ddl_audit_begin(pstmt, call.st.stmt, queryString, &audit);
 
+	/*
+	 * What the catch block queues is recorded by the transaction callbacks,
+	 * and what the policy decides at the commit (ddl_policy.c) is decided
+	 * there: they are registered by the first statement that could queue
+	 * or leave something, so that a backend that runs none pays nothing at
+	 * each transaction end.
+	 */
+	if (unlikely(!xact_callbacks_registered) &&
+		(call.timed || audited || call.st.guarded))
+		grd_register_xact_callbacks();
+
 	if (!call.timed && !audited)
 	{
 		grd_utility_body(&call);
 		return;
 	}
-
-	/*
-	 * What the catch block queues is recorded by the transaction callbacks,
-	 * registered by the first statement that could queue something, so
-	 * that a backend that runs none pays nothing at each transaction end.
-	 */
-	if (unlikely(!xact_callbacks_registered))
-		grd_register_xact_callbacks();
 	PG_TRY();
 	{
 		grd_utility_body(&call);
@@ -573,7 +580,7 @@ grd_utility_run(const GrdUtilityCall *call)
 	GrdDdlLock	ddl_lock = {.guc_nest_level = -1};
 
 	/* EXPLAIN ANALYZE is judged by what it executes */
-	grd_ddl_policy_check(call->st.stmt);
+	grd_ddl_policy_check(call->st.stmt, call->st.guarded);
 	if (call->st.guarded)
 		grd_ddl_lock_begin(&call->st, call->context, &ddl_lock);
 
@@ -722,6 +729,9 @@ grd_register_xact_callbacks(void)
 static void
 grd_xact_callback(XactEvent event, void *arg)
 {
+	/* may raise an error, which aborts the transaction */
+	if (event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PRE_PREPARE)
+		grd_ddl_policy_pre_commit();
 	grd_latency_record_pending();
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
 	{

@@ -12,6 +12,7 @@
 #ifndef GRD_DDL_H
 #define GRD_DDL_H
 
+#include "executor/execdesc.h"
 #include "nodes/plannodes.h"
 #include "portability/instr_time.h"
 #include "storage/lockdefs.h"
@@ -56,8 +57,18 @@ extern void grd_ddl_classify(Node *parsetree, GrdDdlStatement *st);
 
 /* ddl_policy.c */
 
-/* Before a utility statement runs (hooks.c). */
-extern void grd_ddl_policy_check(Node *parsetree);
+/*
+ * Before a utility statement runs (hooks.c); guarded: it may take a lock
+ * stronger than ROW EXCLUSIVE (GrdDdlStatement).
+ */
+extern void grd_ddl_policy_check(Node *parsetree, bool guarded);
+
+/* Before the transaction commits (hooks.c): rule rename's waiting verdicts. */
+extern void grd_ddl_policy_pre_commit(void);
+
+/* Before a statement the executor runs (hooks.c): rule lock_held. */
+extern void grd_ddl_policy_check_executor(QueryDesc *queryDesc, int eflags,
+										  int nesting_level);
 
 /* ddl_lock.c */
 

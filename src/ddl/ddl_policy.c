@@ -7,10 +7,10 @@
  * Which statements are DDL, and which relation a statement names, is
  * decided by ddl_statement.c.
  *
- * The policy (guardrails.ddl_policy = off | warn | enforce) has ten rules,
- * each about a statement that would hold a lock that blocks writes (or
- * reads) for as long as it scans or copies a whole table, or that would
- * break the clients that run while it commits:
+ * The policy (guardrails.ddl_policy = off | warn | enforce) has twelve
+ * rules, each about a statement that would hold a lock that blocks writes
+ * (or reads) for as long as it scans or copies a whole table, or that
+ * would break the clients that run while it commits:
  *
  *	new_column			ADD COLUMN that is NOT NULL without a default, or
  *						whose default must be computed for every row
@@ -41,6 +41,14 @@
  *	attach_partition	ATTACH PARTITION of a table with data that no valid
  *						check constraint proves within the bound: a full
  *						scan under ACCESS EXCLUSIVE
+ *	lock_held			a query (SELECT, INSERT, UPDATE, DELETE, MERGE) on a
+ *						table while its transaction holds a lock on it that
+ *						blocks writes (SHARE or stronger), taken by an
+ *						earlier statement: the brief ALTER's lock is held
+ *						for the whole query
+ *	transaction_block	(check_migration() only) a CONCURRENTLY form or
+ *						VACUUM inside the script's transaction block, which
+ *						PostgreSQL refuses
  *
  * Each rule follows guardrails.ddl_policy unless guardrails.ddl_policy_rules
  * gives it its own level ('rename: warn, new_tables: enforce').
@@ -58,19 +66,33 @@
  * role that may not touch it, and, under enforce, replace the permission
  * error's SQLSTATE by ours.
  *
- * All but table_rewrite are decided from the statement before it runs, so
- * before it takes any lock; ALTER TABLE's rewrites are decided by
- * PostgreSQL only once it has analysed the commands, so we are told by an
- * event trigger, before a single row is copied.  Emptiness is read from
+ * All but table_rewrite and lock_held are decided from the statement
+ * before it runs, so before it takes any lock; ALTER TABLE's rewrites are
+ * decided by PostgreSQL only once it has analysed the commands, so we are
+ * told by an event trigger, before a single row is copied; lock_held is
+ * decided at the start of the query's execution, from the locks the
+ * transaction holds.  Emptiness is read from
  * the size of the table's main fork, under an ACCESS SHARE lock taken only
- * if it is free at once and given back at once (see relation_pages()); we
- * never wait for a lock here.
+ * if it is free at once and given back at once (see
+ * grd_ddl_relation_pages()); we never wait for a lock here.
  *
  * In enforce a violation is an ERROR, in warn a WARNING with the same text;
  * both carry SQLSTATE 42G01.  guardrails.check_migration() runs the same
  * checks on a script without running it, and collects the verdicts
- * (grd_ddl_policy_collect()) instead of raising them.  Extension scripts and binary upgrades are
- * exempt: they create what they must.
+ * (grd_ddl_policy_collect()) instead of raising them.  Extension scripts
+ * and binary upgrades are exempt: they create what they must.
+ *
+ * This file holds the settings and the levels, how a table is measured and
+ * a verdict reported, the dispatch of a statement to its rules,
+ * check_migration()'s interface, and the table_rewrite event trigger.  The
+ * rules themselves are in one file per family (ddl_rules.h):
+ * ddl_rules_columns.c, ddl_rules_constraints.c, ddl_rules_indexes.c,
+ * ddl_rules_tables.c (rewrites and new tables), ddl_rules_partitions.c,
+ * ddl_rules_rename.c and ddl_rules_locks.c (lock_held, transaction_block).
+ *
+ * Locking: none of its own; no shared memory.  A relation is read only
+ * under an ACCESS SHARE lock had at once and given back at once
+ * (grd_ddl_relation_open_now()), never waited for.
  *
  * Copyright (c) 2026, pg_guardrails developers
  *
@@ -79,43 +101,25 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
-#include "access/transam.h"
-#include "access/xact.h"
 #include "access/xlog.h"
-#include "catalog/index.h"
-#include "catalog/namespace.h"
-#include "catalog/partition.h"
-#include "catalog/pg_class.h"
-#include "catalog/pg_constraint.h"
-#include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
-#include "commands/defrem.h"
 #include "commands/event_trigger.h"
-#include "commands/dbcommands.h"
 #include "commands/extension.h"
-#include "commands/tablespace.h"
+#include "executor/executor.h"
 #include "miscadmin.h"
-#include "nodes/makefuncs.h"
-#include "nodes/nodeFuncs.h"
-#include "nodes/parsenodes.h"
-#include "optimizer/optimizer.h"
-#include "parser/parse_expr.h"
-#include "parser/parse_node.h"
-#include "parser/parse_utilcmd.h"
-#include "partitioning/partbounds.h"
+#include "storage/proc.h"
 #include "storage/smgr.h"
-#include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
-#include "utils/partcache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
 #include "compat.h"
 #include "ddl.h"
 #include "ddl_audit.h"
-#include "ddl_policy.h"
+#include "ddl_rules.h"
 #include "ddl_statement.h"
 #include "module.h"
 
@@ -139,7 +143,9 @@ static const char *const rule_names[GRD_NUM_RULES] = {
 	"validate_separately",
 	"detach_concurrently",
 	"rename",
-	"attach_partition"
+	"attach_partition",
+	"lock_held",
+	"transaction_block"
 };
 
 /*
@@ -154,7 +160,7 @@ typedef struct RuleLevels
 /* settings */
 static int	grd_ddl_policy = GRD_DDL_POLICY_WARN;
 static char *grd_ddl_policy_rules = NULL;
-static bool grd_allow_new_tables = true;
+bool		grd_allow_new_tables = true;
 static int	grd_ddl_policy_min_size = 1024;
 static const RuleLevels *rule_levels = NULL;
 
@@ -188,7 +194,7 @@ PG_FUNCTION_INFO_V1(grd_ddl_policy_table_rewrite);
  * statement in progress, so that the table_rewrite event does not report
  * it a second time.
  */
-static Oid	rewrite_reported = InvalidOid;
+Oid			grd_ddl_rewrite_reported = InvalidOid;
 
 /*
  * While grd_ddl_policy_collect() runs: where the verdicts go, instead of
@@ -197,10 +203,19 @@ static Oid	rewrite_reported = InvalidOid;
 static List **collected = NULL;
 
 /*
- * While grd_ddl_policy_collect() runs: the columns that the script being
- * checked proves not null before the statement (GrdProvenColumn).
+ * While grd_ddl_policy_collect() runs: what the earlier statements of the
+ * script being checked did, which the catalog does not show.
  */
-static List *script_proven = NIL;
+const GrdScriptFacts *grd_ddl_script = NULL;
+
+/*
+ * The local transaction in which this backend last ran a utility
+ * statement that may take a lock stronger than ROW EXCLUSIVE: only in that
+ * one may a query run while the transaction holds such a lock that an
+ * earlier statement took (rule lock_held), so that every other execution
+ * pays one comparison.
+ */
+static LocalTransactionId strong_lock_lxid = InvalidLocalTransactionId;
 
 /* The level of one rule: its own, or guardrails.ddl_policy's. */
 static int
@@ -240,8 +255,8 @@ grd_ddl_level_name(int level)
  * it counts as at least guardrails.ddl_policy_min_size, so that the rules
  * apply.
  */
-static BlockNumber
-relation_pages(Oid relid, bool *exempt)
+BlockNumber
+grd_ddl_relation_pages(Oid relid, bool *exempt)
 {
 	Relation	rel = grd_ddl_relation_open_now(relid);
 	BlockNumber pages = 0;
@@ -289,8 +304,8 @@ relation_pages(Oid relid, bool *exempt)
  * superuser owns everything), or, for the statements that PostgreSQL 17's
  * MAINTAIN privilege allows (maintain true), holds that privilege.
  */
-static bool
-may_change(Oid relid, bool maintain)
+bool
+grd_ddl_may_change(Oid relid, bool maintain)
 {
 	Oid			userid = GetUserId();
 
@@ -304,36 +319,63 @@ may_change(Oid relid, bool maintain)
  * not run the statement on it, or it is temporary, new or smaller than
  * guardrails.ddl_policy_min_size), or one that does not exist.
  */
-static BlockNumber
-table_pages(Oid relid, bool maintain)
+BlockNumber
+grd_ddl_table_pages(Oid relid, bool maintain)
 {
 	BlockNumber pages;
 	bool		exempt;
 	List	   *rels;
 	ListCell   *lc;
 
-	if (!OidIsValid(relid) || !may_change(relid, maintain))
+	if (!OidIsValid(relid) || !grd_ddl_may_change(relid, maintain))
 		return 0;
-	pages = relation_pages(relid, &exempt);
+	/* a relation the script dropped: what bears its name now is new */
+	if (grd_ddl_script != NULL &&
+		list_member_oid(grd_ddl_script->dropped, relid))
+		return 0;
+	pages = grd_ddl_relation_pages(relid, &exempt);
 	if (!exempt && get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE)
 	{
 		rels = find_all_inheritors(relid, NoLock, NULL);
 		foreach(lc, rels)
 		{
-			BlockNumber partpages = relation_pages(lfirst_oid(lc), &exempt);
+			BlockNumber partpages = grd_ddl_relation_pages(lfirst_oid(lc), &exempt);
 
 			if (!exempt)
 				pages += partpages;
 		}
 	}
-	if ((double) pages * BLCKSZ < (double) grd_ddl_policy_min_size * 1024.0)
+	if (grd_ddl_is_small(pages))
 		return 0;
 	return pages;
 }
 
+/* Whether columns (GrdScriptColumn) names column colname of relid. */
+bool
+grd_ddl_script_has_column(List *columns, Oid relid, const char *colname)
+{
+	ListCell   *lc;
+
+	foreach(lc, columns)
+	{
+		GrdScriptColumn *col = (GrdScriptColumn *) lfirst(lc);
+
+		if (col->relid == relid && strcmp(col->colname, colname) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Whether pages is below guardrails.ddl_policy_min_size: exempt. */
+bool
+grd_ddl_is_small(BlockNumber pages)
+{
+	return (double) pages * BLCKSZ < (double) grd_ddl_policy_min_size * 1024.0;
+}
+
 /* A size in the units pg_size_pretty() would use. */
-static char *
-pages_pretty(BlockNumber pages)
+char *
+grd_ddl_pages_pretty(BlockNumber pages)
 {
 	Datum		bytes = Int64GetDatum((int64) pages * BLCKSZ);
 
@@ -349,9 +391,9 @@ pages_pretty(BlockNumber pages)
  * level.  The texts are formatted by the caller, so that both ways carry
  * the same ones.
  */
-static void
-report(GrdDdlRule rule, Oid relid, BlockNumber pages,
-	   const char *message, const char *detail, const char *hint)
+void
+grd_ddl_report(GrdDdlRule rule, Oid relid, BlockNumber pages,
+			   const char *message, const char *detail, const char *hint)
 {
 	int			level = rule_level(rule);
 
@@ -380,773 +422,23 @@ report(GrdDdlRule rule, Oid relid, BlockNumber pages,
 			 errhint("%s", hint)));
 }
 
+/* Whether the rules run for check_migration(), collecting verdicts. */
+bool
+grd_ddl_collecting(void)
+{
+	return collected != NULL;
+}
+
 /*
  * The message of a violation: what the statement does, then the rule it
  * violates, named.
  */
-static char *
-violates(GrdDdlRule rule, const char *what)
+char *
+grd_ddl_violates(GrdDdlRule rule, const char *what)
 {
 	return psprintf("%s violates schema-change rule \"%s\"", what,
 					rule_names[rule]);
 }
-
-/* A column default that must be computed for every existing row. */
-static bool
-default_is_volatile(Node *raw_default)
-{
-	ParseState *pstate = make_parsestate(NULL);
-	Node	   *expr;
-
-	expr = transformExpr(pstate, copyObject(raw_default),
-						 EXPR_KIND_COLUMN_DEFAULT);
-	free_parsestate(pstate);
-	return contain_volatile_functions(expr);
-}
-
-/* serial, bigserial and the like: a default of nextval(). */
-static bool
-is_serial(TypeName *typeName)
-{
-	char	   *name;
-
-	if (typeName == NULL || list_length(typeName->names) != 1 ||
-		typeName->pct_type)
-		return false;
-	name = strVal(linitial(typeName->names));
-	return strcmp(name, "smallserial") == 0 || strcmp(name, "serial2") == 0 ||
-		strcmp(name, "serial") == 0 || strcmp(name, "serial4") == 0 ||
-		strcmp(name, "bigserial") == 0 || strcmp(name, "serial8") == 0;
-}
-
-/*
- * Rule index_concurrently, for a statement that builds indexes; hint NULL
- * for CREATE INDEX.
- */
-static void
-report_index_build(Oid relid, BlockNumber pages, const char *hint)
-{
-	if (hint == NULL && get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE)
-		hint = "Create the index on each partition with CREATE INDEX CONCURRENTLY, then on the parent with CREATE INDEX ON ONLY, and attach each partition's index with ALTER INDEX ... ATTACH PARTITION.";
-	else if (hint == NULL)
-		hint = "Build it with CREATE INDEX CONCURRENTLY.";
-
-	report(GRD_RULE_INDEX_CONCURRENTLY, relid, pages,
-		   violates(GRD_RULE_INDEX_CONCURRENTLY,
-					psprintf("building an index on table \"%s\" without CONCURRENTLY",
-							 get_rel_name(relid))),
-		   psprintf("Table \"%s\" holds %s, and writes to it would be blocked until the build ends.",
-					grd_ddl_relation_name(relid), pages_pretty(pages)),
-		   hint);
-}
-
-/*
- * A constraint declared inline in ADD COLUMN (CHECK, REFERENCES, UNIQUE,
- * PRIMARY KEY): PostgreSQL validates it, or builds its index, under the
- * ACCESS EXCLUSIVE lock of the ALTER TABLE; inline, it cannot be NOT VALID.
- */
-static void
-check_inline_constraint(Oid relid, BlockNumber pages, ColumnDef *col,
-						Constraint *con)
-{
-	const char *kind;
-
-	switch (con->contype)
-	{
-		case CONSTR_CHECK:
-			kind = "CHECK";
-			break;
-		case CONSTR_FOREIGN:
-			kind = "REFERENCES";
-			break;
-		case CONSTR_UNIQUE:
-		case CONSTR_PRIMARY:
-			report_index_build(relid, pages,
-							   "Add the column without the constraint, build a unique index with CREATE UNIQUE INDEX CONCURRENTLY, then add the constraint with ADD CONSTRAINT ... USING INDEX.");
-			return;
-		default:
-			return;
-	}
-	report(GRD_RULE_CONSTRAINT_NOT_VALID, relid, pages,
-		   violates(GRD_RULE_CONSTRAINT_NOT_VALID,
-					psprintf("adding column \"%s\" with an inline %s constraint",
-							 col->colname, kind)),
-		   psprintf("Validating it would scan all %s of table \"%s\" under an ACCESS EXCLUSIVE lock.",
-					pages_pretty(pages), grd_ddl_relation_name(relid)),
-		   "Add the column without the constraint, then add the constraint with NOT VALID and validate it with ALTER TABLE ... VALIDATE CONSTRAINT, which does not block writes.");
-}
-
-/* Rule new_column, for ALTER TABLE ... ADD COLUMN. */
-static void
-check_new_column(Oid relid, BlockNumber pages, ColumnDef *col)
-{
-	bool		not_null = col->is_not_null;
-	bool		has_default = false;
-	const char *per_row = NULL; /* why its value is computed per row */
-	ListCell   *lc;
-
-	if (is_serial(col->typeName))
-		per_row = psprintf("of type %s",
-						   strVal(linitial(col->typeName->names)));
-
-	foreach(lc, col->constraints)
-	{
-		Constraint *con = lfirst_node(Constraint, lc);
-
-		switch (con->contype)
-		{
-			case CONSTR_NOTNULL:
-			case CONSTR_PRIMARY:
-				not_null = true;
-				break;
-			case CONSTR_DEFAULT:
-				has_default = true;
-				if (con->raw_expr && default_is_volatile(con->raw_expr))
-					per_row = "with a volatile default";
-				break;
-			case CONSTR_IDENTITY:
-				per_row = "as an identity column";
-				break;
-			case CONSTR_GENERATED:
-				per_row = "as a stored generated column";
-				break;
-			default:
-				break;
-		}
-	}
-
-	if (per_row != NULL)
-	{
-		rewrite_reported = relid;
-		report(GRD_RULE_NEW_COLUMN, relid, pages,
-			   violates(GRD_RULE_NEW_COLUMN,
-						psprintf("adding column \"%s\" %s",
-								 col->colname, per_row)),
-			   psprintf("Its value would be computed for every row, rewriting all %s of table \"%s\" under an ACCESS EXCLUSIVE lock.",
-						pages_pretty(pages), grd_ddl_relation_name(relid)),
-			   "Add the column without a default or with a constant one, then fill it in batches.");
-	}
-	else if (not_null && !has_default)
-		report(GRD_RULE_NEW_COLUMN, relid, pages,
-			   violates(GRD_RULE_NEW_COLUMN,
-						psprintf("adding column \"%s\" as NOT NULL without a default",
-								 col->colname)),
-			   psprintf("Table \"%s\" holds %s of existing rows, which would have no value for it.",
-						grd_ddl_relation_name(relid), pages_pretty(pages)),
-			   "Add the column as nullable, backfill it in batches, then add a NOT VALID check constraint and validate it.");
-
-	foreach(lc, col->constraints)
-		check_inline_constraint(relid, pages, col,
-								lfirst_node(Constraint, lc));
-}
-
-/* check_functions_in_node() callback: a function that is not built in. */
-static bool
-is_user_function(Oid funcid, void *context)
-{
-	return funcid >= FirstNormalObjectId;
-}
-
-/* Walker of grd_expr_calls_user_function(). */
-static bool
-user_function_walker(Node *node, void *context)
-{
-	if (node == NULL)
-		return false;
-	if (check_functions_in_node(node, is_user_function, context))
-		return true;
-	return expression_tree_walker(node, user_function_walker, context);
-}
-
-/*
- * Whether an analysed expression calls a function (or an operator's, a
- * cast's or a type's I/O function) that is not built in.  Constant folding
- * (eval_const_expressions, expression_planner) runs the immutable
- * functions whose arguments are constants, and inlines SQL functions into
- * such calls: on an expression that calls anyone's own function, it would
- * run that role's code as the current user, in check_migration() (which
- * promises to execute nothing, and which a superuser may call on a script
- * naming any role's objects) and before the statement itself runs.  Such
- * an expression is not folded.
- */
-bool
-grd_expr_calls_user_function(Node *expr)
-{
-	return user_function_walker(expr, NULL);
-}
-
-/*
- * The valid check constraints of rel, as one implicit-AND list of quals,
- * simplified and canonicalized as PostgreSQL does before it uses them as
- * proofs (ConstraintImpliedByRelConstraint in tablecmds.c), except that no
- * one's code runs (see grd_expr_calls_user_function).
- */
-static List *
-valid_checks(Relation rel)
-{
-	TupleConstr *constr = RelationGetDescr(rel)->constr;
-	List	   *checks = NIL;
-
-	if (constr == NULL)
-		return NIL;
-	for (int i = 0; i < constr->num_check; i++)
-	{
-		Node	   *expr;
-
-		if (!constr->check[i].ccvalid || constr->check[i].ccbin == NULL)
-			continue;
-		expr = stringToNode(constr->check[i].ccbin);
-		if (!grd_expr_calls_user_function(expr))
-			expr = eval_const_expressions(NULL, expr);
-		expr = (Node *) canonicalize_qual((Expr *) expr, true);
-		checks = list_concat(checks, make_ands_implicit((Expr *) expr));
-	}
-	return checks;
-}
-
-/*
- * Whether column attnum of rel is known to hold no NULL without a scan:
- * it is NOT NULL already (SET NOT NULL does nothing), or a valid check
- * constraint implies "col IS NOT NULL", the proof PostgreSQL itself looks
- * for before it scans (NotNullImpliedByRelConstraints in tablecmds.c).
- */
-static bool
-not_null_proven(Relation rel, AttrNumber attnum)
-{
-	Form_pg_attribute attr = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
-	NullTest   *test;
-	List	   *checks;
-
-	if (attr->attnotnull)
-		return true;
-	checks = valid_checks(rel);
-	if (checks == NIL)
-		return false;
-	test = makeNode(NullTest);
-	test->arg = (Expr *) makeVar(1, attnum, attr->atttypid, attr->atttypmod,
-								 attr->attcollation, 0);
-	test->nulltesttype = IS_NOT_NULL;
-	test->argisrow = false;
-	test->location = -1;
-	return predicate_implied_by(list_make1(test), checks, false);
-}
-
-/*
- * Rule set_not_null: column colname of table relid is about to become NOT
- * NULL (SET NOT NULL, ADD CONSTRAINT ... NOT NULL, or a primary key over
- * it).  PostgreSQL then scans the whole table under ACCESS EXCLUSIVE,
- * unless the column is proven not null already.
- */
-static void
-check_set_not_null(Oid relid, BlockNumber pages, const char *colname,
-				   const char *how)
-{
-	Relation	rel;
-	AttrNumber	attnum;
-	bool		proven;
-	ListCell   *lc;
-
-	attnum = get_attnum(relid, colname);
-	if (attnum <= 0)
-		return;					/* PostgreSQL's error, or a system column */
-	/*
-	 * The constraints are read from the relcache entry, under a lock had at
-	 * once (grd_ddl_relation_open_now()).  When another session holds or
-	 * awaits ACCESS EXCLUSIVE on the table, nothing proves the column: a
-	 * lock anyone may queue must not open a way around the rule.
-	 */
-	rel = grd_ddl_relation_open_now(relid);
-	if (rel != NULL)
-	{
-		proven = not_null_proven(rel, attnum);
-		grd_ddl_relation_close_now(rel);
-	}
-	else
-		proven = false;
-	foreach(lc, script_proven)
-	{
-		GrdProvenColumn *col = (GrdProvenColumn *) lfirst(lc);
-
-		if (col->relid == relid && strcmp(col->colname, colname) == 0)
-			proven = true;
-	}
-	if (proven)
-		return;
-	report(GRD_RULE_SET_NOT_NULL, relid, pages,
-		   violates(GRD_RULE_SET_NOT_NULL,
-					psprintf("making column \"%s\" of table \"%s\" NOT NULL%s",
-							 colname, get_rel_name(relid), how)),
-		   psprintf("PostgreSQL would scan all %s of table \"%s\" for NULLs under an ACCESS EXCLUSIVE lock, since no valid check constraint proves the column not null.",
-					pages_pretty(pages), grd_ddl_relation_name(relid)),
-		   psprintf("Add CHECK (%s IS NOT NULL) NOT VALID, validate it with ALTER TABLE ... VALIDATE CONSTRAINT in another transaction, then set NOT NULL, which no longer scans (from PostgreSQL 18, ADD CONSTRAINT ... NOT NULL %s NOT VALID does the same).",
-					quote_identifier(colname), quote_identifier(colname)));
-}
-
-/*
- * ADD CONSTRAINT ... PRIMARY KEY USING INDEX: the index is built already,
- * but its columns become NOT NULL (rule set_not_null).
- */
-static void
-check_primary_key_columns(Oid relid, BlockNumber pages, Constraint *con)
-{
-	Oid			indexid;
-	HeapTuple	tuple;
-	Form_pg_index index;
-
-	indexid = get_relname_relid(con->indexname, get_rel_namespace(relid));
-	if (!OidIsValid(indexid))
-		return;
-	tuple = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexid));
-	if (!HeapTupleIsValid(tuple))
-		return;
-	index = (Form_pg_index) GETSTRUCT(tuple);
-	for (int i = 0; i < index->indnkeyatts; i++)
-	{
-		char	   *colname;
-
-		if (index->indkey.values[i] <= 0)
-			continue;
-		colname = get_attname(relid, index->indkey.values[i], true);
-		if (colname != NULL)
-			check_set_not_null(relid, pages, colname, " for a primary key");
-	}
-	ReleaseSysCache(tuple);
-}
-
-static void report_validate(Oid relid, BlockNumber pages,
-							const char *conname);
-
-/*
- * Rule validate_separately: VALIDATE CONSTRAINT of a constraint this
- * transaction added.  Its ADD took a lock that blocks writes (ACCESS
- * EXCLUSIVE for a check, SHARE ROW EXCLUSIVE for a foreign key) and holds
- * it until the commit, so the validating scan, meant to run while writes
- * go on, runs with them blocked.
- */
-static void
-check_validate(Oid relid, BlockNumber pages, const char *conname)
-{
-	Oid			conid = get_relation_constraint_oid(relid, conname, true);
-	HeapTuple	tuple;
-	bool		added_now;
-
-	if (!OidIsValid(conid))
-		return;
-	tuple = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conid));
-	if (!HeapTupleIsValid(tuple))
-		return;
-	added_now = !((Form_pg_constraint) GETSTRUCT(tuple))->convalidated &&
-		TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tuple->t_data));
-	ReleaseSysCache(tuple);
-	if (added_now)
-		report_validate(relid, pages, conname);
-}
-
-/*
- * The verdict of rule validate_separately on constraint conname of table
- * relid.
- */
-static void
-report_validate(Oid relid, BlockNumber pages, const char *conname)
-{
-	report(GRD_RULE_VALIDATE_SEPARATELY, relid, pages,
-		   violates(GRD_RULE_VALIDATE_SEPARATELY,
-					psprintf("validating constraint \"%s\" in the transaction that added it",
-							 conname)),
-		   psprintf("The transaction still holds the lock its ADD CONSTRAINT took on table \"%s\", so the scan of all %s blocks writes to it.",
-					grd_ddl_relation_name(relid), pages_pretty(pages)),
-		   "Commit after ADD CONSTRAINT ... NOT VALID, then run VALIDATE CONSTRAINT in a transaction of its own.");
-}
-
-/*
- * SET TABLESPACE of a relation that has storage: a copy of all of it
- * (rule table_rewrite), which PostgreSQL's table_rewrite event does not
- * report.  Nothing is copied when the tablespace does not change.
- */
-static void
-check_set_tablespace(Oid relid, const char *tablespace)
-{
-	Oid			newts = get_tablespace_oid(tablespace, true);
-	Oid			oldts = get_rel_tablespace(relid);
-	char		relkind = get_rel_relkind(relid);
-	BlockNumber pages;
-
-	if (!OidIsValid(newts) || newts == oldts ||
-		(newts == MyDatabaseTableSpace && oldts == InvalidOid) ||
-		!RELKIND_HAS_STORAGE(relkind))
-		return;
-	pages = table_pages(relid, false);
-	if (pages == 0)
-		return;
-	report(GRD_RULE_TABLE_REWRITE, relid, pages,
-		   violates(GRD_RULE_TABLE_REWRITE,
-					psprintf("moving %s \"%s\" to tablespace \"%s\"",
-							 relkind == RELKIND_INDEX ? "index" :
-							 relkind == RELKIND_MATVIEW ? "materialized view" : "table",
-							 get_rel_name(relid), tablespace)),
-		   psprintf("SET TABLESPACE copies all %s of \"%s\" under an ACCESS EXCLUSIVE lock, which blocks every query on %s.",
-					pages_pretty(pages), grd_ddl_relation_name(relid),
-					relkind == RELKIND_INDEX ? "its table" : "it"),
-		   relkind == RELKIND_INDEX ?
-		   "Build a new index with CREATE INDEX CONCURRENTLY ... TABLESPACE, then drop the old one with DROP INDEX CONCURRENTLY." :
-		   "Move it with a tool that rebuilds tables online, or in a maintenance window with the rule set to off.");
-}
-
-/*
- * DETACH PARTITION without CONCURRENTLY (rule detach_concurrently): an
- * ACCESS EXCLUSIVE lock on the partitioned table, which stops every query
- * on it and on all its partitions.  A table with a default partition
- * cannot detach concurrently: nothing safer exists, and nothing is said.
- */
-static void
-check_detach(Oid relid, BlockNumber pages, PartitionCmd *cmd)
-{
-	if (cmd->concurrent || OidIsValid(get_default_partition_oid(relid)))
-		return;
-	report(GRD_RULE_DETACH_CONCURRENTLY, relid, pages,
-		   violates(GRD_RULE_DETACH_CONCURRENTLY,
-					psprintf("detaching partition \"%s\" from table \"%s\" without CONCURRENTLY",
-							 cmd->name->relname, get_rel_name(relid))),
-		   psprintf("It takes an ACCESS EXCLUSIVE lock on table \"%s\" (%s with its partitions), which blocks every query on it until the transaction ends.",
-					grd_ddl_relation_name(relid), pages_pretty(pages)),
-		   "Detach it with ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY, outside a transaction block.");
-}
-
-/*
- * Whether a partition bound, as written, names only constants
- * (MINVALUE and MAXVALUE are column references): transforming anything
- * else would evaluate it, and with it someone's function, before the
- * statement runs, or in check_migration(), which executes nothing.
- */
-static bool
-bound_is_constant(PartitionBoundSpec *bound)
-{
-	List	   *datums = list_concat(list_concat(list_copy(bound->listdatums),
-												 bound->lowerdatums),
-									 bound->upperdatums);
-	ListCell   *lc;
-
-	foreach(lc, datums)
-	{
-		Node	   *datum = lfirst(lc);
-
-		if (!IsA(datum, A_Const) && !IsA(datum, ColumnRef))
-			return false;
-	}
-	return true;
-}
-
-/*
- * Whether the valid check constraints and NOT NULL columns of table
- * childid prove that its rows lie within the bound it is attached with to
- * partitioned table parentid, so that PostgreSQL skips the scan
- * (QueuePartitionConstraintValidation in tablecmds.c builds the same
- * constraint and asks the same question).  False when it cannot be known
- * without running anyone's code: a bound that is not a constant, a
- * partition key of a domain type (whose checks would run on the bound).
- */
-static bool
-attach_bound_proven(Oid parentid, Oid childid, PartitionBoundSpec *bound)
-{
-	Relation	parent;
-	Relation	child;
-	PartitionKey key;
-	ParseState *pstate;
-	List	   *constraint;
-	List	   *proofs;
-	bool		proven = false;
-
-	if (!bound_is_constant(bound))
-		return false;
-
-	/*
-	 * Read both under ACCESS SHARE had at once, as every relation the
-	 * policy reads (see relation_pages): a relation another session holds
-	 * is taken as unproven.
-	 */
-	parent = grd_ddl_relation_open_now(parentid);
-	if (parent == NULL)
-		return false;
-	child = grd_ddl_relation_open_now(childid);
-	if (child == NULL)
-	{
-		grd_ddl_relation_close_now(parent);
-		return false;
-	}
-	key = RelationGetPartitionKey(parent);
-	for (int i = 0; key != NULL && i < key->partnatts; i++)
-	{
-		if (get_typtype(key->parttypid[i]) == TYPTYPE_DOMAIN)
-			key = NULL;
-	}
-	if (key != NULL)
-	{
-		pstate = make_parsestate(NULL);
-		bound = transformPartitionBound(pstate, parent, copyObject(bound));
-		free_parsestate(pstate);
-		constraint = list_concat(get_qual_from_partbound(parent, bound),
-								 RelationGetPartitionQual(parent));
-		if (constraint == NIL)
-			proven = true;
-		else
-		{
-			if (!grd_expr_calls_user_function((Node *) constraint))
-				constraint = (List *) eval_const_expressions(NULL,
-															 (Node *) constraint);
-			constraint = list_make1(make_ands_explicit(constraint));
-			constraint = map_partition_varattnos(constraint, 1, child, parent);
-
-			proofs = valid_checks(child);
-			for (int i = 1; i <= RelationGetDescr(child)->natts; i++)
-			{
-				Form_pg_attribute attr = TupleDescAttr(RelationGetDescr(child),
-													   i - 1);
-				NullTest   *test;
-
-				if (!attr->attnotnull || attr->attisdropped)
-					continue;
-				test = makeNode(NullTest);
-				test->arg = (Expr *) makeVar(1, i, attr->atttypid,
-											 attr->atttypmod,
-											 attr->attcollation, 0);
-				test->nulltesttype = IS_NOT_NULL;
-				test->argisrow = false;
-				test->location = -1;
-				proofs = lappend(proofs, test);
-			}
-			proven = proofs != NIL &&
-				predicate_implied_by(constraint, proofs, true);
-		}
-	}
-	grd_ddl_relation_close_now(child);
-	grd_ddl_relation_close_now(parent);
-	return proven;
-}
-
-/*
- * ATTACH PARTITION (rule attach_partition): PostgreSQL scans the table
- * being attached (each of its partitions, for a partitioned one) for rows
- * outside the bound, under ACCESS EXCLUSIVE, unless its valid check
- * constraints already prove the bound.  Called whatever the size of the
- * partitioned table, which may have no data yet.
- */
-static void
-check_attach(Oid parentid, PartitionCmd *cmd)
-{
-	Oid			childid = grd_ddl_relid(cmd->name);
-	BlockNumber pages;
-
-	if (cmd->bound == NULL ||
-		get_rel_relkind(parentid) != RELKIND_PARTITIONED_TABLE ||
-		!may_change(parentid, false))
-		return;
-	pages = table_pages(childid, false);
-	if (pages == 0 || attach_bound_proven(parentid, childid, cmd->bound))
-		return;
-	report(GRD_RULE_ATTACH_PARTITION, childid, pages,
-		   violates(GRD_RULE_ATTACH_PARTITION,
-					psprintf("attaching table \"%s\" as a partition of table \"%s\"",
-							 get_rel_name(childid), get_rel_name(parentid))),
-		   psprintf("PostgreSQL would scan all %s of table \"%s\" for rows outside the partition bound under an ACCESS EXCLUSIVE lock, since no valid check constraint proves the bound.",
-					pages_pretty(pages), grd_ddl_relation_name(childid)),
-		   "Add a CHECK constraint that matches the partition bound with NOT VALID, validate it with ALTER TABLE ... VALIDATE CONSTRAINT, which does not block writes, then attach the table, which no longer scans it; drop the constraint afterwards.");
-}
-
-/*
- * ALTER DOMAIN ... ADD CONSTRAINT ... CHECK without NOT VALID (rule
- * constraint_not_valid): PostgreSQL checks every stored value of the
- * domain, in every table with a column of it (or of a domain over it),
- * each under a lock that blocks writes, as ALTER TABLE's CHECK does.  For
- * the owner of the domain, who may run it.
- */
-static void
-check_alter_domain(AlterDomainStmt *stmt)
-{
-	Constraint *con = (Constraint *) stmt->def;
-	Oid			typid;
-	BlockNumber pages = 0;
-	List	   *relids = NIL;
-	ListCell   *lc;
-
-	if (stmt->subtype != 'C' || con == NULL || !IsA(con, Constraint) ||
-		con->contype != CONSTR_CHECK)
-		return;
-	typid = grd_ddl_checked_domain(stmt);
-	if (!OidIsValid(typid))
-		return;
-	grd_ddl_domain_tables(typid, &relids);
-	foreach(lc, relids)
-	{
-		bool		exempt;
-		BlockNumber relpages = relation_pages(lfirst_oid(lc), &exempt);
-
-		if (!exempt)
-			pages += relpages;
-	}
-	if (pages == 0 ||
-		(double) pages * BLCKSZ < (double) grd_ddl_policy_min_size * 1024.0)
-		return;
-	report(GRD_RULE_CONSTRAINT_NOT_VALID, InvalidOid, pages,
-		   violates(GRD_RULE_CONSTRAINT_NOT_VALID,
-					psprintf("adding a CHECK constraint to domain \"%s\" without NOT VALID",
-							 format_type_be(typid))),
-		   psprintf("Validating it would scan the tables that store values of domain \"%s\" (%s in all) while writes to them are blocked.",
-					format_type_be(typid), pages_pretty(pages)),
-		   "Add the constraint with NOT VALID, then validate it with ALTER DOMAIN ... VALIDATE CONSTRAINT in another transaction.");
-}
-
-/*
- * Rule rename: a table or one of its columns gets a new name (or schema).
- * Every client that runs names the old one, and fails from the commit on:
- * the change is not backward compatible.
- */
-static void
-report_rename(Oid relid, BlockNumber pages, const char *what,
-			  const char *hint)
-{
-	report(GRD_RULE_RENAME, relid, pages,
-		   violates(GRD_RULE_RENAME, what),
-		   psprintf("Every running client that uses the old name fails once the statement commits; table \"%s\" holds %s.",
-					grd_ddl_relation_name(relid), pages_pretty(pages)),
-		   hint);
-}
-
-static const char *rename_column_hint =
-"Make the change in backward-compatible steps: add the new column, write both, move the readers to it, then drop the old one.";
-static const char *rename_table_hint =
-"Make the change in backward-compatible steps: for example, rename the table and create a view with the old name in one transaction, and drop the view once no client uses it.";
-
-/*
- * RENAME of a table or a column, SET SCHEMA of a table: rule rename.
- * Which relation is renamed is decided by its kind, not by the statement's
- * words, which PostgreSQL lets differ: ALTER INDEX renames a table, ALTER
- * VIEW, ALTER FOREIGN TABLE and ALTER TYPE ... RENAME ATTRIBUTE rename a
- * table's column, ALTER TABLE renames an index.
- */
-static void
-check_rename(Node *parsetree)
-{
-	Oid			relid;
-	BlockNumber pages;
-
-	if (IsA(parsetree, RenameStmt))
-	{
-		RenameStmt *stmt = (RenameStmt *) parsetree;
-		bool		column;
-
-		switch (stmt->renameType)
-		{
-			case OBJECT_COLUMN:
-			case OBJECT_ATTRIBUTE:
-				column = true;
-				break;
-			case OBJECT_TABLE:
-			case OBJECT_INDEX:
-			case OBJECT_VIEW:
-			case OBJECT_MATVIEW:
-			case OBJECT_SEQUENCE:
-			case OBJECT_FOREIGN_TABLE:
-				column = false;
-				break;
-			default:
-				return;			/* a constraint, trigger, rule, policy... */
-		}
-		relid = grd_ddl_relid(stmt->relation);
-		if (!grd_ddl_is_table(relid))
-			return;
-		pages = table_pages(relid, false);
-		if (pages == 0)
-			return;
-		if (column)
-			report_rename(relid, pages,
-						  psprintf("renaming column \"%s\" of table \"%s\" to \"%s\"",
-								   stmt->subname, get_rel_name(relid),
-								   stmt->newname),
-						  rename_column_hint);
-		else
-			report_rename(relid, pages,
-						  psprintf("renaming table \"%s\" to \"%s\"",
-								   get_rel_name(relid), stmt->newname),
-						  rename_table_hint);
-	}
-	else
-	{
-		AlterObjectSchemaStmt *stmt = (AlterObjectSchemaStmt *) parsetree;
-
-		/* every SET SCHEMA that names a relation, whatever its words */
-		if (stmt->relation == NULL)
-			return;
-		relid = grd_ddl_relid(stmt->relation);
-		if (!grd_ddl_is_table(relid))
-			return;
-		pages = table_pages(relid, false);
-		if (pages == 0)
-			return;
-		report_rename(relid, pages,
-					  psprintf("moving table \"%s\" to schema \"%s\"",
-							   get_rel_name(relid), stmt->newschema),
-					  rename_table_hint);
-	}
-}
-
-/*
- * DROP INDEX without CONCURRENTLY (rule index_concurrently): an ACCESS
- * EXCLUSIVE lock on the index's table.  An index of a partitioned table
- * cannot be dropped concurrently: nothing safer exists, nothing is said.
- */
-static void
-check_drop_index(DropStmt *stmt)
-{
-	ListCell   *lc;
-
-	if (stmt->removeType != OBJECT_INDEX || stmt->concurrent)
-		return;
-	foreach(lc, stmt->objects)
-	{
-		RangeVar   *rv = makeRangeVarFromNameList((List *) lfirst(lc));
-		Oid			indexid = grd_ddl_relid(rv);
-		Oid			relid;
-		BlockNumber pages;
-
-		if (!OidIsValid(indexid) || get_rel_relkind(indexid) != RELKIND_INDEX)
-			continue;
-		relid = IndexGetRelation(indexid, true);
-		pages = table_pages(relid, false);
-		if (pages == 0)
-			continue;
-		report(GRD_RULE_INDEX_CONCURRENTLY, relid, pages,
-			   violates(GRD_RULE_INDEX_CONCURRENTLY,
-						psprintf("dropping index \"%s\" without CONCURRENTLY",
-								 rv->relname)),
-			   psprintf("It takes an ACCESS EXCLUSIVE lock on table \"%s\" (%s), which blocks every query on it until the transaction ends.",
-						grd_ddl_relation_name(relid), pages_pretty(pages)),
-			   "Drop it with DROP INDEX CONCURRENTLY.");
-	}
-}
-
-/*
- * Rule table_rewrite, for a statement that always rewrites the table rv
- * names (command says which statement).
- */
-static void
-check_rewrite(RangeVar *rv, const char *command, const char *hint)
-{
-	Oid			relid = grd_ddl_relid(rv);
-	BlockNumber pages = table_pages(relid, true);
-
-	if (pages == 0)
-		return;
-	report(GRD_RULE_TABLE_REWRITE, relid, pages,
-		   violates(GRD_RULE_TABLE_REWRITE,
-					psprintf("rewriting table \"%s\"", get_rel_name(relid))),
-		   psprintf("%s rewrites all %s of table \"%s\" under an ACCESS EXCLUSIVE lock.",
-					command, pages_pretty(pages),
-					grd_ddl_relation_name(relid)),
-		   hint);
-}
-
-static const char *vacuum_full_hint =
-"Use plain VACUUM, or a tool that rebuilds tables online.";
 
 /*
  * ALTER TABLE: rules new_column, index_concurrently, constraint_not_valid,
@@ -1158,7 +450,7 @@ static void
 check_alter_table(AlterTableStmt *stmt)
 {
 	Oid			relid = grd_ddl_relid(stmt->relation);
-	BlockNumber pages = table_pages(relid, false);
+	BlockNumber pages = grd_ddl_table_pages(relid, false);
 	ListCell   *lc;
 
 	/* what ATTACH scans is the table attached, whatever the parent holds */
@@ -1167,7 +459,7 @@ check_alter_table(AlterTableStmt *stmt)
 		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
 
 		if (cmd->subtype == AT_AttachPartition && OidIsValid(relid))
-			check_attach(relid, (PartitionCmd *) cmd->def);
+			grd_ddl_check_attach(relid, (PartitionCmd *) cmd->def);
 	}
 	if (pages == 0)
 		return;
@@ -1175,217 +467,38 @@ check_alter_table(AlterTableStmt *stmt)
 	foreach(lc, stmt->cmds)
 	{
 		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
-		Constraint *con;
 
 		switch (cmd->subtype)
 		{
 			case AT_AddColumn:
-				check_new_column(relid, pages, castNode(ColumnDef, cmd->def));
+				grd_ddl_check_new_column(relid, pages, castNode(ColumnDef, cmd->def));
 				continue;
 			case AT_SetNotNull:
-				check_set_not_null(relid, pages, cmd->name, "");
+				grd_ddl_check_set_not_null(relid, pages, cmd->name, "");
 				continue;
 			case AT_ValidateConstraint:
-				check_validate(relid, pages, cmd->name);
+				grd_ddl_check_validate(relid, pages, cmd->name);
 				continue;
 			case AT_SetTableSpace:
-				check_set_tablespace(relid, cmd->name);
+				grd_ddl_check_set_tablespace(relid, cmd->name);
 				continue;
 			case AT_DetachPartition:
-				check_detach(relid, pages, (PartitionCmd *) cmd->def);
+				grd_ddl_check_detach(relid, pages, (PartitionCmd *) cmd->def);
 				continue;
 			case AT_AddConstraint:
 				if (IsA(cmd->def, Constraint))
-					break;
+					grd_ddl_check_add_constraint(relid, pages,
+												 (Constraint *) cmd->def);
 				continue;
 			default:
 				continue;
 		}
-
-		con = (Constraint *) cmd->def;
-		switch (con->contype)
-		{
-			case CONSTR_FOREIGN:
-			case CONSTR_CHECK:
-				if (con->skip_validation)
-					break;
-				report(GRD_RULE_CONSTRAINT_NOT_VALID, relid, pages,
-					   violates(GRD_RULE_CONSTRAINT_NOT_VALID,
-								psprintf("adding a %s constraint to table \"%s\" without NOT VALID",
-										 con->contype == CONSTR_FOREIGN ? "FOREIGN KEY" : "CHECK",
-										 get_rel_name(relid))),
-					   psprintf("Validating it would scan all %s of table \"%s\" while writes to it are blocked.",
-								pages_pretty(pages), grd_ddl_relation_name(relid)),
-					   "Add the constraint with NOT VALID, then validate it with ALTER TABLE ... VALIDATE CONSTRAINT, which does not block writes.");
-				break;
-			case CONSTR_NOTNULL:
-				/* ADD CONSTRAINT ... NOT NULL col (18+) */
-				if (!con->skip_validation && con->keys != NIL)
-					check_set_not_null(relid, pages,
-									   strVal(linitial(con->keys)), "");
-				break;
-			case CONSTR_PRIMARY:
-			case CONSTR_UNIQUE:
-			case CONSTR_EXCLUSION:
-				if (con->indexname == NULL)
-					report_index_build(relid, pages,
-									   "Build a unique index with CREATE UNIQUE INDEX CONCURRENTLY, then add the constraint with ADD CONSTRAINT ... USING INDEX.");
-				else if (con->contype == CONSTR_PRIMARY)
-					check_primary_key_columns(relid, pages, con);
-				break;
-			default:
-				break;
-		}
 	}
-}
-
-/*
- * ALTER TABLE ALL IN TABLESPACE ... SET TABLESPACE: a copy of every table
- * (or index, or materialized view) it moves, rule table_rewrite.  Which
- * ones it moves (the user's own, or those OWNED BY) is known only as it
- * runs, so no size is given.
- */
-static void
-check_move_all(AlterTableMoveAllStmt *stmt)
-{
-	Oid			oldts = get_tablespace_oid(stmt->orig_tablespacename, true);
-	Oid			newts = get_tablespace_oid(stmt->new_tablespacename, true);
-
-	if (!OidIsValid(oldts) || !OidIsValid(newts) || oldts == newts)
-		return;
-	report(GRD_RULE_TABLE_REWRITE, InvalidOid, 0,
-		   violates(GRD_RULE_TABLE_REWRITE,
-					psprintf("moving every relation of tablespace \"%s\" to tablespace \"%s\"",
-							 stmt->orig_tablespacename,
-							 stmt->new_tablespacename)),
-		   "ALTER ... ALL IN TABLESPACE copies each relation it moves under an ACCESS EXCLUSIVE lock.",
-		   "Move the relations one by one with a tool that rebuilds them online, or in a maintenance window with the rule set to off.");
-}
-
-/* REINDEX without CONCURRENTLY: rule index_concurrently. */
-static void
-check_reindex(ReindexStmt *stmt)
-{
-	Oid			relid;
-	BlockNumber pages;
-
-	if (grd_ddl_is_concurrent((Node *) stmt))
-		return;
-	switch (stmt->kind)
-	{
-		case REINDEX_OBJECT_INDEX:
-			relid = grd_ddl_relid(stmt->relation);
-			if (OidIsValid(relid))
-				relid = IndexGetRelation(relid, true);
-			break;
-		case REINDEX_OBJECT_TABLE:
-			relid = grd_ddl_relid(stmt->relation);
-			break;
-		case REINDEX_OBJECT_SCHEMA:
-		case REINDEX_OBJECT_DATABASE:
-			/*
-			 * Whoever may not run it (or names no schema that exists) gets
-			 * PostgreSQL's error, not ours.
-			 */
-			if (stmt->kind == REINDEX_OBJECT_SCHEMA)
-			{
-				Oid			nspid = get_namespace_oid(stmt->name, true);
-
-				if (!OidIsValid(nspid) ||
-					!(grd_namespace_ownercheck(nspid, GetUserId()) ||
-					  grd_role_maintains_all(GetUserId())))
-					return;
-			}
-			else if (!(grd_database_ownercheck(MyDatabaseId, GetUserId()) ||
-					   grd_role_maintains_all(GetUserId())))
-				return;
-			report(GRD_RULE_INDEX_CONCURRENTLY, InvalidOid, 0,
-				   violates(GRD_RULE_INDEX_CONCURRENTLY,
-							"rebuilding indexes without CONCURRENTLY"),
-				   psprintf("REINDEX %s \"%s\" rebuilds every index in it, blocking writes to each table in turn.",
-							stmt->kind == REINDEX_OBJECT_SCHEMA ? "SCHEMA" : "DATABASE",
-							stmt->name ? stmt->name : get_database_name(MyDatabaseId)),
-				   "Rebuild them with REINDEX CONCURRENTLY.");
-			return;
-		default:
-			return;				/* SYSTEM has no concurrent form */
-	}
-	pages = table_pages(relid, true);
-	if (pages > 0)
-		report_index_build(relid, pages,
-						   "Rebuild it with REINDEX CONCURRENTLY.");
-}
-
-/* VACUUM FULL: rule table_rewrite. */
-static void
-check_vacuum(VacuumStmt *stmt)
-{
-	bool		full = false;
-	ListCell   *lc;
-
-	if (!stmt->is_vacuumcmd)
-		return;
-	foreach(lc, stmt->options)
-	{
-		DefElem    *opt = (DefElem *) lfirst(lc);
-
-		if (strcmp(opt->defname, "full") == 0)
-			full = defGetBoolean(opt);
-	}
-	if (!full)
-		return;
-
-	if (stmt->rels == NIL)
-		report(GRD_RULE_TABLE_REWRITE, InvalidOid, 0,
-			   violates(GRD_RULE_TABLE_REWRITE, "rewriting every table"),
-			   psprintf("VACUUM FULL without a table rewrites every table of database \"%s\", each under an ACCESS EXCLUSIVE lock.",
-						get_database_name(MyDatabaseId)),
-			   vacuum_full_hint);
-	foreach(lc, stmt->rels)
-		check_rewrite(lfirst_node(VacuumRelation, lc)->relation, "VACUUM FULL",
-					  vacuum_full_hint);
-}
-
-/*
- * The schema a new relation would be created in, without an error: the one
- * named, or the first of search_path; InvalidOid if there is none.
- */
-static Oid
-creation_namespace(RangeVar *rv)
-{
-	List	   *path;
-
-	if (rv->schemaname != NULL)
-		return get_namespace_oid(rv->schemaname, true);
-	path = fetch_search_path(false);
-	return path == NIL ? InvalidOid : linitial_oid(path);
-}
-
-/*
- * CREATE TABLE, CREATE TABLE AS, SELECT INTO: rule new_tables, for users
- * who may create a table in the schema (others get PostgreSQL's error).
- */
-static void
-check_new_table(RangeVar *rv, bool is_partition)
-{
-	Oid			nspid;
-
-	if (grd_allow_new_tables || rv->relpersistence == RELPERSISTENCE_TEMP ||
-		is_partition || OidIsValid(grd_ddl_relid(rv)))
-		return;
-	nspid = creation_namespace(rv);
-	if (!OidIsValid(nspid) || !grd_namespace_may_create(nspid, GetUserId()))
-		return;
-	report(GRD_RULE_NEW_TABLES, InvalidOid, 0,
-		   violates(GRD_RULE_NEW_TABLES,
-					psprintf("creating table \"%s\"", rv->relname)),
-		   "guardrails.allow_new_tables is off: this instance takes no new tables.",
-		   "Create the table on an instance that is open to new workloads.");
 }
 
 /*
  * The rules, on one utility statement: each violation is reported (see
- * report()).
+ * grd_ddl_report()).
  */
 static void
 check_statement(Node *parsetree)
@@ -1396,69 +509,44 @@ check_statement(Node *parsetree)
 			check_alter_table((AlterTableStmt *) parsetree);
 			break;
 		case T_AlterTableMoveAllStmt:
-			check_move_all((AlterTableMoveAllStmt *) parsetree);
+			grd_ddl_check_move_all((AlterTableMoveAllStmt *) parsetree);
 			break;
 		case T_AlterDomainStmt:
-			check_alter_domain((AlterDomainStmt *) parsetree);
+			grd_ddl_check_alter_domain((AlterDomainStmt *) parsetree);
 			break;
 		case T_IndexStmt:
-			{
-				IndexStmt  *stmt = (IndexStmt *) parsetree;
-				Oid			relid = grd_ddl_relid(stmt->relation);
-				BlockNumber pages;
-
-				if (stmt->concurrent)
-					break;
-				pages = table_pages(relid, false);
-				if (pages > 0)
-					report_index_build(relid, pages, NULL);
-				break;
-			}
+			grd_ddl_check_create_index((IndexStmt *) parsetree);
+			break;
 		case T_DropStmt:
-			check_drop_index((DropStmt *) parsetree);
+			grd_ddl_check_drop_index((DropStmt *) parsetree);
 			break;
 		case T_RenameStmt:
 		case T_AlterObjectSchemaStmt:
-			check_rename(parsetree);
+			grd_ddl_check_rename(parsetree);
+			break;
+		case T_AlterEnumStmt:
+			grd_ddl_check_enum_rename((AlterEnumStmt *) parsetree);
 			break;
 		case T_ReindexStmt:
-			check_reindex((ReindexStmt *) parsetree);
+			grd_ddl_check_reindex((ReindexStmt *) parsetree);
 			break;
 		case T_VacuumStmt:
-			check_vacuum((VacuumStmt *) parsetree);
+			grd_ddl_check_vacuum((VacuumStmt *) parsetree);
 			break;
 		case T_GrdClusterStmt:
-			/* REPACK CONCURRENTLY (19+) lets writes go on: no rule */
-			if (grd_cluster_concurrent(parsetree))
-				break;
-			if (grd_cluster_relation(parsetree) == NULL)
-				report(GRD_RULE_TABLE_REWRITE, InvalidOid, 0,
-					   violates(GRD_RULE_TABLE_REWRITE,
-								"rewriting every clustered table"),
-					   psprintf("%s without a table rewrites every table clustered before, each under an ACCESS EXCLUSIVE lock.",
-								grd_cluster_command(parsetree)),
-					   vacuum_full_hint);
-			else
-				check_rewrite(grd_cluster_relation(parsetree),
-							  grd_cluster_command(parsetree), vacuum_full_hint);
+			grd_ddl_check_cluster(parsetree);
 			break;
 		case T_RefreshMatViewStmt:
-			{
-				RefreshMatViewStmt *stmt = (RefreshMatViewStmt *) parsetree;
-
-				if (!stmt->concurrent && !stmt->skipData)
-					check_rewrite(stmt->relation, "REFRESH MATERIALIZED VIEW",
-								  "Use REFRESH MATERIALIZED VIEW CONCURRENTLY, which needs a unique index on the materialized view.");
-				break;
-			}
+			grd_ddl_check_refresh((RefreshMatViewStmt *) parsetree);
+			break;
 		case T_CreateStmt:
-			check_new_table(((CreateStmt *) parsetree)->relation,
-							((CreateStmt *) parsetree)->partbound != NULL);
+			grd_ddl_check_new_table(((CreateStmt *) parsetree)->relation,
+									((CreateStmt *) parsetree)->partbound != NULL);
 			break;
 		case T_CreateTableAsStmt:
 			if (((CreateTableAsStmt *) parsetree)->objtype == OBJECT_TABLE)
-				check_new_table(((CreateTableAsStmt *) parsetree)->into->rel,
-								false);
+				grd_ddl_check_new_table(((CreateTableAsStmt *) parsetree)->into->rel,
+										false);
 			break;
 		default:
 			break;
@@ -1482,9 +570,11 @@ all_rules_off(void)
  * (warn) or reject (enforce) what the rules decide from the statement.
  */
 void
-grd_ddl_policy_check(Node *parsetree)
+grd_ddl_policy_check(Node *parsetree, bool guarded)
 {
-	rewrite_reported = InvalidOid;
+	grd_ddl_rewrite_reported = InvalidOid;
+	if (guarded)
+		strong_lock_lxid = GRD_MY_LXID;
 	if (creating_extension || IsBinaryUpgrade || RecoveryInProgress() ||
 		all_rules_off())
 		return;
@@ -1492,25 +582,31 @@ grd_ddl_policy_check(Node *parsetree)
 }
 
 /*
- * Rule table_rewrite on relid, of pages, which ALTER TABLE rewrites (or,
- * when certain is false, may rewrite) for reason: from the table_rewrite
- * event, when PostgreSQL has decided, or from check_migration(), when it
- * predicts.
+ * Before the transaction commits or prepares (hooks.c): the verdicts that
+ * wait for it (rule rename).
  */
-static void
-report_rewrite(Oid relid, BlockNumber pages, const char *reason, bool certain)
+void
+grd_ddl_policy_pre_commit(void)
 {
-	report(GRD_RULE_TABLE_REWRITE, relid, pages,
-		   violates(GRD_RULE_TABLE_REWRITE,
-					psprintf("%s table \"%s\"",
-							 certain ? "rewriting" : "possibly rewriting",
-							 get_rel_name(relid))),
-		   certain ?
-		   psprintf("ALTER TABLE would rewrite all %s of table \"%s\" under an ACCESS EXCLUSIVE lock, for %s.",
-					pages_pretty(pages), grd_ddl_relation_name(relid), reason) :
-		   psprintf("Whether ALTER TABLE rewrites all %s of table \"%s\" for %s is decided only when it runs; the policy then applies the rule.",
-					pages_pretty(pages), grd_ddl_relation_name(relid), reason),
-		   "Make the change without a rewrite (for example, a new column backfilled in batches), or make it in a maintenance window with the rule set to off.");
+	if (creating_extension || IsBinaryUpgrade)
+		return;
+	grd_ddl_check_renames_at_commit();
+}
+
+/*
+ * Before a top-level statement that the executor runs (hooks.c): rule
+ * lock_held, for a transaction that has run a utility statement that may
+ * take a strong lock.
+ */
+void
+grd_ddl_policy_check_executor(QueryDesc *queryDesc, int eflags,
+							  int nesting_level)
+{
+	if (likely(strong_lock_lxid != GRD_MY_LXID) || nesting_level > 0 ||
+		(eflags & EXEC_FLAG_EXPLAIN_ONLY) || creating_extension ||
+		rule_level(GRD_RULE_LOCK_HELD) == GRD_DDL_POLICY_OFF)
+		return;
+	grd_ddl_check_lock_held(queryDesc->plannedstmt);
 }
 
 /* What collect_verdicts() checks. */
@@ -1518,7 +614,9 @@ typedef enum CollectKind
 {
 	COLLECT_STATEMENT,			/* a utility statement */
 	COLLECT_REWRITE,			/* a predicted rewrite */
-	COLLECT_VALIDATE			/* a VALIDATE after ADD ... NOT VALID */
+	COLLECT_VALIDATE,			/* a VALIDATE after ADD ... NOT VALID */
+	COLLECT_LOCK_HELD,			/* a statement under a strong lock */
+	COLLECT_IN_BLOCK			/* a statement refused in a block */
 } CollectKind;
 
 /*
@@ -1527,13 +625,14 @@ typedef enum CollectKind
  * nothing is raised.
  */
 static void
-collect_verdicts(CollectKind kind, Node *parsetree, List *proven,
-				 Oid relid, BlockNumber pages, const char *what,
-				 bool certain, List **verdicts)
+collect_verdicts(CollectKind kind, Node *parsetree,
+				 const GrdScriptFacts *facts, Oid relid, BlockNumber pages,
+				 const char *what, bool certain, LOCKMODE mode,
+				 List **verdicts)
 {
 	Assert(collected == NULL);
 	collected = verdicts;
-	script_proven = proven;
+	grd_ddl_script = facts;
 	PG_TRY();
 	{
 		switch (kind)
@@ -1542,33 +641,39 @@ collect_verdicts(CollectKind kind, Node *parsetree, List *proven,
 				check_statement(parsetree);
 				break;
 			case COLLECT_REWRITE:
-				report_rewrite(relid, pages, what, certain);
+				grd_ddl_report_rewrite(relid, pages, what, certain);
 				((GrdDdlVerdict *) llast(*verdicts))->uncertain = !certain;
 				break;
 			case COLLECT_VALIDATE:
-				report_validate(relid, pages, what);
+				grd_ddl_report_validate(relid, pages, what);
+				break;
+			case COLLECT_LOCK_HELD:
+				grd_ddl_report_lock_held(relid, pages, mode, what);
+				break;
+			case COLLECT_IN_BLOCK:
+				grd_ddl_report_in_block(what);
 				break;
 		}
 	}
 	PG_FINALLY();
 	{
 		collected = NULL;
-		script_proven = NIL;
+		grd_ddl_script = NULL;
 	}
 	PG_END_TRY();
 }
 
 /*
- * The verdicts the rules give one utility statement.  proven lists the
- * columns (GrdProvenColumn) that earlier statements of the script prove
- * not null, which the catalog does not know yet.
+ * The verdicts the rules give one utility statement, judged against what
+ * the earlier statements of the script did (facts).
  */
 void
-grd_ddl_policy_collect(Node *parsetree, List *proven, List **verdicts)
+grd_ddl_policy_collect(Node *parsetree, const GrdScriptFacts *facts,
+					   List **verdicts)
 {
-	collect_verdicts(COLLECT_STATEMENT, parsetree, proven, InvalidOid, 0,
-					 NULL, true, verdicts);
-	rewrite_reported = InvalidOid;
+	collect_verdicts(COLLECT_STATEMENT, parsetree, facts, InvalidOid, 0,
+					 NULL, true, NoLock, verdicts);
+	grd_ddl_rewrite_reported = InvalidOid;
 }
 
 /*
@@ -1580,11 +685,11 @@ void
 grd_ddl_policy_collect_rewrite(Oid relid, const char *reason, bool certain,
 							   List **verdicts)
 {
-	BlockNumber pages = table_pages(relid, false);
+	BlockNumber pages = grd_ddl_table_pages(relid, false);
 
 	if (pages > 0)
-		collect_verdicts(COLLECT_REWRITE, NULL, NIL, relid, pages, reason,
-						 certain, verdicts);
+		collect_verdicts(COLLECT_REWRITE, NULL, NULL, relid, pages, reason,
+						 certain, NoLock, verdicts);
 }
 
 /*
@@ -1596,11 +701,40 @@ void
 grd_ddl_policy_collect_validate(Oid relid, const char *conname,
 								List **verdicts)
 {
-	BlockNumber pages = table_pages(relid, false);
+	BlockNumber pages = grd_ddl_table_pages(relid, false);
 
 	if (pages > 0)
-		collect_verdicts(COLLECT_VALIDATE, NULL, NIL, relid, pages, conname,
-						 true, verdicts);
+		collect_verdicts(COLLECT_VALIDATE, NULL, NULL, relid, pages, conname,
+						 true, NoLock, verdicts);
+}
+
+/*
+ * The verdict of rule lock_held on a statement of a script that is doing
+ * (reading or writing) table relid while an earlier statement of its
+ * transaction block holds a lock of mode on it; nothing when the table is
+ * exempt.
+ */
+void
+grd_ddl_policy_collect_lock_held(Oid relid, LOCKMODE mode, const char *doing,
+								 List **verdicts)
+{
+	BlockNumber pages = grd_ddl_table_pages(relid, false);
+
+	if (pages > 0)
+		collect_verdicts(COLLECT_LOCK_HELD, NULL, NULL, relid, pages, doing,
+						 true, mode, verdicts);
+}
+
+/*
+ * The verdict of rule transaction_block on a statement of a script
+ * (command, its tag) that PostgreSQL refuses inside the script's
+ * transaction block.
+ */
+void
+grd_ddl_policy_collect_in_block(const char *command, List **verdicts)
+{
+	collect_verdicts(COLLECT_IN_BLOCK, NULL, NULL, InvalidOid, 0, command,
+					 true, NoLock, verdicts);
 }
 
 /* Why PostgreSQL rewrites a table, from the table_rewrite event's reason. */
@@ -1645,13 +779,13 @@ grd_ddl_policy_table_rewrite(PG_FUNCTION_ARGS)
 
 	relid = DatumGetObjectId(pg_event_trigger_table_rewrite_oid(fcinfo));
 	reason = DatumGetInt32(pg_event_trigger_table_rewrite_reason(fcinfo));
-	if (relid == rewrite_reported)
+	if (relid == grd_ddl_rewrite_reported)
 		PG_RETURN_VOID();
-	pages = table_pages(relid, false);
+	pages = grd_ddl_table_pages(relid, false);
 	if (pages == 0)
 		PG_RETURN_VOID();
 
-	report_rewrite(relid, pages, rewrite_reason(reason), true);
+	grd_ddl_report_rewrite(relid, pages, rewrite_reason(reason), true);
 	PG_RETURN_VOID();
 }
 
@@ -1752,7 +886,7 @@ check_policy_rules(char **newval, void **extra, GucSource source)
 	return true;
 
 bad:
-	GUC_check_errhint("Write \"rule: level\" items separated by commas, such as \"rename: warn, new_tables: enforce\"; rules: new_column, table_rewrite, index_concurrently, constraint_not_valid, new_tables, set_not_null, validate_separately, detach_concurrently, rename, attach_partition; levels: off, warn, enforce.");
+	GUC_check_errhint("Write \"rule: level\" items separated by commas, such as \"rename: warn, new_tables: enforce\"; rules: new_column, table_rewrite, index_concurrently, constraint_not_valid, new_tables, set_not_null, validate_separately, detach_concurrently, rename, attach_partition, lock_held, transaction_block; levels: off, warn, enforce.");
 	pfree(copy);
 	return false;
 }

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * ddl_policy.h
- *		The schema-change policy (ddl_policy.c), and what
- *		guardrails.check_migration() (ddl_check.c) asks of it.
+ *		The schema-change policy (ddl_policy.c, its rules in ddl_rules_*.c),
+ *		and what guardrails.check_migration() (ddl_check.c) asks of it.
  *
  * Copyright (c) 2026, pg_guardrails developers
  *
@@ -15,6 +15,7 @@
 #include "nodes/pg_list.h"
 #include "nodes/primnodes.h"
 #include "storage/block.h"
+#include "storage/lockdefs.h"
 
 /* What a rule violation does (guardrails.ddl_policy and each rule's own) */
 typedef enum GrdDdlPolicy
@@ -36,10 +37,12 @@ typedef enum GrdDdlRule
 	GRD_RULE_VALIDATE_SEPARATELY,
 	GRD_RULE_DETACH_CONCURRENTLY,
 	GRD_RULE_RENAME,
-	GRD_RULE_ATTACH_PARTITION
+	GRD_RULE_ATTACH_PARTITION,
+	GRD_RULE_LOCK_HELD,
+	GRD_RULE_TRANSACTION_BLOCK
 } GrdDdlRule;
 
-#define GRD_NUM_RULES	(GRD_RULE_ATTACH_PARTITION + 1)
+#define GRD_NUM_RULES	(GRD_RULE_TRANSACTION_BLOCK + 1)
 
 /* One verdict, as grd_ddl_policy_collect() returns it */
 typedef struct GrdDdlVerdict
@@ -54,17 +57,46 @@ typedef struct GrdDdlVerdict
 	bool		uncertain;		/* decided only when the statement runs */
 } GrdDdlVerdict;
 
-/* A column that a script proves not null (a validated check) */
-typedef struct GrdProvenColumn
+/* A column of an existing table, as a script changes it */
+typedef struct GrdScriptColumn
 {
 	Oid			relid;
 	char	   *colname;
-} GrdProvenColumn;
+} GrdScriptColumn;
 
+/* An index a script creates on an existing table */
+typedef struct GrdScriptIndex
+{
+	Oid			relid;			/* its table */
+	char	   *name;
+	List	   *colnames;		/* String per key column; NULL for an
+								 * expression */
+} GrdScriptIndex;
+
+/*
+ * What the earlier statements of a script checked by check_migration() did
+ * that the catalog does not show yet: the rules judge each statement
+ * against it.
+ */
+typedef struct GrdScriptFacts
+{
+	List	   *proven;			/* GrdScriptColumn: proven not null by a
+								 * validated check */
+	List	   *added_columns;	/* GrdScriptColumn: added by the script */
+	List	   *dropped_columns;	/* GrdScriptColumn: dropped by it */
+	List	   *indexes;		/* GrdScriptIndex: created by it */
+	List	   *dropped;		/* OIDs of the relations it dropped */
+} GrdScriptFacts;
 
 /* For guardrails.check_migration() (ddl_check.c). */
-extern void grd_ddl_policy_collect(Node *parsetree, List *proven,
+extern void grd_ddl_policy_collect(Node *parsetree,
+								   const GrdScriptFacts *facts,
 								   List **verdicts);
+extern void grd_ddl_policy_collect_in_block(const char *command,
+											List **verdicts);
+extern void grd_ddl_policy_collect_lock_held(Oid relid, LOCKMODE mode,
+											 const char *doing,
+											 List **verdicts);
 extern void grd_ddl_policy_collect_rewrite(Oid relid, const char *reason,
 										   bool certain, List **verdicts);
 extern void grd_ddl_policy_collect_validate(Oid relid, const char *conname,

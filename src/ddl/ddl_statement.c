@@ -32,15 +32,15 @@
  * partition an ATTACH names and the default partition, the table a
  * foreign key references, the indexes REINDEX rebuilds, the inheritance
  * children of TRUNCATE and LOCK, the tables whose values ALTER DOMAIN
- * checks).  The lock guard takes them all before
- * the statement runs, under one budget; locks it cannot know (a view's
+ * checks).  The lock guard takes them all before the statement runs, under
+ * one budget; locks it cannot know (a view's
  * base tables, TRUNCATE ... CASCADE's referencing tables) are waited for
  * by the statement itself, under the lock timeout that remains.
  *
  * Nothing here waits for a lock or changes anything: relations are looked
  * up without a lock, as they are named now, and their catalog rows read
  * from the system caches.  A relation's relcache entry (its index list,
- * and in ddl_policy.c its files and constraints) is read only through
+ * and in the policy's rules its files and constraints) is read only through
  * grd_ddl_relation_open_now(): under an ACCESS SHARE lock had at once, or
  * not at all, and given back at once.
  *

@@ -13,8 +13,8 @@
  *	  created in its database;
  *	- at its start, resumes where the worker before it left off (shared
  *	  memory), or after a crash after the highest sequence number of this
- *	  server (system identifier) and timeline in the table (see resume_numbering()),
- *	  and makes sure new entries are numbered above it;
+ *	  server (system identifier) and timeline in the table (see
+ *	  resume_numbering()), and makes sure new entries are numbered above it;
  *	- stores the entries after that one, in order, a batch per transaction
  *	  (with synchronous_commit off: an entry lost with the last commits
  *	  before a crash is in the server log, and the next start counts it),
@@ -35,8 +35,7 @@
  * pg_catalog, pg_temp for the whole process (above any ALTER DATABASE or
  * ALTER ROLE setting), and so are the settings that would make it run as
  * another role, read-only or under a timeout (pin_settings()), every
- * function and operator in its SQL is
- * qualified with pg_catalog, and guardrails.ddl_history is used only if
+ * function and operator in its SQL is qualified with pg_catalog, and guardrails.ddl_history is used only if
  * config.c finds it to be the extension's table with the expected
  * columns: each transaction locks it by OID, then checks that the name
  * still leads to it, before running any statement on it.  Digest rules
@@ -45,7 +44,8 @@
  * It also reserves blocks of sequence numbers (see ddl_ring.c).  It runs
  * with guardrails.track = none, and pg_stat_statements.track = none when
  * that is loaded: its statements are housekeeping, not the server's
- * workload, and both extensions agree on what they count.  Backends never wait for it: they only set its latch.
+ * workload, and both extensions agree on what they count.  Backends never
+ * wait for it: they only set its latch.
  *
  * Copyright (c) 2026, pg_guardrails developers
  *

@@ -28,10 +28,7 @@
  * raise an error (a missing schema or index is skipped), and the setting
  * is parsed once by its check hook, which refuses what could not be
  * resolved that way (bad syntax, a database name), wherever the value
- * comes from.  A value that was accepted from postgresql.conf,
- * ALTER SYSTEM or PGOPTIONS in 1.0 and made every query touching an
- * indexed table fail ("cross-database references are not implemented")
- * is now refused when it is set.
+ * comes from.
  *
  * Copyright (c) 2026, pg_guardrails developers
  *

@@ -50,8 +50,8 @@
  * never see a slot's counts both in the fine ring and in a coarse block,
  * or in neither.  The claim is held for a bounded piece of work that
  * cannot fail or sleep, so both waits end.  Freeing windows
- * (grd_window_detach) takes GRD_LOCK_LATENCY exclusive, so no reuser or reader
- * is there.
+ * (grd_window_detach) takes GRD_LOCK_LATENCY exclusive, so no reuser or
+ * reader is there.
  *
  * Copyright (c) 2026, pg_guardrails developers
  *
