@@ -50,7 +50,13 @@ my %values = (
 	'guardrails.client_stall_timeout' => [qw(0 5min 30)],
 	'guardrails.client_stall_superusers' => [qw(off on off)],
 	'guardrails.client_stall_exempt_roles' =>
-	  ["''", "'reporting, \"Odd Role\"'", "'monitor'"],);
+	  ["''", "'reporting, \"Odd Role\"'", "'monitor'"],
+	'guardrails.default_workload_class' => [qw(normal low critical)],
+	'guardrails.overload_control' => [qw(off dry_run on)],
+	'guardrails.overload_threshold' => [qw(1.0 2.5 0.1)],
+	'guardrails.overload_cores' => [qw(0 4 4096)],
+	'guardrails.overload_queue_timeout' => [qw(1s 50ms 60s)],
+	'guardrails.overload_queue_target' => [qw(100ms 0 10s)],);
 
 sub settings
 {

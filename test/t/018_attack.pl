@@ -337,7 +337,10 @@ my %relation_privs = (
 	'guardrails.status' => { all => ['SELECT'] },
 	'guardrails.index_visibility' => { all => ['SELECT'] },
 	'guardrails.digest_limit_status' => { all => ['SELECT'] },
-	'guardrails.ddl_log' => { all => ['SELECT'] });
+	'guardrails.ddl_log' => { all => ['SELECT'] },
+	'guardrails.workload_rules' =>
+	  { admin => [qw(SELECT INSERT UPDATE DELETE TRUNCATE)] },
+	'guardrails.workload_classes' => { all => ['SELECT'] });
 
 # Functions: who may execute it, and a call with valid arguments (others
 # are called with NULLs of their argument types).  The functions behind
@@ -367,6 +370,12 @@ my %function_privs = (
 	  [ 'all', q{('ALTER TABLE public.victim RENAME TO v2')} ],
 	'guardrails.lock_blockers(regclass,text)' => [ 'all', q{('public.victim')} ],
 	'guardrails.index_usage_export()' => [ 'all', '()' ],
+	'guardrails.current_workload_class()' => [ 'all', '()' ],
+	'guardrails.workload_class_stats()' => [ 'all', '()' ],
+	'guardrails.set_workload_class(text,regrole,name,text,bigint,text)' =>
+	  [ 'admin', q{('low', queryid => 42)} ],
+	'guardrails.unset_workload_class(regrole,name,text,bigint)' =>
+	  [ 'admin', q{(queryid => 42)} ],
 	'guardrails.unused_indexes(interval)' => [ 'admin', q{('1 day')} ],
 	'guardrails.latency_reset()' => [ 'admin', '()' ],
 	'guardrails.latency_reset(bigint)' => [ 'admin', '(1)' ],
