@@ -30,6 +30,8 @@ OBJS = \
 	src/limits/digest_limits.o \
 	src/limits/workload_class.o \
 	src/limits/overload.o \
+	src/limits/wal_budget.o \
+	src/limits/wal_lag.o \
 	src/ddl/ddl_statement.o \
 	src/ddl/ddl_lock.o \
 	src/ddl/ddl_policy.o \
@@ -63,7 +65,8 @@ SCHEMA_SQL = \
 	schema/30_ddl_policy.sql \
 	schema/40_ddl_log.sql \
 	schema/50_digest_limits.sql \
-	schema/60_workload_classes.sql
+	schema/60_workload_classes.sql \
+	schema/70_wal_budgets.sql
 
 REGRESS = latency latency_input latency_windows privileges index_visibility digest_limits ddl_policy ddl_log ddl_log_scs ddl_statement hardening
 REGRESS_OPTS = \
