@@ -360,7 +360,13 @@ grd_wal_budget_start(int cls, bool exempt)
 {
 	uint64		rate = 0;
 
-	stmt_active = false;
+	/*
+	 * A statement workload_class.c saw start at top level inside another
+	 * (the query of an untimed EXPLAIN ANALYZE or DECLARE CURSOR): settle
+	 * the outer one first, so that its reservation is given back.
+	 */
+	if (unlikely(stmt_active))
+		grd_wal_budget_end();
 	if (unlikely(wal_classes == NULL))
 		return;
 	if (!exempt)
