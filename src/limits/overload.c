@@ -165,7 +165,7 @@ typedef struct GrdOverloadShared
 
 static GrdOverloadShared *ovl = NULL;
 
-void		grd_overload_main(Datum main_arg);
+PGDLLEXPORT void grd_overload_main(Datum main_arg);
 
 static Size
 overload_shmem_size(void)
