@@ -153,7 +153,7 @@ SKIP:
 {
 	my $has_points = $node->safe_psql('postgres',
 		q{SELECT count(*) FROM pg_available_extensions WHERE name = 'injection_points'});
-	skip 'injection points need PostgreSQL 17 or later, built with --enable-injection-points', 3
+	skip 'injection points need PostgreSQL 17 or later, built with --enable-injection-points', 4
 	  unless $has_points;
 	$node->safe_psql('postgres', q{
 		CREATE EXTENSION injection_points;
@@ -162,6 +162,7 @@ SKIP:
 	$node->poll_query_until('postgres',
 		"SELECT rate_limit_bytes_per_s = 1024 FROM guardrails.wal_budgets WHERE class = 'low'")
 	  or die 'the budget did not take effect';
+	is(attempt('lo', $big), 'ok', 'the class overspends its budget');
 	($ret, $out, $err) = $node->psql('postgres',
 		"SELECT injection_points_set_local(); "
 		  . "SELECT injection_points_attach('pg-guardrails-wal-budget-wait', 'error'); "
