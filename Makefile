@@ -31,6 +31,8 @@ OBJS = \
 	src/limits/digest_limits.o \
 	src/limits/workload_class.o \
 	src/limits/overload.o \
+	src/limits/wal_budget.o \
+	src/limits/wal_lag.o \
 	src/ddl/ddl_statement.o \
 	src/ddl/ddl_lock.o \
 	src/ddl/ddl_policy.o \
@@ -74,7 +76,8 @@ SCHEMA_SQL = \
 	schema/50_digest_limits.sql \
 	schema/60_sessions.sql \
 	schema/70_index_usage.sql \
-	schema/80_workload_classes.sql
+	schema/80_workload_classes.sql \
+	schema/90_wal_budgets.sql
 
 REGRESS = latency latency_input latency_windows privileges index_visibility digest_limits ddl_policy ddl_script ddl_log ddl_log_scs ddl_statement hardening
 REGRESS_OPTS = \

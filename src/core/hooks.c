@@ -15,7 +15,9 @@
  *					   (REFRESH MATERIALIZED VIEW's) -> previous hook
  *	ExecutorStart	-> workload_class: the class of a top-level statement;
  *					   overload: at a transaction's first statement, while
- *					   shedding, admit (may wait or reject)
+ *					   shedding, admit (may wait or reject); wal_budget:
+ *					   wait while its class is over its WAL budget (may
+ *					   reject), note the WAL counter
  *					-> ddl_policy: rule lock_held, in a transaction that ran
  *					   a guarded utility statement (may reject)
  *					-> digest_limits: digest limits and blocks (may reject)
@@ -25,7 +27,8 @@
  *	ExecutorFinish	-> latency: resume -> previous hook -> latency: pause
  *					   (for a plain SELECT: the previous hook alone)
  *	ExecutorEnd		-> latency: record completed -> workload_class: a
- *					   top-level statement ended -> previous hook
+ *					   top-level statement ended (wal_budget: charge its
+ *					   WAL) -> previous hook
  *	ProcessUtility	-> digest_limits: the id of the query it runs inside
  *					   (CREATE TABLE AS, DECLARE CURSOR), where core
  *					   computes none
@@ -54,7 +57,8 @@
  *					-> latency: record the queued failures
  *					-> ddl_audit: write the pending entries (abort only)
  *					-> workload_class: no top-level statement runs
- *					   (abort only)
+ *					   (abort only; wal_budget: charge the failed
+ *					   statement's WAL)
  *	ClientAuthentication
  *					-> previous hook -> connection_limits: limits on new
  *					   connections

@@ -22,6 +22,8 @@ typedef enum GrdLockId
 	GRD_LOCK_DIGEST_LIMITS,		/* membership of the digest-limit table */
 	GRD_LOCK_DDL_RING,			/* the slots of the DDL ring, next_seq */
 	GRD_LOCK_DDL_SEQ,			/* the DDL sequence reservation file */
+	GRD_LOCK_WAL_LAG,			/* the standbys and state of the WAL lag
+								 * controller */
 	GRD_NUM_LOCKS
 } GrdLockId;
 

@@ -77,6 +77,7 @@
 #include "compat.h"
 #include "grd_limits.h"
 #include "module.h"
+#include "wal_budget.h"
 #include "workload.h"
 
 /* A transaction refused while its class was shed. */
@@ -378,6 +379,7 @@ grd_overload_main(Datum main_arg)
 			samples = 0;
 			controller_tick(signal, &share);
 		}
+		grd_wal_tick();
 
 		(void) WaitLatch(MyLatch,
 						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

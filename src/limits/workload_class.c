@@ -64,6 +64,7 @@
 #include "config.h"
 #include "grd_limits.h"
 #include "module.h"
+#include "wal_budget.h"
 #include "workload.h"
 
 /* The classes, by rank; the names are those of the table's CHECK. */
@@ -487,6 +488,7 @@ grd_workload_start(uint64 queryid, bool own, const void *stmt,
 	if (unlikely(grd_overload_shedding()) && !d->exempt &&
 		d->cls != GRD_CLASS_CRITICAL)
 		grd_overload_statement(d->cls, first, queryDesc);
+	grd_wal_budget_start(d->cls, d->exempt);
 	current_stmt = stmt;
 
 	if (unlikely(my_slot == NULL))
@@ -510,6 +512,7 @@ grd_workload_end(const void *stmt)
 	if (stmt != current_stmt)
 		return;
 	current_stmt = NULL;
+	grd_wal_budget_end();
 	if (my_slot != NULL)
 		pg_atomic_write_u32(&my_slot->running, 0);
 }
@@ -519,6 +522,7 @@ void
 grd_workload_abort(void)
 {
 	current_stmt = NULL;
+	grd_wal_budget_end();
 	if (my_slot != NULL)
 		pg_atomic_write_u32(&my_slot->running, 0);
 }

@@ -166,6 +166,22 @@ for my $sel (@selectors)
 	ok($found, "alert selector $sel matches a scraped series");
 }
 
+# WAL budgets and the replica-lag controller (issue 23): a series per
+# class, and the controller idle on a server without standbys.
+my %wal;
+for my $line (split /\n/, $metrics)
+{
+	$wal{$1} = $2
+	  if $line =~ /^pg_guardrails_wal_wal_bytes\{[^}]*class="(\w+)"[^}]*\} (\S+)$/;
+}
+is(join(',', sort keys %wal), 'background,critical,low,normal',
+	'WAL bytes, one series per class');
+cmp_ok($wal{normal}, '>', 0, 'the normal class wrote WAL (CREATE EXTENSION)');
+like($metrics, qr/^pg_guardrails_wal_lag_throttling(\{[^}]*\})? 0$/m,
+	'the lag controller is not throttling');
+like($metrics, qr/^pg_guardrails_wal_refused_statements\{[^}]*class="low"[^}]*\} 0$/m,
+	'nothing refused');
+
 $h->kill_kill;
 $node->stop;
 done_testing();
