@@ -56,7 +56,16 @@ my %values = (
 	'guardrails.overload_threshold' => [qw(1.0 2.5 0.1)],
 	'guardrails.overload_cores' => [qw(0 4 4096)],
 	'guardrails.overload_queue_timeout' => [qw(1s 50ms 60s)],
-	'guardrails.overload_queue_target' => [qw(100ms 0 10s)],);
+	'guardrails.overload_queue_target' => [qw(100ms 0 10s)],
+	'guardrails.wal_budget_critical' => [qw(-1 10MB 1kB)],
+	'guardrails.wal_budget_normal' => [qw(-1 100MB -1)],
+	'guardrails.wal_budget_low' => [qw(-1 1MB 64kB)],
+	'guardrails.wal_budget_background' => [qw(-1 512kB 1GB)],
+	'guardrails.wal_budget_burst' => [qw(1s 0 1h)],
+	'guardrails.wal_budget_max_wait' => [qw(5s 0 100ms)],
+	'guardrails.wal_lag_target' => [qw(0 2s 500ms)],
+	'guardrails.wal_lag_floor' => [qw(1MB 1kB 10MB)],
+	'guardrails.wal_lag_standby_timeout' => [qw(10s 100ms 1h)],);
 
 sub settings
 {

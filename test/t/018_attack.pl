@@ -340,7 +340,9 @@ my %relation_privs = (
 	'guardrails.ddl_log' => { all => ['SELECT'] },
 	'guardrails.workload_rules' =>
 	  { admin => [qw(SELECT INSERT UPDATE DELETE TRUNCATE)] },
-	'guardrails.workload_classes' => { all => ['SELECT'] });
+	'guardrails.workload_classes' => { all => ['SELECT'] },
+	'guardrails.wal_budgets' => { all => ['SELECT'] },
+	'guardrails.wal_lag' => { all => ['SELECT'] });
 
 # Functions: who may execute it, and a call with valid arguments (others
 # are called with NULLs of their argument types).  The functions behind
@@ -372,6 +374,9 @@ my %function_privs = (
 	'guardrails.index_usage_export()' => [ 'all', '()' ],
 	'guardrails.current_workload_class()' => [ 'all', '()' ],
 	'guardrails.workload_class_stats()' => [ 'all', '()' ],
+	'guardrails.wal_budget_stats()' => [ 'all', '()' ],
+	'guardrails.wal_lag_standbys()' => [ 'all', '()' ],
+	'guardrails.wal_lag_controller()' => [ 'all', '()' ],
 	'guardrails.set_workload_class(text,regrole,name,text,bigint,text)' =>
 	  [ 'admin', q{('low', queryid => 42)} ],
 	'guardrails.unset_workload_class(regrole,name,text,bigint)' =>
