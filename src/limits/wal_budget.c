@@ -47,13 +47,12 @@
  * was last drained to, held for a few instructions, with nothing inside
  * that can fail or wait; it is taken only for a class that has a rate.
  * The rest is atomics: the cap is written by the lag controller alone;
- * the counters only grow.  A backend
- * The budgets themselves are published in shared memory by the
- * overload controller's worker (grd_wal_budget_publish(), every 100 ms),
- * which reads the configuration when it is reloaded: so a reload reaches
- * every backend at once, including one that waits in the middle of a
- * statement, where a backend does not read its configuration again.
- * Until the worker has run, no class has a budget.
+ * the counters only grow.  The budgets themselves are published in shared
+ * memory by the overload controller's worker (grd_wal_budget_publish(),
+ * every 100 ms), which reads the configuration when it is reloaded: so a
+ * reload reaches every backend at once, including one that waits in the
+ * middle of a statement, where a backend does not read its configuration
+ * again.  Until the worker has run, no class has a budget.
  *
  * Copyright (c) 2026, pg_guardrails developers
  *
