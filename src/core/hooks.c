@@ -34,11 +34,12 @@
  *					   computes none
  *					-> ddl_statement: what is it? audited, guarded,
  *					   looking through EXPLAIN ANALYZE (decided once, here)
- *					-> latency: start timing
  *					-> ddl_audit: open a record, if audited
- *					   [ -> workload_class: the class of a top-level
- *							statement (not of COMMIT, ROLLBACK ...)
- *						 -> digest_limits: digest limits and blocks (may
+ *					-> workload_class: the class of a top-level statement
+ *					   (not of COMMIT, ROLLBACK ...); overload, wal_budget:
+ *					   admit (may wait or reject)
+ *					-> latency: start timing
+ *					   [ -> digest_limits: digest limits and blocks (may
  *							reject; concurrency slots held to the end)
  *						 -> ddl_policy: schema-change rules (may reject)
  *						 -> ddl_lock, if guarded: lock_timeout, take the
@@ -178,6 +179,7 @@ typedef struct GrdUtilityCall
 	QueryCompletion *qc;
 	GrdDdlStatement st;			/* what it is, decided once, by
 								 * grd_ProcessUtility */
+	bool		top;			/* a top-level statement, classified */
 	bool		timed;			/* latency times it */
 } GrdUtilityCall;
 
@@ -487,9 +489,44 @@ grd_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	/* the query it runs inside itself gets its digest (digest_limits.c) */
 	call.pstmt = grd_digest_identify_inner(pstmt, &call.readOnlyTree);
 	grd_ddl_classify(pstmt->utilityStmt, &call.st);
-	call.timed = grd_latency_utility_start(pstmt, grd_nesting_level, &timer);
 	audited = call.st.audited &&
 		grd_ddl_audit_begin(pstmt, call.st.stmt, queryString, &audit);
+
+	/*
+	 * The class of a top-level statement, and its admission (which may
+	 * wait or reject), before the timer starts, as in ExecutorStart: the
+	 * time a statement is held back is not its own, nor is the reading of
+	 * the rules tables at a session's first statement.  A refusal is
+	 * audited like any failed DDL.
+	 */
+	call.top = grd_nesting_level == 0 &&
+		!IsA(pstmt->utilityStmt, TransactionStmt);
+	if (call.top)
+	{
+		uint64		queryid = GRD_QUERYID(call.pstmt);
+
+		/* zeroed by pg_stat_statements, if it ran first (digest_limits.c) */
+		if (queryid == UINT64CONST(0))
+			queryid = (uint64) pgstat_get_my_query_id();
+		if (!audited)
+			GRD_WORKLOAD_START(queryid, call.pstmt, NULL);
+		else
+		{
+			PG_TRY();
+			{
+				GRD_WORKLOAD_START(queryid, call.pstmt, NULL);
+			}
+			PG_CATCH();
+			{
+				/* built and queued only: written after abort cleanup */
+				grd_ddl_audit_failed(&audit);
+				PG_RE_THROW();
+			}
+			PG_END_TRY();
+		}
+	}
+
+	call.timed = grd_latency_utility_start(pstmt, grd_nesting_level, &timer);
 
 	/*
 	 * What the catch block queues is recorded by the transaction callbacks,
@@ -532,18 +569,7 @@ static void
 grd_utility_body(const GrdUtilityCall *call)
 {
 	GrdAdmission admission;
-	bool		top = grd_nesting_level == 0 &&
-		!IsA(call->pstmt->utilityStmt, TransactionStmt);
-
-	if (top)
-	{
-		uint64		queryid = GRD_QUERYID(call->pstmt);
-
-		/* zeroed by pg_stat_statements, if it ran first (digest_limits.c) */
-		if (queryid == UINT64CONST(0))
-			queryid = (uint64) pgstat_get_my_query_id();
-		GRD_WORKLOAD_START(queryid, call->pstmt, NULL);
-	}
+	bool		top = call->top;
 
 	GRD_ADMIT_UNLESS_OWN(admission,
 						 grd_digest_admit_utility(call->pstmt, grd_nesting_level,
