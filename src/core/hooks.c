@@ -11,6 +11,10 @@
  *
  *	shmem_request	-> shmem: reserve the segment and LWLocks of every module
  *	shmem_startup	-> shmem: create or attach, load saved state
+ *	post_parse_analyze
+ *					-> previous hook -> workload_class: read the rules and
+ *					   names classification needs, once a session (see
+ *					   grd_post_parse_analyze)
  *	planner			-> digest_limits: the id of a query that has none
  *					   (REFRESH MATERIALIZED VIEW's) -> previous hook
  *	ExecutorStart	-> workload_class: the class of a top-level statement;
@@ -125,6 +129,7 @@
 #include "fmgr.h"
 #include "libpq/auth.h"
 #include "miscadmin.h"
+#include "parser/analyze.h"
 #include "storage/ipc.h"
 #include "tcop/utility.h"
 #include "utils/backend_status.h"
@@ -140,6 +145,7 @@
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static post_parse_analyze_hook_type prev_post_parse_analyze_hook = NULL;
 static planner_hook_type prev_planner_hook = NULL;
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 static ExecutorRun_hook_type prev_ExecutorRun = NULL;
@@ -185,6 +191,8 @@ typedef struct GrdUtilityCall
 
 static void grd_shmem_request_hook(void);
 static void grd_shmem_startup_hook(void);
+static void grd_post_parse_analyze(ParseState *pstate, Query *query,
+								   JumbleState *jstate);
 static PlannedStmt *grd_planner(GRD_PLANNER_ARGS);
 static void grd_ExecutorStart(QueryDesc *queryDesc, int eflags);
 static void grd_ExecutorRun(GRD_EXECUTORRUN_ARGS);
@@ -220,6 +228,8 @@ grd_hooks_install(void)
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = grd_shmem_startup_hook;
 
+	prev_post_parse_analyze_hook = post_parse_analyze_hook;
+	post_parse_analyze_hook = grd_post_parse_analyze;
 	prev_planner_hook = planner_hook;
 	planner_hook = grd_planner;
 	prev_ExecutorStart = ExecutorStart_hook;
@@ -326,6 +336,22 @@ grd_shmem_startup_hook(void)
 		grd_workload_start((queryid), grd_own_code_depth > 0, (stmt), \
 						   (queryDesc)); \
 	} while (0)
+
+/*
+ * After parse analysis: what classifying a statement reads from the
+ * catalogs (the rules table, the extension's objects, the database's
+ * name) is read here the first time in a session, and again after a
+ * change, rather than inside the statement's execution, where it would be
+ * counted in the statement's time: by our timer, or by another
+ * extension's around ProcessUtility (pg_stat_statements').
+ */
+static void
+grd_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
+{
+	if (prev_post_parse_analyze_hook)
+		prev_post_parse_analyze_hook(pstate, query, jstate);
+	grd_workload_prepare();
+}
 
 /*
  * The planner: a query that reaches it without an id gets one, so that

@@ -59,6 +59,7 @@ extern void grd_digest_release(GrdAdmission *admission);
  * overload controller) or ends, or its (sub)transaction aborted.  own:
  * the extension's own work.
  */
+extern void grd_workload_prepare(void);
 extern void grd_workload_start(uint64 queryid, bool own, const void *stmt,
 							   QueryDesc *queryDesc);
 extern void grd_workload_end(const void *stmt);

@@ -46,6 +46,7 @@
 
 #include "access/htup_details.h"
 #include "access/parallel.h"
+#include "access/xact.h"
 #include "commands/dbcommands.h"
 #include "commands/trigger.h"
 #include "funcapi.h"
@@ -396,6 +397,30 @@ compute_session_class(Oid userid, const char *application)
 			consider(&rules[i], &sc->noapp_specificity, &sc->noapp_cls, NULL);
 	}
 	sc->valid = true;
+}
+
+/*
+ * Read what classify() needs from the catalogs, when it is not read yet or
+ * has changed: the rules, and the session's class.  Called after parse
+ * analysis (hooks.c), in a transaction that is not aborted, so that a
+ * session's first statement does not read them while it is timed.
+ */
+void
+grd_workload_prepare(void)
+{
+	const char *application = application_name ? application_name : "";
+	SessionClass *sc = &session_class;
+
+	if (!IsTransactionState() || IsAbortedTransactionBlockState() ||
+		!OidIsValid(MyDatabaseId))
+		return;
+	if (unlikely(grd_rules_stale(&workload_rules_cache)))
+		load_workload_rules();
+	if (unlikely(!sc->valid || sc->rules_version != rules_version ||
+				 sc->userid != GetUserId() ||
+				 sc->default_class != grd_default_workload_class ||
+				 strcmp(sc->application, application) != 0))
+		compute_session_class(GetUserId(), application);
 }
 
 /*
