@@ -115,6 +115,15 @@
 #endif
 
 /*
+ * The post-parse-analysis hook gets its JumbleState as const from 19.
+ */
+#if PG_VERSION_NUM >= 190000
+#define GRD_JUMBLESTATE			const JumbleState
+#else
+#define GRD_JUMBLESTATE			JumbleState
+#endif
+
+/*
  * ShmemInitHash takes one element count in 19, instead of an initial and a
  * maximum size; ours are always equal (the table never grows).
  */

@@ -192,7 +192,7 @@ typedef struct GrdUtilityCall
 static void grd_shmem_request_hook(void);
 static void grd_shmem_startup_hook(void);
 static void grd_post_parse_analyze(ParseState *pstate, Query *query,
-								   JumbleState *jstate);
+								   GRD_JUMBLESTATE *jstate);
 static PlannedStmt *grd_planner(GRD_PLANNER_ARGS);
 static void grd_ExecutorStart(QueryDesc *queryDesc, int eflags);
 static void grd_ExecutorRun(GRD_EXECUTORRUN_ARGS);
@@ -346,7 +346,8 @@ grd_shmem_startup_hook(void)
  * extension's around ProcessUtility (pg_stat_statements').
  */
 static void
-grd_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
+grd_post_parse_analyze(ParseState *pstate, Query *query,
+					   GRD_JUMBLESTATE *jstate)
 {
 	if (prev_post_parse_analyze_hook)
 		prev_post_parse_analyze_hook(pstate, query, jstate);
