@@ -14,11 +14,21 @@
 #include "fmgr.h"
 #include "storage/lwlock.h"
 
+/*
+ * The partitions of latency.c's digest table, each a hash table with a
+ * lock of its own, so that recording an execution takes a lock that only
+ * the backends recording digests of the same partition take.
+ */
+#define GRD_LATENCY_PARTITIONS	16
+
 /* The LWLocks of our named tranche, one per protected structure. */
 typedef enum GrdLockId
 {
-	GRD_LOCK_LATENCY,			/* membership of the digest hash table */
-	GRD_LOCK_RATELIMIT,			/* which slot holds which connection limit */
+	GRD_LOCK_LATENCY,			/* the first of GRD_LATENCY_PARTITIONS
+								 * locks, each the membership of one
+								 * partition of the digest table */
+	GRD_LOCK_RATELIMIT = GRD_LOCK_LATENCY + GRD_LATENCY_PARTITIONS,
+								/* which slot holds which connection limit */
 	GRD_LOCK_DIGEST_LIMITS,		/* membership of the digest-limit table */
 	GRD_LOCK_DDL_RING,			/* the slots of the DDL ring, next_seq */
 	GRD_LOCK_DDL_SEQ,			/* the DDL sequence reservation file */

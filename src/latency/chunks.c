@@ -10,8 +10,8 @@
  * histogram's field; a backend that loses that race gives its chunk back.
  * Giving chunks back is the business of the histogram's owner (latency.c,
  * latency_windows.c), which does it only when no backend can be counting
- * into them: with GRD_LOCK_LATENCY held exclusive, or before any backend
- * exists.
+ * into them: with the lock of the entry's partition held exclusive, or
+ * before any backend exists.
  *
  * Copyright (c) 2026, pg_guardrails developers
  *

@@ -12,8 +12,11 @@
  * holds completed calls, failed calls (errors and cancels), their total
  * times, min and max, and a sparse histogram of GRD_HIST_NBUCKETS buckets
  * (histogram.h): the two end buckets, and a chunk of counters for each
- * octave its executions took, from a shared pool (chunks.h).  When the
- * table or the pool is full, the least used entries are evicted.
+ * octave its executions took, from a shared pool (chunks.h).  The table
+ * is split into GRD_LATENCY_PARTITIONS partitions by the hash of the key,
+ * each a hash table of its own share of guardrails.max_digests, with a
+ * lock of its own.  When a partition or the pool is full, the least used
+ * entries of that partition are evicted.
  * Which statements are timed, and over what interval, mirrors
  * pg_stat_statements exactly, so that calls and total times agree:
  * planned statements from ExecutorStart to ExecutorEnd, counting only the
@@ -33,22 +36,25 @@
  * lock still held until abort cleanup releases it.  The queue is recorded
  * from hooks.c's transaction callbacks, after that cleanup.
  *
- * Locking protocol:
- *	- GRD_LOCK_LATENCY protects the membership of the hash table.  Finding
- *	  an entry takes it shared; creating, evicting or removing entries takes
- *	  it exclusive.
+ * Locking protocol ("the lock" of an entry is its partition's):
+ *	- A partition's lock (GRD_LOCK_LATENCY + its number) protects the
+ *	  membership of its hash table.  Finding an entry takes it shared;
+ *	  creating, evicting or removing entries takes it exclusive.  A backend
+ *	  holds at most one partition's lock, except to rebalance the windows,
+ *	  which takes them all exclusive, in order.
  *	- The counters of an entry are atomics, updated with the lock held
  *	  shared (so that the entry cannot be removed meanwhile) and never
  *	  under a spinlock: backends recording executions never wait for one
  *	  another.  An entry takes a chunk for an octave, with the lock held
  *	  shared, by compare-and-swap (chunks.c); its chunks go back to the
  *	  pool when it is removed, with the lock held exclusive.
- *	- usage, usage_seen, recent and recent_seen, used only to choose what
- *	  to evict and which digests get windows, are read and written with
- *	  the lock held exclusive.
- *	- Whoever removes entries bumps "removals" before releasing the
- *	  exclusive lock, so that a backend holding the lock shared can tell
- *	  whether a pointer to an entry it found earlier is still valid.
+ *	- usage and usage_seen, used only to choose what to evict, are read and
+ *	  written with the lock held exclusive; recent and recent_seen, used to
+ *	  choose which digests get windows, with every partition's.
+ *	- Whoever removes entries bumps its partition's "removals" before
+ *	  releasing the exclusive lock, so that a backend holding the lock
+ *	  shared can tell whether a pointer to an entry it found earlier is
+ *	  still valid.
  *	- A reader may see one execution's bucket increment before its calls
  *	  increment; readers therefore take the number of values from the
  *	  bucket counts they read, so every quantile is consistent with itself.
@@ -120,9 +126,8 @@ int			grd_max_window_digests = 100;
  */
 #define LATENCY_SECTION_VERSION	(GRD_HIST_NBUCKETS * 1000 + GRD_HIST_PER_OCTAVE)
 
-/* Fraction of the table freed when it is full, and the usage decay. */
+/* Fraction of a partition freed when it is full, and the usage decay. */
 #define EVICT_FRACTION	0.05
-#define EVICT_MIN		10
 #define USAGE_DECAY		0.99
 
 typedef struct GrdLatencyEntry
@@ -137,7 +142,7 @@ typedef struct GrdLatencyEntry
 	double		usage;			/* decayed use count, exclusive lock */
 	uint64		usage_seen;		/* calls + failed when usage was updated */
 	uint64		recent;			/* executions between the last two window
-								 * rebalances, exclusive lock */
+								 * rebalances, every partition's lock */
 	uint64		recent_seen;	/* calls + failed at the last one */
 	pg_atomic_uint32 window;	/* 1 + index of its windows, 0 if none;
 								 * set once by compare-and-swap, cleared
@@ -159,12 +164,22 @@ typedef struct GrdLatencyEntry
  */
 #define CHUNKS_PER_DIGEST	4
 
+/*
+ * The shared part of a partition: bumped, under the partition's lock held
+ * exclusive, by anything that removes entries from it.  A cache line each,
+ * as backends recording into different partitions read them.
+ */
+typedef union GrdLatencyPartition
+{
+	pg_atomic_uint64 removals;
+	char		pad[PG_CACHE_LINE_SIZE];
+} GrdLatencyPartition;
+
 typedef struct GrdLatencyShared
 {
+	GrdLatencyPartition parts[GRD_LATENCY_PARTITIONS];
 	pg_atomic_uint64 evictions; /* entries evicted to make room */
 	pg_atomic_uint64 dropped;	/* executions not recorded: no room */
-	pg_atomic_uint64 removals;	/* bumped, under the exclusive lock, by
-								 * anything that removes entries */
 	pg_atomic_uint64 balanced_slot; /* the window slot of the last
 									 * rebalance of the windows */
 	pg_atomic_uint64 window_moves;	/* rebalances of the windows */
@@ -213,10 +228,19 @@ struct GrdExecTimer
 	MemoryContextCallback callback;
 };
 
+/* A partition of the digest table, as this backend reaches it. */
+typedef struct LatencyPart
+{
+	HTAB	   *hash;
+	LWLock	   *lock;
+	pg_atomic_uint64 *removals; /* in the partition's shared part */
+	long		capacity;		/* its share of guardrails.max_digests */
+} LatencyPart;
+
 static GrdLatencyShared *lat_shared = NULL;
 static GrdChunkPool *lat_chunks = NULL;	/* &lat_shared->chunks */
-static HTAB *lat_hash = NULL;
-static LWLock *lat_lock = NULL;
+static LatencyPart lat_parts[GRD_LATENCY_PARTITIONS];
+static bool lat_attached = false;	/* lat_parts are set */
 
 /* Backend-local: the timers of executions still open, newest first. */
 static GrdExecTimer *open_exec_timers = NULL;
@@ -243,13 +267,15 @@ static int	npending_failures = 0;
 static GrdLatencyEntry **latency_evict_scratch = NULL;
 
 /*
- * The entry this backend recorded into last, and the removal count then.
- * A backend mostly runs the same few statements, so this saves the hash
- * lookup; it is trusted only while the lock is held and no entry has been
- * removed since (entries never move while they exist).
+ * The entry this backend recorded into last, its partition, and the
+ * partition's removal count then.  A backend mostly runs the same few
+ * statements, so this saves hashing the key and the lookup; the entry is
+ * trusted only while the lock is held and no entry of its partition has
+ * been removed since (entries never move while they exist).
  */
 static GrdLatencyEntry *last_recorded_entry = NULL;
 static GrdLatencyKey last_recorded_key;
+static LatencyPart *last_recorded_part = NULL;
 static uint64 last_recorded_removals = 0;
 
 static void exec_timer_release(void *arg);
@@ -257,15 +283,17 @@ static void latency_queue_failure(const GrdLatencyKey *key, uint64 ns,
 								  uint64 end_ns);
 static void latency_record(const GrdLatencyKey *key, uint64 ns, bool failed,
 						   uint64 end_ns);
-static void latency_entry_remove(GrdLatencyEntry *entry);
-static GrdLatencyEntry *latency_entry_alloc(const GrdLatencyKey *key);
+static void latency_entry_remove(LatencyPart *part, GrdLatencyEntry *entry);
+static GrdLatencyEntry *latency_entry_alloc(LatencyPart *part,
+											const GrdLatencyKey *key,
+											uint32 hashcode);
 static void latency_entry_init(GrdLatencyEntry *entry);
 static inline pg_atomic_uint64 *latency_counter_at(GrdLatencyEntry *entry,
 												   int bucket, uint32 octave,
 												   uint32 pos, bool attach);
 static inline pg_atomic_uint64 *latency_counter(GrdLatencyEntry *entry,
 												int bucket, bool attach);
-static void latency_evict(void);
+static void latency_evict(LatencyPart *part);
 static bool latency_rebalance_due(uint64 end_ns);
 static void latency_rebalance_windows(void);
 
@@ -287,6 +315,49 @@ latency_key_hash(const void *key, Size keysize)
 	return hash_combine((uint32) (k->queryid ^ (k->queryid >> 32)),
 						hash_combine(murmurhash32(k->dbid),
 									 murmurhash32(k->userid)));
+}
+
+/*
+ * The share of guardrails.max_digests of partition i: the digests are
+ * spread evenly, and the shares add up to the setting.
+ */
+static long
+latency_part_capacity(int i)
+{
+	return grd_max_digests / GRD_LATENCY_PARTITIONS +
+		(i < grd_max_digests % GRD_LATENCY_PARTITIONS ? 1 : 0);
+}
+
+/* The partition of a key's hash code. */
+static inline LatencyPart *
+latency_part(uint32 hashcode)
+{
+	return &lat_parts[hashcode % GRD_LATENCY_PARTITIONS];
+}
+
+/* Take every partition's lock, in order, and release them. */
+static void
+latency_lock_all(LWLockMode mode)
+{
+	for (int i = 0; i < GRD_LATENCY_PARTITIONS; i++)
+		LWLockAcquire(lat_parts[i].lock, mode);
+}
+
+static void
+latency_unlock_all(void)
+{
+	for (int i = GRD_LATENCY_PARTITIONS - 1; i >= 0; i--)
+		LWLockRelease(lat_parts[i].lock);
+}
+
+/* Whether this backend holds any partition's lock. */
+static bool
+latency_lock_held(void)
+{
+	for (int i = 0; i < GRD_LATENCY_PARTITIONS; i++)
+		if (LWLockHeldByMe(lat_parts[i].lock))
+			return true;
+	return false;
 }
 
 /* Bytes of the shared header, with its free list of windows. */
@@ -316,8 +387,10 @@ latency_shmem_size(void)
 	size = add_size(size, MAXALIGN(grd_windows_size()));
 	size = add_size(size, MAXALIGN(grd_chunk_pool_size(latency_nchunks(),
 														 sizeof(uint64))));
-	return add_size(size, hash_estimate_size(grd_max_digests,
-											 sizeof(GrdLatencyEntry)));
+	for (int i = 0; i < GRD_LATENCY_PARTITIONS; i++)
+		size = add_size(size, hash_estimate_size(latency_part_capacity(i),
+												 sizeof(GrdLatencyEntry)));
+	return size;
 }
 
 static void
@@ -335,9 +408,10 @@ latency_shmem_startup(bool found)
 	found_shared = grd_windows_shmem_startup(&lat_shared->windows_free);
 	if (!found_shared)
 	{
+		for (int i = 0; i < GRD_LATENCY_PARTITIONS; i++)
+			pg_atomic_init_u64(&lat_shared->parts[i].removals, 0);
 		pg_atomic_init_u64(&lat_shared->evictions, 0);
 		pg_atomic_init_u64(&lat_shared->dropped, 0);
-		pg_atomic_init_u64(&lat_shared->removals, 0);
 		pg_atomic_init_u64(&lat_shared->balanced_slot, 0);
 		pg_atomic_init_u64(&lat_shared->window_moves, 0);
 	}
@@ -345,10 +419,19 @@ latency_shmem_startup(bool found)
 	info.keysize = sizeof(GrdLatencyKey);
 	info.entrysize = sizeof(GrdLatencyEntry);
 	info.hash = latency_key_hash;
-	lat_hash = grd_ShmemInitHash("pg_guardrails latency digests",
-								 grd_max_digests, &info,
-								 HASH_ELEM | HASH_FUNCTION);
-	lat_lock = grd_lock(GRD_LOCK_LATENCY);
+	for (int i = 0; i < GRD_LATENCY_PARTITIONS; i++)
+	{
+		LatencyPart *part = &lat_parts[i];
+		char		name[64];
+
+		snprintf(name, sizeof(name), "pg_guardrails latency digests %d", i);
+		part->capacity = latency_part_capacity(i);
+		part->hash = grd_ShmemInitHash(name, part->capacity, &info,
+									   HASH_ELEM | HASH_FUNCTION);
+		part->lock = grd_lock(GRD_LOCK_LATENCY + i);
+		part->removals = &lat_shared->parts[i].removals;
+	}
+	lat_attached = true;
 }
 
 /* ----------------------------------------------------------------
@@ -487,13 +570,13 @@ exec_timer_release(void *arg)
 		}
 	}
 
-	if (!timer->done && lat_hash != NULL)
+	if (!timer->done && lat_attached)
 	{
 		uint64		end_ns;
 
 		grd_latency_exec_pause(timer);
 		end_ns = timer->paused_at != 0 ? timer->paused_at : grd_now_ns();
-		if (LWLockHeldByMe(lat_lock))
+		if (latency_lock_held())
 			latency_queue_failure(&timer->key, timer->elapsed_ns, end_ns);
 		else
 			latency_record(&timer->key, timer->elapsed_ns, true, end_ns);
@@ -604,7 +687,7 @@ grd_latency_record_pending(void)
 {
 	int			n = npending_failures;
 
-	if (likely(n == 0) || lat_hash == NULL || LWLockHeldByMe(lat_lock))
+	if (likely(n == 0) || !lat_attached || latency_lock_held())
 		return;
 	npending_failures = 0;
 	for (int i = 0; i < n; i++)
@@ -612,13 +695,17 @@ grd_latency_record_pending(void)
 					   true, pending_failures[i].end_ns);
 }
 
-/* Remove an entry, freeing its windows.  Caller holds the lock exclusive. */
+/*
+ * Remove an entry of a partition, freeing its windows.  Caller holds the
+ * partition's lock exclusive, and bumps its removal count before releasing
+ * it.
+ */
 static void
-latency_entry_remove(GrdLatencyEntry *entry)
+latency_entry_remove(LatencyPart *part, GrdLatencyEntry *entry)
 {
 	grd_window_detach(&entry->window);
 	grd_chunk_detach(lat_chunks, entry->chunks, GRD_HIST_OCTAVES);
-	hash_search(lat_hash, &entry->key, HASH_REMOVE, NULL);
+	hash_search(part->hash, &entry->key, HASH_REMOVE, NULL);
 }
 
 /*
@@ -638,43 +725,62 @@ latency_record(const GrdLatencyKey *key, uint64 ns, bool failed,
 	uint32		pos = GRD_CHUNK_POS(bucket);
 	uint32		w;
 	bool		rebalance = false;
+	bool		same = last_recorded_entry != NULL &&
+		memcmp(&last_recorded_key, key, sizeof(GrdLatencyKey)) == 0;
+	uint32		hashcode = 0;
+	LatencyPart *part;
 
-	LWLockAcquire(lat_lock, LW_SHARED);
-	if (last_recorded_entry != NULL &&
-		pg_atomic_read_u64(&lat_shared->removals) == last_recorded_removals &&
-		memcmp(&last_recorded_key, key, sizeof(GrdLatencyKey)) == 0)
+	if (likely(same))
+		part = last_recorded_part;
+	else
+	{
+		hashcode = latency_key_hash(key, sizeof(GrdLatencyKey));
+		part = latency_part(hashcode);
+	}
+
+	LWLockAcquire(part->lock, LW_SHARED);
+	if (likely(same) &&
+		pg_atomic_read_u64(part->removals) == last_recorded_removals)
 		entry = last_recorded_entry;
 	else
-		entry = hash_search(lat_hash, key, HASH_FIND, NULL);
+	{
+		if (same)
+			hashcode = latency_key_hash(key, sizeof(GrdLatencyKey));
+		entry = hash_search_with_hash_value(part->hash, key, hashcode,
+											HASH_FIND, NULL);
+	}
 	if (likely(entry != NULL))
 		counter = latency_counter_at(entry, bucket, octave, pos, true);
 	if (unlikely(counter == NULL))
 	{
 		/*
 		 * A new digest, or no chunk left for this octave: make room as
-		 * pg_stat_statements does, with the lock held exclusive.  Evicting
-		 * may remove this very entry, which is then made anew.
+		 * pg_stat_statements does, with the partition's lock held
+		 * exclusive.  Evicting may remove this very entry, which is then
+		 * made anew.
 		 */
-		LWLockRelease(lat_lock);
-		LWLockAcquire(lat_lock, LW_EXCLUSIVE);
-		entry = latency_entry_alloc(key);
+		hashcode = latency_key_hash(key, sizeof(GrdLatencyKey));
+		LWLockRelease(part->lock);
+		LWLockAcquire(part->lock, LW_EXCLUSIVE);
+		entry = latency_entry_alloc(part, key, hashcode);
 		counter = entry != NULL ? latency_counter(entry, bucket, true) : NULL;
 		if (entry != NULL && counter == NULL)
 		{
-			latency_evict();
-			entry = latency_entry_alloc(key);
+			latency_evict(part);
+			entry = latency_entry_alloc(part, key, hashcode);
 			counter = entry != NULL ? latency_counter(entry, bucket, true) : NULL;
 		}
 		if (counter == NULL)
 		{
-			LWLockRelease(lat_lock);
+			LWLockRelease(part->lock);
 			pg_atomic_fetch_add_u64(&lat_shared->dropped, 1);
 			return;
 		}
 	}
 	last_recorded_entry = entry;
 	last_recorded_key = *key;
-	last_recorded_removals = pg_atomic_read_u64(&lat_shared->removals);
+	last_recorded_part = part;
+	last_recorded_removals = pg_atomic_read_u64(part->removals);
 
 	if (failed)
 	{
@@ -709,13 +815,13 @@ latency_record(const GrdLatencyKey *key, uint64 ns, bool failed,
 	if (likely(w != 0))
 		grd_window_record(w, end_ns, failed, bucket, octave, pos);
 
-	LWLockRelease(lat_lock);
+	LWLockRelease(part->lock);
 
 	if (unlikely(rebalance))
 	{
-		LWLockAcquire(lat_lock, LW_EXCLUSIVE);
+		latency_lock_all(LW_EXCLUSIVE);
 		latency_rebalance_windows();
-		LWLockRelease(lat_lock);
+		latency_unlock_all();
 	}
 }
 
@@ -723,7 +829,7 @@ latency_record(const GrdLatencyKey *key, uint64 ns, bool failed,
  * Whether this backend is to rebalance the windows now: a digest without
  * windows ran while none were free, and no backend has rebalanced them in
  * this slot yet (the compare-and-swap makes one backend the one).  Caller
- * holds the lock shared.
+ * holds the digest's partition's lock shared.
  */
 static bool
 latency_rebalance_due(uint64 end_ns)
@@ -755,8 +861,8 @@ latency_recent_cmp(const void *a, const void *b)
  * beyond the first guardrails.max_window_digests of them give theirs back,
  * and those among them that ran and have none get them.  A digest that
  * did not run since gets none.  Windows taken away lose what they held.
- * Caller holds the lock exclusive.  Allocates its scratch array as
- * latency_evict() does, without raising an error.
+ * Caller holds every partition's lock exclusive.  Allocates its scratch
+ * array as latency_evict() does, without raising an error.
  */
 static void
 latency_rebalance_windows(void)
@@ -773,16 +879,19 @@ latency_rebalance_windows(void)
 	if (latency_evict_scratch == NULL)
 		return;
 
-	hash_seq_init(&status, lat_hash);
-	while ((entry = hash_seq_search(&status)) != NULL)
+	for (int i = 0; i < GRD_LATENCY_PARTITIONS; i++)
 	{
-		uint64		uses = pg_atomic_read_u64(&entry->calls) +
-			pg_atomic_read_u64(&entry->failed);
+		hash_seq_init(&status, lat_parts[i].hash);
+		while ((entry = hash_seq_search(&status)) != NULL)
+		{
+			uint64		uses = pg_atomic_read_u64(&entry->calls) +
+				pg_atomic_read_u64(&entry->failed);
 
-		entry->recent = uses - entry->recent_seen;
-		entry->recent_seen = uses;
-		if (n < grd_max_digests)
-			latency_evict_scratch[n++] = entry;
+			entry->recent = uses - entry->recent_seen;
+			entry->recent_seen = uses;
+			if (n < grd_max_digests)
+				latency_evict_scratch[n++] = entry;
+		}
 	}
 	qsort(latency_evict_scratch, n, sizeof(GrdLatencyEntry *),
 		  latency_recent_cmp);
@@ -800,24 +909,33 @@ latency_rebalance_windows(void)
 }
 
 /*
- * Find or create the entry for key.  Caller holds the lock exclusive.
- * Another backend may have created it since our shared-lock lookup, in
- * which case HASH_ENTER finds it.
+ * Find or create the entry for key, of hash code hashcode, in its
+ * partition.  Caller holds the partition's lock exclusive.  Another
+ * backend may have created it since our shared-lock lookup, in which case
+ * HASH_ENTER finds it.
  */
 static GrdLatencyEntry *
-latency_entry_alloc(const GrdLatencyKey *key)
+latency_entry_alloc(LatencyPart *part, const GrdLatencyKey *key,
+					uint32 hashcode)
 {
 	GrdLatencyEntry *entry;
 	bool		found;
 
-	entry = hash_search(lat_hash, key, HASH_FIND, NULL);
+	entry = hash_search_with_hash_value(part->hash, key, hashcode,
+										HASH_FIND, NULL);
 	if (entry != NULL)
 		return entry;
 
-	if (hash_get_num_entries(lat_hash) >= grd_max_digests)
-		latency_evict();
+	/* never beyond its share: the elements past it are not ours */
+	if (hash_get_num_entries(part->hash) >= part->capacity)
+	{
+		latency_evict(part);
+		if (hash_get_num_entries(part->hash) >= part->capacity)
+			return NULL;
+	}
 
-	entry = hash_search(lat_hash, key, HASH_ENTER_NULL, &found);
+	entry = hash_search_with_hash_value(part->hash, key, hashcode,
+										HASH_ENTER_NULL, &found);
 	if (entry != NULL && !found)
 		latency_entry_init(entry);
 	return entry;
@@ -897,14 +1015,15 @@ latency_usage_cmp(const void *a, const void *b)
 }
 
 /*
- * Make room by removing the least used entries, as pg_stat_statements
- * does: usage is a count of executions that decays by 1% at every
- * eviction round, so that digests that were busy long ago fade out.
- * Caller holds the lock exclusive.  Allocates its scratch array without
- * ever raising an error; without it, nothing is evicted.
+ * Make room in a partition by removing its least used entries, as
+ * pg_stat_statements does in its one table: usage is a count of
+ * executions that decays by 1% at every eviction round of the partition,
+ * so that digests that were busy long ago fade out.  Caller holds the
+ * partition's lock exclusive.  Allocates its scratch array without ever
+ * raising an error; without it, nothing is evicted.
  */
 static void
-latency_evict(void)
+latency_evict(LatencyPart *part)
 {
 	HASH_SEQ_STATUS status;
 	GrdLatencyEntry *entry;
@@ -919,7 +1038,7 @@ latency_evict(void)
 	if (latency_evict_scratch == NULL)
 		return;
 
-	hash_seq_init(&status, lat_hash);
+	hash_seq_init(&status, part->hash);
 	while ((entry = hash_seq_search(&status)) != NULL)
 	{
 		uint64		uses = pg_atomic_read_u64(&entry->calls) +
@@ -933,12 +1052,12 @@ latency_evict(void)
 	}
 
 	qsort(latency_evict_scratch, n, sizeof(GrdLatencyEntry *), latency_usage_cmp);
-	nvictims = Max(EVICT_MIN, (int) (n * EVICT_FRACTION));
+	nvictims = Max(1, (int) (n * EVICT_FRACTION));
 	nvictims = Min(nvictims, n);
 	for (int i = 0; i < nvictims; i++)
-		latency_entry_remove(latency_evict_scratch[i]);
+		latency_entry_remove(part, latency_evict_scratch[i]);
 	pg_atomic_fetch_add_u64(&lat_shared->evictions, nvictims);
-	pg_atomic_fetch_add_u64(&lat_shared->removals, 1);
+	pg_atomic_fetch_add_u64(part->removals, 1);
 }
 
 /* ----------------------------------------------------------------
@@ -971,8 +1090,10 @@ latency_save(FILE *file)
 	HASH_SEQ_STATUS status;
 	GrdLatencyEntry *entry;
 	uint64		counters[2];
-	uint32		nentries = (uint32) hash_get_num_entries(lat_hash);
+	uint32		nentries = 0;
 
+	for (int i = 0; i < GRD_LATENCY_PARTITIONS; i++)
+		nentries += (uint32) hash_get_num_entries(lat_parts[i].hash);
 	if (!grd_save)
 		return true;
 	counters[0] = pg_atomic_read_u64(&lat_shared->evictions);
@@ -981,37 +1102,40 @@ latency_save(FILE *file)
 		!grd_file_write(file, &nentries, sizeof(nentries)))
 		return false;
 
-	hash_seq_init(&status, lat_hash);
-	while ((entry = hash_seq_search(&status)) != NULL)
+	for (int i = 0; i < GRD_LATENCY_PARTITIONS; i++)
 	{
-		GrdLatencyRecord rec;
-
-		memset(&rec, 0, sizeof(rec));
-		rec.key = entry->key;
-		rec.totals.calls = pg_atomic_read_u64(&entry->calls);
-		rec.totals.failed = pg_atomic_read_u64(&entry->failed);
-		rec.totals.total_ns = pg_atomic_read_u64(&entry->total_ns);
-		rec.totals.failed_ns = pg_atomic_read_u64(&entry->failed_ns);
-		rec.totals.min_ns = pg_atomic_read_u64(&entry->min_ns);
-		rec.totals.max_ns = pg_atomic_read_u64(&entry->max_ns);
-		rec.usage = entry->usage;
-		for (int b = 0; b < GRD_HIST_NBUCKETS; b++)
-			rec.nonzero += (latency_bucket_read(entry, b) != 0);
-		if (!grd_file_write(file, &rec, sizeof(rec)))
+		hash_seq_init(&status, lat_parts[i].hash);
+		while ((entry = hash_seq_search(&status)) != NULL)
 		{
-			hash_seq_term(&status);
-			return false;
-		}
-		for (int b = 0; b < GRD_HIST_NBUCKETS; b++)
-		{
-			GrdBucketRecord br;
+			GrdLatencyRecord rec;
 
-			br.bucket = b;
-			br.count = latency_bucket_read(entry, b);
-			if (br.count != 0 && !grd_file_write(file, &br, sizeof(br)))
+			memset(&rec, 0, sizeof(rec));
+			rec.key = entry->key;
+			rec.totals.calls = pg_atomic_read_u64(&entry->calls);
+			rec.totals.failed = pg_atomic_read_u64(&entry->failed);
+			rec.totals.total_ns = pg_atomic_read_u64(&entry->total_ns);
+			rec.totals.failed_ns = pg_atomic_read_u64(&entry->failed_ns);
+			rec.totals.min_ns = pg_atomic_read_u64(&entry->min_ns);
+			rec.totals.max_ns = pg_atomic_read_u64(&entry->max_ns);
+			rec.usage = entry->usage;
+			for (int b = 0; b < GRD_HIST_NBUCKETS; b++)
+				rec.nonzero += (latency_bucket_read(entry, b) != 0);
+			if (!grd_file_write(file, &rec, sizeof(rec)))
 			{
 				hash_seq_term(&status);
 				return false;
+			}
+			for (int b = 0; b < GRD_HIST_NBUCKETS; b++)
+			{
+				GrdBucketRecord br;
+
+				br.bucket = b;
+				br.count = latency_bucket_read(entry, b);
+				if (br.count != 0 && !grd_file_write(file, &br, sizeof(br)))
+				{
+					hash_seq_term(&status);
+					return false;
+				}
 			}
 		}
 	}
@@ -1021,7 +1145,8 @@ latency_save(FILE *file)
 /*
  * Read back what latency_save wrote, unless guardrails.save is now off.
  * Called by the postmaster at start, before any backend exists.  Entries
- * beyond guardrails.max_digests (if it was lowered) are skipped.
+ * beyond their partition's share of guardrails.max_digests (if it was
+ * lowered) are skipped.
  */
 static bool
 latency_load(FILE *file, uint32 version, uint64 length)
@@ -1041,13 +1166,15 @@ latency_load(FILE *file, uint32 version, uint64 length)
 	{
 		GrdLatencyRecord rec;
 		GrdLatencyEntry *entry = NULL;
+		LatencyPart *part;
 		bool		found;
 
 		if (!grd_file_read(file, &rec, sizeof(rec)) ||
 			rec.nonzero > GRD_HIST_NBUCKETS)
 			return false;
-		if (hash_get_num_entries(lat_hash) < grd_max_digests)
-			entry = hash_search(lat_hash, &rec.key, HASH_ENTER_NULL, &found);
+		part = latency_part(latency_key_hash(&rec.key, sizeof(GrdLatencyKey)));
+		if (hash_get_num_entries(part->hash) < part->capacity)
+			entry = hash_search(part->hash, &rec.key, HASH_ENTER_NULL, &found);
 		if (entry != NULL)
 		{
 			if (found)
@@ -1081,7 +1208,7 @@ latency_load(FILE *file, uint32 version, uint64 length)
 				 */
 				if (counter == NULL)
 				{
-					latency_entry_remove(entry);
+					latency_entry_remove(part, entry);
 					entry = NULL;
 				}
 				else
@@ -1104,10 +1231,13 @@ latency_after_load(bool loaded)
 
 	if (loaded)
 		return;
-	hash_seq_init(&status, lat_hash);
-	while ((entry = hash_seq_search(&status)) != NULL)
-		latency_entry_remove(entry);
-	pg_atomic_fetch_add_u64(&lat_shared->removals, 1);
+	for (int i = 0; i < GRD_LATENCY_PARTITIONS; i++)
+	{
+		hash_seq_init(&status, lat_parts[i].hash);
+		while ((entry = hash_seq_search(&status)) != NULL)
+			latency_entry_remove(&lat_parts[i], entry);
+		pg_atomic_fetch_add_u64(lat_parts[i].removals, 1);
+	}
 }
 
 /* ----------------------------------------------------------------
@@ -1197,31 +1327,36 @@ grd_latency_foreach(int window, GrdLatencyVisitor visit, void *arg)
 	long		capacity;
 
 	/*
-	 * Room for every key there can be, allocated before the lock is taken:
-	 * eviction keeps the table at guardrails.max_digests entries (a state
-	 * file saved with a larger setting may have filled it beyond, hence
-	 * the count read without the lock, which only a concurrent insertion
-	 * can move, by fewer than the margin in any realistic interval).
+	 * Room for every key there can be, allocated before a lock is taken:
+	 * eviction keeps the partitions within guardrails.max_digests entries
+	 * in all, and they never hold more than that.
 	 */
-	capacity = Max((long) grd_max_digests, hash_get_num_entries(lat_hash)) + 64;
+	capacity = grd_max_digests;
 	keys = palloc_array(GrdLatencyKey, capacity);
 
-	LWLockAcquire(lat_lock, LW_SHARED);
-	GRD_INJECTION_POINT("pg-guardrails-latency-read");
-	hash_seq_init(&status, lat_hash);
-	while ((entry = hash_seq_search(&status)) != NULL)
+	for (int p = 0; p < GRD_LATENCY_PARTITIONS; p++)
 	{
-		if (nkeys < capacity)
-			keys[nkeys++] = entry->key;
+		LWLockAcquire(lat_parts[p].lock, LW_SHARED);
+		if (p == 0)
+			GRD_INJECTION_POINT("pg-guardrails-latency-read");
+		hash_seq_init(&status, lat_parts[p].hash);
+		while ((entry = hash_seq_search(&status)) != NULL)
+		{
+			if (nkeys < capacity)
+				keys[nkeys++] = entry->key;
+		}
+		LWLockRelease(lat_parts[p].lock);
 	}
-	LWLockRelease(lat_lock);
 
 	for (long i = 0; i < nkeys; i++)
 	{
+		uint32		hashcode = latency_key_hash(&keys[i], sizeof(GrdLatencyKey));
+		LatencyPart *part = latency_part(hashcode);
 		bool		found;
 
-		LWLockAcquire(lat_lock, LW_SHARED);
-		entry = hash_search(lat_hash, &keys[i], HASH_FIND, NULL);
+		LWLockAcquire(part->lock, LW_SHARED);
+		entry = hash_search_with_hash_value(part->hash, &keys[i], hashcode,
+											HASH_FIND, NULL);
 		found = entry != NULL;
 		if (found)
 		{
@@ -1233,7 +1368,7 @@ grd_latency_foreach(int window, GrdLatencyVisitor visit, void *arg)
 										pg_atomic_read_u32(&entry->window),
 										window, cur);
 		}
-		LWLockRelease(lat_lock);
+		LWLockRelease(part->lock);
 		if (!found || snap->nvalues == 0)
 			continue;
 		latency_snapshot_finish(snap);
@@ -1266,23 +1401,26 @@ grd_latency_collect(GrdLatencySnapshot *snap, int window, uint64 queryid,
 		cur = grd_window_now();
 	}
 	latency_snapshot_init(snap, window == GRD_WINDOW_NONE);
-	LWLockAcquire(lat_lock, LW_SHARED);
-	hash_seq_init(&status, lat_hash);
-	while ((entry = hash_seq_search(&status)) != NULL)
+	for (int p = 0; p < GRD_LATENCY_PARTITIONS; p++)
 	{
-		if (entry->key.queryid != queryid ||
-			(!any_db && entry->key.dbid != dbid) ||
-			(!any_user && entry->key.userid != userid))
-			continue;
-		if (window == GRD_WINDOW_NONE)
-			latency_snapshot_add(snap, entry);
-		else
-			grd_window_snapshot_add(snap, scratch,
-									pg_atomic_read_u32(&entry->window),
-									window, cur);
-		any = true;
+		LWLockAcquire(lat_parts[p].lock, LW_SHARED);
+		hash_seq_init(&status, lat_parts[p].hash);
+		while ((entry = hash_seq_search(&status)) != NULL)
+		{
+			if (entry->key.queryid != queryid ||
+				(!any_db && entry->key.dbid != dbid) ||
+				(!any_user && entry->key.userid != userid))
+				continue;
+			if (window == GRD_WINDOW_NONE)
+				latency_snapshot_add(snap, entry);
+			else
+				grd_window_snapshot_add(snap, scratch,
+										pg_atomic_read_u32(&entry->window),
+										window, cur);
+			any = true;
+		}
+		LWLockRelease(lat_parts[p].lock);
 	}
-	LWLockRelease(lat_lock);
 	if (scratch != NULL)
 		pfree(scratch);
 	latency_snapshot_finish(snap);
@@ -1300,23 +1438,26 @@ grd_latency_remove(bool all, uint64 queryid)
 	GrdLatencyEntry *entry;
 	int64		removed = 0;
 
-	LWLockAcquire(lat_lock, LW_EXCLUSIVE);
-	hash_seq_init(&status, lat_hash);
-	while ((entry = hash_seq_search(&status)) != NULL)
+	for (int p = 0; p < GRD_LATENCY_PARTITIONS; p++)
 	{
-		if (all || entry->key.queryid == queryid)
+		LWLockAcquire(lat_parts[p].lock, LW_EXCLUSIVE);
+		hash_seq_init(&status, lat_parts[p].hash);
+		while ((entry = hash_seq_search(&status)) != NULL)
 		{
-			latency_entry_remove(entry);
-			removed++;
+			if (all || entry->key.queryid == queryid)
+			{
+				latency_entry_remove(&lat_parts[p], entry);
+				removed++;
+			}
 		}
+		pg_atomic_fetch_add_u64(lat_parts[p].removals, 1);
+		LWLockRelease(lat_parts[p].lock);
 	}
 	if (all)
 	{
 		pg_atomic_write_u64(&lat_shared->evictions, 0);
 		pg_atomic_write_u64(&lat_shared->dropped, 0);
 	}
-	pg_atomic_fetch_add_u64(&lat_shared->removals, 1);
-	LWLockRelease(lat_lock);
 	return removed;
 }
 
@@ -1338,16 +1479,19 @@ latency_status(GrdStatus *status)
 	int64		above = 0;
 	int64		windowed = 0;
 
-	LWLockAcquire(lat_lock, LW_SHARED);
-	hash_seq_init(&seq, lat_hash);
-	while ((entry = hash_seq_search(&seq)) != NULL)
+	for (int p = 0; p < GRD_LATENCY_PARTITIONS; p++)
 	{
-		digests++;
-		windowed += (pg_atomic_read_u32(&entry->window) != 0);
-		below += pg_atomic_read_u64(&entry->underflow);
-		above += pg_atomic_read_u64(&entry->overflow);
+		LWLockAcquire(lat_parts[p].lock, LW_SHARED);
+		hash_seq_init(&seq, lat_parts[p].hash);
+		while ((entry = hash_seq_search(&seq)) != NULL)
+		{
+			digests++;
+			windowed += (pg_atomic_read_u32(&entry->window) != 0);
+			below += pg_atomic_read_u64(&entry->underflow);
+			above += pg_atomic_read_u64(&entry->overflow);
+		}
+		LWLockRelease(lat_parts[p].lock);
 	}
-	LWLockRelease(lat_lock);
 
 	grd_status_put(status, "latency_memory_bytes",
 				   (int64) latency_shmem_size());

@@ -5,7 +5,7 @@
  *		slots of each digest that has windows.  Their shared memory and
  *		free list, recording an execution into the current slot, reusing a
  *		slot, and copying a window into a snapshot.  latency.c owns the
- *		entries, and calls these with GRD_LOCK_LATENCY held.
+ *		entries, and calls these with the lock of the entry's partition held.
  *
  * Time is cut into slots of guardrails.latency_window_slot seconds,
  * numbered by the monotonic clock (slot n covers
@@ -37,7 +37,7 @@
  * of its windows.
  *
  * Locking: recording into the current slot takes no lock (atomics, under
- * GRD_LOCK_LATENCY shared as for the entry).  Reusing a slot (once per
+ * the partition lock shared as for the entry).  Reusing a slot (once per
  * slot per digest) reads, adds and zeroes up to 3,500 counters, far too
  * many for a spinlock: the reuser claims the windows by turning "changes"
  * from even to odd with a compare-and-swap, does the work, and publishes
@@ -50,7 +50,7 @@
  * never see a slot's counts both in the fine ring and in a coarse block,
  * or in neither.  The claim is held for a bounded piece of work that
  * cannot fail or sleep, so both waits end.  Freeing windows
- * (grd_window_detach) takes GRD_LOCK_LATENCY exclusive, so no reuser or
+ * (grd_window_detach) takes the partition lock exclusive, so no reuser or
  * reader is there.
  *
  * Copyright (c) 2026, pg_guardrails developers

@@ -2,7 +2,8 @@
  *
  * latency_windows.h
  *		The windows of the latency histograms (latency_windows.c): what
- *		latency.c calls, with GRD_LOCK_LATENCY held as each function says.
+ *		latency.c calls, with the lock of the entry's partition held as
+ *		each function says.
  *		Private to src/latency/.
  *
  * Copyright (c) 2026, pg_guardrails developers
