@@ -279,6 +279,65 @@ SELECT index, table_name, unused_for, pg_size_pretty(size_bytes) AS size,
 FROM guardrails.unused_indexes('2 seconds');
 SQL
 
+grd_log "workload classes: a critical lookup at 50/s beside a retry storm of a low-priority report, without and with guardrails.overload_control"
+"${PSQL[@]}" -o /dev/null <<'SQL'
+CREATE ROLE app_hi LOGIN;
+CREATE ROLE batch_lo LOGIN;
+GRANT SELECT, UPDATE ON pgbench_accounts TO app_hi, batch_lo;
+SELECT guardrails.set_workload_class('critical', role => 'app_hi');
+SELECT guardrails.set_workload_class('low', role => 'batch_lo');
+SQL
+echo '\set aid random(1, 500000)
+SELECT abalance FROM pgbench_accounts WHERE aid = :aid;' >"$DATA/lookup.sql"
+# One phase: 8 s of the lookup, open loop (pgbench -R, per-transaction
+# log), and 8 clients that run the report and, refused or not, run it
+# again at once, reconnecting each time, as a retry storm does.
+storm_phase() {
+	local name=$1 end=$(($(date +%s) + 8))
+	rm -f "$DATA"/hi_log* "$DATA"/lo_*
+	for c in $(seq 8); do
+		(while [ "$(date +%s)" -lt $end ]; do
+			if "$GRD_BINDIR/psql" -X -Atq -U batch_lo -c 'SELECT bid, count(*), sum(abalance) FROM pgbench_accounts GROUP BY bid' </dev/null >/dev/null 2>"$DATA/lo_err_$c"; then
+				echo ok >>"$DATA/lo_done_$c"
+			else
+				echo refused >>"$DATA/lo_refused_$c"
+				cp "$DATA/lo_err_$c" "$DATA/lo_last_error"
+			fi
+		done) &
+	done
+	(cd "$DATA" && "$GRD_BINDIR/pgbench" -n -U app_hi -c 2 -R 50 -T 8 -l --log-prefix=hi_log \
+		-f "$DATA/lookup.sql" >/dev/null 2>&1) || true
+	wait
+	# per-transaction log: the third field is the latency in microseconds,
+	# counted from the transaction's scheduled start (open loop)
+	awk '{ print $3 / 1000 }' "$DATA"/hi_log* | sort -n |
+		awk -v name="$name" '{ t[++n] = $1 }
+		END { printf "    %-34s lookups %4d, p50 %7.1f ms, p99 %7.1f ms", name, n, t[int(n * 0.5) + 1], t[int(n * 0.99) + 1] }'
+	printf ', reports done %3d, refused %3d\n' \
+		"$(cat "$DATA"/lo_done_* 2>/dev/null | wc -l)" "$(cat "$DATA"/lo_refused_* 2>/dev/null | wc -l)"
+}
+storm_phase "controller off:"
+"${PSQL[@]}" -qc "ALTER SYSTEM SET guardrails.overload_control = on" -c "SELECT pg_reload_conf()" >/dev/null
+sleep 1
+storm_phase "guardrails.overload_control = on:"
+"${PSQL[@]}" -c '\pset footer off' -c "SELECT class, statements, admitted, shed, waited, round(wait_ms) AS wait_ms, parallel_denied
+FROM guardrails.workload_classes WHERE class IN ('critical', 'low') ORDER BY priority"
+{ grep -m2 'overload: shedding' "$DATA/pgdata/server.log" || true; } | sed 's/^[^]]*] //; s/^/    /'
+sed 's/^/    /' "$DATA/lo_last_error" 2>/dev/null || true
+"${PSQL[@]}" -qc "ALTER SYSTEM RESET guardrails.overload_control" -c "SELECT pg_reload_conf()" >/dev/null
+
+grd_log "a backfill held to its class's WAL budget (guardrails.wal_budget_low = 1MB a second), with no change to its code"
+"${PSQL[@]}" -qc "ALTER SYSTEM SET guardrails.wal_budget_low = '1MB'" -c "ALTER SYSTEM SET guardrails.wal_budget_burst = '0.5s'" -c "SELECT pg_reload_conf()" >/dev/null
+sleep 1
+start=$(date +%s%N)
+for i in $(seq 0 19); do
+	echo "UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid BETWEEN $((i * 2000 + 1)) AND $(((i + 1) * 2000));"
+done | "$GRD_BINDIR/psql" -X -q -U batch_lo >/dev/null
+echo "    20 UPDATEs of 2,000 rows each took $((($(date +%s%N) - start) / 1000000)) ms in all"
+"${PSQL[@]}" -c '\pset footer off' -c "SELECT class, pg_size_pretty(wal_bytes) AS wal, budget_bytes_per_s, waited, round(wait_ms) AS wait_ms, refused
+FROM guardrails.wal_budgets WHERE class = 'low'"
+"${PSQL[@]}" -qc "ALTER SYSTEM RESET guardrails.wal_budget_low" -c "ALTER SYSTEM RESET guardrails.wal_budget_burst" -c "SELECT pg_reload_conf()" >/dev/null
+
 grd_log "guardrails.status"
 "${PSQL[@]}" -c '\pset footer off' -c 'SELECT * FROM guardrails.status'
 
