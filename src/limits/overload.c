@@ -226,8 +226,12 @@ overload_init(void)
 
 /*
  * Processes of this server on a CPU or waiting for one: those with a
- * PGPROC in use that wait for nothing.  Read without a lock; a process
- * changing its state as we look is counted either way.
+ * PGPROC in use that wait for nothing.  A PGPROC is in use while its
+ * process owns its latch: up to 16, a backend that exits leaves its pid
+ * in its PGPROC (only auxiliary processes clear it), and the wait event
+ * it last had, often none, so the pid alone would count every backend
+ * that ever exited until its PGPROC is reused.  Read without a lock; a
+ * process changing its state as we look is counted either way.
  */
 static int
 runnable_processes(void)
@@ -236,11 +240,11 @@ runnable_processes(void)
 
 	for (uint32 i = 0; i < ProcGlobal->allProcCount; i++)
 	{
-		PGPROC	   *proc = &ProcGlobal->allProcs[i];
+		volatile PGPROC *proc = &ProcGlobal->allProcs[i];
 
-		if (proc == MyProc || proc->pid == 0)
+		if (proc == MyProc || proc->pid == 0 || proc->procLatch.owner_pid == 0)
 			continue;
-		if (*((volatile uint32 *) &proc->wait_event_info) == 0)
+		if (proc->wait_event_info == 0)
 			n++;
 	}
 	return n;

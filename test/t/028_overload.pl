@@ -16,6 +16,7 @@ $node->init(allows_streaming => 1);
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'pg_guardrails'
 guardrails.overload_control = on
+guardrails.overload_cores = 2
 guardrails.overload_queue_timeout = 300
 guardrails.overload_queue_target = 50
 });
@@ -32,6 +33,22 @@ $node->safe_psql('postgres', q{
 	GRANT SELECT ON t TO PUBLIC;
 	ANALYZE t;
 });
+# The measured signal counts live processes only: up to 16, a backend
+# that exits leaves its pid in its PGPROC, and an idle server that had many
+# sessions at once must not look overloaded (it did: 8 sessions ended
+# made a signal of 4 on 2 cores, and shedding never stopped).
+my @sessions = map { $node->background_psql('postgres') } 1 .. 8;
+$_->query_safe('SELECT 1') for @sessions;
+$_->quit for @sessions;
+sleep 1;
+my $idle_signal = $node->safe_psql('postgres',
+	q{SELECT value FROM guardrails.status WHERE name = 'overload_signal_milli'});
+cmp_ok($idle_signal, '<', 2500,
+	"after 8 sessions at once ended, an idle server's measured signal is low ($idle_signal / 1000)");
+is($node->safe_psql('postgres',
+	q{SELECT count(*) FROM guardrails.workload_classes WHERE shedding_since IS NOT NULL}),
+	'0', 'and it sheds nothing');
+
 $node->backup('backup');
 my $standby = PostgreSQL::Test::Cluster->new('standby');
 $standby->init_from_backup($node, 'backup', has_streaming => 1);
