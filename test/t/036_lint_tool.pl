@@ -96,6 +96,23 @@ is($rc, 1, 'flyway: exit 1');
 is(text_verdicts($out), 'flyway/V2__account_tier.sql:5 set_not_null',
 	'flyway: add, update, set not null is flagged; proven by a validated check it is not');
 
+# as Flyway runs each file by default, in a transaction of its own: the
+# ALTER's lock is held through the UPDATE, and the VALIDATE is in the
+# ADD's transaction
+($rc, $out, $err) = lint($samples, '--single-transaction', '--per-file', 'flyway');
+is($rc, 1, 'flyway, each file one transaction: exit 1');
+is(text_verdicts($out), join("\n",
+	'flyway/V2__account_tier.sql:4 lock_held',
+	'flyway/V2__account_tier.sql:5 set_not_null',
+	'flyway/V3__account_tier_safe.sql:4 lock_held',
+	'flyway/V3__account_tier_safe.sql:6 validate_separately'),
+	'flyway, each file one transaction: the verdicts of the block, at the lines of the file');
+($rc, $out, $err) = lint($samples, '-1', '--format=json', 'flyway');
+is(join(',', map { "$_->{file}:$_->{line}:$_->{rule}" } @{ decode_json($out)->{verdicts} }),
+	'flyway/V2__account_tier.sql:4:lock_held,flyway/V2__account_tier.sql:5:set_not_null,'
+	. 'flyway/V3__account_tier_safe.sql:4:lock_held,flyway/V3__account_tier_safe.sql:6:validate_separately',
+	'flyway, all files one transaction (-1): the same verdicts');
+
 # the three together, as given: files of different directories, in order
 ($rc, $out, $err) = lint($samples, 'flyway/V3__account_tier_safe.sql',
 	'flyway/V2__account_tier.sql', 'rails/20261102083000_add_status_to_orders.sql');
