@@ -224,9 +224,23 @@ PostgreSQL::Test::Utils::append_to_file("$tmp/meta.sql",
 	"CREATE INDEX ON account (email);\n\\! touch PWNED_META\n\\gexec\n");
 ($rc, $out, $err) = lint($tmp, '--format=github', 'meta.sql');
 is($rc, 2, 'meta-commands: a syntax error, exit 2');
-like($out, qr/^::error file=meta\.sql,title=pg_guardrails_lint%3A not checked::ERROR:  syntax error/m,
-	'meta-commands: reported as not checked');
+like($out, qr/^::error file=meta\.sql,line=2,title=pg_guardrails_lint%3A not checked::ERROR:  syntax error at or near "\\"/m,
+	'meta-commands: reported as not checked, at the line of the first');
 ok(!-e "$tmp/PWNED_META", 'meta-commands: none ran');
+
+# a syntax error in the second file of one script, after multibyte
+# characters: its file and line
+PostgreSQL::Test::Utils::append_to_file("$tmp/mb.sql",
+	"COMMENT ON TABLE account IS \$\$\x{c3}\x{a9}\n\x{e2}\x{82}\x{ac}\x{f0}\x{9f}\x{98}\x{80}\$\$;\n"
+	  . "SELECT 1 AS \x{c3}\x{bc},\n  2 \x{c3}\x{bc} \x{c3}\x{bc};\nSELECT 2;\n");
+($rc, $out, $err) = lint($tmp, 'breakout.sql', 'mb.sql');
+is($rc, 2, 'a syntax error: exit 2');
+like($out, qr/^mb\.sql:4: not checked: ERROR:  syntax error at or near "\x{c3}\x{bc}"$/m,
+	'a syntax error: at its file and line, the message in UTF-8');
+($rc, $out, $err) = lint($tmp, '--format=json', 'breakout.sql', 'mb.sql');
+my $e = decode_json($out)->{errors}[0];
+is("$e->{file}:$e->{line}", 'mb.sql:4', 'a syntax error in JSON: its file and line');
+is(scalar(@{ $e->{files} }), 2, 'a syntax error in JSON: the files of the script');
 
 # --- usage and connection errors
 ($rc, $out, $err) = lint($tmp);
