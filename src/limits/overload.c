@@ -242,7 +242,8 @@ runnable_processes(void)
 	{
 		volatile PGPROC *proc = &ProcGlobal->allProcs[i];
 
-		if (proc == MyProc || proc->pid == 0 || proc->procLatch.owner_pid == 0)
+		if (proc == MyProc || proc->pid == 0 ||
+			proc->procLatch.owner_pid != proc->pid)
 			continue;
 		if (proc->wait_event_info == 0)
 			n++;

@@ -370,7 +370,7 @@ act_on_stall(const Due *d, TimestampTz now)
 	}
 
 	/* The same process, still in the same wait and transaction? */
-	if (proc->pid != t->pid ||
+	if (proc->pid != t->pid || proc->procLatch.owner_pid != t->pid ||
 		proc->wait_event_info != t->wait_event_info ||
 		GRD_PROC_LXID(proc) != t->lxid)
 	{
@@ -415,8 +415,12 @@ scan_backends(void)
 		uint32		wait = proc->wait_event_info;
 		LocalTransactionId lxid = GRD_PROC_LXID(proc);
 
-		if (pid == 0 || !waits_on_client(wait) ||
-			lxid == InvalidLocalTransactionId)
+		/*
+		 * Up to 16, a backend that exits leaves its pid, wait event and
+		 * transaction in its PGPROC; only the latch's owner is cleared.
+		 */
+		if (pid == 0 || proc->procLatch.owner_pid != pid ||
+			!waits_on_client(wait) || lxid == InvalidLocalTransactionId)
 		{
 			tracked[i].pid = 0;
 			continue;
