@@ -371,6 +371,7 @@ TRUNCATE invoices;
 TRUNCATE customers CASCADE;
 TRUNCATE customers;
 TRUNCATE customers, invoices RESTRICT;
+TRUNCATE events;
 $$);
 SELECT message, regexp_replace(detail, '\d+ kB', 'size') AS detail, hint
 FROM guardrails.check_migration('TRUNCATE invoices; TRUNCATE customers CASCADE');
@@ -443,12 +444,12 @@ CREATE INDEX payments_customer_id ON payments (id, customer_id);
 $$);
 -- an index in the catalog: ok; a partial one, or one that leads with
 -- another column, is not
-CREATE INDEX invoices_amount_idx ON invoices (amount) WHERE amount > 0;
+CREATE INDEX CONCURRENTLY invoices_amount_idx ON invoices (amount) WHERE amount > 0;
 SELECT statement, rule FROM guardrails.check_migration($$
 ALTER TABLE invoices ADD CONSTRAINT invoices_amount_fk FOREIGN KEY (amount) REFERENCES customers NOT VALID;
 ALTER TABLE invoices ADD CONSTRAINT invoices_id_fk FOREIGN KEY (id) REFERENCES customers NOT VALID;
 $$);
-CREATE INDEX invoices_id_idx ON invoices (id);
+CREATE INDEX CONCURRENTLY invoices_id_idx ON invoices (id);
 SELECT count(*) FROM guardrails.check_migration($$
 ALTER TABLE invoices ADD CONSTRAINT invoices_id_fk FOREIGN KEY (id) REFERENCES customers NOT VALID;
 $$);
@@ -461,7 +462,7 @@ CREATE TABLE payments (id int PRIMARY KEY, customer_id int REFERENCES customers)
 SET guardrails.ddl_policy_rules = 'fk_index: enforce';
 ALTER TABLE invoices ADD CONSTRAINT invoices_customer_fk FOREIGN KEY (customer_id) REFERENCES customers NOT VALID;
 CREATE TABLE refunds (payment_id int REFERENCES payments);
-CREATE INDEX invoices_customer_idx ON invoices (customer_id);
+CREATE INDEX CONCURRENTLY invoices_customer_idx ON invoices (customer_id);
 ALTER TABLE invoices ADD CONSTRAINT invoices_customer_fk FOREIGN KEY (customer_id) REFERENCES customers NOT VALID;
 RESET guardrails.ddl_policy_rules;
 \set VERBOSITY default
@@ -474,6 +475,8 @@ SELECT statement, line, command, rule, level, certain
 FROM guardrails.check_migration(E:'enum_added');
 SELECT message, detail, hint FROM guardrails.check_migration(E:'enum_added')
 WHERE statement = 3;
+SELECT message, detail FROM guardrails.check_migration(E:'enum_added')
+WHERE NOT certain;
 -- outside a block, a value that exists already, a type the script
 -- creates in the block: ok
 SELECT count(*) FROM guardrails.check_migration($$
