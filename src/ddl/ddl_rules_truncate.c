@@ -38,11 +38,17 @@
 #include "ddl_rules.h"
 #include "ddl_statement.h"
 
-/* Whether the current user may truncate relid. */
+/*
+ * Whether the current user may truncate relid; false for a relation
+ * dropped since its name was looked up (without a lock).
+ */
 static bool
 may_truncate(Oid relid)
 {
-	return pg_class_aclcheck(relid, GetUserId(), ACL_TRUNCATE) == ACLCHECK_OK;
+	bool		is_missing = false;
+
+	return pg_class_aclcheck_ext(relid, GetUserId(), ACL_TRUNCATE,
+								 &is_missing) == ACLCHECK_OK && !is_missing;
 }
 
 /*
