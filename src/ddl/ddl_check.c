@@ -27,10 +27,14 @@
  * The script's own effects that the catalog cannot know are followed
  * statement by statement: its transaction blocks (BEGIN ... COMMIT), the
  * constraints it adds NOT VALID in the current one (VALIDATE CONSTRAINT of
- * one is rule validate_separately), and the check constraints it adds and
+ * one is rule validate_separately), the check constraints it adds and
  * validates that prove a column not null (a later SET NOT NULL does not
- * scan).  Outside BEGIN ... COMMIT each statement is taken to be its own
- * transaction, as psql runs a file.
+ * scan), the enum values it adds in the current block (a later use of one
+ * in the block is rule new_enum_value, which PostgreSQL refuses), and the
+ * indexes it creates (a foreign key whose columns an index of the script
+ * leads with, before or after it, has no fk_index verdict).  Outside
+ * BEGIN ... COMMIT each statement is taken to be its own transaction, as
+ * psql runs a file.
  *
  * Copyright (c) 2026, pg_guardrails developers
  *
