@@ -43,6 +43,9 @@ OBJS = \
 	src/ddl/ddl_rules_partitions.o \
 	src/ddl/ddl_rules_rename.o \
 	src/ddl/ddl_rules_locks.o \
+	src/ddl/ddl_rules_truncate.o \
+	src/ddl/ddl_rules_types.o \
+	src/ddl/ddl_rules_foreign_keys.o \
 	src/ddl/ddl_check.o \
 	src/ddl/ddl_audit.o \
 	src/ddl/ddl_object.o \

@@ -360,5 +360,145 @@ $$);
 SELECT message, detail, hint FROM guardrails.check_migration(
 	'BEGIN; CREATE INDEX CONCURRENTLY orders_note ON orders (note); COMMIT;');
 
+
+-- TRUNCATE of a table with data, and TRUNCATE ... CASCADE at any size
+CREATE TABLE customers (id int PRIMARY KEY);
+CREATE TABLE invoices (id int, customer_id int, amount int);
+INSERT INTO invoices SELECT i, i % 10, i FROM generate_series(1, 1000) i;
+SELECT statement, command, rule, level, certain, table_name
+FROM guardrails.check_migration($$
+TRUNCATE invoices;
+TRUNCATE customers CASCADE;
+TRUNCATE customers;
+TRUNCATE customers, invoices RESTRICT;
+TRUNCATE events;
+$$);
+SELECT message, regexp_replace(detail, '\d+ kB', 'size') AS detail, hint
+FROM guardrails.check_migration('TRUNCATE invoices; TRUNCATE customers CASCADE');
+\set VERBOSITY terse
+TRUNCATE invoices;
+TRUNCATE customers CASCADE;
+TRUNCATE customers;
+-- a table created in the transaction: ok
+BEGIN;
+CREATE TABLE staging AS SELECT * FROM invoices;
+TRUNCATE staging;
+ROLLBACK;
+-- the rule off, or a role that may not truncate: PostgreSQL decides
+CREATE TABLE invoices_copy AS SELECT * FROM invoices;
+SET guardrails.ddl_policy_rules = 'truncate: off';
+TRUNCATE invoices_copy CASCADE;
+RESET guardrails.ddl_policy_rules;
+INSERT INTO invoices_copy SELECT * FROM invoices;
+CREATE ROLE grd_script_reader;
+GRANT USAGE ON SCHEMA scr TO grd_script_reader;
+SET ROLE grd_script_reader;
+TRUNCATE invoices_copy;
+SELECT count(*) FROM guardrails.check_migration('TRUNCATE invoices_copy CASCADE');
+RESET ROLE;
+\set VERBOSITY default
+
+-- a json column: json has no equality operator (warn level)
+SELECT statement, rule, level, certain, table_name
+FROM guardrails.check_migration($$
+ALTER TABLE invoices ADD COLUMN payload json;
+ALTER TABLE invoices ADD COLUMN payload jsonb;
+ALTER TABLE customers ADD COLUMN tags json[];
+ALTER TABLE invoices ALTER COLUMN amount TYPE json USING to_json(amount);
+ALTER TABLE invoices ALTER COLUMN amount TYPE bigint;
+$$);
+SELECT message, detail, hint FROM guardrails.check_migration(
+	'ALTER TABLE invoices ADD COLUMN payload json');
+\set VERBOSITY terse
+ALTER TABLE invoices ADD COLUMN payload json;
+SELECT DISTINCT * FROM invoices LIMIT 1;
+ALTER TABLE invoices DROP COLUMN payload;
+SET guardrails.ddl_policy_rules = 'json_column: enforce';
+ALTER TABLE invoices ADD COLUMN payload json;
+-- a table created in the transaction has no queries yet: ok
+BEGIN;
+CREATE TABLE staging (id int);
+ALTER TABLE staging ADD COLUMN payload json;
+ROLLBACK;
+RESET guardrails.ddl_policy_rules;
+\set VERBOSITY default
+
+-- a foreign key whose columns no index leads with (warn level)
+SELECT statement, command, rule, level, table_name, message
+FROM guardrails.check_migration($$
+ALTER TABLE invoices ADD CONSTRAINT invoices_customer_fk FOREIGN KEY (customer_id) REFERENCES customers NOT VALID;
+CREATE INDEX CONCURRENTLY invoices_customer_idx ON invoices (customer_id, id);
+ALTER TABLE invoices ADD CONSTRAINT invoices_customer_fk FOREIGN KEY (customer_id) REFERENCES customers NOT VALID;
+CREATE TABLE payments (id int PRIMARY KEY, invoice_id int REFERENCES invoices (id),
+	customer_id int, FOREIGN KEY (customer_id, id) REFERENCES customers);
+CREATE TABLE refunds (payment_id int PRIMARY KEY REFERENCES payments, customer_id int,
+	UNIQUE (customer_id, payment_id), FOREIGN KEY (customer_id) REFERENCES customers);
+CREATE TEMP TABLE scratch (customer_id int REFERENCES customers);
+$$);
+-- an index the script creates later on the table withdraws the verdict
+-- (Rails' create_table, then add_index)
+SELECT statement, rule, message FROM guardrails.check_migration($$
+CREATE TABLE payments (id int, invoice_id int REFERENCES invoices (id), customer_id int REFERENCES customers);
+CREATE INDEX payments_invoice_id ON payments (invoice_id);
+CREATE INDEX payments_customer_id ON payments (id, customer_id);
+$$);
+-- an index in the catalog: ok; a partial one, or one that leads with
+-- another column, is not
+CREATE INDEX CONCURRENTLY invoices_amount_idx ON invoices (amount) WHERE amount > 0;
+SELECT statement, rule FROM guardrails.check_migration($$
+ALTER TABLE invoices ADD CONSTRAINT invoices_amount_fk FOREIGN KEY (amount) REFERENCES customers NOT VALID;
+ALTER TABLE invoices ADD CONSTRAINT invoices_id_fk FOREIGN KEY (id) REFERENCES customers NOT VALID;
+$$);
+CREATE INDEX CONCURRENTLY invoices_id_idx ON invoices (id);
+SELECT count(*) FROM guardrails.check_migration($$
+ALTER TABLE invoices ADD CONSTRAINT invoices_id_fk FOREIGN KEY (id) REFERENCES customers NOT VALID;
+$$);
+SELECT message, detail, hint FROM guardrails.check_migration(
+	'ALTER TABLE invoices ADD CONSTRAINT invoices_customer_fk FOREIGN KEY (customer_id) REFERENCES customers NOT VALID');
+\set VERBOSITY terse
+ALTER TABLE invoices ADD CONSTRAINT invoices_customer_fk FOREIGN KEY (customer_id) REFERENCES customers NOT VALID;
+ALTER TABLE invoices DROP CONSTRAINT invoices_customer_fk;
+CREATE TABLE payments (id int PRIMARY KEY, customer_id int REFERENCES customers);
+SET guardrails.ddl_policy_rules = 'fk_index: enforce';
+ALTER TABLE invoices ADD CONSTRAINT invoices_customer_fk FOREIGN KEY (customer_id) REFERENCES customers NOT VALID;
+CREATE TABLE refunds (payment_id int REFERENCES payments);
+CREATE INDEX CONCURRENTLY invoices_customer_idx ON invoices (customer_id);
+ALTER TABLE invoices ADD CONSTRAINT invoices_customer_fk FOREIGN KEY (customer_id) REFERENCES customers NOT VALID;
+RESET guardrails.ddl_policy_rules;
+\set VERBOSITY default
+
+-- an enum value added and used in the same transaction: PostgreSQL
+-- refuses it
+CREATE TYPE invoice_state AS ENUM ('new', 'paid');
+\set enum_added 'BEGIN;\nALTER TYPE invoice_state ADD VALUE \'void\';\nSELECT \'void\'::invoice_state;\nUPDATE invoices SET amount = 0 WHERE id::text = \'void\';\nALTER TABLE invoices ADD COLUMN state invoice_state DEFAULT \'void\';\nCOMMIT;\nSELECT \'void\'::invoice_state;\n'
+SELECT statement, line, command, rule, level, certain
+FROM guardrails.check_migration(E:'enum_added');
+SELECT message, detail, hint FROM guardrails.check_migration(E:'enum_added')
+WHERE statement = 3;
+SELECT message, detail FROM guardrails.check_migration(E:'enum_added')
+WHERE NOT certain;
+-- outside a block, a value that exists already, a type the script
+-- creates in the block: ok
+SELECT count(*) FROM guardrails.check_migration($$
+ALTER TYPE invoice_state ADD VALUE 'void';
+SELECT 'void'::invoice_state;
+BEGIN;
+ALTER TYPE invoice_state ADD VALUE IF NOT EXISTS 'paid';
+SELECT 'paid'::invoice_state;
+CREATE TYPE card AS ENUM ('visa');
+ALTER TYPE card ADD VALUE 'amex';
+SELECT 'amex'::card;
+ROLLBACK;
+$$);
+-- and PostgreSQL agrees
+\set VERBOSITY terse
+BEGIN;
+ALTER TYPE invoice_state ADD VALUE 'void';
+SELECT 'void'::invoice_state;
+ROLLBACK;
+\set VERBOSITY default
+REVOKE USAGE ON SCHEMA scr FROM grd_script_reader;
+DROP ROLE grd_script_reader;
+
 SET client_min_messages = warning;
 DROP SCHEMA scr, scr_other, scr_old CASCADE;

@@ -27,10 +27,14 @@
  * The script's own effects that the catalog cannot know are followed
  * statement by statement: its transaction blocks (BEGIN ... COMMIT), the
  * constraints it adds NOT VALID in the current one (VALIDATE CONSTRAINT of
- * one is rule validate_separately), and the check constraints it adds and
+ * one is rule validate_separately), the check constraints it adds and
  * validates that prove a column not null (a later SET NOT NULL does not
- * scan).  Outside BEGIN ... COMMIT each statement is taken to be its own
- * transaction, as psql runs a file.
+ * scan), the enum values it adds in the current block (a later use of one
+ * in the block is rule new_enum_value, which PostgreSQL refuses), and the
+ * indexes it creates (a foreign key whose columns an index of the script
+ * leads with, before or after it, has no fk_index verdict).  Outside
+ * BEGIN ... COMMIT each statement is taken to be its own transaction, as
+ * psql runs a file.
  *
  * Copyright (c) 2026, pg_guardrails developers
  *
@@ -104,6 +108,24 @@ typedef struct ScriptLock
 	LOCKMODE	mode;
 } ScriptLock;
 
+/*
+ * A foreign key of the script without an index on its columns (rule
+ * fk_index), whose verdict a later CREATE INDEX of the script withdraws.
+ */
+typedef struct ScriptForeignKey
+{
+	RangeVar   *relation;		/* its table, as the statement names it */
+	Oid			relid;			/* that table, or InvalidOid for a new one */
+	ScriptRow  *row;			/* the verdict; its columns */
+} ScriptForeignKey;
+
+/* An enum value that the open transaction block added. */
+typedef struct ScriptEnumValue
+{
+	Oid			typid;
+	char	   *value;
+} ScriptEnumValue;
+
 /* What the script did so far that the catalog does not show. */
 typedef struct ScriptState
 {
@@ -114,6 +136,8 @@ typedef struct ScriptState
 	int			block_nest;		/* GUC nest level of the block, or -1 */
 	List	   *renames;		/* ScriptRename: of the open block */
 	bool		tz_unknown;		/* timezone may have changed unseen */
+	List	   *foreign_keys;	/* ScriptForeignKey: without an index yet */
+	List	   *enum_values;	/* ScriptEnumValue: added in the open block */
 } ScriptState;
 
 /*
@@ -472,6 +496,7 @@ follow_transaction(ScriptState *state, TransactionStmt *stmt)
 			state->block_nest = -1;
 			state->held = NIL;
 			state->renames = NIL;
+			state->enum_values = NIL;
 			foreach(lc, state->added)
 				((ScriptCheck *) lfirst(lc))->in_block = false;
 			break;
@@ -602,6 +627,248 @@ changes_settings_unseen(Node *stmt)
 	}
 }
 
+/* Whether RangeVar a names the table that RangeVar b names, by name. */
+static bool
+same_relation_name(RangeVar *a, RangeVar *b)
+{
+	return strcmp(a->relname, b->relname) == 0 &&
+		(a->schemaname == NULL || b->schemaname == NULL ||
+		 strcmp(a->schemaname, b->schemaname) == 0);
+}
+
+/*
+ * CREATE INDEX of the script on table relid (InvalidOid: one the script
+ * creates): it withdraws the verdicts of rule fk_index on the foreign keys
+ * of that table whose columns it leads with, unless it is partial.
+ */
+static void
+withdraw_foreign_keys(ScriptState *state, IndexStmt *stmt, Oid relid)
+{
+	List	   *keys = NIL;
+	List	   *pending = NIL;
+	ListCell   *lc;
+
+	if (state->foreign_keys == NIL || stmt->whereClause != NULL)
+		return;
+	foreach(lc, stmt->indexParams)
+	{
+		IndexElem  *elem = lfirst_node(IndexElem, lc);
+
+		keys = lappend(keys, elem->name ? makeString(elem->name) : NULL);
+	}
+	foreach(lc, state->foreign_keys)
+	{
+		ScriptForeignKey *fk = (ScriptForeignKey *) lfirst(lc);
+		bool		same = OidIsValid(fk->relid) ?
+			fk->relid == relid :
+			!OidIsValid(relid) && same_relation_name(fk->relation,
+													 stmt->relation);
+
+		if (same && grd_ddl_index_leads_with(keys, fk->row->verdict->columns))
+			fk->row->withdrawn = true;
+		else
+			pending = lappend(pending, fk);
+	}
+	state->foreign_keys = pending;
+}
+
+/*
+ * The verdicts of rule fk_index (rows) that a statement creating or
+ * altering a table gave: a later CREATE INDEX of the script may withdraw
+ * them.
+ */
+static void
+follow_foreign_keys(ScriptState *state, Node *stmt, List *rows)
+{
+	RangeVar   *relation;
+	ListCell   *lc;
+
+	if (IsA(stmt, CreateStmt))
+		relation = ((CreateStmt *) stmt)->relation;
+	else if (IsA(stmt, AlterTableStmt))
+		relation = ((AlterTableStmt *) stmt)->relation;
+	else
+		return;
+	foreach(lc, rows)
+	{
+		ScriptRow  *row = (ScriptRow *) lfirst(lc);
+		ScriptForeignKey *fk;
+
+		if (row->verdict->rule != GRD_RULE_FK_INDEX ||
+			row->verdict->columns == NIL)
+			continue;
+		fk = palloc(sizeof(ScriptForeignKey));
+		fk->relation = relation;
+		fk->relid = row->verdict->relid;
+		fk->row = row;
+		state->foreign_keys = lappend(state->foreign_keys, fk);
+	}
+}
+
+/*
+ * ALTER TYPE ... ADD VALUE inside a transaction block, of an enum type that
+ * exists and that the user owns, of a value it does not have yet: from
+ * then on to the end of the block, PostgreSQL refuses the value (rule
+ * new_enum_value).  A type the script creates is not followed: PostgreSQL
+ * lets a value added to a type created in the same transaction be used.
+ */
+static void
+follow_enum(ScriptState *state, AlterEnumStmt *stmt)
+{
+	Oid			typid;
+	ScriptEnumValue *added;
+
+	if (!state->in_block || stmt->newVal == NULL || stmt->oldVal != NULL)
+		return;
+	typid = LookupTypeNameOid(NULL, makeTypeNameFromNameList(stmt->typeName),
+							  true);
+	if (!OidIsValid(typid) || !type_is_enum(typid) ||
+		!grd_type_ownercheck(typid, GetUserId()) ||
+		SearchSysCacheExists2(ENUMTYPOIDNAME, ObjectIdGetDatum(typid),
+							  CStringGetDatum(stmt->newVal)))
+		return;
+	added = palloc(sizeof(ScriptEnumValue));
+	added->typid = typid;
+	added->value = stmt->newVal;
+	state->enum_values = lappend(state->enum_values, added);
+}
+
+/* What enum_use_walker() looks for, and what it found. */
+typedef struct EnumUseContext
+{
+	ScriptEnumValue *added;
+	bool		used;			/* a literal of the value cast to its type */
+	bool		maybe;			/* a string literal of the value */
+} EnumUseContext;
+
+/* Whether node is a string literal of value. */
+static bool
+is_string_literal(Node *node, const char *value)
+{
+	A_Const    *con = (A_Const *) node;
+
+	return node != NULL && IsA(node, A_Const) && !con->isnull &&
+		IsA(&con->val, String) && strcmp(strVal(&con->val), value) == 0;
+}
+
+/*
+ * Walker of check_enum_values(): the literals of the value in a raw
+ * statement or expression.  A literal cast to the enum type (or a domain
+ * over it) is a use; any other string literal of the value may be one,
+ * depending on what the analysis of the statement types it as.
+ */
+static bool
+enum_use_walker(Node *node, void *context)
+{
+	EnumUseContext *cxt = (EnumUseContext *) context;
+
+	if (node == NULL)
+		return false;
+	if (IsA(node, TypeCast) &&
+		is_string_literal(((TypeCast *) node)->arg, cxt->added->value))
+	{
+		Oid			typid = LookupTypeNameOid(NULL,
+											  ((TypeCast *) node)->typeName,
+											  true);
+
+		if (OidIsValid(typid) && getBaseType(typid) == cxt->added->typid)
+			cxt->used = true;
+		return false;
+	}
+	if (is_string_literal(node, cxt->added->value))
+		cxt->maybe = true;
+	return raw_expression_tree_walker(node, enum_use_walker, context);
+}
+
+/*
+ * A raw expression of a column of type coltype (InvalidOid: not known):
+ * the value alone, as a column of the enum type's default, is a use.
+ */
+static void
+enum_use_in_expr(EnumUseContext *cxt, Node *expr, Oid coltype)
+{
+	if (expr == NULL)
+		return;
+	if (OidIsValid(coltype) && getBaseType(coltype) == cxt->added->typid &&
+		is_string_literal(expr, cxt->added->value))
+		cxt->used = true;
+	else
+		(void) enum_use_walker(expr, cxt);
+}
+
+/*
+ * Rule new_enum_value: the uses, in a statement of the open transaction
+ * block, of the enum values an earlier statement of the block added.  A
+ * static check sees the literals of a query (SELECT, INSERT, UPDATE,
+ * DELETE, MERGE) and the defaults and checks of ALTER TABLE; not what a
+ * function, a DO block or a value computed at run time uses.
+ */
+static void
+check_enum_values(ScriptState *state, Node *stmt, List **verdicts)
+{
+	ListCell   *lc;
+
+	if (!state->in_block)
+		return;
+	foreach(lc, state->enum_values)
+	{
+		EnumUseContext cxt = {(ScriptEnumValue *) lfirst(lc), false, false};
+
+		switch (nodeTag(stmt))
+		{
+			case T_SelectStmt:
+			case T_InsertStmt:
+			case T_UpdateStmt:
+			case T_DeleteStmt:
+			case T_MergeStmt:
+				(void) enum_use_walker(stmt, &cxt);
+				break;
+			case T_AlterTableStmt:
+				{
+					AlterTableStmt *alter = (AlterTableStmt *) stmt;
+					Oid			relid = grd_ddl_relid(alter->relation);
+					ListCell   *lc2;
+
+					foreach(lc2, alter->cmds)
+					{
+						AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc2);
+
+						if (cmd->subtype == AT_AddColumn)
+						{
+							ColumnDef  *col = castNode(ColumnDef, cmd->def);
+							Oid			coltype = LookupTypeNameOid(NULL, col->typeName, true);
+							ListCell   *lc3;
+
+							foreach(lc3, col->constraints)
+								enum_use_in_expr(&cxt, lfirst_node(Constraint, lc3)->raw_expr,
+												 lfirst_node(Constraint, lc3)->contype == CONSTR_DEFAULT ?
+												 coltype : InvalidOid);
+						}
+						else if (cmd->subtype == AT_ColumnDefault)
+						{
+							AttrNumber	attnum = OidIsValid(relid) ?
+								get_attnum(relid, cmd->name) : InvalidAttrNumber;
+
+							enum_use_in_expr(&cxt, cmd->def,
+											 attnum > 0 ? get_atttype(relid, attnum) : InvalidOid);
+						}
+						else if (cmd->subtype == AT_AddConstraint &&
+								 IsA(cmd->def, Constraint))
+							enum_use_in_expr(&cxt, ((Constraint *) cmd->def)->raw_expr,
+											 InvalidOid);
+					}
+					break;
+				}
+			default:
+				break;
+		}
+		if (cxt.used || cxt.maybe)
+			grd_ddl_policy_collect_enum_value(cxt.added->typid,
+											  cxt.added->value, cxt.used,
+											  verdicts);
+	}
+}
+
 /*
  * CREATE INDEX of a table that exists (with a name): its key columns, for
  * a later ADD CONSTRAINT ... USING INDEX.
@@ -613,6 +880,7 @@ follow_index(ScriptState *state, IndexStmt *stmt)
 	GrdScriptIndex *index;
 	ListCell   *lc;
 
+	withdraw_foreign_keys(state, stmt, relid);
 	if (!OidIsValid(relid) || stmt->idxname == NULL)
 		return;
 	index = palloc(sizeof(GrdScriptIndex));
@@ -1028,6 +1296,7 @@ grd_check_migration(PG_FUNCTION_ARGS)
 													 "" : " CONCURRENTLY"),
 											&verdicts);
 		check_lock_held(&state, stmt, &verdicts);
+		check_enum_values(&state, stmt, &verdicts);
 		grd_ddl_policy_collect(stmt, &state.facts, &verdicts);
 		if (IsA(stmt, AlterTableStmt))
 		{
@@ -1040,6 +1309,8 @@ grd_check_migration(PG_FUNCTION_ARGS)
 			follow_drop(&state, (DropStmt *) stmt);
 		else if (IsA(stmt, ViewStmt))
 			follow_view(&state, (ViewStmt *) stmt);
+		else if (IsA(stmt, AlterEnumStmt))
+			follow_enum(&state, (AlterEnumStmt *) stmt);
 		follow_locks(&state, stmt);
 		if (verdicts == NIL)
 			continue;
@@ -1057,6 +1328,7 @@ grd_check_migration(PG_FUNCTION_ARGS)
 			stmt_rows = lappend(stmt_rows, row);
 		}
 		follow_rename(&state, stmt, stmt_rows);
+		follow_foreign_keys(&state, stmt, stmt_rows);
 		rows = list_concat(rows, stmt_rows);
 	}
 

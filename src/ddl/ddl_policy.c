@@ -7,10 +7,11 @@
  * Which statements are DDL, and which relation a statement names, is
  * decided by ddl_statement.c.
  *
- * The policy (guardrails.ddl_policy = off | warn | enforce) has twelve
+ * The policy (guardrails.ddl_policy = off | warn | enforce) has sixteen
  * rules, each about a statement that would hold a lock that blocks writes
- * (or reads) for as long as it scans or copies a whole table, or that
- * would break the clients that run while it commits:
+ * (or reads) for as long as it scans or copies a whole table, that would
+ * break the clients that run while it commits, or that PostgreSQL would
+ * refuse:
  *
  *	new_column			ADD COLUMN that is NOT NULL without a default, or
  *						whose default must be computed for every row
@@ -49,11 +50,27 @@
  *	transaction_block	(check_migration() only) a CONCURRENTLY form or
  *						VACUUM inside the script's transaction block, which
  *						PostgreSQL refuses
+ *	truncate			TRUNCATE of a table with data, and TRUNCATE ...
+ *						CASCADE of any table, which empties tables it does
+ *						not name
+ *	json_column			(warn at most) a column of type json added to an
+ *						existing table, or changed to it: json has no
+ *						equality operator, and running queries that compare
+ *						whole rows (DISTINCT, UNION) break
+ *	fk_index			(warn at most) a foreign key whose referencing
+ *						columns no index leads with: every delete of a
+ *						referenced row scans the referencing table
+ *	new_enum_value		(check_migration() only) an enum value used in the
+ *						transaction block that added it, which PostgreSQL
+ *						refuses
  *
  * Each rule follows guardrails.ddl_policy unless guardrails.ddl_policy_rules
- * gives it its own level ('rename: warn, new_tables: enforce').
+ * gives it its own level ('rename: warn, new_tables: enforce'); json_column
+ * and fk_index, whose statements block nothing, follow it up to warn only
+ * (an operator may still set them to enforce).
  *
- * All but new_tables apply to existing tables with data: a temporary table, a
+ * All but new_tables, json_column, fk_index, new_enum_value and TRUNCATE
+ * ... CASCADE apply to existing tables with data: a temporary table, a
  * table created in the current transaction and a table smaller than
  * guardrails.ddl_policy_min_size (by default 1 MB, which is scanned or
  * copied in milliseconds) are exempt, since nobody else can see them or
@@ -145,7 +162,11 @@ static const char *const rule_names[GRD_NUM_RULES] = {
 	"rename",
 	"attach_partition",
 	"lock_held",
-	"transaction_block"
+	"transaction_block",
+	"truncate",
+	"json_column",
+	"fk_index",
+	"new_enum_value"
 };
 
 /*
@@ -217,12 +238,18 @@ const GrdScriptFacts *grd_ddl_script = NULL;
  */
 static LocalTransactionId strong_lock_lxid = InvalidLocalTransactionId;
 
-/* The level of one rule: its own, or guardrails.ddl_policy's. */
+/*
+ * The level of one rule: its own, or guardrails.ddl_policy's.  The rules
+ * about statements that block nothing, whose verdicts are advice about the
+ * schema (json_column, fk_index), follow the policy up to warn only.
+ */
 static int
 rule_level(GrdDdlRule rule)
 {
 	if (rule_levels != NULL && rule_levels->level[rule] >= 0)
 		return rule_levels->level[rule];
+	if (rule == GRD_RULE_JSON_COLUMN || rule == GRD_RULE_FK_INDEX)
+		return Min(grd_ddl_policy, GRD_DDL_POLICY_WARN);
 	return grd_ddl_policy;
 }
 
@@ -430,6 +457,18 @@ grd_ddl_collecting(void)
 }
 
 /*
+ * For check_migration(): the columns the verdict just collected is about
+ * (rule fk_index), so that a later CREATE INDEX of the script can withdraw
+ * it.  Nothing when the verdict was raised.
+ */
+void
+grd_ddl_note_columns(List *columns)
+{
+	if (collected != NULL && *collected != NIL)
+		((GrdDdlVerdict *) llast(*collected))->columns = columns;
+}
+
+/*
  * The message of a violation: what the statement does, then the rule it
  * violates, named.
  */
@@ -453,13 +492,42 @@ check_alter_table(AlterTableStmt *stmt)
 	BlockNumber pages = grd_ddl_table_pages(relid, false);
 	ListCell   *lc;
 
-	/* what ATTACH scans is the table attached, whatever the parent holds */
+	/*
+	 * What ATTACH scans is the table attached, whatever the parent holds;
+	 * json_column and fk_index are about the table's queries, whatever it
+	 * holds now.
+	 */
 	foreach(lc, stmt->cmds)
 	{
 		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
 
-		if (cmd->subtype == AT_AttachPartition && OidIsValid(relid))
-			grd_ddl_check_attach(relid, (PartitionCmd *) cmd->def);
+		if (!OidIsValid(relid))
+			break;
+		switch (cmd->subtype)
+		{
+			case AT_AttachPartition:
+				grd_ddl_check_attach(relid, (PartitionCmd *) cmd->def);
+				break;
+			case AT_AddColumn:
+				grd_ddl_check_json_column(relid, castNode(ColumnDef, cmd->def)->colname,
+										  castNode(ColumnDef, cmd->def)->typeName,
+										  false);
+				grd_ddl_check_column_foreign_key(relid,
+												 castNode(ColumnDef, cmd->def));
+				break;
+			case AT_AlterColumnType:
+				grd_ddl_check_json_column(relid, cmd->name,
+										  castNode(ColumnDef, cmd->def)->typeName,
+										  true);
+				break;
+			case AT_AddConstraint:
+				if (IsA(cmd->def, Constraint) &&
+					((Constraint *) cmd->def)->contype == CONSTR_FOREIGN)
+					grd_ddl_check_foreign_key(relid, (Constraint *) cmd->def);
+				break;
+			default:
+				break;
+		}
 	}
 	if (pages == 0)
 		return;
@@ -542,6 +610,10 @@ check_statement(Node *parsetree)
 		case T_CreateStmt:
 			grd_ddl_check_new_table(((CreateStmt *) parsetree)->relation,
 									((CreateStmt *) parsetree)->partbound != NULL);
+			grd_ddl_check_create_foreign_keys((CreateStmt *) parsetree);
+			break;
+		case T_TruncateStmt:
+			grd_ddl_check_truncate((TruncateStmt *) parsetree);
 			break;
 		case T_CreateTableAsStmt:
 			if (((CreateTableAsStmt *) parsetree)->objtype == OBJECT_TABLE)
@@ -616,7 +688,8 @@ typedef enum CollectKind
 	COLLECT_REWRITE,			/* a predicted rewrite */
 	COLLECT_VALIDATE,			/* a VALIDATE after ADD ... NOT VALID */
 	COLLECT_LOCK_HELD,			/* a statement under a strong lock */
-	COLLECT_IN_BLOCK			/* a statement refused in a block */
+	COLLECT_IN_BLOCK,			/* a statement refused in a block */
+	COLLECT_ENUM_VALUE			/* an enum value used where it was added */
 } CollectKind;
 
 /*
@@ -652,6 +725,10 @@ collect_verdicts(CollectKind kind, Node *parsetree,
 				break;
 			case COLLECT_IN_BLOCK:
 				grd_ddl_report_in_block(what);
+				break;
+			case COLLECT_ENUM_VALUE:
+				grd_ddl_report_enum_value(relid, what, certain);
+				((GrdDdlVerdict *) llast(*verdicts))->uncertain = !certain;
 				break;
 		}
 	}
@@ -735,6 +812,19 @@ grd_ddl_policy_collect_in_block(const char *command, List **verdicts)
 {
 	collect_verdicts(COLLECT_IN_BLOCK, NULL, NULL, InvalidOid, 0, command,
 					 true, NoLock, verdicts);
+}
+
+/*
+ * The verdict of rule new_enum_value on a statement of a script that uses
+ * (or, when certain is false, may use) value of enum type typid, which an
+ * earlier statement of its transaction block added.
+ */
+void
+grd_ddl_policy_collect_enum_value(Oid typid, const char *value, bool certain,
+								  List **verdicts)
+{
+	collect_verdicts(COLLECT_ENUM_VALUE, NULL, NULL, typid, 0, value,
+					 certain, NoLock, verdicts);
 }
 
 /* Why PostgreSQL rewrites a table, from the table_rewrite event's reason. */
@@ -886,7 +976,7 @@ check_policy_rules(char **newval, void **extra, GucSource source)
 	return true;
 
 bad:
-	GUC_check_errhint("Write \"rule: level\" items separated by commas, such as \"rename: warn, new_tables: enforce\"; rules: new_column, table_rewrite, index_concurrently, constraint_not_valid, new_tables, set_not_null, validate_separately, detach_concurrently, rename, attach_partition, lock_held, transaction_block; levels: off, warn, enforce.");
+	GUC_check_errhint("Write \"rule: level\" items separated by commas, such as \"rename: warn, new_tables: enforce\"; rules: new_column, table_rewrite, index_concurrently, constraint_not_valid, new_tables, set_not_null, validate_separately, detach_concurrently, rename, attach_partition, lock_held, transaction_block, truncate, json_column, fk_index, new_enum_value; levels: off, warn, enforce.");
 	pfree(copy);
 	return false;
 }

@@ -39,10 +39,14 @@ typedef enum GrdDdlRule
 	GRD_RULE_RENAME,
 	GRD_RULE_ATTACH_PARTITION,
 	GRD_RULE_LOCK_HELD,
-	GRD_RULE_TRANSACTION_BLOCK
+	GRD_RULE_TRANSACTION_BLOCK,
+	GRD_RULE_TRUNCATE,
+	GRD_RULE_JSON_COLUMN,
+	GRD_RULE_FK_INDEX,
+	GRD_RULE_NEW_ENUM_VALUE
 } GrdDdlRule;
 
-#define GRD_NUM_RULES	(GRD_RULE_TRANSACTION_BLOCK + 1)
+#define GRD_NUM_RULES	(GRD_RULE_NEW_ENUM_VALUE + 1)
 
 /* One verdict, as grd_ddl_policy_collect() returns it */
 typedef struct GrdDdlVerdict
@@ -55,6 +59,9 @@ typedef struct GrdDdlVerdict
 	Oid			relid;			/* the table, or InvalidOid */
 	int64		bytes;			/* its size (main forks), or -1 */
 	bool		uncertain;		/* decided only when the statement runs */
+	List	   *columns;		/* fk_index: the referencing columns
+								 * (String), for an index the script creates
+								 * later; else NIL */
 } GrdDdlVerdict;
 
 /* A column of an existing table, as a script changes it */
@@ -101,6 +108,9 @@ extern void grd_ddl_policy_collect_rewrite(Oid relid, const char *reason,
 										   bool certain, List **verdicts);
 extern void grd_ddl_policy_collect_validate(Oid relid, const char *conname,
 											List **verdicts);
+extern void grd_ddl_policy_collect_enum_value(Oid typid, const char *value,
+											  bool certain, List **verdicts);
+extern bool grd_ddl_index_leads_with(List *indexcols, List *columns);
 extern bool grd_expr_calls_user_function(Node *expr);
 extern const char *grd_ddl_rule_name(GrdDdlRule rule);
 extern const char *grd_ddl_level_name(int level);

@@ -44,6 +44,7 @@ extern void grd_ddl_report(GrdDdlRule rule, Oid relid, BlockNumber pages,
 						   const char *hint);
 extern char *grd_ddl_violates(GrdDdlRule rule, const char *what);
 extern bool grd_ddl_collecting(void);
+extern void grd_ddl_note_columns(List *columns);
 
 /* ddl_rules_columns.c: new_column, set_not_null */
 extern void grd_ddl_check_new_column(Oid relid, BlockNumber pages,
@@ -78,6 +79,7 @@ extern void grd_ddl_check_vacuum(VacuumStmt *stmt);
 extern void grd_ddl_check_cluster(Node *parsetree);
 extern void grd_ddl_check_refresh(RefreshMatViewStmt *stmt);
 extern void grd_ddl_check_new_table(RangeVar *rv, bool is_partition);
+extern Oid	grd_ddl_creation_namespace(RangeVar *rv);
 extern void grd_ddl_report_rewrite(Oid relid, BlockNumber pages,
 								   const char *reason, bool certain);
 
@@ -96,5 +98,19 @@ extern void grd_ddl_check_lock_held(PlannedStmt *pstmt);
 extern void grd_ddl_check_rename(Node *parsetree);
 extern void grd_ddl_check_renames_at_commit(void);
 extern void grd_ddl_check_enum_rename(AlterEnumStmt *stmt);
+
+/* ddl_rules_truncate.c: truncate */
+extern void grd_ddl_check_truncate(TruncateStmt *stmt);
+
+/* ddl_rules_types.c: json_column, new_enum_value */
+extern void grd_ddl_check_json_column(Oid relid, const char *colname,
+									  TypeName *typeName, bool altered);
+extern void grd_ddl_report_enum_value(Oid typid, const char *value,
+									  bool certain);
+
+/* ddl_rules_foreign_keys.c: fk_index */
+extern void grd_ddl_check_foreign_key(Oid relid, Constraint *con);
+extern void grd_ddl_check_column_foreign_key(Oid relid, ColumnDef *col);
+extern void grd_ddl_check_create_foreign_keys(CreateStmt *stmt);
 
 #endif							/* GRD_DDL_RULES_H */

@@ -142,8 +142,8 @@ grd_ddl_check_vacuum(VacuumStmt *stmt)
  * The schema a new relation would be created in, without an error: the one
  * named, or the first of search_path; InvalidOid if there is none.
  */
-static Oid
-creation_namespace(RangeVar *rv)
+Oid
+grd_ddl_creation_namespace(RangeVar *rv)
 {
 	List	   *path;
 
@@ -165,7 +165,7 @@ grd_ddl_check_new_table(RangeVar *rv, bool is_partition)
 	if (grd_allow_new_tables || rv->relpersistence == RELPERSISTENCE_TEMP ||
 		is_partition || OidIsValid(grd_ddl_relid(rv)))
 		return;
-	nspid = creation_namespace(rv);
+	nspid = grd_ddl_creation_namespace(rv);
 	if (!OidIsValid(nspid) || !grd_namespace_may_create(nspid, GetUserId()))
 		return;
 	grd_ddl_report(GRD_RULE_NEW_TABLES, InvalidOid, 0,
