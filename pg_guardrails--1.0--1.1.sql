@@ -1343,6 +1343,7 @@ CREATE FUNCTION guardrails.contained_digest_stats(
 	OUT "limit" integer,
 	OUT running integer,
 	OUT admitted bigint,
+	OUT exempt bigint,
 	OUT refused bigint,
 	OUT mode text)
 RETURNS SETOF record
@@ -1351,7 +1352,7 @@ LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
 
 CREATE VIEW guardrails.contained_digests AS
 	SELECT s.queryid, s.dbid, s.reason, s.cost_ms, s.cost_ms_per_second,
-		   s.since, s.state, s."limit", s.running, s.admitted, s.refused,
+		   s.since, s.state, s."limit", s.running, s.admitted, s.exempt, s.refused,
 		   s.mode
 	FROM guardrails.contained_digest_stats() s;
 GRANT SELECT ON guardrails.contained_digests TO PUBLIC;

@@ -38,11 +38,14 @@
  * at guardrails.contain_probe_rate a second at most; once PROBE_CALLS of
  * them have completed, it is released if their mean time is below
  * guardrails.contain_min_ms, and contained again for another cool-down
- * otherwise.  A probing digest that nobody runs for a cool-down is
- * released.  An operator may release one (guardrails.release_contained()),
+ * otherwise.  A probing digest of which no execution completed, and none
+ * runs, after another cool-down is released.  An operator may release one (guardrails.release_contained()),
  * after which it is no longer new, and its baseline is its cost now.
  *
- * Only top-level statements are contained (those a client sends), and
+ * Only top-level planned statements are contained (the queries and DML
+ * a client sends; a utility statement, such as a migration's DDL or a
+ * VACUUM, is never refused automatically, though an expensive new one is
+ * shown in the view), and
  * never an exempt one: a superuser's, a WAL sender's, the extension's own,
  * transaction control, nor one of the critical workload class (a workload
  * rule naming the digest with class critical exempts it).  The admission
@@ -174,6 +177,7 @@ typedef struct GrdContained
 	pg_atomic_uint32 running;	/* executions holding a slot */
 	pg_atomic_uint64 next_probe;	/* TimestampTz of the next probe */
 	pg_atomic_uint64 admitted;
+	pg_atomic_uint64 exempt;	/* let through: superuser, critical... */
 	pg_atomic_uint64 refused;	/* or, in dry run, would have been */
 	/* with the table's mutex held */
 	int			reason;			/* ContainReason */
@@ -192,6 +196,7 @@ typedef struct GrdContainShared
 	pg_atomic_uint64 released_total;
 	pg_atomic_uint64 refused_total;
 	pg_atomic_uint64 full;		/* digests not contained for want of room */
+	pg_atomic_uint64 scans;		/* scans done by the worker */
 	GrdContained entries[CONTAIN_SLOTS];
 } GrdContainShared;
 
@@ -256,6 +261,7 @@ contain_shmem_startup(bool found)
 	pg_atomic_init_u64(&cs->released_total, 0);
 	pg_atomic_init_u64(&cs->refused_total, 0);
 	pg_atomic_init_u64(&cs->full, 0);
+	pg_atomic_init_u64(&cs->scans, 0);
 	for (int i = 0; i < CONTAIN_SLOTS; i++)
 	{
 		GrdContained *e = &cs->entries[i];
@@ -268,6 +274,7 @@ contain_shmem_startup(bool found)
 		pg_atomic_init_u32(&e->running, 0);
 		pg_atomic_init_u64(&e->next_probe, 0);
 		pg_atomic_init_u64(&e->admitted, 0);
+		pg_atomic_init_u64(&e->exempt, 0);
 		pg_atomic_init_u64(&e->refused, 0);
 	}
 }
@@ -320,8 +327,7 @@ grd_contain_admit_slow(uint64 queryid, GrdAdmission *admission)
 	uint32		running;
 	uint32		permille;
 
-	if (queryid == UINT64CONST(0) || grd_workload_current.exempt ||
-		grd_workload_current.cls == GRD_CLASS_CRITICAL || IsParallelWorker())
+	if (queryid == UINT64CONST(0) || IsParallelWorker())
 		return;
 	for (int i = 0; i < CONTAIN_SLOTS; i++)
 	{
@@ -337,6 +343,12 @@ grd_contain_admit_slow(uint64 queryid, GrdAdmission *admission)
 	state = pg_atomic_read_u32(&e->state);
 	if (state != CONTAIN_CONTAINED && state != CONTAIN_PROBING)
 		return;
+	if (grd_workload_current.exempt ||
+		grd_workload_current.cls == GRD_CLASS_CRITICAL)
+	{
+		pg_atomic_fetch_add_u64(&e->exempt, 1);
+		return;
+	}
 
 	/* lowered while the controller sheds this statement's class */
 	limit = pg_atomic_read_u32(&e->limit);
@@ -456,6 +468,7 @@ contain_start(DigestSeen *d, int reason, double cost_ms, double cost_per_s,
 	pg_atomic_write_u32(&e->limit, (uint32) grd_contain_max_concurrent);
 	pg_atomic_write_u64(&e->next_probe, 0);
 	pg_atomic_write_u64(&e->admitted, 0);
+	pg_atomic_write_u64(&e->exempt, 0);
 	pg_atomic_write_u64(&e->refused, 0);
 	pg_atomic_write_u32(&e->dbid, d->key.dbid);
 	pg_atomic_write_u32(&e->state, CONTAIN_CONTAINED);
@@ -540,7 +553,8 @@ contain_step(DigestSeen *d, uint64 dcalls, uint64 dns, double cost_per_s,
 				(errmsg("query digest %lld of database %u contained again: its probes took %.1f ms each",
 						(long long) d->key.queryid, d->key.dbid, mean_ms)));
 	}
-	else if (d->probe_calls == 0 && now - state_since >= cooldown_us)
+	else if (d->probe_calls == 0 && pg_atomic_read_u32(&e->running) == 0 &&
+			 now - state_since >= cooldown_us)
 		contain_free(d, "it did not run while probed", -1);
 }
 
@@ -716,6 +730,7 @@ contain_scan(TimestampTz now)
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(scan_cxt);
+	pg_atomic_fetch_add_u64(&grd_contain_shared->scans, 1);
 }
 
 /*
@@ -824,8 +839,8 @@ grd_contained_digest_stats(PG_FUNCTION_ARGS)
 		GrdContained *e = &cs->entries[i];
 		uint64		queryid = pg_atomic_read_u64(&e->queryid);
 		uint32		state = pg_atomic_read_u32(&e->state);
-		Datum		values[12];
-		bool		nulls[12] = {0};
+		Datum		values[13];
+		bool		nulls[13] = {0};
 		int			reason;
 		double		cost_ms,
 					cost_per_s;
@@ -849,8 +864,9 @@ grd_contained_digest_stats(PG_FUNCTION_ARGS)
 		values[7] = Int32GetDatum((int32) pg_atomic_read_u32(&e->limit));
 		values[8] = Int32GetDatum((int32) pg_atomic_read_u32(&e->running));
 		values[9] = Int64GetDatum((int64) pg_atomic_read_u64(&e->admitted));
-		values[10] = Int64GetDatum((int64) pg_atomic_read_u64(&e->refused));
-		values[11] = CStringGetTextDatum(contain_options[grd_contain_mode].name);
+		values[10] = Int64GetDatum((int64) pg_atomic_read_u64(&e->exempt));
+		values[11] = Int64GetDatum((int64) pg_atomic_read_u64(&e->refused));
+		values[12] = CStringGetTextDatum(contain_options[grd_contain_mode].name);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
@@ -872,6 +888,8 @@ contain_status(GrdStatus *status)
 				   (int64) pg_atomic_read_u64(&cs->released_total));
 	grd_status_put(status, "contain_refused",
 				   (int64) pg_atomic_read_u64(&cs->refused_total));
+	grd_status_put(status, "contain_scans",
+				   (int64) pg_atomic_read_u64(&cs->scans));
 	grd_status_put(status, "contain_table_full",
 				   (int64) pg_atomic_read_u64(&cs->full));
 }

@@ -468,7 +468,8 @@ grd_digest_admit_utility(PlannedStmt *pstmt, int nesting_level,
 	queryid = GRD_QUERYID(pstmt);
 	if (queryid == UINT64CONST(0) && nesting_level == 0)
 		queryid = (uint64) pgstat_get_my_query_id();
-	digest_admit_queryid(queryid, nesting_level == 0, admission);
+	/* never contained automatically (contain.c): planned statements are */
+	digest_admit_queryid(queryid, false, admission);
 	if (admission->nheld == 0)
 		return;
 
