@@ -54,11 +54,13 @@
  *
  * Shared state: a fixed table of CONTAIN_SLOTS entries.  The worker alone
  * fills and frees entries; guardrails.release_contained() only moves an
- * entry to RELEASING, which the worker frees at its next scan.  Backends
- * read the entries through atomics only, and take a slot with an atomic
- * increment; nothing in a backend takes a lock.  The descriptive fields
- * (reason, cost, since) are written and read with the table's spinlock
- * held.  An entry is reused only when no execution holds one of its
+ * entry from the state it saw to RELEASING, by compare-and-swap, which the
+ * worker frees at its next scan (the worker's own moves between contained
+ * and probing are compare-and-swaps too, so that neither undoes the
+ * other).  Executions read the entries through atomics, and take a slot
+ * with an atomic increment: no lock.  The descriptive fields (reason,
+ * cost, since) are written and read with the table's spinlock held, for a
+ * few loads and stores; an execution takes it only to word its refusal.  An entry is reused only when no execution holds one of its
  * slots; a backend that took a slot in an entry just being freed sees the
  * digest change when it looks again, and gives the slot back.
  *
@@ -522,13 +524,15 @@ contain_step(DigestSeen *d, uint64 dcalls, uint64 dns, double cost_per_s,
 	{
 		if (now - state_since < cooldown_us)
 			return;
+		/* not if an operator released it as we looked: freed next scan */
+		pg_atomic_write_u64(&e->next_probe, 0);
+		if (!pg_atomic_compare_exchange_u32(&e->state, &state, CONTAIN_PROBING))
+			return;
 		SpinLockAcquire(&cs->mutex);
 		e->state_since = now;
 		SpinLockRelease(&cs->mutex);
 		d->probe_calls = 0;
 		d->probe_ns = 0;
-		pg_atomic_write_u64(&e->next_probe, 0);
-		pg_atomic_write_u32(&e->state, CONTAIN_PROBING);
 		return;
 	}
 
@@ -545,10 +549,11 @@ contain_step(DigestSeen *d, uint64 dcalls, uint64 dns, double cost_per_s,
 			d->baseline = cost_per_s;
 			return;
 		}
+		if (!pg_atomic_compare_exchange_u32(&e->state, &state, CONTAIN_CONTAINED))
+			return;
 		SpinLockAcquire(&cs->mutex);
 		e->state_since = now;
 		SpinLockRelease(&cs->mutex);
-		pg_atomic_write_u32(&e->state, CONTAIN_CONTAINED);
 		ereport(LOG,
 				(errmsg("query digest %lld of database %u contained again: its probes took %.1f ms each",
 						(long long) d->key.queryid, d->key.dbid, mean_ms)));
@@ -682,6 +687,13 @@ contain_scan(TimestampTz now)
 		double		cost_per_s;
 		double		mean_ms;
 
+		if (d->scan == scan_number && first)
+		{
+			/* known before: its totals are where its deltas start */
+			d->calls = d->cur_calls;
+			d->total_ns = d->cur_total_ns;
+			continue;
+		}
 		if (d->scan == scan_number)
 		{
 			/* counters that went back: the digest was evicted, or reset */
@@ -804,12 +816,12 @@ grd_release_contained(PG_FUNCTION_ARGS)
 		GrdContained *e = &cs->entries[i];
 		uint32		state = pg_atomic_read_u32(&e->state);
 
+		/* from the state seen only: the worker may free it meanwhile */
 		if (queryid != 0 && pg_atomic_read_u64(&e->queryid) == queryid &&
-			(state == CONTAIN_CONTAINED || state == CONTAIN_PROBING))
-		{
-			pg_atomic_write_u32(&e->state, CONTAIN_RELEASING);
+			(state == CONTAIN_CONTAINED || state == CONTAIN_PROBING) &&
+			pg_atomic_compare_exchange_u32(&e->state, &state,
+										   CONTAIN_RELEASING))
 			released = true;
-		}
 	}
 	SpinLockRelease(&cs->mutex);
 	if (!released)
