@@ -210,6 +210,26 @@ ok($node->poll_query_until('postgres',
 	"SELECT count(*) = 0 FROM guardrails.contained_digests WHERE queryid = $probe"),
 	'cheap probes release it');
 
+# 9. A known digest whose cost per second jumps is contained as a cost
+#    jump (no digest is new now; a jump is 2x the baseline, and never
+#    less than contain_min_ms a second).
+$node->safe_psql('postgres', q{
+	ALTER SYSTEM SET guardrails.contain_new_digest_interval = 0;
+	ALTER SYSTEM SET guardrails.contain_cost_jump = 2;
+	SELECT pg_reload_conf()});
+$node->poll_query_until('postgres',
+	"SELECT current_setting('guardrails.contain_cost_jump') = '2'");
+my $jump = digest('SELECT 3, pg_sleep(0.3)');
+is(attempt('app', 'SELECT 3, pg_sleep(0.001)'), 'ok', 'a cheap known digest');
+my $s0 = scans();
+$node->poll_query_until('postgres',
+	"SELECT value >= $s0 + 12 FROM guardrails.status WHERE name = 'contain_scans'")
+  or die 'the worker does not scan';
+is(contained($jump, 'count(*)'), '0', 'cheap, it is not contained');
+is(attempt('app', 'SELECT 3, pg_sleep(0.3)'), 'ok', 'its cost jumps');
+wait_scans();
+is(contained($jump, 'reason'), 'cost jump', 'it is contained as a cost jump');
+
 # 8. Lines: one when contained, one when released, none per refusal.
 my $log = slurp_file($node->logfile, $log_offset);
 like($log, qr/query digest $slow of database \d+ contained: new and expensive/,
