@@ -193,7 +193,9 @@ typedef struct GrdContainShared
 {
 	slock_t		mutex;			/* the descriptive fields, and the moves
 								 * to RELEASING */
-	pg_atomic_uint32 ncontained;	/* entries in use: the hot path's test */
+	pg_atomic_uint32 ncontained;	/* entries in use */
+	pg_atomic_uint64 mask;		/* bit (queryid & 63) of each entry in use:
+								 * the hot path's test */
 	pg_atomic_uint64 contained_total;
 	pg_atomic_uint64 released_total;
 	pg_atomic_uint64 refused_total;
@@ -203,7 +205,7 @@ typedef struct GrdContainShared
 } GrdContainShared;
 
 static GrdContainShared *grd_contain_shared = NULL;
-pg_atomic_uint32 *grd_contain_ncontained = NULL;
+pg_atomic_uint64 *grd_contain_mask = NULL;
 
 /* The worker's memory of each digest, by (database, query id). */
 typedef struct DigestKey
@@ -254,11 +256,12 @@ contain_shmem_startup(bool found)
 	cs = ShmemInitStruct("pg_guardrails containment", contain_shmem_size(),
 						 &found);
 	grd_contain_shared = cs;
-	grd_contain_ncontained = &cs->ncontained;
+	grd_contain_mask = &cs->mask;
 	if (found)
 		return;
 	SpinLockInit(&cs->mutex);
 	pg_atomic_init_u32(&cs->ncontained, 0);
+	pg_atomic_init_u64(&cs->mask, 0);
 	pg_atomic_init_u64(&cs->contained_total, 0);
 	pg_atomic_init_u64(&cs->released_total, 0);
 	pg_atomic_init_u64(&cs->refused_total, 0);
@@ -404,6 +407,26 @@ grd_contain_admit_slow(uint64 queryid, GrdAdmission *admission)
  * ----------------------------------------------------------------
  */
 
+/*
+ * The bits of the digests in the table, which executions test before
+ * they look at it (worker only): a digest that shares no bit with one
+ * contained pays one atomic read.
+ */
+static void
+contain_set_mask(void)
+{
+	uint64		mask = 0;
+
+	for (int i = 0; i < CONTAIN_SLOTS; i++)
+	{
+		uint64		queryid = pg_atomic_read_u64(&grd_contain_shared->entries[i].queryid);
+
+		if (queryid != 0)
+			mask |= GRD_CONTAIN_BIT(queryid);
+	}
+	pg_atomic_write_u64(&grd_contain_shared->mask, mask);
+}
+
 /* Free an entry (worker only); log why. */
 static void
 contain_free(DigestSeen *d, const char *why, double cost_ms)
@@ -420,6 +443,7 @@ contain_free(DigestSeen *d, const char *why, double cost_ms)
 	pg_atomic_write_u64(&e->queryid, 0);
 	pg_atomic_write_u32(&e->dbid, InvalidOid);
 	pg_atomic_fetch_sub_u32(&cs->ncontained, 1);
+	contain_set_mask();
 	pg_atomic_fetch_add_u64(&cs->released_total, 1);
 	d->slot = -1;
 	/* no longer new; its baseline starts from now */
@@ -477,6 +501,7 @@ contain_start(DigestSeen *d, int reason, double cost_ms, double cost_per_s,
 	pg_write_barrier();
 	pg_atomic_write_u64(&e->queryid, d->key.queryid);
 	pg_atomic_fetch_add_u32(&cs->ncontained, 1);
+	contain_set_mask();
 	pg_atomic_fetch_add_u64(&cs->contained_total, 1);
 	d->slot = slot;
 	d->probe_calls = 0;
@@ -607,6 +632,7 @@ contain_adopt(TimestampTz now)
 		d->last_seen = now;
 		d->slot = i;
 	}
+	contain_set_mask();
 }
 
 /*

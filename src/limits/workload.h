@@ -57,20 +57,26 @@ typedef enum GrdContainMode
 } GrdContainMode;
 
 extern int	grd_contain_mode;
-extern pg_atomic_uint32 *grd_contain_ncontained;
+extern pg_atomic_uint64 *grd_contain_mask;
+
+/* A digest's bit in the mask of the contained ones. */
+#define GRD_CONTAIN_BIT(queryid)	(UINT64CONST(1) << ((queryid) & 63))
 extern void grd_contain_admit_slow(uint64 queryid,
 								   struct GrdAdmission *admission);
 
 /*
  * A top-level execution of a digest is admitted (digest_limits.c): while
- * containment is off, or nothing is contained, this is all it costs.
+ * containment is off, or no contained digest shares its bit of the mask
+ * (none is contained, or 1 in 64 digests when one is), this is all it
+ * costs.
  */
 static inline void
 grd_contain_admit(uint64 queryid, struct GrdAdmission *admission)
 {
 	if (likely(grd_contain_mode == GRD_CONTAIN_OFF) ||
-		unlikely(grd_contain_ncontained == NULL) ||
-		likely(pg_atomic_read_u32(grd_contain_ncontained) == 0))
+		unlikely(grd_contain_mask == NULL) ||
+		likely((pg_atomic_read_u64(grd_contain_mask) &
+				GRD_CONTAIN_BIT(queryid)) == 0))
 		return;
 	grd_contain_admit_slow(queryid, admission);
 }
