@@ -31,6 +31,7 @@ OBJS = \
 	src/limits/digest_limits.o \
 	src/limits/workload_class.o \
 	src/limits/overload.o \
+	src/limits/contain.o \
 	src/limits/wal_budget.o \
 	src/limits/wal_lag.o \
 	src/ddl/ddl_statement.o \
@@ -80,7 +81,8 @@ SCHEMA_SQL = \
 	schema/60_sessions.sql \
 	schema/70_index_usage.sql \
 	schema/80_workload_classes.sql \
-	schema/90_wal_budgets.sql
+	schema/90_wal_budgets.sql \
+	schema/95_containment.sql
 
 REGRESS = latency latency_input latency_windows privileges index_visibility digest_limits ddl_policy ddl_script ddl_log ddl_log_scs ddl_statement hardening
 REGRESS_OPTS = \

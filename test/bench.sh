@@ -31,7 +31,9 @@
 #     workloads do not use), to show what the planner hook costs, and a
 #     sixth, "rules1000", has 1000 digest limits that match nothing, a
 #     seventh, "stallguard", runs the stall guard's worker, and an eighth,
-#     "overload", runs the overload controller, on and never triggered.
+#     "overload", runs the overload controller, on and never triggered,
+#     and a ninth, "contain", has the containment of new digests on,
+#     with nothing contained.
 #     Reading the
 #     client's messages is left out of it: its cost depends on timing (see
 #     "Part 2" below).
@@ -148,7 +150,7 @@ CONFIGS=(plain pgss guardrails both)
 # Part 2 also measures pg_guardrails with a disabled index (on a table the
 # workloads do not touch), which only planning sees: throughput with
 # prepared statements would not show it.
-CG_CONFIGS=(plain pgss guardrails both disabled rules1000 stallguard overload)
+CG_CONFIGS=(plain pgss guardrails both disabled rules1000 stallguard overload contain)
 declare -A LIBS=(
 	[plain]=""
 	[pgss]="pg_stat_statements"
@@ -158,14 +160,18 @@ declare -A LIBS=(
 	[rules1000]="pg_guardrails"
 	[stallguard]="pg_guardrails"
 	[overload]="pg_guardrails"
+	[contain]="pg_guardrails"
 )
 # Settings of a configuration besides the library: "stallguard" runs the
 # stall guard's worker scanning the backends; "overload" runs the overload
 # controller, on and never triggered (its threshold out of reach), so that
-# it shows what the check at each statement costs.
+# it shows what the check at each statement costs; "contain" has the
+# containment of new digests on, with nothing contained (pgbench's
+# statements are far below guardrails.contain_min_ms).
 declare -A CONFIG_SETTINGS=(
 	[stallguard]="-c guardrails.client_stall_timeout=300"
 	[overload]="-c guardrails.overload_control=on -c guardrails.overload_threshold=100"
+	[contain]="-c guardrails.contain=on"
 )
 # Callgrind workloads: name -> pgbench protocol and builtin script.
 CG_WORKLOADS=(select-only tpcb-like select-simple)
@@ -647,6 +653,7 @@ callgrind_table() {
 	echo "rules1000 = pg_guardrails with 1000 digest limits matching no statement;"
 	echo "stallguard = pg_guardrails with guardrails.client_stall_timeout = 300 (its worker scans the backends once a second);"
 	echo "overload = pg_guardrails with the overload controller on, never triggered."
+	echo "contain = pg_guardrails with guardrails.contain = on, nothing contained."
 	if [ "$CG_READS_MISSING" -eq 1 ]; then
 		echo "WARNING: secure_read() was not found in some profiles: there instr/tx"
 		echo "includes the reads from the client, and is less repeatable."

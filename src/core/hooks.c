@@ -24,7 +24,8 @@
  *					   reject), note the WAL counter
  *					-> ddl_policy: rule lock_held, in a transaction that ran
  *					   a guarded utility statement (may reject)
- *					-> digest_limits: digest limits and blocks (may reject)
+ *					-> digest_limits: a contained digest (contain.c), then
+ *					   digest limits and blocks (may reject)
  *					-> previous hook -> digest_limits: hold concurrency slots
  *					-> latency: open a timer
  *	ExecutorRun		-> latency: resume -> previous hook -> latency: pause
@@ -382,7 +383,8 @@ grd_ExecutorStart(QueryDesc *queryDesc, int eflags)
 
 	grd_ddl_policy_check_executor(queryDesc, eflags, grd_nesting_level);
 	GRD_ADMIT_UNLESS_OWN(admission,
-						 grd_digest_admit(queryDesc, eflags, &admission));
+						 grd_digest_admit(queryDesc, eflags, grd_nesting_level,
+										  &admission));
 
 	if (likely(admission.nheld == 0))
 		GRD_PREV_HOOK(prev_ExecutorStart, standard_ExecutorStart,

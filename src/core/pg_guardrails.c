@@ -37,6 +37,7 @@ extern const GrdModule grd_digest_limits_module;
 extern const GrdModule grd_connection_limits_module;
 extern const GrdModule grd_workload_module;
 extern const GrdModule grd_overload_module;
+extern const GrdModule grd_contain_module;
 extern const GrdModule grd_wal_budget_module;
 extern const GrdModule grd_wal_lag_module;
 extern const GrdModule grd_ddl_lock_module;
@@ -57,6 +58,7 @@ const GrdModule *const grd_modules[] = {
 	&grd_connection_limits_module,
 	&grd_workload_module,
 	&grd_overload_module,
+	&grd_contain_module,
 	&grd_wal_budget_module,
 	&grd_wal_lag_module,
 	&grd_ddl_lock_module,

@@ -1461,6 +1461,39 @@ grd_latency_remove(bool all, uint64 queryid)
 	return removed;
 }
 
+/*
+ * Copy the key, the completed calls and their time of at most max digests
+ * into out, with the lock held shared once, reading no bucket; returns
+ * how many were copied.  For the containment scan (contain.c), which
+ * needs only these, once a second: nothing here can fail.
+ */
+int
+grd_latency_totals(GrdLatencyDigestTotals *out, int max)
+{
+	HASH_SEQ_STATUS status;
+	GrdLatencyEntry *entry;
+	int			n = 0;
+
+	if (lat_hash == NULL)
+		return 0;
+	LWLockAcquire(lat_lock, LW_SHARED);
+	hash_seq_init(&status, lat_hash);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		if (n >= max)
+		{
+			hash_seq_term(&status);
+			break;
+		}
+		out[n].key = entry->key;
+		out[n].calls = pg_atomic_read_u64(&entry->calls);
+		out[n].total_ns = pg_atomic_read_u64(&entry->total_ns);
+		n++;
+	}
+	LWLockRelease(lat_lock);
+	return n;
+}
+
 /* ----------------------------------------------------------------
  *		The module: status rows, settings, descriptor
  * ----------------------------------------------------------------

@@ -135,6 +135,16 @@ extern bool grd_latency_collect(GrdLatencySnapshot *snap, int window,
 								bool any_user, Oid userid);
 extern int64 grd_latency_remove(bool all, uint64 queryid);
 
+/* The completed calls of a digest and their time, for contain.c. */
+typedef struct GrdLatencyDigestTotals
+{
+	GrdLatencyKey key;
+	uint64		calls;
+	uint64		total_ns;
+} GrdLatencyDigestTotals;
+
+extern int	grd_latency_totals(GrdLatencyDigestTotals *out, int max);
+
 /* latency_sql.c, for latency_export.c */
 #define GRD_NUM_LE_BOUNDS	20
 extern const double grd_le_bounds[GRD_NUM_LE_BOUNDS];

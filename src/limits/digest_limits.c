@@ -58,6 +58,7 @@
 #include "grd_limits.h"
 #include "module.h"
 #include "token_bucket.h"
+#include "workload.h"
 
 /* settings */
 static int	grd_max_digest_limits = 2000;
@@ -134,7 +135,8 @@ static GrdBucketTable digest_states =
 static GrdAdmission *utility_held = NULL;
 static bool utility_exit_registered = false;
 
-static void digest_admit_queryid(uint64 queryid, GrdAdmission *admission);
+static void digest_admit_queryid(uint64 queryid, bool top,
+								GrdAdmission *admission);
 static void utility_held_exit(int code, Datum arg);
 
 /* This backend's copy of the rules of its database. */
@@ -343,12 +345,14 @@ digest_limit_reject(GrdDigestState *state, const DigestRule *rule, TimestampTz n
  * never refused: an operator must be able to look at a blocked statement.
  */
 void
-grd_digest_admit(QueryDesc *queryDesc, int eflags, GrdAdmission *admission)
+grd_digest_admit(QueryDesc *queryDesc, int eflags, int nesting_level,
+				 GrdAdmission *admission)
 {
 	admission->nheld = 0;
 	if (IsParallelWorker() || (eflags & EXEC_FLAG_EXPLAIN_ONLY))
 		return;					/* a worker's leader was admitted */
-	digest_admit_queryid(GRD_QUERYID(queryDesc->plannedstmt), admission);
+	digest_admit_queryid(GRD_QUERYID(queryDesc->plannedstmt),
+						 nesting_level == 0, admission);
 }
 
 /*
@@ -464,7 +468,8 @@ grd_digest_admit_utility(PlannedStmt *pstmt, int nesting_level,
 	queryid = GRD_QUERYID(pstmt);
 	if (queryid == UINT64CONST(0) && nesting_level == 0)
 		queryid = (uint64) pgstat_get_my_query_id();
-	digest_admit_queryid(queryid, admission);
+	/* never contained automatically (contain.c): planned statements are */
+	digest_admit_queryid(queryid, false, admission);
 	if (admission->nheld == 0)
 		return;
 
@@ -510,12 +515,14 @@ utility_held_exit(int code, Datum arg)
 }
 
 /*
- * The admission of one execution of a digest, planned or utility: apply
- * every unexpired rule for it and the current role (and for every role).
- * Rejects with ERROR, or returns the concurrency slots taken.
+ * The admission of one execution of a digest, planned or utility: a
+ * top-level one (top) of a digest contained automatically takes a slot
+ * of its containment first (contain.c); then every unexpired rule for it
+ * and the current role (and for every role) applies.  Rejects with ERROR,
+ * or returns the concurrency slots taken.
  */
 static void
-digest_admit_queryid(uint64 queryid, GrdAdmission *admission)
+digest_admit_queryid(uint64 queryid, bool top, GrdAdmission *admission)
 {
 	Oid			userid;
 	TimestampTz now = 0;
@@ -524,6 +531,9 @@ digest_admit_queryid(uint64 queryid, GrdAdmission *admission)
 	int			lo,
 				hi;
 
+	/* nothing held yet: a refusal here has nothing to give back */
+	if (top)
+		grd_contain_admit(queryid, admission);
 	if (unlikely(grd_rules_stale(&digest_rules_cache)))
 		load_digest_rules();
 	if (digest_rules.n == 0 || queryid == UINT64CONST(0))
@@ -605,7 +615,7 @@ digest_admit_queryid(uint64 queryid, GrdAdmission *admission)
 					continue;
 				}
 				if (admission->nheld < GRD_MAX_HELD)
-					admission->held[admission->nheld++] = state;
+					admission->held[admission->nheld++] = &state->running;
 				else
 					pg_atomic_fetch_sub_u32(&state->running, 1);
 			}
@@ -623,13 +633,14 @@ digest_admit_queryid(uint64 queryid, GrdAdmission *admission)
 
 /*
  * Give back the concurrency slots an admission holds; no lock is needed,
- * since a state that a slot is held in is never recycled.
+ * since a state that a slot is held in is never recycled (nor is a
+ * contained digest's entry, see contain.c).
  */
 void
 grd_digest_release(GrdAdmission *admission)
 {
 	for (int i = 0; i < admission->nheld; i++)
-		pg_atomic_fetch_sub_u32(&admission->held[i]->running, 1);
+		pg_atomic_fetch_sub_u32(admission->held[i], 1);
 	admission->nheld = 0;
 }
 

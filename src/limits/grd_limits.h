@@ -16,6 +16,7 @@
 #include "executor/execdesc.h"
 #include "libpq/libpq-be.h"
 #include "nodes/plannodes.h"
+#include "port/atomics.h"
 
 /* connection_limits.c */
 
@@ -36,12 +37,14 @@ extern void grd_connection_check(Port *port, int status);
 typedef struct GrdAdmission
 {
 	int			nheld;
-	struct GrdDigestState *held[GRD_MAX_HELD];
+	pg_atomic_uint32 *held[GRD_MAX_HELD];	/* running counters: a digest
+											 * limit's or a contained
+											 * digest's (contain.c) */
 	struct GrdAdmission *outer; /* utility statements: the enclosing one */
 } GrdAdmission;
 
 extern void grd_digest_admit(QueryDesc *queryDesc, int eflags,
-							 GrdAdmission *admission);
+							 int nesting_level, GrdAdmission *admission);
 extern PlannedStmt *grd_digest_identify_inner(PlannedStmt *pstmt,
 											  bool *readOnlyTree);
 extern void grd_digest_identify_planned(Query *parse);

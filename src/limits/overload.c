@@ -385,6 +385,7 @@ grd_overload_main(Datum main_arg)
 			controller_tick(signal, &share);
 		}
 		grd_wal_tick();
+		grd_contain_tick();
 
 		(void) WaitLatch(MyLatch,
 						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
@@ -514,6 +515,15 @@ grd_overload_statement(int cls, bool first, QueryDesc *queryDesc)
 		queryDesc->plannedstmt = copy;
 		pg_atomic_fetch_add_u64(&ovl->classes[cls].parallel_denied, 1);
 	}
+}
+
+/* The share x 1000 of a class shed now (contain.c). */
+uint32
+grd_overload_class_permille(int cls)
+{
+	if (ovl == NULL || cls < 0 || cls >= GRD_NUM_CLASSES)
+		return 0;
+	return pg_atomic_read_u32(&ovl->classes[cls].shed_permille);
 }
 
 /* Whether some class is shed now: the hot path's one shared read. */

@@ -341,6 +341,7 @@ my %relation_privs = (
 	'guardrails.workload_rules' =>
 	  { admin => [qw(SELECT INSERT UPDATE DELETE TRUNCATE)] },
 	'guardrails.workload_classes' => { all => ['SELECT'] },
+	'guardrails.contained_digests' => { all => ['SELECT'] },
 	'guardrails.wal_budgets' => { all => ['SELECT'] },
 	'guardrails.wal_lag' => { all => ['SELECT'] });
 
@@ -374,6 +375,8 @@ my %function_privs = (
 	'guardrails.index_usage_export()' => [ 'all', '()' ],
 	'guardrails.current_workload_class()' => [ 'all', '()' ],
 	'guardrails.workload_class_stats()' => [ 'all', '()' ],
+	'guardrails.contained_digest_stats()' => [ 'all', '()' ],
+	'guardrails.release_contained(bigint)' => [ 'admin', '(42)' ],
 	'guardrails.wal_budget_stats()' => [ 'all', '()' ],
 	'guardrails.wal_lag_standbys()' => [ 'all', '()' ],
 	'guardrails.wal_lag_controller()' => [ 'all', '()' ],
