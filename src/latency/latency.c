@@ -1463,9 +1463,10 @@ grd_latency_remove(bool all, uint64 queryid)
 
 /*
  * Copy the key, the completed calls and their time of at most max digests
- * into out, with the lock held shared once, reading no bucket; returns
- * how many were copied.  For the containment scan (contain.c), which
- * needs only these, once a second: nothing here can fail.
+ * into out, with each partition's lock held shared in turn, reading no
+ * bucket; returns how many were copied.  For the containment scan
+ * (contain.c), which needs only these, once a second: nothing here can
+ * fail.
  */
 int
 grd_latency_totals(GrdLatencyDigestTotals *out, int max)
@@ -1474,23 +1475,26 @@ grd_latency_totals(GrdLatencyDigestTotals *out, int max)
 	GrdLatencyEntry *entry;
 	int			n = 0;
 
-	if (lat_hash == NULL)
+	if (!lat_attached)
 		return 0;
-	LWLockAcquire(lat_lock, LW_SHARED);
-	hash_seq_init(&status, lat_hash);
-	while ((entry = hash_seq_search(&status)) != NULL)
+	for (int p = 0; p < GRD_LATENCY_PARTITIONS && n < max; p++)
 	{
-		if (n >= max)
+		LWLockAcquire(lat_parts[p].lock, LW_SHARED);
+		hash_seq_init(&status, lat_parts[p].hash);
+		while ((entry = hash_seq_search(&status)) != NULL)
 		{
-			hash_seq_term(&status);
-			break;
+			if (n >= max)
+			{
+				hash_seq_term(&status);
+				break;
+			}
+			out[n].key = entry->key;
+			out[n].calls = pg_atomic_read_u64(&entry->calls);
+			out[n].total_ns = pg_atomic_read_u64(&entry->total_ns);
+			n++;
 		}
-		out[n].key = entry->key;
-		out[n].calls = pg_atomic_read_u64(&entry->calls);
-		out[n].total_ns = pg_atomic_read_u64(&entry->total_ns);
-		n++;
+		LWLockRelease(lat_parts[p].lock);
 	}
-	LWLockRelease(lat_lock);
 	return n;
 }
 
