@@ -234,7 +234,7 @@ cleanup() {
 	trap - INT TERM
 	touch "$WORK/stop"
 	echo "$CG_QUOTA" >"$cgroup/cpu.cfs_quota_us" 2>/dev/null
-	stop_bg
+	{ stop_bg; } 2>/dev/null
 	jobs -p | xargs -r kill 2>/dev/null
 	stop_server "$SDATA"
 	stop_server "$PDATA"
@@ -266,17 +266,25 @@ grd_log "primary and standby ($("$GRD_BINDIR/postgres" --version)), load average
 } >>"$PDATA/postgresql.conf"
 "$GRD_BINDIR/pg_ctl" -D "$PDATA" -l "$LOGS/primary.log" -w -t 120 start >/dev/null ||
 	{ tail -n 20 "$LOGS/primary.log" >&2; grd_die "the primary did not start"; }
+# The heartbeat and the samplers in database postgres; the backfill and
+# app_hi in database work, so that the recovery conflicts their cleanup
+# causes on the standby (a query there is cancelled at once once replay is
+# max_standby_streaming_delay behind) never cancel the samplers.
 "${P[@]}" -q <<SQL
+CREATE EXTENSION pg_guardrails;
+CREATE TABLE hb (id int PRIMARY KEY, ts timestamptz NOT NULL);
+INSERT INTO hb VALUES (1, clock_timestamp());
+CREATE ROLE app_hi LOGIN;
+CREATE ROLE backfill LOGIN;
+CREATE DATABASE work;
+SQL
+"${P[@]}" -d work -q <<SQL
 CREATE EXTENSION pg_guardrails;
 CREATE TABLE bf (id int PRIMARY KEY, v int NOT NULL, pad text NOT NULL) WITH (fillfactor = 50);
 INSERT INTO bf SELECT i, 0, repeat('x', 100) FROM generate_series(1, $ROWS) i;
 CREATE TABLE app (id int PRIMARY KEY, v int NOT NULL);
 INSERT INTO app SELECT i, 0 FROM generate_series(1, 10000) i;
-CREATE TABLE hb (id int PRIMARY KEY, ts timestamptz NOT NULL);
-INSERT INTO hb VALUES (1, clock_timestamp());
 VACUUM ANALYZE;
-CREATE ROLE app_hi LOGIN;
-CREATE ROLE backfill LOGIN;
 GRANT SELECT, UPDATE ON app TO app_hi;
 GRANT SELECT, UPDATE ON bf TO backfill;
 SELECT guardrails.set_workload_class('critical', role => 'app_hi');
@@ -332,7 +340,9 @@ loop "$LOGS/primary-samples" sh -c "printf '%s\n' \"SELECT extract(epoch FROM cl
 sleep 1
 
 primary_lsn() { "${P[@]}" -c "SELECT pg_current_wal_lsn() - '0/0'"; }
-replay_lsn() { "${S[@]}" -c "SELECT pg_last_wal_replay_lsn() - '0/0'"; }
+replay_lsn() {
+	"${S[@]}" -c "SELECT pg_last_wal_replay_lsn() - '0/0'" 2>>"$LOGS/loops.err" || echo 0
+}
 class_wal() { "${P[@]}" -c "SELECT wal_bytes FROM guardrails.wal_budgets WHERE class = '$1'"; }
 
 # Let the standby replay everything the primary has written, with its
@@ -356,7 +366,7 @@ catch_up() {
 # $3.  Logs a line a statement: start, end, rows, ok/refused/error.
 backfill_client() {
 	local role=$1 end=$2 next=$3 log=$4 lo t0 line rows status
-	coproc BF { stdbuf -oL "$GRD_BINDIR/psql" -X -At -h "$SOCK" -p "$PPORT" -U "$role" -d postgres \
+	coproc BF { stdbuf -oL "$GRD_BINDIR/psql" -X -At -h "$SOCK" -p "$PPORT" -U "$role" -d work \
 		-v VERBOSITY=verbose 2>&1; }
 	while :; do
 		t0=$EPOCHREALTIME
@@ -392,7 +402,7 @@ backfill() {
 app_hi() {
 	printf '%s\n' '\set id random(1, 10000)' 'UPDATE app SET v = v + 1 WHERE id = :id;' >"$WORK/app.sql"
 	mkdir -p "$LOGS/pgbench"
-	(cd "$LOGS/pgbench" && "$GRD_BINDIR/pgbench" -n -h "$SOCK" -p "$PPORT" -U app_hi -d postgres -c 2 -j 1 \
+	(cd "$LOGS/pgbench" && "$GRD_BINDIR/pgbench" -n -h "$SOCK" -p "$PPORT" -U app_hi -d work -c 2 -j 1 \
 		-R "$app_rate" -T "$1" -l --log-prefix="$2" -f "$WORK/app.sql" >"$LOGS/pgbench-$2.out" 2>&1)
 }
 # latency percentile $2 (0-1) in ms of the pgbench logs $1.*: the third
@@ -450,11 +460,16 @@ printf '  app_hi p50 %s ms, p99 %s ms, WAL %.1f kB/s; spare replay capacity %.2f
 
 # ---------------------------------------------------------------------------
 # One G4 phase: $1 is its name.  Sets the figures of R_*[$1].
-declare -A R_LAG_P99 R_LAG_MAX R_RL_P99 R_RL_MAX R_ROWS R_WAL R_SHARE R_P50 R_P99 R_LOAD R_EPISODES R_CAPPED
+declare -A R_LAG_P99 R_LAG_MAX R_RL_P99 R_RL_MAX R_ROWS R_WAL R_SHARE R_P50 R_P99 R_LOAD R_EPISODES R_CAPPED R_SAMPLES
 episodes() { "${P[@]}" -c "SELECT episodes FROM guardrails.wal_lag_controller()"; }
 g4_phase() {
 	local name=$1 t0 t1 end w0 w1 dt s e0
 	catch_up
+	if [ "$name" = on ]; then
+		setting wal_lag_target "$target"
+		setting wal_lag_floor "$floor"
+		sleep 0.5
+	fi
 	R_LOAD[$name]=$(load)
 	e0=$(episodes)
 	w0=$(class_wal background)
@@ -479,6 +494,7 @@ g4_phase() {
 	R_P50[$name]=$(pct "app-$name" 0.5)
 	R_EPISODES[$name]=$(($(episodes) - e0))
 	# share of the primary's samples with a cap on the background class
+	R_SAMPLES[$name]=$(awk -v a="$t0" -v b="$t1" '$1 >= a && $1 <= b { n++ } END { printf "%.1f", n / (b - a) }' "$LOGS/standby-samples")
 	R_CAPPED[$name]=$(awk -v a="$t0" -v b="$t1" '$1 >= a && $1 <= b { n++; if ($5 > 0) c++ } END { printf "%.0f", n ? 100 * c / n : 0 }' "$LOGS/primary-samples")
 	# a line a second: lag (heartbeat), replay_lag, controller, cap and
 	# recent rate of the background class (kB/s), backfill rows
@@ -495,16 +511,14 @@ g4_phase() {
 	printf '  backfill %s rows/s, %.2f MB/s of WAL = %s%% of the spare capacity; app_hi p50 %s ms, p99 %s ms\n' \
 		"${R_ROWS[$name]}" "$(awk -v x="${R_WAL[$name]}" 'BEGIN { print x / 1048576 }')" "${R_SHARE[$name]}" \
 		"${R_P50[$name]}" "${R_P99[$name]}"
-	printf '  throttling episodes %s, background class capped %s%% of the time (a second a line: %s)\n' \
-		"${R_EPISODES[$name]}" "${R_CAPPED[$name]}" "$LOGS/timeline-$name.txt"
+	printf '  throttling episodes %s, background class capped %s%% of the time; %s heartbeat samples a second\n' \
+		"${R_EPISODES[$name]}" "${R_CAPPED[$name]}" "${R_SAMPLES[$name]}"
+	echo "  (a second a line: $LOGS/timeline-$name.txt)"
 }
 
 grd_log "3a. G4 without backpressure: backfill ($backfill_clients sessions) and app_hi for $seconds s, load average $(load)"
 g4_phase off
 grd_log "3b. G4 with backpressure: wal_lag_target $target, wal_lag_floor $floor, load average $(load)"
-setting wal_lag_target "$target"
-setting wal_lag_floor "$floor"
-sleep 0.5
 g4_phase on
 "${P[@]}" -c '\pset footer off' -F ' | ' -c "SELECT class, pg_size_pretty(wal_bytes) AS wal, waited, round(wait_ms) AS wait_ms, refused
 	FROM guardrails.wal_budgets WHERE class IN ('critical', 'background')" | sed 's/^/  /'
@@ -554,12 +568,16 @@ NC_STMTS=$(cat "$LOGS"/bf-nc.* | wc -l)
 # backfill's rows reach half the spare replay capacity (in rows, at the
 # WAL per row of phase 3b); and the first heartbeat sample after the
 # resume under the target
-HALF_SPARE_ROWS=$(awk -v s="$SPARE" -v r="${R_ROWS[on]}" -v w="${R_WAL[on]}" 'BEGIN { printf "%.0f", w > 0 ? s * r / w / 2 : 0 }')
+HALF_SPARE_ROWS=$(awk -v s="$SPARE" -v r="${R_ROWS[on]}" -v w="${R_WAL[on]}" 'BEGIN { printf "%.0f", (w > 0 ? s * r / w / 2 : 0) }')
 NC_RECOVER=$(cat "$LOGS"/bf-nc.* | awk -v r="$tr" -v e="$te" -v want="$HALF_SPARE_ROWS" '
 	$4 == "ok" && $2 >= r { s = int($2 - r); n[s] += $3 }
 	END { for (s = 0; s < e - r; s++) if (n[s] >= want) { printf "%d", s + 1; exit } print "never" }')
 NC_LAG_OK=$(awk -v r="$tr" -v t="$TARGET_S" '$1 > r && $2 <= t { printf "%.1f", $1 - r; found = 1; exit } END { if (!found) print "never" }' "$LOGS/standby-samples")
 NC_APP_P99=$(pct app-nc 0.99)
+# app_hi while paused, from 5 s in (the backfill at the floor rate): the
+# fifth and sixth fields of pgbench's log are when the transaction ended
+NC_APP_P99_PAUSED=$(cat "$LOGS"/pgbench/app-nc.* | awk -v a="$ta" -v b="$tb" '$5 + $6 / 1e6 >= a && $5 + $6 / 1e6 <= b { print $3 / 1000 }' | sort -g |
+	awk '{ v[NR] = $1 } END { i = int(NR * 0.99); if (i < NR * 0.99) i++; if (i < 1) i = 1; printf "%.2f", v[i] }')
 echo "  before the pause: backfill $NC_PRE_ROWS rows/s"
 echo "  while paused (from 5 s in): background class $(awk -v x="$NC_RATE" 'BEGIN { printf "%.0f", x / 1024 }') kB/s of WAL, floor $((FLOOR_BYTES / 1024)) kB/s; backfill $NC_PAUSE_ROWS rows/s"
 echo "  guardrails.wal_lag (state, replay_lag_ms, counted): $NC_VIEW"
@@ -568,7 +586,7 @@ echo "  guardrails.status: $NC_STATUS"
 echo "  log: ${NC_HOLD_LOG:-(no line 'WAL throttling holds the floor rate')}"
 echo "  backfill statements: $NC_STMTS, longest $NC_STMT_MAX s (wal_budget_max_wait $MAX_WAIT s), refused with 53W01 $NC_REFUSED, other errors $NC_ERRORS"
 echo "  after the resume: backfill at half the spare capacity ($HALF_SPARE_ROWS rows/s) after ${NC_RECOVER} s, heartbeat lag under the target after ${NC_LAG_OK} s"
-echo "  app_hi p99 over the whole control: $NC_APP_P99 ms"
+echo "  app_hi p99 over the whole control: $NC_APP_P99 ms; while paused, from 5 s in (the backfill at the floor rate): $NC_APP_P99_PAUSED ms"
 "${P[@]}" -q -c "ALTER SYSTEM RESET ALL" -c "SELECT pg_reload_conf()" >/dev/null
 
 # ---------------------------------------------------------------------------
