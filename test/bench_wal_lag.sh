@@ -206,12 +206,14 @@ S=("${PSQL[@]}" -p "$SPORT")
 CG_QUOTA=$((quota * 1000))
 
 BG=() # pids of the background loops
+# the parent first, so that it cannot report its child's death
 kill_tree() {
-	local pid=$1 child
-	for child in $(ps -o pid= --ppid "$pid" 2>/dev/null); do
+	local pid=$1 child children
+	children=$(ps -o pid= --ppid "$pid" 2>/dev/null || true)
+	kill "$pid" 2>/dev/null || true
+	for child in $children; do
 		kill_tree "$child"
 	done
-	kill "$pid" 2>/dev/null || true
 }
 stop_bg() {
 	local pid
