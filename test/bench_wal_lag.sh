@@ -203,7 +203,8 @@ mkdir -p "$SOCK" "$LOGS"
 PSQL=("$GRD_BINDIR/psql" -X -At -v ON_ERROR_STOP=1 -h "$SOCK" -U postgres -d postgres)
 P=("${PSQL[@]}" -p "$PPORT")
 S=("${PSQL[@]}" -p "$SPORT")
-CG_QUOTA=$((quota * 1000))
+# the quota, in microseconds of the cgroup's period
+CG_QUOTA=$(($(cat "$cgroup/cpu.cfs_period_us") * quota / 100))
 
 BG=() # pids of the background loops
 # the parent first, so that it cannot report its child's death
