@@ -599,6 +599,10 @@ yes_no() {
 		if (a !~ /^[0-9.]+$/) { print "NO"; exit }
 		print ((op == "<=" ? a + 0 <= b + 0 : a + 0 >= b + 0) ? "yes" : "NO") }'
 }
+# "after N s", or that it did not happen in the time watched
+after() {
+	if [ "$1" = never ]; then echo "not within $pause_seconds s"; else echo "after $1 s"; fi
+}
 mb() { awk -v x="$1" 'BEGIN { printf "%.2f", x / 1048576 }'; }
 results="$WORK/bench-wal-lag-results.txt"
 {
@@ -635,8 +639,8 @@ results="$WORK/bench-wal-lag-results.txt"
 		"$(yes_no "$([ -n "$NC_HOLD_LOG" ] && [ "${NC_CTL%% *}" = holding ] && echo 1 || echo 0)" ">=" 1)"
 	printf '%-52s %-30s %s\n' "paused: no statement waits past max_wait" "longest $NC_STMT_MAX s, $NC_REFUSED refused" \
 		"$(yes_no "$NC_STMT_MAX" "<=" "$MAX_WAIT")"
-	printf '%-52s %-30s %s\n' "resumed: backfill back to half the spare capacity" "after $NC_RECOVER s" "$(yes_no "$NC_RECOVER" ">=" 0)"
-	printf '%-52s %-30s %s\n' "resumed: heartbeat lag under the target" "after $NC_LAG_OK s" "$(yes_no "$NC_LAG_OK" ">=" 0)"
+	printf '%-52s %-30s %s\n' "resumed: backfill back to half the spare capacity" "$(after "$NC_RECOVER")" "$(yes_no "$NC_RECOVER" ">=" 0)"
+	printf '%-52s %-30s %s\n' "resumed: heartbeat lag under the target" "$(after "$NC_LAG_OK")" "$(yes_no "$NC_LAG_OK" ">=" 0)"
 } >"$results"
 grd_log "results"
 cat "$results"
