@@ -41,9 +41,20 @@ cmp_ok($p50_1, '>=', 99, "1 s window: p50 is slow ($p50_1 ms)");
 cmp_ok($p99_1, '>=', 99, "1 s window: p99 is slow ($p99_1 ms)");
 cmp_ok($cum_p99, '<', 50, "cumulative: p99 is still fast ($cum_p99 ms)");
 cmp_ok($cum_p50, '<', 50, "cumulative: p50 is fast ($cum_p50 ms)");
-is($node->safe_psql('postgres',
-	"SELECT guardrails.quantile($id, 0.99, last => interval '1 s') = $p99_1"),
-	't', 'quantile(last => 1 s) agrees with the view');
+# The two read the window in one statement.  Read by two statements,
+# milliseconds apart, they may see it before and after a slot ends (the
+# window moves by a slot then), and rightly differ; within one statement
+# that can still happen, once: a second look then agrees, while a real
+# disagreement repeats.
+my $agree;
+for (1 .. 3)
+{
+	$agree = $node->safe_psql('postgres', qq{
+		SELECT guardrails.quantile($id, 0.99, last => interval '1 s') = p99_ms
+		FROM guardrails.latency_recent WHERE queryid = $id AND last = interval '1 s'});
+	last if $agree eq 't';
+}
+is($agree, 't', 'quantile(last => 1 s) agrees with the view');
 
 # Idle: the 1 s window empties, the 60 s one keeps everything.
 sleep(2.2);
