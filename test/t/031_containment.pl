@@ -145,6 +145,13 @@ cmp_ok(contained($crit, 'exempt'), '>=', 2,
 like(attempt('app', "SELECT guardrails.release_contained($slow)"),
 	qr/^42501 permission denied for function release_contained/,
 	'an ordinary role cannot release');
+like(attempt('admin', 'SELECT guardrails.release_contained(NULL)'),
+	qr/^22004 queryid must not be null/, 'a NULL queryid is an error');
+my ($ret, $out, $err) = $node->psql('postgres',
+	'SET ROLE admin; SELECT guardrails.release_contained(12345)');
+is($out, 'f', 'a digest that is not contained is not released');
+like($err, qr/NOTICE:  query digest 12345 is not contained on this server/,
+	'and a notice says so');
 is($node->safe_psql('postgres',
 	"SET ROLE admin; SELECT guardrails.release_contained($slow)"), 't',
 	'guardrails_admin releases it');
